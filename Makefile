@@ -1,0 +1,47 @@
+# Two entry points: `make run` (set up, build the index, start the app) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-12)
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+.PHONY: run test setup browser-deps index eval bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+# Debian's chromium and CJK fonts for the browser tests; playwright never downloads a browser here.
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "noto sans cjk"; then \
+	  echo "chromium and fonts-noto-cjk present"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+# Builds the index when it is missing or the corpus changed; a no-op otherwise.
+index: setup
+	$(PY) -m retrieval build
+
+run: index
+	$(PY) app.py --host $(HOST) --port $(PORT)
+
+test: setup browser-deps
+	$(PY) -m pytest -q
+
+eval: index
+	$(PY) -m eval --questions eval/dev.jsonl --out artifacts/eval
+
+bench: index
+	$(PY) scripts/benchmark.py
+
+clean:
+	rm -rf index artifacts

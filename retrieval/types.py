@@ -1,0 +1,88 @@
+"""Small frozen records passed between the stages: documents, chunks, hits and answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What a plan document is: who wrote it, for which year(s), of which kind."""
+
+    doc_id: str                      # the file name inside corpus/, e.g. "吴淞街道2021年工作要点.txt"
+    title: str
+    org: str                         # short organisation name, e.g. "吴淞"
+    aliases: tuple[str, ...]         # other names a user may type: "吴淞街道", "宝山", ...
+    years: tuple[int, ...]           # the year(s) the plan covers; "今年" means years[-1]
+    kind: str                        # 计划 / 要点 / 总结 / 规划 / 思路 / 文件
+    sha256: str                      # hash of the source file bytes
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned document: the text the app shows, plus its metadata."""
+
+    meta: DocumentMeta
+    text: str                        # cleaned text; every chunk span points into it
+
+    @property
+    def doc_id(self) -> str:
+        return self.meta.doc_id
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document, inside one section."""
+
+    chunk_id: str                    # stable: hash of doc_id and text
+    doc_id: str
+    section_path: tuple[str, ...]    # ("二、立足新要求，…", "（一）聚焦重点难点，…")
+    char_span: tuple[int, int]       # [start, end) in Document.text
+    text: str                        # == Document.text[start:end]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result of a retriever."""
+
+    chunk_id: str
+    score: float
+    rank: int                                            # 1-based
+    leg_ranks: tuple[tuple[str, int], ...] = ()          # (("bm25", 3), ("dense", 1)); absent leg = not in its list
+    matched_terms: tuple[str, ...] = ()
+
+    def leg_rank(self, leg: str) -> int | None:
+        return dict(self.leg_ranks).get(leg)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The extracted answer: a sentence or clause of one chunk."""
+
+    text: str                        # at most 100 characters
+    chunk_id: str
+    char_span: tuple[int, int]       # [start, end) in the chunk's Document.text
+    confidence: float                # 0..1
+    fact: str = ""                   # the short fact inside text (e.g. "3万平方米"), "" when none stands out
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    """What the query says besides its words: whose plan, which year, what kind of answer."""
+
+    text: str
+    orgs: tuple[str, ...] = ()               # doc_ids whose organisation the query names
+    years: tuple[int, ...] = ()
+    half: str = ""                           # "上半年" / "下半年" / ""
+    answer_kind: str = "other"               # quantity / entity / list / other
+    unit: str = ""                           # unit asked for in a quantity question, e.g. "平方米"
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """Everything one question produced: the answer (or None = 未找到) and the ranked passages."""
+
+    question: str
+    analysis: QueryAnalysis
+    answer: Answer | None
+    hits: tuple[Hit, ...]                                 # hybrid ranking
+    legs: dict[str, tuple[Hit, ...]] = field(default_factory=dict)   # "bm25" / "dense" / "hybrid"
