@@ -1,0 +1,1 @@
+"""Ingest: turn corpus files and uploads into plain text and documents."""

@@ -1,0 +1,257 @@
+"""Read the raw text of corpus files and uploads (.txt, .md, .docx, .pdf), with no cleaning."""
+from __future__ import annotations
+
+import codecs
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePath
+
+import docx
+from docx.oxml.ns import qn
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from pypdf import PasswordType, PdfReader
+from pypdf.errors import DependencyError
+
+from retrieval.errors import IngestError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+
+_TEXT_SUFFIXES = (".txt", ".md")
+_SUFFIX_HINTS = {".doc": "open it in Word and save it as .docx"}
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"      # old binary Office files: .doc, .xls, .wps
+_FORMAT_NAMES = {"docx": "a Word .docx file", "pdf": "a PDF", "text": "plain text"}
+
+# Control characters other than \t \n \v \f \r: real text has (almost) none of them, while a
+# binary file that happens to decode (GB18030 accepts most byte pairs) is full of them.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_MAX_CONTROL_FRACTION = 0.1
+
+_EMPTY = "文件为空 / file is empty"
+_UNDECODABLE = "无法识别文本编码 / cannot decode as UTF-8 or GB18030"
+
+
+def read_text(path: str | Path) -> str:
+    """Return the raw text of a corpus file (no cleaning beyond what the format needs).
+
+    Raises:
+        IngestError: unsupported suffix, missing or unreadable file, corrupt or encrypted
+            document, undecodable or binary text, or no text at all.
+    """
+    path = Path(path)
+    suffix = _supported_suffix(path, path.name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IngestError(path, "file not found; check the path") from None
+    except IsADirectoryError:
+        raise IngestError(path, "is a directory, not a file") from None
+    except OSError as error:
+        raise IngestError(path, f"cannot open the file: {error.strerror or error}") from error
+    return _read(path, suffix, data)
+
+
+def read_bytes(name: str, data: bytes) -> str:
+    """Same as `read_text`, for an upload held in memory; `name` gives the suffix. Raises IngestError."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    return _read(name, _supported_suffix(name, name), bytes(data))
+
+
+def sniff_format(data: bytes) -> str | None:
+    """'docx' / 'pdf' / 'text' judged from the content, None when it is none of them.
+
+    docx is a zip holding word/document.xml; pdf starts with %PDF-; text decodes by the rules
+    of `read_text` (UTF-8, UTF-16 with BOM, GB18030) to characters with no NUL and few
+    control characters. Empty data counts as text (reading it then says the file is empty).
+    """
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if _is_docx_zip(data):
+        return "docx"
+    text = _decode_text(data)
+    if text is not None and _binary_reason(text) is None:
+        return "text"
+    return None
+
+
+def _supported_suffix(path: str | Path, name: str) -> str:
+    suffix = PurePath(name).suffix.lower()
+    if suffix in SUPPORTED_SUFFIXES:
+        return suffix
+    supported = ", ".join(SUPPORTED_SUFFIXES)
+    if not suffix:
+        raise IngestError(path, f"file name has no suffix; supported types: {supported}")
+    hint = f"; {_SUFFIX_HINTS[suffix]}" if suffix in _SUFFIX_HINTS else ""
+    raise IngestError(path, f"unsupported file type '{suffix}'; supported types: {supported}{hint}")
+
+
+def _read(path: str | Path, suffix: str, data: bytes) -> str:
+    if suffix in _TEXT_SUFFIXES:
+        text = _text_from_plain(path, data)
+    elif suffix == ".docx":
+        text = _text_from_docx(path, data)
+    else:
+        text = _text_from_pdf(path, data)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise IngestError(path, _EMPTY)
+    return text
+
+
+# ---- plain text ----------------------------------------------------------------------------
+
+def _decode_text(data: bytes) -> str | None:
+    """Decode strictly as UTF-8 (BOM optional), UTF-16 with BOM, then GB18030; None if none fits."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16")        # reads the BOM for the byte order and drops it
+        except UnicodeDecodeError:
+            return None
+    try:
+        return data.decode("gb18030")           # a superset of GBK and GB2312
+    except UnicodeDecodeError:
+        return None
+
+
+def _binary_reason(text: str) -> str | None:
+    """Why decoded text looks like a binary file, or None when it looks like text."""
+    if "\x00" in text:
+        return "contains NUL bytes: this is a binary file, not text"
+    controls = len(_CONTROL_CHARACTER.findall(text))
+    if controls > _MAX_CONTROL_FRACTION * len(text):
+        return (f"{controls} of {len(text)} characters are control characters: "
+                "this looks like a binary file, not text")
+    return None
+
+
+def _text_from_plain(path: str | Path, data: bytes) -> str:
+    text = _decode_text(data)
+    if text is None:
+        raise IngestError(path, _UNDECODABLE + _utf8_error_position(data) + _content_hint(data, "text"))
+    reason = _binary_reason(text)
+    if reason is not None:
+        raise IngestError(path, reason + _content_hint(data, "text"))
+    return text
+
+
+def _utf8_error_position(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f" (first invalid UTF-8 byte at offset {error.start})"
+    return ""
+
+
+# ---- .docx ---------------------------------------------------------------------------------
+
+def _is_docx_zip(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "word/document.xml" in archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+
+
+def _text_from_docx(path: str | Path, data: bytes) -> str:
+    try:
+        document = docx.Document(io.BytesIO(data))
+        # python-docx and lxml raise many types (BadZipFile, KeyError, ValueError,
+        # XMLSyntaxError, ...) on a damaged or foreign file; each means the same thing here.
+        return "\n".join(_block_lines(document.element.body, document))
+    except Exception as error:
+        raise IngestError(
+            path, f"not a valid .docx (corrupt or not a Word file): {error}" + _content_hint(data, "docx")
+        ) from error
+
+
+def _block_lines(container, parent) -> Iterator[str]:
+    """Lines of a body or table cell in document order: one per paragraph, one per table row."""
+    for child in container.iterchildren():
+        if child.tag == qn("w:p"):
+            yield Paragraph(child, parent).text
+        elif child.tag == qn("w:tbl"):
+            yield from _table_lines(child, parent)
+        elif child.tag == qn("w:sdt"):          # content control: its text sits in w:sdtContent
+            content = child.find(qn("w:sdtContent"))
+            if content is not None:
+                yield from _block_lines(content, parent)
+
+
+def _table_lines(table_element, parent) -> Iterator[str]:
+    table = Table(table_element, parent)
+    for row in table.rows:
+        cells = []
+        previous_tc = None
+        for cell in row.cells:
+            # python-docx repeats a merged cell once per grid column it spans; keep one copy.
+            if cell._tc is previous_tc:
+                continue
+            previous_tc = cell._tc
+            lines = (line.strip() for line in _block_lines(cell._tc, cell))
+            cells.append(" ".join(line for line in lines if line))
+        if any(cells):
+            yield " | ".join(cells)
+
+
+# ---- .pdf ----------------------------------------------------------------------------------
+
+def _text_from_pdf(path: str | Path, data: bytes) -> str:
+    # pypdf raises many types (PdfReadError, ValueError, KeyError, ...) on a damaged file.
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted
+    except Exception as error:
+        raise IngestError(
+            path, f"not a valid PDF (corrupt or truncated): {error}" + _content_hint(data, "pdf")
+        ) from error
+
+    if encrypted:
+        try:
+            opened = reader.decrypt("")
+        except DependencyError as error:
+            raise IngestError(
+                path, "PDF is AES-encrypted; reading it needs the cryptography package: "
+                      "pip install cryptography"
+            ) from error
+        except Exception as error:
+            raise IngestError(path, f"PDF is encrypted and cannot be decrypted: {error}") from error
+        if opened == PasswordType.NOT_DECRYPTED:
+            raise IngestError(path, "PDF is protected by a password; remove the password and try again")
+
+    try:
+        page_count = len(reader.pages)
+    except Exception as error:
+        raise IngestError(path, f"not a valid PDF (cannot read its page list): {error}") from error
+    if page_count == 0:
+        raise IngestError(path, "PDF has no pages")
+
+    page_texts = []
+    for number in range(page_count):
+        try:
+            page_texts.append(reader.pages[number].extract_text() or "")
+        except Exception as error:
+            raise IngestError(
+                path, f"cannot extract text from page {number + 1} of {page_count}: {error}"
+            ) from error
+    text = "\n".join(page_texts)
+    if not text.strip():
+        raise IngestError(path, "PDF has no text layer (scanned?); OCR is not supported")
+    return text
+
+
+def _content_hint(data: bytes, expected: str) -> str:
+    """A note for an error message when the bytes are some other kind than the name says."""
+    if data.startswith(_OLE_MAGIC):
+        return "; it looks like an old Word 97-2003 .doc file: open it in Word and save it as .docx"
+    found = sniff_format(data)
+    if found is not None and found != expected:
+        return f"; the content looks like {_FORMAT_NAMES[found]}, so the file name may be wrong"
+    return ""
