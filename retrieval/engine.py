@@ -1,0 +1,387 @@
+"""The search engine: builds or loads the index, runs the BM25 and dense legs, fuses them, answers."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from retrieval import store
+from retrieval.answer import extract_answer
+from retrieval.bm25 import BM25Index
+from retrieval.chunking import ChunkingConfig, chunk_document
+from retrieval.corpus import fingerprint, load_corpus, load_document
+from retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
+from retrieval.errors import IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
+from retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from retrieval.metadata import load_overrides, remove_override, save_override
+from retrieval.query import analyze_query, organisation_names, strip_organisations
+from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
+from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+
+CHUNKER_VERSION = 1
+LEGS = ("bm25", "dense", "hybrid")
+CANDIDATES_PER_LEG = 50
+MAX_QUESTION_CHARS = 500
+MAX_K = 100
+# Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
+# a named organisation puts its plan first; a named year or half-year prefers the matching plan or section.
+ORG_BONUS = 0.05
+YEAR_BONUS = 0.02
+PERIOD_BONUS = 0.02
+LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
+
+Progress = Callable[[float, str], None]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    pass
+
+
+def indexed_text(document: Document, chunk: Chunk) -> str:
+    """What BM25 and the encoder see: the document title and section path give a passage its context."""
+    return f"{document.meta.title}\n{' '.join(chunk.section_path)}\n{chunk.text}"
+
+
+def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
+    """Years a passage is about: those in its section headings (004 has a 2020 part and a 2021 part), else the plan's."""
+    import re
+
+    years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
+    return tuple(sorted(years)) or document.meta.years
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """One immutable snapshot of the index; searches read it while an update builds the next one."""
+
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: dict[str, Chunk]
+    chunk_ids: list[str]
+    tokenizer: JiebaTokenizer
+    bm25: BM25Index
+    dense: object            # faiss.Index
+    embeddings: np.ndarray
+    embedding_keys: list[str]
+
+
+class SearchEngine:
+    """Hybrid retrieval over one corpus directory and its index directory.
+
+    Open it with `SearchEngine.open(corpus_dir, index_dir)`: the index is loaded, or (re)built when it
+    is missing or the corpus changed; only passages whose text changed are encoded again.
+    """
+
+    def __init__(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, state: IndexState,
+                 chunking: ChunkingConfig):
+        self.corpus_dir = Path(corpus_dir)
+        self.index_dir = Path(index_dir)
+        self.encoder = encoder
+        self.chunking = chunking
+        self._state = state
+        self._write_lock = threading.Lock()
+        self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
+
+    # ---------------------------------------------------------------- opening and building
+    @classmethod
+    def open(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
+             encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = _no_progress,
+             chunking: ChunkingConfig = ChunkingConfig()) -> "SearchEngine":
+        """Load the index, or build it. rebuild: "auto" (when missing or stale), "always", or "never"."""
+        if rebuild not in ("auto", "always", "never"):
+            raise ValueError(f"rebuild must be 'auto', 'always' or 'never', got {rebuild!r}")
+        corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+        encoder = load_encoder(encoder or DEFAULT_ENCODER) if not isinstance(encoder, Encoder) else encoder
+        manifest = store.read_manifest(index_dir)
+        if manifest is not None:
+            cls._check_encoder(manifest, encoder, index_dir)
+        reasons = ["no index yet"] if manifest is None else cls._stale_reasons(manifest, corpus_dir, chunking)
+        if rebuild == "never" and reasons:
+            error = IndexNotFound if manifest is None else IndexMismatch
+            raise error(f"index in {index_dir} cannot be used: {'; '.join(reasons)}. Run `python -m retrieval build`.")
+        if rebuild == "always" or reasons:
+            state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
+        else:
+            state = cls._load_state(index_dir)
+        return cls(corpus_dir, index_dir, encoder, state, chunking)
+
+    @staticmethod
+    def _check_encoder(manifest: dict, encoder: Encoder, index_dir: Path) -> None:
+        built = manifest.get("encoder", {})
+        if built.get("model_id") != encoder.model_id or built.get("dim") != encoder.dim:
+            raise IndexMismatch(
+                f"index in {index_dir} was built with encoder {built.get('model_id')} (dim {built.get('dim')}), "
+                f"but {encoder.model_id} (dim {encoder.dim}) was asked for. Open it with the same encoder, or "
+                f"rebuild: `python -m retrieval build --force --encoder ...`")
+
+    @staticmethod
+    def _stale_reasons(manifest: dict, corpus_dir: Path, chunking: ChunkingConfig) -> list[str]:
+        reasons = []
+        if manifest.get("format_version") != store.INDEX_FORMAT:
+            reasons.append(f"index format {manifest.get('format_version')} != {store.INDEX_FORMAT}")
+        if manifest.get("chunking") != {**asdict(chunking), "version": CHUNKER_VERSION}:
+            reasons.append("chunking settings changed")
+        current = fingerprint(corpus_dir)
+        built = manifest.get("corpus", {})
+        changed = sorted(name for name in set(current) | set(built) if current.get(name) != built.get(name))
+        if changed:
+            reasons.append(f"corpus changed: {', '.join(changed[:5])}{' …' if len(changed) > 5 else ''}")
+        if manifest.get("tokenizer", {}).get("domain_terms_hash") != _domain_terms_hash():
+            reasons.append("domain dictionary changed")
+        return reasons
+
+    @staticmethod
+    def _load_state(index_dir: Path) -> IndexState:
+        manifest, documents, chunks, bm25, dense, embeddings, keys, terms = store.load_index(index_dir)
+        tokenizer = JiebaTokenizer(terms)
+        if tokenizer.dictionary_hash != manifest["tokenizer"]["dictionary_hash"]:
+            raise IndexMismatch(f"dictionary in {index_dir} does not match its manifest: rebuild the index")
+        return IndexState(manifest, documents, {c.chunk_id: c for c in chunks}, [c.chunk_id for c in chunks],
+                          tokenizer, bm25, dense, embeddings, keys)
+
+    @classmethod
+    def _build_state(cls, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
+                     progress: Progress, previous: IndexState | None = None) -> IndexState:
+        import faiss
+
+        started = time.perf_counter()
+        progress(0.0, "读取文档")
+        prints = fingerprint(corpus_dir)
+        loaded = load_corpus(corpus_dir)
+        documents = loaded.documents
+        chunks: list[Chunk] = []
+        for document in documents.values():
+            chunks.extend(chunk_document(document.doc_id, document.text, chunking))
+        if not chunks:
+            raise RetrievalError(f"no readable documents in {corpus_dir}"
+                                 + (f" (unreadable: {loaded.errors})" if loaded.errors else ""))
+        progress(0.1, f"{len(documents)} 篇文档，{len(chunks)} 段")
+        names = [n for d in documents.values() for n in organisation_names(d.meta)]
+        terms = learn_terms((d.text for d in documents.values()),
+                            extra=[*names, *_read_terms(corpus_dir / USER_DICTIONARY_FILE)])
+        tokenizer = JiebaTokenizer(terms)
+        texts = [indexed_text(documents[c.doc_id], c) for c in chunks]
+        bm25 = BM25Index.build([tokenizer(t) for t in texts])
+        progress(0.2, "BM25 索引完成")
+
+        cache = cls._embedding_cache(index_dir, encoder, previous)
+        keys = [store.text_key(t) for t in texts]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        batch = 16
+        for done in range(0, len(missing), batch):
+            rows = missing[done:done + batch]
+            vectors = encoder.encode_documents([texts[i] for i in rows])
+            for i, vector in zip(rows, vectors):
+                cache[keys[i]] = vector
+            progress(0.2 + 0.75 * min(1.0, (done + len(rows)) / len(missing)),
+                     f"向量编码 {done + len(rows)}/{len(missing)}")
+        embeddings = np.stack([cache[key] for key in keys]).astype(np.float32)
+        dense = faiss.IndexFlatIP(encoder.dim)
+        dense.add(embeddings)
+
+        manifest = {
+            "format_version": store.INDEX_FORMAT,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "library_versions": store.library_versions(),
+            "encoder": {"model_id": encoder.model_id, "dim": encoder.dim},
+            "tokenizer": {"name": "jieba.cut_for_search", "dictionary_hash": tokenizer.dictionary_hash,
+                          "domain_terms_hash": _domain_terms_hash(), "terms": len(terms)},
+            "bm25": {"k1": bm25.k1, "b": bm25.b, "epsilon": bm25.epsilon},
+            "dense": {"faiss": "IndexFlatIP", "normalised": True},
+            "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
+            "corpus": prints,
+            "skipped": loaded.errors,
+            "counts": {"documents": len(documents), "chunks": len(chunks), "encoded": len(missing)},
+            "build_seconds": round(time.perf_counter() - started, 2),
+        }
+        store.save_index(index_dir, manifest, documents, chunks, bm25, dense, embeddings, keys, terms)
+        progress(1.0, f"索引完成：编码 {len(missing)} 段，复用 {len(chunks) - len(missing)} 段")
+        return IndexState(manifest, documents, {c.chunk_id: c for c in chunks}, [c.chunk_id for c in chunks],
+                          tokenizer, bm25, dense, embeddings, keys)
+
+    @staticmethod
+    def _embedding_cache(index_dir: Path, encoder: Encoder, previous: IndexState | None) -> dict[str, np.ndarray]:
+        """Vectors of the current index by input-text hash, so unchanged passages are not encoded again."""
+        if previous is not None:
+            return dict(zip(previous.embedding_keys, previous.embeddings))
+        try:
+            manifest = store.read_manifest(index_dir)
+            if manifest and manifest.get("encoder") == {"model_id": encoder.model_id, "dim": encoder.dim}:
+                import json
+
+                keys = json.loads((index_dir / "embedding_keys.json").read_text(encoding="utf-8"))
+                vectors = np.load(index_dir / "embeddings.npy", allow_pickle=False)
+                if len(keys) == len(vectors):
+                    return dict(zip(keys, vectors))
+        except (OSError, ValueError, RetrievalError):
+            pass                                 # an unreadable old index only means encoding everything
+        return {}
+
+    def rebuild(self, progress: Progress = _no_progress) -> None:
+        """Re-read the corpus directory and swap in the new index (only changed passages are encoded)."""
+        with self._write_lock:
+            self._state = self._build_state(self.corpus_dir, self.index_dir, self.encoder, self.chunking,
+                                            progress, previous=self._state)
+
+    # ---------------------------------------------------------------- corpus management
+    def add_document(self, path: str | Path, progress: Progress = _no_progress) -> DocumentMeta:
+        """Index a file already written into the corpus directory. Raises IngestError if it is unreadable."""
+        path = Path(path)
+        if path.resolve().parent != self.corpus_dir.resolve():
+            raise RetrievalError(f"{path} is not inside the corpus directory {self.corpus_dir}")
+        load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
+        self.rebuild(progress)
+        return self.documents[path.name].meta
+
+    def remove_document(self, doc_id: str, progress: Progress = _no_progress) -> None:
+        if doc_id not in self.documents:
+            raise RetrievalError(f"no document {doc_id!r} in the index")
+        if len(self.documents) == 1:
+            raise RetrievalError("cannot delete the last document: the index needs at least one")
+        (self.corpus_dir / doc_id).unlink(missing_ok=True)
+        remove_override(self.corpus_dir, doc_id)
+        self.rebuild(progress)
+
+    def update_metadata(self, doc_id: str, aliases: list[str] | None = None, years: list[int] | None = None,
+                        progress: Progress = _no_progress) -> DocumentMeta:
+        """Set a document's extra aliases and/or years in corpus/metadata.yaml, then re-index."""
+        if doc_id not in self.documents:
+            raise RetrievalError(f"no document {doc_id!r} in the index")
+        if years is not None and not all(isinstance(y, int) and 1900 <= y <= 2100 for y in years):
+            raise RetrievalError(f"years must be whole years between 1900 and 2100, got {years}")
+        clean_aliases = None if aliases is None else [a.strip() for a in aliases if a and a.strip()]
+        save_override(self.corpus_dir, doc_id, aliases=clean_aliases, years=years)
+        self.rebuild(progress)
+        return self.documents[doc_id].meta
+
+    # ---------------------------------------------------------------- reading
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self._state.documents
+
+    @property
+    def chunks(self) -> dict[str, Chunk]:
+        return self._state.chunks
+
+    @property
+    def manifest(self) -> dict:
+        return self._state.manifest
+
+    def chunk_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for chunk in self._state.chunks.values():
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        return counts
+
+    def analyze(self, question: str) -> QueryAnalysis:
+        return analyze_query(question, {d: doc.meta for d, doc in self._state.documents.items()})
+
+    def _encode_query_uncached(self, question: str) -> np.ndarray:
+        return self.encoder.encode_queries([question])[0]
+
+    @staticmethod
+    def _check_question(question: str, k: int) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuery("question is empty: type a question such as 吴淞今年拆违任务多少平方米")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise InvalidQuery(f"question has {len(question)} characters, at most {MAX_QUESTION_CHARS} are allowed")
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidQuery(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+        return question.strip()
+
+    def _bm25_ranking(self, state: IndexState, tokens: list[str], n: int) -> list[tuple[str, float]]:
+        return [(state.chunk_ids[i], s) for i, s in state.bm25.top_k(tokens, n)]
+
+    def _dense_ranking(self, state: IndexState, question: str, n: int) -> list[tuple[str, float]]:
+        vector = self._encode_query(question)[None, :]
+        scores, rows = state.dense.search(vector, min(n, state.dense.ntotal))
+        return [(state.chunk_ids[r], float(s)) for s, r in zip(scores[0], rows[0]) if r >= 0]
+
+    def _preference(self, state: IndexState, analysis: QueryAnalysis, chunk: Chunk) -> float:
+        document = state.documents[chunk.doc_id]
+        bonus = 0.0
+        if analysis.orgs and chunk.doc_id in analysis.orgs:
+            bonus += ORG_BONUS
+        if analysis.years and set(analysis.years) & set(section_years(chunk, document)):
+            bonus += YEAR_BONUS
+        if analysis.half and analysis.half == document.meta.period:
+            bonus += PERIOD_BONUS
+        return bonus
+
+    def search(self, question: str, k: int = 10, leg: str = "hybrid", org: str | None = None,
+               year: int | None = None) -> list[Hit]:
+        """Top k passages of one leg ("bm25", "dense" or "hybrid")."""
+        if leg not in LEGS:
+            raise InvalidQuery(f"leg must be one of {LEGS}, got {leg!r}")
+        return list(self.ask(question, k=k, org=org, year=year, legs=(leg,), with_answer=False).legs[leg])
+
+    def ask(self, question: str, k: int = 5, org: str | None = None, year: int | None = None,
+            legs: tuple[str, ...] = LEGS, with_answer: bool = True) -> AskResult:
+        """Answer a question: the extracted answer (None = 未找到) and the top k passages of each leg.
+
+        `org` (a doc_id) and `year` are hard filters from the app; organisations and years named in the
+        question itself are soft preferences.
+        """
+        question = self._check_question(question, k)
+        state = self._state
+        if org is not None and org not in state.documents:
+            raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
+        analysis = self.analyze(question)
+        tokens = state.tokenizer(question)
+        n = max(CANDIDATES_PER_LEG, k)
+
+        def allowed(chunk_id: str) -> bool:
+            chunk = state.chunks[chunk_id]
+            if org is not None and chunk.doc_id != org:
+                return False
+            return year is None or year in section_years(chunk, state.documents[chunk.doc_id])
+
+        filtered = org is not None or year is not None
+        pool = n if not filtered else len(state.chunk_ids)
+        bm25 = [(c, s) for c, s in self._bm25_ranking(state, tokens, pool) if allowed(c)]
+        need_dense = "dense" in legs or "hybrid" in legs
+        dense = [(c, s) for c, s in self._dense_ranking(state, question, pool) if allowed(c)] if need_dense else []
+        results: dict[str, tuple[Hit, ...]] = {}
+        if "bm25" in legs:
+            results["bm25"] = tuple(self._hits(state, bm25[:k], "bm25", question))
+        if "dense" in legs:
+            results["dense"] = tuple(self._hits(state, dense[:k], "dense", question))
+        hybrid: tuple[Hit, ...] = ()
+        if "hybrid" in legs:
+            fused = reciprocal_rank_fusion({"bm25": [c for c, _ in bm25[:n]], "dense": [c for c, _ in dense[:n]]},
+                                           k=RRF_K, weights=LEG_WEIGHTS)
+            rescored = sorted(((item.score + self._preference(state, analysis, state.chunks[item.item_id]), item)
+                               for item in fused), key=lambda pair: (-pair[0], pair[1].item_id))
+            hybrid = tuple(
+                Hit(item.item_id, round(score, 6), rank, item.leg_ranks, self._matched(state, item.item_id, question))
+                for rank, (score, item) in enumerate(rescored[:k], start=1))
+            results["hybrid"] = hybrid
+        answer = None
+        if with_answer and hybrid:
+            content = state.tokenizer(strip_organisations(question, (d.meta for d in state.documents.values())))
+            answer = extract_answer(analysis, hybrid, state.chunks, content, state.bm25.term_idf)
+        return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results)
+
+    def _hits(self, state: IndexState, ranked: list[tuple[str, float]], leg: str, question: str) -> list[Hit]:
+        return [Hit(chunk_id, round(score, 6), rank, ((leg, rank),), self._matched(state, chunk_id, question))
+                for rank, (chunk_id, score) in enumerate(ranked, start=1)]
+
+    @staticmethod
+    def _matched(state: IndexState, chunk_id: str, question: str) -> tuple[str, ...]:
+        """Query words that occur in the passage text itself, longest first (for highlighting)."""
+        text = state.chunks[chunk_id].text
+        words = {t for t in state.tokenizer(question) if t in text}
+        return tuple(sorted(words, key=lambda w: (-len(w), w)))
+
+
+def _domain_terms_hash() -> str:
+    from retrieval.tokenizer import RESOURCES, dictionary_hash
+
+    terms = _read_terms(RESOURCES / "domain_terms.txt") + sorted(_read_terms(RESOURCES / "stopwords.txt"))
+    return dictionary_hash(terms)

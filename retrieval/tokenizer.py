@@ -1,0 +1,89 @@
+"""Chinese tokenizer for BM25: jieba search mode with a domain dictionary learned from the corpus, plus stopwords."""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+from typing import Callable, Iterable
+
+RESOURCES = Path(__file__).parent / "resources"
+USER_DICTIONARY_FILE = "userdict.dic"           # optional, in corpus/: extra terms a team adds by hand, one a line
+_QUOTED_TERM = re.compile(r"[“\"「《]([^“”\"「」《》\n]{2,10})[”\"」》]")
+_TOKEN_OK = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+
+Tokenizer = Callable[[str], list[str]]
+
+
+def _read_terms(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    terms = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            terms.append(line.split()[0])
+    return terms
+
+
+def load_stopwords() -> frozenset[str]:
+    return frozenset(_read_terms(RESOURCES / "stopwords.txt"))
+
+
+def learn_terms(texts: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
+    """Domain terms for the dictionary: the curated list, quoted names in the corpus (“一网统管”,
+    《吴淞营商服务手册》 → its name), organisation names and aliases, and a corpus's own userdict.txt."""
+    terms: dict[str, None] = {}
+    for term in _read_terms(RESOURCES / "domain_terms.txt"):
+        terms[term] = None
+    for text in texts:
+        for match in _QUOTED_TERM.finditer(text):
+            term = match.group(1).strip()
+            if _TOKEN_OK.search(term) and not re.search(r"[，。、；：,;:\s]", term):
+                terms[term] = None
+    for term in extra:
+        if term and len(term) >= 2:
+            terms[term] = None
+    return sorted(terms)
+
+
+def dictionary_hash(terms: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(terms)).encode("utf-8")).hexdigest()[:16]
+
+
+class JiebaTokenizer:
+    """jieba search-mode tokens without stopwords and punctuation, lower-cased.
+
+    It uses its own `jieba.Tokenizer` instance, so its dictionary never leaks into other users of jieba.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, terms: Iterable[str] = (), stopwords: frozenset[str] | None = None):
+        import jieba
+
+        jieba.setLogLevel(60)
+        self.terms = sorted(set(terms))
+        self.stopwords = load_stopwords() if stopwords is None else stopwords
+        self._jieba = jieba.Tokenizer()
+        with self._lock:
+            self._jieba.initialize()
+        for term in self.terms:
+            # A high frequency makes jieba keep the term whole; search mode still adds its sub-words.
+            self._jieba.add_word(term, freq=max(2000, 500 * len(term)))
+
+    @property
+    def dictionary_hash(self) -> str:
+        return dictionary_hash(self.terms)
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = []
+        for token in self._jieba.cut_for_search(text):
+            token = token.strip().lower()
+            if token and token not in self.stopwords and _TOKEN_OK.search(token):
+                tokens.append(token)
+        return tokens
+
+    def words(self, text: str) -> list[str]:
+        """Plain (non search-mode) segmentation, for highlighting whole words."""
+        return [w for w in self._jieba.cut(text) if w.strip()]
