@@ -1,0 +1,144 @@
+"""Retrieval and answer metrics over evidence-string gold, after sentence-transformers' InformationRetrievalEvaluator."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+UNANSWERABLE = "unanswerable"
+CROSS = "cross"
+RECALL_CUTOFFS = (1, 3, 5, 10)
+
+
+def normalize(text: str) -> str:
+    """Remove all whitespace, the full-width space U+3000 included (str.split knows it)."""
+    return "".join(text.split())
+
+
+def is_relevant(passage_text: str, evidence: Sequence[str]) -> bool:
+    """True when the passage contains one of the evidence strings, whitespace ignored on both sides."""
+    passage = normalize(passage_text)
+    return any(normalize(item) in passage for item in evidence)
+
+
+def answer_hit(answer_text: str | None, gold_answer: str) -> bool:
+    """True when the returned answer contains the gold answer, whitespace ignored; no answer is a miss."""
+    return answer_text is not None and normalize(gold_answer) in normalize(answer_text)
+
+
+def _coverage(passages: Sequence[str], evidence: Sequence[str]) -> list[frozenset[int]]:
+    """For each passage, the indices of the evidence strings it contains."""
+    wanted = [normalize(item) for item in evidence]
+    covered = []
+    for text in passages:
+        passage = normalize(text)
+        covered.append(frozenset(i for i, item in enumerate(wanted) if item in passage))
+    return covered
+
+
+def _scored_evidence(gold: Mapping) -> Sequence[str] | None:
+    """The evidence to score against, or None for a question left out of retrieval metrics."""
+    if gold["type"] == UNANSWERABLE or not gold["evidence"]:
+        return None
+    return gold["evidence"]
+
+
+def recall_at_k(passages: Sequence[str], gold: Mapping, k: int) -> float | None:
+    """Recall@k for one question; None for an unanswerable one.
+
+    For `cross` questions it is the share of evidence strings found in the top k (each document
+    must be reached); otherwise 1.0 when any of the top k passages is relevant.
+    """
+    evidence = _scored_evidence(gold)
+    if evidence is None:
+        return None
+    covered = _coverage(passages[:k], evidence)
+    if gold["type"] == CROSS:
+        return len(frozenset().union(*covered)) / len(evidence)
+    return 1.0 if any(covered) else 0.0
+
+
+def mrr_at_k(passages: Sequence[str], gold: Mapping, k: int) -> float | None:
+    """Reciprocal rank of the first relevant passage in the top k (0.0 when none); None for unanswerable."""
+    evidence = _scored_evidence(gold)
+    if evidence is None:
+        return None
+    for rank, covered in enumerate(_coverage(passages[:k], evidence), start=1):
+        if covered:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(passages: Sequence[str], gold: Mapping, k: int) -> float | None:
+    """nDCG@k with binary relevance; None for unanswerable.
+
+    As in sentence-transformers, the relevant items are the gold items (here: the evidence strings)
+    and the ideal DCG has min(k, number of evidence strings) relevant results at the top. A passage
+    counts as relevant when it contains an evidence string that no higher passage contained: several
+    overlapping chunks holding the same sentence are one relevant item seen twice, not two, so the
+    value stays within [0, 1]. Consequence: one passage holding two evidence strings scores as one
+    relevant result, so a `list` question answered by a single passage gets less than 1.0.
+    """
+    evidence = _scored_evidence(gold)
+    if evidence is None:
+        return None
+    seen: set[int] = set()
+    dcg = 0.0
+    for position, covered in enumerate(_coverage(passages[:k], evidence)):
+        if covered - seen:
+            dcg += 1.0 / math.log2(position + 2)
+            seen |= covered
+    ideal = sum(1.0 / math.log2(position + 2) for position in range(min(k, len(evidence))))
+    return dcg / ideal
+
+
+def recall_cutoffs(k: int) -> tuple[int, ...]:
+    """The recall@n cutoffs reported for a ranking of depth k: 1, 3, 5, 10 up to k, and k itself."""
+    return tuple(sorted({n for n in RECALL_CUTOFFS if n <= k} | {k}))
+
+
+def retrieval_scores(passages: Sequence[str], gold: Mapping, k: int = 10) -> dict[str, float] | None:
+    """All retrieval metrics of one question's ranking: recall@n for each cutoff, mrr@k and ndcg@k."""
+    if _scored_evidence(gold) is None:
+        return None
+    scores = {f"recall@{n}": recall_at_k(passages, gold, n) for n in recall_cutoffs(k)}
+    scores[f"mrr@{k}"] = mrr_at_k(passages, gold, k)
+    scores[f"ndcg@{k}"] = ndcg_at_k(passages, gold, k)
+    return scores
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean scores over the questions that were scored, with each question's scores kept beside them."""
+
+    questions: int                                   # how many questions were scored (None ones left out)
+    mean: dict[str, float]
+    individual_scores: dict[str, dict[str, float]]   # question id -> its scores
+
+
+def aggregate(per_question: Mapping[str, Mapping[str, float] | None]) -> Summary:
+    """Average each metric over the questions whose scores are not None (e.g. unanswerable ones)."""
+    scored = {qid: dict(scores) for qid, scores in per_question.items() if scores is not None}
+    names = next(iter(scored.values()), {}).keys()
+    mean = {name: sum(scores[name] for scores in scored.values()) / len(scored) for name in names}
+    return Summary(questions=len(scored), mean=mean, individual_scores=scored)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) with linear interpolation between the closest ranks, as numpy's default."""
+    if not values:
+        raise ValueError("percentile of no values: pass at least one value")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def latency_summary(milliseconds: Sequence[float]) -> dict[str, float]:
+    """Mean, median and 95th percentile of a list of timings in milliseconds."""
+    return {
+        "mean_ms": sum(milliseconds) / len(milliseconds),
+        "p50_ms": percentile(milliseconds, 50),
+        "p95_ms": percentile(milliseconds, 95),
+    }

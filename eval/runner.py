@@ -1,0 +1,235 @@
+"""Runs gold questions through the search engine and writes metrics.json and runs.jsonl."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from time import perf_counter
+
+from eval.metrics import UNANSWERABLE, aggregate, answer_hit, latency_summary, retrieval_scores
+
+LEGS = ("bm25", "dense", "hybrid")
+QUESTION_TYPES = ("number", "entity", "semantic", "list", "cross", UNANSWERABLE)
+REQUIRED_FIELDS = ("id", "question", "type", "evidence", "answer")
+
+
+class QuestionsError(ValueError):
+    """The questions file cannot be read or a line breaks the gold format of eval/README.md."""
+
+
+def load_questions(path: str | os.PathLike) -> list[dict]:
+    """Read and check a gold questions file (one JSON object a line; blank lines skipped).
+
+    Raises:
+        QuestionsError: naming the file and line, when a line is not JSON or a field is missing or wrong.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionsError(f"cannot read questions file {path}: {error}") from error
+    questions, seen_ids = [], set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise QuestionsError(f"{where}: not valid JSON ({error.msg} at column {error.colno})") from error
+        problem = _record_problem(record, seen_ids)
+        if problem:
+            raise QuestionsError(f"{where}: {problem} (format: see eval/README.md)")
+        seen_ids.add(record["id"])
+        questions.append(record)
+    if not questions:
+        raise QuestionsError(f"{path}: no questions in the file")
+    return questions
+
+
+def _record_problem(record: object, seen_ids: set[str]) -> str | None:
+    """What is wrong with one gold record, or None when it is usable."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    missing = [name for name in REQUIRED_FIELDS if name not in record]
+    if missing:
+        return f"missing field(s) {', '.join(missing)}"
+    if not isinstance(record["id"], str) or not record["id"]:
+        return f"id must be a non-empty string, got {record['id']!r}"
+    if record["id"] in seen_ids:
+        return f"duplicate id {record['id']!r}"
+    if not isinstance(record["question"], str) or not record["question"].strip():
+        return f"question must be a non-empty string, got {record['question']!r}"
+    if record["type"] not in QUESTION_TYPES:
+        return f"type {record['type']!r} is not one of {', '.join(QUESTION_TYPES)}"
+    evidence = record["evidence"]
+    if not isinstance(evidence, list) or not all(isinstance(item, str) and item.strip() for item in evidence):
+        return f"evidence must be a list of non-empty strings, got {evidence!r}"
+    if record["type"] != UNANSWERABLE and not evidence:
+        return f"evidence is empty for a {record['type']} question: give 1-3 exact substrings"
+    if record["answer"] is not None and (not isinstance(record["answer"], str) or not record["answer"].strip()):
+        return f"answer must be a non-empty string or null, got {record['answer']!r}"
+    return None
+
+
+def _default_record() -> Callable:
+    from retrieval.serialize import ask_record  # imported late: loading the engine stack is slow
+
+    return ask_record
+
+
+def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | None = None) -> tuple[dict, list[dict]]:
+    """Ask every question once and score all three legs from that one call.
+
+    Args:
+        engine: anything with `chunks` (chunk_id -> Chunk) and `ask(question, k) -> AskResult`.
+        record: turns (engine, result, question_id) into a runs.jsonl record; default retrieval.serialize.ask_record.
+
+    Returns:
+        (metrics, runs): the metrics.json content and one record per question.
+    """
+    record = record or _default_record()
+    # The first query pays one-off lazy loading (tokenizer dictionary, model warm-up); time it apart.
+    started = perf_counter()
+    engine.ask(questions[0]["question"], k)
+    first_ms = (perf_counter() - started) * 1000
+
+    leg_scores = {leg: {} for leg in LEGS}
+    answer_scores, timings, runs = {}, [], []
+    flagged = false_alarms = 0
+    for gold in questions:
+        qid = gold["id"]
+        started = perf_counter()
+        try:
+            result = engine.ask(gold["question"], k)
+        except Exception as error:
+            error.add_note(f"while asking question {qid}: {gold['question']}")
+            raise
+        timings.append((perf_counter() - started) * 1000)
+        for leg in LEGS:
+            passages = [engine.chunks[hit.chunk_id].text for hit in result.legs[leg]]
+            leg_scores[leg][qid] = retrieval_scores(passages, gold, k)
+        answer_text = result.answer.text if result.answer else None
+        if gold["answer"] is not None:
+            answer_scores[qid] = {"answer@1": float(answer_hit(answer_text, gold["answer"]))}
+        if answer_text is None:
+            if gold["type"] == UNANSWERABLE:
+                flagged += 1
+            else:
+                false_alarms += 1
+        runs.append(record(engine, result, question_id=qid))
+
+    legs = {leg: aggregate(scores) for leg, scores in leg_scores.items()}
+    types = dict.fromkeys(gold["type"] for gold in questions if gold["type"] != UNANSWERABLE)
+    by_type = {
+        qtype: aggregate({gold["id"]: leg_scores["hybrid"][gold["id"]] for gold in questions if gold["type"] == qtype})
+        for qtype in types
+    }
+    answers = aggregate(answer_scores)
+    chunk_chars = [len(chunk.text) for chunk in engine.chunks.values()]
+    # hybrid_by_type comes after the headline figures: readers often see only the head of the file.
+    metrics = {
+        "questions": len(questions),
+        "k": k,
+        "legs": {leg: {"questions": summary.questions, **_rounded(summary.mean)} for leg, summary in legs.items()},
+        "answer@1": round(answers.mean.get("answer@1", 0.0), 4),
+        "answer_questions": answers.questions,
+        "unanswerable": {
+            "total": sum(gold["type"] == UNANSWERABLE for gold in questions),
+            "flagged": flagged,
+            "false_alarms": false_alarms,
+        },
+        "chunks": {
+            "count": len(chunk_chars),
+            "mean_chars": round(sum(chunk_chars) / len(chunk_chars), 1) if chunk_chars else 0.0,
+            "max_chars": max(chunk_chars, default=0),
+        },
+        "timing": {**_rounded(latency_summary(timings), 1), "first_ms": round(first_ms, 1)},
+        "hybrid_by_type": {qtype: {"questions": s.questions, **_rounded(s.mean)} for qtype, s in by_type.items()},
+        "per_question": {
+            gold["id"]: {
+                "type": gold["type"],
+                **{leg: _rounded(legs[leg].individual_scores.get(gold["id"], {})) or None for leg in LEGS},
+                "answer@1": answers.individual_scores.get(gold["id"], {}).get("answer@1"),
+                "ms": round(ms, 1),
+            }
+            for gold, ms in zip(questions, timings)
+        },
+    }
+    return metrics, runs
+
+
+def _rounded(values: dict[str, float], digits: int = 4) -> dict[str, float]:
+    return {name: round(value, digits) for name, value in values.items()}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same directory, so a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(out_dir: str | os.PathLike, metrics: dict, runs: Sequence[dict]) -> None:
+    """Write DIR/metrics.json (one top-level key a line, so its head reads as a summary) and DIR/runs.jsonl."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    body = ",\n".join(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}" for key, value in metrics.items())
+    _write_atomic(out / "metrics.json", "{\n" + body + "\n}\n")
+    _write_atomic(out / "runs.jsonl", "".join(json.dumps(run, ensure_ascii=False) + "\n" for run in runs))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"k must be at least 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m eval", description="Score the engine on gold questions.")
+    parser.add_argument("--questions", required=True, help="gold questions, JSON lines (see eval/README.md)")
+    parser.add_argument("--out", required=True, help="directory for metrics.json and runs.jsonl")
+    parser.add_argument("-k", type=_positive_int, default=10, help="ranking depth per leg (default 10)")
+    parser.add_argument("--corpus", default="corpus", help="corpus directory (default corpus)")
+    parser.add_argument("--index", default="index", help="index directory, built when missing or stale (default index)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, engine=None) -> int:
+    """The CLI; `engine` replaces SearchEngine.open (tests pass a fake). Returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        questions = load_questions(args.questions)
+    except QuestionsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    open_ms = None
+    if engine is None:
+        from retrieval.engine import SearchEngine
+
+        started = perf_counter()
+        engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index)
+        open_ms = round((perf_counter() - started) * 1000, 1)
+    metrics, runs = evaluate(engine, questions, k=args.k)
+    metrics["timing"]["open_ms"] = open_ms
+    write_outputs(args.out, metrics, runs)
+
+    for leg in LEGS:
+        print(json.dumps({"leg": leg, **metrics["legs"][leg]}, ensure_ascii=False))
+    timing, unanswerable = metrics["timing"], metrics["unanswerable"]
+    print(
+        f"answer@1 {metrics['answer@1']:.3f} over {metrics['answer_questions']} questions; "
+        f"unanswerable flagged {unanswerable['flagged']}/{unanswerable['total']}, "
+        f"false alarms {unanswerable['false_alarms']}; "
+        f"query p50 {timing['p50_ms']:.0f} ms, p95 {timing['p95_ms']:.0f} ms; "
+        f"wrote {Path(args.out) / 'metrics.json'} and runs.jsonl"
+    )
+    return 0
