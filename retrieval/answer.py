@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from retrieval.query import UNITS
+from retrieval.query import UNITS, compatible_units
 from retrieval.types import Answer, Chunk, Hit, QueryAnalysis
 
 ANSWER_MAX_CHARS = 100
@@ -14,13 +14,16 @@ CANDIDATE_PASSAGES = 5
 # Below this confidence the corpus is taken not to answer the question (calibrated on eval/dev.jsonl:
 # unanswerable questions fall below it without silencing answerable ones).
 NOT_FOUND_BELOW = 0.40
+SIMILARITY_WEIGHT = 4.0            # per unit of cosine below the best unit's
+ABSOLUTE_SIMILARITY_WEIGHT = 5.0   # e5 cosines of related Chinese sentences sit around 0.80-0.92
+SIMILARITY_FLOOR = 0.82
+RANK_WEIGHT = 0.3                  # the top passage's sentences get +0.3, the second's +0.15, …
 
 _NUMBER = r"(?:\d+(?:[.,]\d+)*|[零一二两三四五六七八九十百千]+)"
 _UNIT_PATTERN = "|".join(re.escape(u) for u in UNITS)
 QUANTITY = re.compile(rf"(?:约|近|超|超过|逾|达|共)?{_NUMBER}(?:[万亿千百])?(?:余|多)?(?:{_UNIT_PATTERN})")
 YEAR_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:年度?|-)|^\d{1,2}[月日号]$|^\d{1,2}月")
 _SENTENCE = re.compile(r"[^。！？；;!?\n]+[。！？；;!?]?[”’」』]?")
-_CLAUSE = re.compile(r"[^，,：:]+[，,：:]?")
 _QUOTED = re.compile(r"[“《「\"]([^“”《》「」\"\n]{2,20})[”》」\"]")
 _PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
 _NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目)")
@@ -33,26 +36,36 @@ class Candidate:
     end: int
     text: str
     hit_rank: int
+    similarity: float       # cosine of the unit's vector with the query vector
 
 
-def _candidates(chunk: Chunk, hit_rank: int) -> list[Candidate]:
-    """Sentences of the passage up to 100 characters, and for longer ones runs of clauses that fit."""
-    out = []
-    for sentence in _SENTENCE.finditer(chunk.text):
-        s_text = sentence.group()
-        if not s_text.strip():
+def answer_units(text: str) -> list[tuple[int, int]]:
+    """The sentences of a passage that can be answers, as [start, end) offsets: sentences of up to 100
+    characters, longer ones cut at clause ends into pieces that fit. The index embeds each unit, so the
+    dense leg can score a passage by its best sentence and the answer can be chosen by meaning."""
+    units = []
+    for sentence in _SENTENCE.finditer(text):
+        start, end = sentence.start(), sentence.end()
+        while start < end and text[start].isspace():
+            start += 1
+        if end - start < 2:
             continue
-        if len(s_text) <= ANSWER_MAX_CHARS:
-            out.append(Candidate(chunk, sentence.start(), sentence.end(), s_text, hit_rank))
-            continue
-        clauses = [(m.start() + sentence.start(), m.end() + sentence.start()) for m in _CLAUSE.finditer(s_text)]
-        for i in range(len(clauses)):
-            j = i
-            while j + 1 < len(clauses) and clauses[j + 1][1] - clauses[i][0] <= ANSWER_MAX_CHARS:
-                j += 1
-            start, end = clauses[i][0], min(clauses[j][1], clauses[i][0] + ANSWER_MAX_CHARS)
-            out.append(Candidate(chunk, start, end, chunk.text[start:end], hit_rank))
-    return out
+        while end - start > ANSWER_MAX_CHARS:
+            window = text[start:start + ANSWER_MAX_CHARS]
+            cut = max(window.rfind("，"), window.rfind(","), window.rfind("、"))
+            cut = cut + 1 if cut >= 20 else ANSWER_MAX_CHARS
+            units.append((start, start + cut))
+            start += cut
+        units.append((start, end))
+    return units
+
+
+def _is_heading_line(chunk: Chunk, text: str) -> bool:
+    """A title or heading standing alone names a topic; it never answers a question."""
+    stripped = text.strip()
+    if any(stripped == heading.strip() for heading in chunk.section_path):
+        return True
+    return len(stripped) <= 40 and stripped[-1:] not in "。！？；;!?”" and f"{stripped}\n" in chunk.text + "\n"
 
 
 def quantities(text: str) -> list[re.Match]:
@@ -80,43 +93,62 @@ def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
     if analysis.answer_kind == "quantity":
         found = quantities(candidate)
         if not found:
-            # "第几轮" / "几加几" answers are ordinals or formulas without a unit.
-            return 0.1 if re.search(r"\d\+\d|“[一二三四五六七八九十]+[五四三二一]”", candidate) else -0.6
-        if analysis.unit and any(analysis.unit in m.group() for m in found):
+            # "第几轮" / "几加几" answers are ordinals or formulas without a unit; a question that names
+            # its unit (多少钱, 几所) needs an amount in some unit.
+            formula = re.search(r"\d\+\d|“[一二三四五六七八九十]+[五四三二一]”", candidate)
+            return 0.1 if formula and not analysis.unit else -0.6
+        if not analysis.unit:
+            return 0.2
+        if any(analysis.unit in m.group() for m in found):
             return 0.45
-        return 0.2
+        if any(m.group().endswith(tuple(compatible_units(analysis.unit))) for m in found):
+            return 0.3
+        return -0.2          # an amount of something else (三年 for 多少钱)
     if analysis.answer_kind == "entity":
         return 0.15 if (_QUOTED.search(candidate) or _PLACE.search(candidate) or _NAMED.search(candidate)) else 0.0
     return 0.0
 
 
 def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[str, Chunk],
-                   content_terms: Sequence[str], idf: Callable[[str], float]) -> Answer | None:
-    """The best clause of the top passages, or None (未找到) when none answers with enough confidence.
+                   content_terms: Sequence[str], idf: Callable[[str], float],
+                   unit_similarity: Callable[[str, int, int], float]) -> Answer | None:
+    """The best answer unit of the top passages, or None (未找到) when none answers with enough confidence.
 
-    A clause scores by the share of the question's content terms it contains (weighted by idf), by the
-    rank of its passage, and by whether it holds the kind of thing asked (an amount in the asked unit,
-    a name); confidence squashes that score into 0..1.
+    A unit scores by the share of the question's content terms it contains (idf-weighted; terms only in
+    its section headings count less), its similarity to the question, the rank of its passage, and
+    whether it holds the kind of thing asked (an amount in the asked unit, a name).
     """
-    terms = [t for t in dict.fromkeys(content_terms) if len(t) >= 1]
+    terms = list(dict.fromkeys(content_terms))
     weights = {t: max(idf(t), 0.1) for t in terms}
     total = sum(weights.values()) or 1.0
-    best: tuple[float, Candidate] | None = None
+    candidates: list[tuple[Candidate, float]] = []
     for hit in hits[:CANDIDATE_PASSAGES]:
         chunk = chunks[hit.chunk_id]
         context = "".join(chunk.section_path)
-        for candidate in _candidates(chunk, hit.rank):
-            in_clause = sum(w for t, w in weights.items() if t in candidate.text)
-            in_context = sum(w for t, w in weights.items() if t not in candidate.text and t in context)
-            coverage = (in_clause + 0.3 * in_context) / total
-            score = coverage + 0.25 / (1 + 0.5 * (hit.rank - 1)) + _type_fit(candidate.text, analysis) \
-                - 0.0015 * len(candidate.text)
-            if best is None or score > best[0]:
-                best = (score, candidate)
-    if best is None:
+        for start, end in answer_units(chunk.text):
+            text = chunk.text[start:end]
+            if _is_heading_line(chunk, text):
+                continue
+            candidate = Candidate(chunk, start, end, text, hit.rank, unit_similarity(chunk.chunk_id, start, end))
+            in_unit = sum(w for t, w in weights.items() if t in text)
+            in_context = sum(w for t, w in weights.items() if t not in text and t in context)
+            candidates.append((candidate, (in_unit + 0.3 * in_context) / total))
+    if not candidates:
         return None
-    score, candidate = best
-    confidence = 1 / (1 + math.exp(-6 * (score - 0.6)))
+    top_similarity = max(c.similarity for c, _ in candidates)
+    best: tuple[float, Candidate, float] | None = None
+    for candidate, coverage in candidates:
+        score = coverage + SIMILARITY_WEIGHT * (candidate.similarity - top_similarity) \
+            + RANK_WEIGHT / candidate.hit_rank + _type_fit(candidate.text, analysis) \
+            - 0.001 * len(candidate.text)
+        if best is None or score > best[0]:
+            best = (score, candidate, coverage)
+    _, candidate, coverage = best
+    if analysis.answer_kind == "quantity" and _type_fit(candidate.text, analysis) < 0:
+        return None          # a 多少/几 question needs an amount; a sentence without one does not answer it
+    # Confidence: how much of the question the unit covers, and how close it is in meaning.
+    evidence = coverage + ABSOLUTE_SIMILARITY_WEIGHT * (candidate.similarity - SIMILARITY_FLOOR)
+    confidence = 1 / (1 + math.exp(-8 * (evidence - 0.45)))
     if confidence < NOT_FOUND_BELOW:
         return None
     text = candidate.text.strip()

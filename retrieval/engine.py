@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from retrieval import store
-from retrieval.answer import extract_answer
+from retrieval.answer import answer_units, extract_answer
 from retrieval.bm25 import BM25Index
 from retrieval.chunking import ChunkingConfig, chunk_document
 from retrieval.corpus import fingerprint, load_corpus, load_document
@@ -35,6 +35,9 @@ ORG_BONUS = 0.05
 YEAR_BONUS = 0.02
 PERIOD_BONUS = 0.02
 LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
+# The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
+# a 200-character passage about several things is found by the one sentence that matches.
+SENTENCE_WEIGHT = 0.5
 
 Progress = Callable[[float, str], None]
 
@@ -44,8 +47,13 @@ def _no_progress(fraction: float, message: str) -> None:
 
 
 def indexed_text(document: Document, chunk: Chunk) -> str:
-    """What BM25 and the encoder see: the document title and section path give a passage its context."""
+    """What BM25 sees: the document title and section path give a passage its context words."""
     return f"{document.meta.title}\n{' '.join(chunk.section_path)}\n{chunk.text}"
+
+
+def encoded_text(chunk: Chunk) -> str:
+    """What the encoder sees: the passage alone (on dev, headings in the input blurred the vectors)."""
+    return chunk.text
 
 
 def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
@@ -66,9 +74,32 @@ class IndexState:
     chunk_ids: list[str]
     tokenizer: JiebaTokenizer
     bm25: BM25Index
-    dense: object            # faiss.Index
+    dense: object            # faiss.Index over passage vectors
     embeddings: np.ndarray
     embedding_keys: list[str]
+    unit_dense: object       # faiss.Index over answer-unit (sentence) vectors
+    unit_embeddings: np.ndarray
+    unit_spans: np.ndarray   # rows of (passage row, start, end) in passage text
+    unit_keys: list[str]
+
+    def unit_row(self, chunk_row: int, start: int) -> int | None:
+        return self._unit_rows.get((chunk_row, start))
+
+    @property
+    def _unit_rows(self) -> dict[tuple[int, int], int]:
+        rows = self.__dict__.get("_unit_rows_cache")
+        if rows is None:
+            rows = {(int(c), int(s)): i for i, (c, s, _) in enumerate(self.unit_spans)}
+            object.__setattr__(self, "_unit_rows_cache", rows)
+        return rows
+
+    @property
+    def chunk_rows(self) -> dict[str, int]:
+        rows = self.__dict__.get("_chunk_rows_cache")
+        if rows is None:
+            rows = {chunk_id: i for i, chunk_id in enumerate(self.chunk_ids)}
+            object.__setattr__(self, "_chunk_rows_cache", rows)
+        return rows
 
 
 class SearchEngine:
@@ -138,12 +169,15 @@ class SearchEngine:
 
     @staticmethod
     def _load_state(index_dir: Path) -> IndexState:
-        manifest, documents, chunks, bm25, dense, embeddings, keys, terms = store.load_index(index_dir)
-        tokenizer = JiebaTokenizer(terms)
-        if tokenizer.dictionary_hash != manifest["tokenizer"]["dictionary_hash"]:
+        loaded = store.load_index(index_dir)
+        tokenizer = JiebaTokenizer(loaded.terms)
+        if tokenizer.dictionary_hash != loaded.manifest["tokenizer"]["dictionary_hash"]:
             raise IndexMismatch(f"dictionary in {index_dir} does not match its manifest: rebuild the index")
-        return IndexState(manifest, documents, {c.chunk_id: c for c in chunks}, [c.chunk_id for c in chunks],
-                          tokenizer, bm25, dense, embeddings, keys)
+        chunks = loaded.chunks
+        return IndexState(loaded.manifest, loaded.documents, {c.chunk_id: c for c in chunks},
+                          [c.chunk_id for c in chunks], tokenizer, loaded.bm25, loaded.dense, loaded.embeddings,
+                          loaded.embedding_keys, loaded.unit_dense, loaded.unit_embeddings, loaded.unit_spans,
+                          loaded.unit_keys)
 
     @classmethod
     def _build_state(cls, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
@@ -171,19 +205,28 @@ class SearchEngine:
         progress(0.2, "BM25 索引完成")
 
         cache = cls._embedding_cache(index_dir, encoder, previous)
-        keys = [store.text_key(t) for t in texts]
-        missing = [i for i, key in enumerate(keys) if key not in cache]
-        batch = 16
+        chunk_inputs = [encoded_text(c) for c in chunks]
+        unit_spans = np.array([(row, start, end) for row, c in enumerate(chunks) for start, end in answer_units(c.text)],
+                              dtype=np.int32).reshape(-1, 3)
+        unit_inputs = [chunks[row].text[start:end] for row, start, end in unit_spans]
+        inputs = chunk_inputs + unit_inputs
+        keys = [store.text_key(t) for t in inputs]
+        missing = list(dict.fromkeys(key for key in keys if key not in cache))
+        text_of = dict(zip(keys, inputs))
+        batch = 32
         for done in range(0, len(missing), batch):
             rows = missing[done:done + batch]
-            vectors = encoder.encode_documents([texts[i] for i in rows])
-            for i, vector in zip(rows, vectors):
-                cache[keys[i]] = vector
+            for key, vector in zip(rows, encoder.encode_documents([text_of[k] for k in rows])):
+                cache[key] = vector
             progress(0.2 + 0.75 * min(1.0, (done + len(rows)) / len(missing)),
                      f"向量编码 {done + len(rows)}/{len(missing)}")
-        embeddings = np.stack([cache[key] for key in keys]).astype(np.float32)
+        vectors = np.stack([cache[key] for key in keys]).astype(np.float32)
+        embeddings, unit_embeddings = vectors[:len(chunks)], vectors[len(chunks):]
+        chunk_keys, unit_keys = keys[:len(chunks)], keys[len(chunks):]
         dense = faiss.IndexFlatIP(encoder.dim)
         dense.add(embeddings)
+        unit_dense = faiss.IndexFlatIP(encoder.dim)
+        unit_dense.add(unit_embeddings)
 
         manifest = {
             "format_version": store.INDEX_FORMAT,
@@ -193,33 +236,34 @@ class SearchEngine:
             "tokenizer": {"name": "jieba.cut_for_search", "dictionary_hash": tokenizer.dictionary_hash,
                           "domain_terms_hash": _domain_terms_hash(), "terms": len(terms)},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "epsilon": bm25.epsilon},
-            "dense": {"faiss": "IndexFlatIP", "normalised": True},
+            "dense": {"faiss": "IndexFlatIP", "normalised": True, "input": "passage text",
+                      "sentence_weight": SENTENCE_WEIGHT, "answer_units": len(unit_spans)},
             "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
             "corpus": prints,
             "skipped": loaded.errors,
-            "counts": {"documents": len(documents), "chunks": len(chunks), "encoded": len(missing)},
+            "counts": {"documents": len(documents), "chunks": len(chunks), "units": len(unit_spans),
+                       "encoded": len(missing)},
             "build_seconds": round(time.perf_counter() - started, 2),
         }
-        store.save_index(index_dir, manifest, documents, chunks, bm25, dense, embeddings, keys, terms)
-        progress(1.0, f"索引完成：编码 {len(missing)} 段，复用 {len(chunks) - len(missing)} 段")
+        loaded_index = store.LoadedIndex(manifest, documents, chunks, bm25, dense, embeddings, chunk_keys,
+                                         unit_dense, unit_embeddings, unit_spans, unit_keys, terms)
+        store.save_index(index_dir, loaded_index)
+        progress(1.0, f"索引完成：编码 {len(missing)} 条，复用 {len(set(keys)) - len(missing)} 条")
         return IndexState(manifest, documents, {c.chunk_id: c for c in chunks}, [c.chunk_id for c in chunks],
-                          tokenizer, bm25, dense, embeddings, keys)
+                          tokenizer, bm25, dense, embeddings, chunk_keys, unit_dense, unit_embeddings, unit_spans,
+                          unit_keys)
 
     @staticmethod
     def _embedding_cache(index_dir: Path, encoder: Encoder, previous: IndexState | None) -> dict[str, np.ndarray]:
         """Vectors of the current index by input-text hash, so unchanged passages are not encoded again."""
         if previous is not None:
-            return dict(zip(previous.embedding_keys, previous.embeddings))
+            return {**dict(zip(previous.embedding_keys, previous.embeddings)),
+                    **dict(zip(previous.unit_keys, previous.unit_embeddings))}
         try:
             manifest = store.read_manifest(index_dir)
             if manifest and manifest.get("encoder") == {"model_id": encoder.model_id, "dim": encoder.dim}:
-                import json
-
-                keys = json.loads((index_dir / "embedding_keys.json").read_text(encoding="utf-8"))
-                vectors = np.load(index_dir / "embeddings.npy", allow_pickle=False)
-                if len(keys) == len(vectors):
-                    return dict(zip(keys, vectors))
-        except (OSError, ValueError, RetrievalError):
+                return store.read_vector_cache(index_dir)
+        except (OSError, ValueError, KeyError, RetrievalError):
             pass                                 # an unreadable old index only means encoding everything
         return {}
 
@@ -299,9 +343,34 @@ class SearchEngine:
         return [(state.chunk_ids[i], s) for i, s in state.bm25.top_k(tokens, n)]
 
     def _dense_ranking(self, state: IndexState, question: str, n: int) -> list[tuple[str, float]]:
-        vector = self._encode_query(question)[None, :]
-        scores, rows = state.dense.search(vector, min(n, state.dense.ntotal))
-        return [(state.chunk_ids[r], float(s)) for s, r in zip(scores[0], rows[0]) if r >= 0]
+        """Passages by (1 - w) · passage cosine + w · best sentence cosine.
+
+        Both FAISS indexes are searched; a passage found by only one of them gets its exact passage
+        cosine from the stored vectors, and the lowest sentence cosine returned as its sentence score.
+        """
+        vector = self._encode_query(question)
+        chunk_scores, chunk_rows = state.dense.search(vector[None, :], min(2 * n, state.dense.ntotal))
+        unit_scores, unit_rows = state.unit_dense.search(vector[None, :], min(8 * n, state.unit_dense.ntotal))
+        best_unit: dict[int, float] = {}
+        for score, row in zip(unit_scores[0], unit_rows[0]):
+            if row >= 0:
+                chunk_row = int(state.unit_spans[row, 0])
+                best_unit[chunk_row] = max(best_unit.get(chunk_row, -1.0), float(score))
+        floor = float(unit_scores[0][-1]) if len(unit_scores[0]) else 0.0
+        rows = sorted({int(r) for r in chunk_rows[0] if r >= 0} | set(best_unit))
+        chunk_cosines = state.embeddings[rows] @ vector
+        mixed = [(row, (1 - SENTENCE_WEIGHT) * float(cos) + SENTENCE_WEIGHT * best_unit.get(row, floor))
+                 for row, cos in zip(rows, chunk_cosines)]
+        mixed.sort(key=lambda pair: (-pair[1], pair[0]))
+        return [(state.chunk_ids[row], score) for row, score in mixed[:n]]
+
+    def _unit_similarity(self, state: IndexState, question: str):
+        vector = self._encode_query(question)
+
+        def similarity(chunk_id: str, start: int, end: int) -> float:
+            row = state.unit_row(state.chunk_rows[chunk_id], start)
+            return 0.0 if row is None else float(state.unit_embeddings[row] @ vector)
+        return similarity
 
     def _preference(self, state: IndexState, analysis: QueryAnalysis, chunk: Chunk) -> float:
         document = state.documents[chunk.doc_id]
@@ -365,7 +434,8 @@ class SearchEngine:
         answer = None
         if with_answer and hybrid:
             content = state.tokenizer(strip_organisations(question, (d.meta for d in state.documents.values())))
-            answer = extract_answer(analysis, hybrid, state.chunks, content, state.bm25.term_idf)
+            answer = extract_answer(analysis, hybrid, state.chunks, content, state.bm25.term_idf,
+                                    self._unit_similarity(state, question))
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results)
 
     def _hits(self, state: IndexState, ranked: list[tuple[str, float]], leg: str, question: str) -> list[Hit]:

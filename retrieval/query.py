@@ -16,6 +16,21 @@ UNITS = tuple(sorted({
 # Words after 多少/几 that name the thing, mapped to the unit the answer will use.
 UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公里", "多远": "公里", "多大": "平方米",
                 "面积": "平方米", "比例": "%", "占比": "%", "百分之": "%", "浓度": "微克"}
+# Units that answer the same question: 几栋 may be answered in 幢, 多少钱 in 万元 or 亿元.
+UNIT_GROUPS = (
+    {"栋", "幢", "座"}, {"个", "家", "项", "所", "处", "件", "批", "批次"}, {"元", "万元", "亿元", "美元", "万美元"},
+    {"平方米", "万平方米", "亩", "公顷", "平方公里"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
+    {"%", "个百分点"}, {"次", "场", "场次"}, {"辆", "台"},
+)
+
+
+def compatible_units(unit: str) -> set[str]:
+    for group in UNIT_GROUPS:
+        if unit in group:
+            return group
+    return {unit}
+
+
 QUANTITY_CUES = ("多少", "几", "比例", "占比", "百分之", "多大", "多长", "多远", "多久", "多高", "第几", "增长率", "浓度")
 LIST_CUES = ("哪些", "有什么", "有哪些", "都有", "哪几", "什么手段", "什么措施", "什么举措", "具体动作", "新招")
 ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "什么", "叫啥", "叫什么", "是谁", "哪", "啥", "谁", "有没有")
@@ -50,6 +65,8 @@ def asked_unit(question: str) -> str:
         if cue in question and cue in ("多长", "多远", "多大", "比例", "占比", "百分之"):
             return unit
     for match in re.finditer(r"(?:多少|几)", question):
+        if question[max(0, match.start() - 1):match.start()] == "第":
+            continue                              # 第几轮 asks for an ordinal, not an amount
         rest = question[match.end():match.end() + 5]
         for word, unit in UNIT_ALIASES.items():
             if rest.startswith(word):

@@ -9,6 +9,8 @@
       dense.faiss          the FAISS inner-product index
       embeddings.npy       the passage vectors, reused for chunks that did not change
       embedding_keys.json  sha1 of each vector's input text, in row order
+      units.faiss          FAISS index over answer-unit (sentence) vectors
+      unit_embeddings.npy, unit_spans.npy (passage row, start, end), unit_keys.json
       userdict.txt         the jieba dictionary learned from the corpus
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from retrieval.bm25 import BM25Index
 from retrieval.errors import IndexMismatch, IndexNotFound
 from retrieval.types import Chunk, Document, DocumentMeta
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 MANIFEST = "manifest.json"
 
 
@@ -71,9 +73,23 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def save_index(index_dir: Path, manifest: dict, documents: dict[str, Document], chunks: list[Chunk],
-               bm25: BM25Index, faiss_index, embeddings: np.ndarray, embedding_keys: list[str],
-               dictionary_terms: list[str]) -> None:
+@dataclass(frozen=True)
+class LoadedIndex:
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    bm25: BM25Index
+    dense: object
+    embeddings: np.ndarray
+    embedding_keys: list[str]
+    unit_dense: object
+    unit_embeddings: np.ndarray
+    unit_spans: np.ndarray
+    unit_keys: list[str]
+    terms: list[str]
+
+
+def save_index(index_dir: Path, index: LoadedIndex) -> None:
     """Write the whole index next to `index_dir`, then swap it in, so a crash never leaves half an index."""
     import faiss
 
@@ -83,17 +99,22 @@ def save_index(index_dir: Path, manifest: dict, documents: dict[str, Document], 
     tmp = index_dir.parent / f".{index_dir.name}.tmp-{stamp}"
     tmp.mkdir()
     try:
-        _write_jsonl(tmp / "documents.jsonl", ({"meta": asdict(d.meta), "text": d.text} for d in documents.values()))
+        _write_jsonl(tmp / "documents.jsonl",
+                     ({"meta": asdict(d.meta), "text": d.text} for d in index.documents.values()))
         _write_jsonl(tmp / "chunks.jsonl", ({"chunk_id": c.chunk_id, "doc_id": c.doc_id,
                                              "section_path": list(c.section_path),
-                                             "char_span": list(c.char_span), "text": c.text} for c in chunks))
-        bm25.save(tmp / "bm25")
-        faiss.write_index(faiss_index, str(tmp / "dense.faiss"))
-        np.save(tmp / "embeddings.npy", embeddings.astype(np.float32), allow_pickle=False)
-        (tmp / "embedding_keys.json").write_text(json.dumps(embedding_keys), encoding="utf-8")
-        (tmp / "userdict.txt").write_text("\n".join(dictionary_terms) + "\n", encoding="utf-8")
+                                             "char_span": list(c.char_span), "text": c.text} for c in index.chunks))
+        index.bm25.save(tmp / "bm25")
+        faiss.write_index(index.dense, str(tmp / "dense.faiss"))
+        faiss.write_index(index.unit_dense, str(tmp / "units.faiss"))
+        np.save(tmp / "embeddings.npy", index.embeddings.astype(np.float32), allow_pickle=False)
+        np.save(tmp / "unit_embeddings.npy", index.unit_embeddings.astype(np.float32), allow_pickle=False)
+        np.save(tmp / "unit_spans.npy", index.unit_spans.astype(np.int32), allow_pickle=False)
+        (tmp / "embedding_keys.json").write_text(json.dumps(index.embedding_keys), encoding="utf-8")
+        (tmp / "unit_keys.json").write_text(json.dumps(index.unit_keys), encoding="utf-8")
+        (tmp / "userdict.txt").write_text("\n".join(index.terms) + "\n", encoding="utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
-        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         old = index_dir.parent / f".{index_dir.name}.old-{stamp}"
         if index_dir.exists():
             os.replace(index_dir, old)
@@ -103,8 +124,20 @@ def save_index(index_dir: Path, manifest: dict, documents: dict[str, Document], 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_index(index_dir: Path):
-    """(manifest, documents, chunks, bm25, faiss index, embeddings, embedding keys, dictionary terms)."""
+def read_vector_cache(index_dir: Path) -> dict[str, np.ndarray]:
+    """Input-text hash → vector, for every passage and unit vector of an index on disk."""
+    cache: dict[str, np.ndarray] = {}
+    for keys_file, vectors_file in (("embedding_keys.json", "embeddings.npy"),
+                                    ("unit_keys.json", "unit_embeddings.npy")):
+        keys = json.loads((index_dir / keys_file).read_text(encoding="utf-8"))
+        vectors = np.load(index_dir / vectors_file, allow_pickle=False)
+        if len(keys) == len(vectors):
+            cache.update(zip(keys, vectors))
+    return cache
+
+
+def load_index(index_dir: Path) -> LoadedIndex:
+    """Read an index directory written by save_index, checking its format and consistency."""
     import faiss
 
     index_dir = Path(index_dir)
@@ -121,14 +154,22 @@ def load_index(index_dir: Path):
         documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta), text=row["text"])
     chunks = [Chunk(r["chunk_id"], r["doc_id"], tuple(r["section_path"]), tuple(r["char_span"]), r["text"])
               for r in _read_jsonl(index_dir / "chunks.jsonl")]
-    bm25 = BM25Index.load(index_dir / "bm25")
-    faiss_index = faiss.read_index(str(index_dir / "dense.faiss"))
-    embeddings = np.load(index_dir / "embeddings.npy", allow_pickle=False)
-    keys = json.loads((index_dir / "embedding_keys.json").read_text(encoding="utf-8"))
-    terms = [t for t in (index_dir / "userdict.txt").read_text(encoding="utf-8").split("\n") if t]
+    loaded = LoadedIndex(
+        manifest=manifest, documents=documents, chunks=chunks, bm25=BM25Index.load(index_dir / "bm25"),
+        dense=faiss.read_index(str(index_dir / "dense.faiss")),
+        embeddings=np.load(index_dir / "embeddings.npy", allow_pickle=False),
+        embedding_keys=json.loads((index_dir / "embedding_keys.json").read_text(encoding="utf-8")),
+        unit_dense=faiss.read_index(str(index_dir / "units.faiss")),
+        unit_embeddings=np.load(index_dir / "unit_embeddings.npy", allow_pickle=False),
+        unit_spans=np.load(index_dir / "unit_spans.npy", allow_pickle=False),
+        unit_keys=json.loads((index_dir / "unit_keys.json").read_text(encoding="utf-8")),
+        terms=[t for t in (index_dir / "userdict.txt").read_text(encoding="utf-8").split("\n") if t])
     counts = manifest.get("counts", {})
-    if len(chunks) != counts.get("chunks") or faiss_index.ntotal != len(chunks) or bm25.size != len(chunks) \
-            or embeddings.shape[0] != len(chunks):
-        raise IndexMismatch(f"index in {index_dir} is inconsistent (chunks {len(chunks)}, vectors "
-                            f"{faiss_index.ntotal}, bm25 {bm25.size}): rebuild with `python -m retrieval build --force`")
-    return manifest, documents, chunks, bm25, faiss_index, embeddings, keys, terms
+    sizes = {"chunks.jsonl": len(chunks), "dense.faiss": loaded.dense.ntotal, "bm25": loaded.bm25.size,
+             "embeddings.npy": loaded.embeddings.shape[0]}
+    unit_sizes = {"units.faiss": loaded.unit_dense.ntotal, "unit_embeddings.npy": loaded.unit_embeddings.shape[0],
+                  "unit_spans.npy": loaded.unit_spans.shape[0]}
+    if set(sizes.values()) != {counts.get("chunks")} or set(unit_sizes.values()) != {counts.get("units")}:
+        raise IndexMismatch(f"index in {index_dir} is inconsistent ({sizes}, {unit_sizes}, manifest {counts}): "
+                            "rebuild with `python -m retrieval build --force`")
+    return loaded
