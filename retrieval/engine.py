@@ -326,6 +326,10 @@ class SearchEngine:
     def analyze(self, question: str) -> QueryAnalysis:
         return analyze_query(question, {d: doc.meta for d, doc in self._state.documents.items()})
 
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time query encoding this way)."""
+        self._encode_query.cache_clear()
+
     def _encode_query_uncached(self, question: str) -> np.ndarray:
         return self.encoder.encode_queries([question])[0]
 

@@ -38,6 +38,8 @@ def timed(call):
 def measure_queries(engine, questions: list[str], k: int, passes: int) -> dict[str, list[float]]:
     """Latency samples of `ask` and of each leg's `search`; the first pass is a warm-up and is dropped.
 
+    The query-vector cache is cleared before every call, so each timing includes encoding the query.
+
     Each kind runs over all questions in turn inside a pass, so every kind sees the same stretch of
     machine noise and the kinds do not warm each other per question.
     """
@@ -45,6 +47,7 @@ def measure_queries(engine, questions: list[str], k: int, passes: int) -> dict[s
     for pass_number in range(passes):
         for kind in samples:
             for question in questions:
+                engine.clear_query_cache()
                 if kind == "ask":
                     _, ms = timed(lambda: engine.ask(question, k))
                 else:

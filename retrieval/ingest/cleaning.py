@@ -171,7 +171,10 @@ def _split_heading_from_body(window: str, comma: int) -> int | None:
     one followed by a verb wins over one followed by a noun (治理|体系 is still one phrase), and
     among equals the later one.
     """
+    import jieba
     import jieba.posseg as posseg  # only documents without line breaks need part-of-speech tags
+
+    jieba.setLogLevel(60)
 
     words = list(posseg.cut(window[comma + 1:]))
     best: tuple[float, int] | None = None
