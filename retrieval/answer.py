@@ -73,19 +73,43 @@ def quantities(text: str) -> list[re.Match]:
     return [m for m in QUANTITY.finditer(text) if not YEAR_OR_DATE.match(m.group().lstrip("约近超过逾达共"))]
 
 
-def _fact(candidate: str, analysis: QueryAnalysis) -> str:
+def _nearest_to_terms(matches: list[re.Match], text: str, terms: Sequence[str]) -> list[re.Match]:
+    """Matches ordered by their distance to the nearest question term in the text ("新增停车位800个")."""
+    positions = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
+    if not positions:
+        return matches
+
+    def distance(match: re.Match) -> int:
+        return min(max(start - match.end(), match.start() - end, 0) for start, end in positions)
+    return sorted(matches, key=lambda m: (distance(m), m.start()))
+
+
+def _fact(candidate: str, analysis: QueryAnalysis, terms: Sequence[str] = ()) -> str:
+    """The short fact inside the answer sentence: the asked amount, or the name asked for."""
     if analysis.answer_kind == "quantity":
         found = quantities(candidate)
         if analysis.unit:
-            with_unit = [m for m in found if m.group().endswith(analysis.unit) or analysis.unit in m.group()]
-            found = with_unit or found
+            with_unit = [m for m in found if analysis.unit in m.group()]
+            compatible = [m for m in found if m.group().endswith(tuple(compatible_units(analysis.unit)))]
+            found = with_unit or compatible or found
+        found = _nearest_to_terms(found, candidate, terms)
         return found[0].group() if found else ""
     if analysis.answer_kind == "entity":
         for pattern in (_QUOTED, _PLACE, _NAMED):
-            match = pattern.search(candidate)
-            if match:
-                return match.group(1) if pattern is _QUOTED else match.group()
+            matches = _nearest_to_terms(list(pattern.finditer(candidate)), candidate, terms)
+            if matches:
+                return matches[0].group(1) if pattern is _QUOTED else _trim_function_words(matches[0].group())
     return ""
+
+
+_LEADING_FUNCTION_CHARS = "对在沿于将把和与及从向至到为以由经就是即如"
+
+
+def _trim_function_words(name: str) -> str:
+    """"对富水路" → "富水路": a preposition before a place or organisation name is not part of it."""
+    while len(name) > 3 and name[0] in _LEADING_FUNCTION_CHARS:
+        name = name[1:]
+    return name
 
 
 def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
@@ -155,4 +179,4 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     lead = len(candidate.text) - len(candidate.text.lstrip())
     start = candidate.chunk.char_span[0] + candidate.start + lead
     return Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
-                  confidence=round(confidence, 4), fact=_fact(text, analysis))
+                  confidence=round(confidence, 4), fact=_fact(text, analysis, terms))
