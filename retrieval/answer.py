@@ -25,7 +25,7 @@ QUANTITY = re.compile(rf"(?:约|近|超|超过|逾|达|共)?{_NUMBER}(?:[万亿�
 YEAR_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:年度?|-)|^\d{1,2}[月日号]$|^\d{1,2}月")
 _SENTENCE = re.compile(r"[^。！？；;!?\n]+[。！？；;!?]?[”’」』]?")
 _QUOTED = re.compile(r"[“《「\"]([^“”《》「」\"\n]{2,20})[”》」\"]")
-_PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
+_PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
 _NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目)")
 
 
@@ -95,20 +95,30 @@ def _fact(candidate: str, analysis: QueryAnalysis, terms: Sequence[str] = ()) ->
         found = _nearest_to_terms(found, candidate, terms)
         return found[0].group() if found else ""
     if analysis.answer_kind == "entity":
-        for pattern in (_QUOTED, _PLACE, _NAMED):
-            matches = _nearest_to_terms(list(pattern.finditer(candidate)), candidate, terms)
-            if matches:
-                return matches[0].group(1) if pattern is _QUOTED else _trim_function_words(matches[0].group())
+        names = [m for pattern in (_QUOTED, _PLACE, _NAMED) for m in pattern.finditer(candidate)]
+        nearest = _nearest_to_terms(names, candidate, terms)
+        if nearest:
+            match = nearest[0]
+            return match.group(1) if match.re is _QUOTED else _trim_function_words(match.group())
     return ""
 
 
 _LEADING_FUNCTION_CHARS = "对在沿于将把和与及从向至到为以由经就是即如"
+_LEADING_VERBS = ("做好", "做实", "推进", "完成", "实施", "加快", "启动", "开展", "打造", "建成", "新建", "改造",
+                  "提升", "位于", "落户", "依托", "发挥", "办好", "建设", "加强", "深化", "推动", "围绕")
 
 
 def _trim_function_words(name: str) -> str:
-    """"对富水路" → "富水路": a preposition before a place or organisation name is not part of it."""
-    while len(name) > 3 and name[0] in _LEADING_FUNCTION_CHARS:
-        name = name[1:]
+    """"对富水路" → "富水路", "做好中山南二路597号" → "中山南二路597号": a preposition or verb before a
+    place or organisation name is not part of it."""
+    changed = True
+    while changed and len(name) > 3:
+        changed = False
+        if name[0] in _LEADING_FUNCTION_CHARS:
+            name, changed = name[1:], True
+        for verb in _LEADING_VERBS:
+            if name.startswith(verb) and len(name) - len(verb) >= 3:
+                name, changed = name[len(verb):], True
     return name
 
 
