@@ -1,0 +1,291 @@
+"""The app in a real headless Chromium: ask, follow up, open a source, upload, XSS, evaluation.
+
+The app runs as `python app.py` on a free loopback port over a copy of corpus/ and index/. The tests
+run in order and share one page, like a staff member working through the app. Screenshots go to
+artifacts/screenshots/, the submit→answer times to artifacts/browser_timing.json.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import docx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.app_server import ROOT, running_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = ROOT / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+ANSWER_TIMEOUT_MS = 60_000
+WUSONG_DOC = "吴淞街道2021年工作要点.txt"
+
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("browser")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url):
+    """One page for the whole module; every dialog it opens is recorded (there must be none)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(app_url)
+        expect(page.locator("#how-to")).to_contain_text("怎么问")
+        shot(page, "01-start")
+        yield page
+        browser.close()
+    _write_timings()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _write_timings() -> None:
+    if not TIMINGS:
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    report = {"unit": "ms", "measured": "click/Enter until the answer block is visible in the browser", **TIMINGS}
+    (ARTIFACTS / "browser_timing.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    print(f"\nsubmit→answer timings (ms): {TIMINGS}")
+
+
+def turn(page: Page, index: int):
+    return page.locator(f'#chat-log .turn[data-turn="{index}"]')
+
+
+def wait_for_answer(page: Page, index: int, started: float, label: str):
+    """Wait until turn `index` shows its answer block; record how long that took since `started`."""
+    answer = turn(page, index).locator(".answer-block")
+    try:
+        answer.wait_for(state="visible", timeout=ANSWER_TIMEOUT_MS)
+    except Exception:
+        shot(page, f"failed-{label}")
+        raise
+    TIMINGS[label] = round((time.perf_counter() - started) * 1000, 1)
+    return turn(page, index)
+
+
+def ask(page: Page, question: str, index: int, label: str):
+    page.locator("#question textarea").fill(question)
+    started = time.perf_counter()
+    page.locator("#question textarea").press("Enter")
+    return wait_for_answer(page, index, started, label)
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def upload(page: Page, path: Path) -> None:
+    open_tab(page, "文档")
+    page.locator("#upload-file input[type=file]").set_input_files(str(path))
+    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=30_000)
+    page.locator("#upload-btn").click()
+
+
+def test_example_question_shows_the_fact_and_the_wusong_citation(browser_page):
+    page = browser_page
+    started = time.perf_counter()
+    page.locator("#example-0").click()
+    first = wait_for_answer(page, 0, started, "example_click_to_answer")
+    expect(first.locator(".user-msg")).to_contain_text("吴淞今年拆违任务多少平方米")
+    expect(first.locator(".answer-fact mark.fact")).to_have_text("3万平方米")
+    source = first.locator(".cite").first
+    expect(source).to_have_attribute("data-doc-id", WUSONG_DOC)
+    expect(source.locator(".cite-num")).to_have_text("[1]")
+    expect(source.locator(".cite-meta")).to_contain_text("吴淞")
+    expect(source.locator(".cite-meta")).to_contain_text("2021")
+    expect(source.locator(".cite-path")).to_contain_text("二、立足新要求")
+    expect(source.locator(".cite-path")).to_contain_text(" › （一）")
+    expect(source.locator("mark.fact").first).to_be_visible()
+    assert "3万平方米" in "".join(source.locator("mark.fact").all_inner_texts())
+    assert first.locator(".cite").count() == 3
+    shot(page, "02-answer")
+
+
+def test_followup_names_only_the_organisation_and_gets_a_wanli_citation(browser_page):
+    page = browser_page
+    second = ask(page, "那万里呢？", 1, "followup_enter_to_answer")
+    expect(second.locator(".user-msg")).to_be_in_viewport()          # the chat scrolled to the new turn
+    expect(second.locator(".asked")).to_contain_text("万里今年拆违任务多少平方米")
+    expect(second.locator(".cite").first).to_have_attribute("data-doc-id", "万里街道2021年工作计划.txt")
+    expect(second.locator(".cite").first.locator(".cite-meta")).to_contain_text("万里")
+    shot(page, "03-followup")
+
+
+def test_chat_history_belongs_to_each_user(browser_page, app_url):
+    """A second visitor starts with an empty chat, so their follow-up has nothing to borrow from."""
+    other = browser_page.context.browser.new_context(locale="zh-CN").new_page()
+    try:
+        other.goto(app_url)
+        expect(other.locator("#chat-log .chat-empty")).to_be_visible()
+        other.locator("#question textarea").fill("那万里呢？")
+        other.locator("#question textarea").press("Enter")
+        reply = other.locator('#chat-log .turn[data-turn="0"]')
+        reply.locator(".answer-block").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        expect(reply.locator(".asked")).to_have_count(0)                  # asked as typed, not resolved
+        expect(other.locator("#chat-log .turn")).to_have_count(1)
+    finally:
+        other.context.close()
+    expect(turn(browser_page, 1).locator(".asked")).to_contain_text("万里今年拆违任务多少平方米")
+
+
+def test_explain_toggle_shows_each_legs_rank_and_the_fused_score(browser_page):
+    page = browser_page
+    page.locator("#explain input[type=checkbox]").check()
+    expect(turn(page, 0).locator(".cite-rank").first).to_contain_text("BM25")
+    expect(turn(page, 0).locator(".cite-rank").first).to_contain_text("融合分")
+    page.locator("#explain input[type=checkbox]").uncheck()
+    expect(turn(page, 0).locator(".cite-rank")).to_have_count(0)
+
+
+def test_a_citation_opens_the_whole_document_scrolled_to_the_marked_passage(browser_page):
+    page = browser_page
+    turn(page, 0).locator(".open-doc").first.click()
+    view = page.locator("#doc-view .doc-view")
+    expect(view).to_have_attribute("data-doc-id", WUSONG_DOC)
+    expect(view.locator(".doc-title")).to_contain_text("吴淞街道")
+    expect(view.locator("mark.fact").first).to_be_visible()
+    passage = view.locator("mark.passage").first
+    expect(passage).to_be_visible()
+    body_box = view.locator(".doc-body").bounding_box()
+    passage_box = passage.bounding_box()
+    assert body_box["y"] <= passage_box["y"] < body_box["y"] + body_box["height"]      # scrolled into the view
+    document_chars = len(view.locator(".doc-body").inner_text())
+    assert document_chars > 3000                                                        # the whole document
+    shot(page, "04-full-document")
+
+
+def test_an_uploaded_docx_is_answerable_at_once(browser_page, tmp_path):
+    page = browser_page
+    path = tmp_path / "星河街道2022年工作计划.docx"
+    document = docx.Document()
+    for paragraph in (
+        "星河街道2022年工作计划",
+        "一、提升城区环境品质",
+        "（一）建设口袋公园。全年新建口袋公园17座，新增公共绿地2.6公顷。",
+        "（二）改造老旧小区。完成老旧小区综合改造5个。",
+    ):
+        document.add_paragraph(paragraph)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    path.write_bytes(buffer.getvalue())
+
+    upload(page, path)
+    expect(page.locator("#upload-status .ok")).to_contain_text("星河街道2022年工作计划", timeout=120_000)
+    expect(page.locator("#docs-table")).to_contain_text(path.name)
+    shot(page, "05-uploaded-docx")
+
+    open_tab(page, "问答")
+    reply = ask(page, "星河街道今年新建多少座口袋公园？", 2, "uploaded_doc_enter_to_answer")
+    expect(reply.locator(".answer-fact mark.fact")).to_contain_text("17座")
+    expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", path.name)
+    shot(page, "06-uploaded-answer")
+
+
+def test_a_malicious_html_bearing_text_file_shows_literally_and_runs_nothing(browser_page, tmp_path):
+    page = browser_page
+    payload_script = "<script>alert(1)</script>"
+    payload_image = '<img src=x onerror="window.__pwned=1;alert(2)">'
+    path = tmp_path / "恶意测试街道2022年工作计划.txt"
+    path.write_text(
+        f"恶意测试街道2022年工作计划\n一、安全测试\n标题里的代码 {payload_script} 和图片 {payload_image} 都应原样显示。\n"
+        "全年开展网络安全演练9次。\n",
+        encoding="utf-8",
+    )
+    upload(page, path)
+    expect(page.locator("#upload-status .ok")).to_be_visible(timeout=120_000)
+    preview = page.locator("#doc-preview .doc-body")
+    expect(preview).to_contain_text(payload_script)
+    expect(preview).to_contain_text(payload_image)
+    assert page.locator("#doc-preview img, #doc-preview script").count() == 0
+
+    open_tab(page, "问答")
+    reply = ask(page, "恶意测试街道今年开展几次网络安全演练？", 3, "malicious_doc_enter_to_answer")
+    expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", path.name)
+    reply.locator(".open-doc").first.click()
+    expect(page.locator("#doc-view .doc-body")).to_contain_text(payload_image)
+    assert page.locator("#chat-log img, #doc-view img").count() == 0
+    page.wait_for_timeout(500)               # give any injected handler the chance to fire
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+    shot(page, "07-malicious-literal")
+
+
+def test_a_file_that_is_not_a_document_gets_a_chinese_message_and_changes_nothing(browser_page, tmp_path):
+    page = browser_page
+    open_tab(page, "文档")
+    rows_before = page.locator("#docs-table tbody tr").count()
+    path = tmp_path / "伪装成文本.txt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16)
+    upload(page, path)
+    expect(page.locator("#upload-status .error")).to_contain_text("不支持这种文件", timeout=60_000)
+    expect(page.locator("#docs-table tbody tr")).to_have_count(rows_before)
+    shot(page, "08-bad-upload")
+
+
+def test_edited_aliases_and_a_deletion_update_the_index(browser_page):
+    page = browser_page
+    doc_id = "星河街道2022年工作计划.docx"
+    open_tab(page, "文档")
+    page.locator("#doc-select input").click()
+    page.get_by_role("option", name=doc_id).click()
+    aliases = page.locator("#aliases").locator("input, textarea").first
+    expect(aliases).to_have_value("星河街道")
+    aliases.fill("星河街道、银河社区")
+    page.locator("#save-meta").click()
+    expect(page.locator("#manage-status .ok")).to_contain_text("银河社区", timeout=120_000)
+    expect(page.locator("#docs-table")).to_contain_text("银河社区")
+
+    open_tab(page, "问答")
+    reply = ask(page, "银河社区今年新建多少座口袋公园？", 4, "alias_enter_to_answer")
+    expect(reply.locator(".answer-fact mark.fact")).to_contain_text("17座")
+    expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", doc_id)
+
+    open_tab(page, "文档")
+    page.locator("#delete-btn").click()
+    expect(page.locator("#manage-status .warn")).to_contain_text("确认删除")          # not without confirming
+    page.locator("#delete-confirm input[type=checkbox]").check()
+    page.locator("#delete-btn").click()
+    expect(page.locator("#manage-status .ok")).to_contain_text("已删除", timeout=120_000)
+    expect(page.locator("#docs-table")).not_to_contain_text(doc_id)
+    shot(page, "09-deleted")
+
+    open_tab(page, "问答")
+    after = ask(page, "银河社区今年新建多少座口袋公园？", 5, "after_delete_enter_to_answer")
+    expect(after.locator(f'.cite[data-doc-id="{doc_id}"]')).to_have_count(0)
+    expect(after.locator(".answer-fact")).not_to_contain_text("17座")
+
+
+def test_the_evaluation_tab_runs_dev_and_shows_the_metrics(browser_page):
+    page = browser_page
+    open_tab(page, "评估")
+    page.locator("#eval-btn").click()
+    expect(page.locator("#eval-status .ok")).to_contain_text("40 题", timeout=300_000)
+    legs = page.locator("#eval-legs")
+    for text in ("BM25", "向量", "混合", "recall@1", "recall@10", "mrr@10"):
+        expect(legs).to_contain_text(text)
+    expect(page.locator("#eval-types")).to_contain_text("数字")
+    expect(page.locator("#eval-summary")).to_contain_text("answer@1")
+    expect(page.locator("#eval-summary")).to_contain_text("误报")
+    expect(page.locator("#eval-curve")).to_be_visible()
+    shot(page, "10-evaluation")

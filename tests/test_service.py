@@ -1,0 +1,168 @@
+"""The app's operations (ui.service, ui.evaluation) against a small fake engine: fast and exact."""
+import json
+import shutil
+
+import pytest
+
+from tests.fakes import FakeEngine, failing_add
+from tests.app_server import ROOT
+from ui import evaluation
+from ui.service import EngineService, UserFacingError, parse_aliases, parse_years
+
+WUSONG = "吴淞街道2021年工作要点.txt"
+WANLI = "万里街道2021年工作计划.txt"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    target = tmp_path / "corpus"
+    target.mkdir()
+    for name in (WUSONG, WANLI):
+        shutil.copy(ROOT / "corpus" / name, target / name)
+    return target
+
+
+@pytest.fixture
+def service(corpus):
+    return EngineService(FakeEngine(corpus), corpus)
+
+
+def test_a_followup_is_asked_with_the_previous_topic_and_cites_the_new_organisation(service):
+    first = service.ask("吴淞今年拆违任务多少平方米", None, None, None)
+    assert first.answer is not None and first.answer.fact == "3万平方米"
+    assert first.citations[0].meta.doc_id == WUSONG and first.citations[0].answer is first.answer
+    second = service.ask("那万里呢？", first.asked, None, None)
+    assert second.asked == "万里今年拆违任务多少平方米"
+    assert second.citations and all(c.meta.doc_id == WANLI for c in second.citations)
+    assert "按上一问理解为：万里今年拆违任务多少平方米" in second.html(1, explain=False)
+
+
+def test_filters_reach_the_engine_and_are_shown_with_the_turn(service):
+    turn = service.ask("拆违任务多少平方米", None, WUSONG, 2021)
+    assert service.engine.asked[-1] == ("拆违任务多少平方米", 5, WUSONG, 2021)
+    assert turn.filters == "吴淞 · 2021年"
+
+
+def test_an_empty_question_gets_a_chinese_hint(service):
+    with pytest.raises(UserFacingError, match="请先输入问题"):
+        service.ask("  ", None, None, None)
+
+
+def test_an_upload_is_indexed_and_answerable(service, corpus):
+    source = corpus.parent / "星河街道2022年工作计划.txt"
+    source.write_text("星河街道2022年工作计划\n一、环境\n全年新建口袋公园17座。\n", encoding="utf-8")
+    steps = []
+    meta = service.add_upload(source, "../../星河街道2022年工作计划.txt", lambda fraction, desc: steps.append(fraction))
+    assert (corpus / meta.doc_id).is_file() and meta.doc_id == "星河街道2022年工作计划.txt"
+    assert steps == sorted(steps) and steps[-1] == 1.0
+    turn = service.ask("星河今年新建多少座口袋公园", None, None, None)
+    assert turn.answer.fact == "17座" and turn.citations[0].meta.doc_id == meta.doc_id
+
+
+def test_a_rejected_upload_leaves_corpus_and_index_untouched(service, corpus):
+    before_files, before_docs = sorted(p.name for p in corpus.iterdir()), dict(service.engine.documents)
+    source = corpus.parent / "image.txt"
+    source.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    with pytest.raises(UserFacingError, match="不支持这种文件"):
+        service.add_upload(source, "image.txt")
+    assert sorted(p.name for p in corpus.iterdir()) == before_files
+    assert service.engine.documents == before_docs
+
+
+def test_a_file_the_engine_cannot_index_is_removed_again(service, corpus):
+    failing_add(service.engine)
+    source = corpus.parent / "计划.txt"
+    source.write_text("某某街道2022年工作计划\n正文。\n", encoding="utf-8")
+    with pytest.raises(UserFacingError, match="没有改动"):
+        service.add_upload(source, "计划.txt")
+    assert not (corpus / "计划.txt").exists()
+
+
+def test_metadata_edits_and_deletion_reach_the_engine(service, corpus):
+    meta = service.update_metadata(WANLI, "普陀万里，万里社区、 万里社区", "2021, 2022年")
+    assert meta.aliases == ("普陀万里", "万里社区") and meta.years == (2021, 2022)
+    assert service.resolve_organisation("万里社区") == WANLI
+    service.delete(WANLI)
+    assert WANLI not in service.engine.documents and not (corpus / WANLI).exists()
+    with pytest.raises(UserFacingError, match="最后一份文档"):
+        service.delete(WUSONG)
+
+
+@pytest.mark.parametrize("text", ["", "21", "二〇二一", "2021, abc", "3000"])
+def test_bad_years_get_a_chinese_message_with_an_example(text):
+    with pytest.raises(UserFacingError, match="2021"):
+        parse_years(text)
+
+
+def test_aliases_split_on_chinese_and_latin_separators():
+    assert parse_aliases("宝山、吴淞街道，吴淞镇; 吴淞 宝山") == ["宝山", "吴淞街道", "吴淞镇", "吴淞"]
+
+
+def test_search_record_resolves_organisation_names_and_rejects_bad_input(service):
+    assert service.resolve_organisation("吴淞街道") == WUSONG
+    with pytest.raises(UserFacingError, match="k 必须在 1 到 50 之间"):
+        service.search_record("吴淞拆违", k=0)
+    with pytest.raises(UserFacingError, match="找不到单位「火星」"):
+        service.search_record("吴淞拆违", organisation="火星")
+
+
+def test_a_deleted_document_cannot_be_opened_from_an_old_citation(service):
+    turn = service.ask("万里今年有哪些重点工作", None, None, None)
+    service.delete(WANLI)
+    html = service.citation_html(turn.citations[0].chunk.chunk_id, None)
+    assert "已被删除" in html
+
+
+# ---- evaluation -------------------------------------------------------------------------
+
+def _run(run_id, hybrid_texts, answer=None):
+    results = [{"rank": i + 1, "text": t, "title": "T", "section": "S", "doc": "d"} for i, t in enumerate(hybrid_texts)]
+    return {"id": run_id, "answer": {"text": answer} if answer else None,
+            "results": {"bm25": results[::-1], "dense": results, "hybrid": results}}
+
+
+GOLD = [
+    {"id": "q1", "question": "吴淞今年拆违任务多少平方米", "type": "number", "evidence": ["3万平方米"], "answer": "3万平方米"},
+    {"id": "q2", "question": "万里暑托班", "type": "semantic", "evidence": ["爱心暑托班"], "answer": "爱心暑托班"},
+    {"id": "q3", "question": "火星计划", "type": "unanswerable", "evidence": [], "answer": None},
+]
+RUNS = [
+    _run("q1", ["无关", "完成3万平方米拆违"], answer="完成3万平方米拆违"),       # found at rank 2, answered
+    _run("q2", ["无关"] * 3),                                                  # never found, says 未找到
+    _run("q3", ["无关"], answer="火星上建基地"),                               # answered an unanswerable one
+]
+
+
+def test_recall_curve_is_computed_per_leg_for_each_k():
+    curve = {(row["leg"], row["k"]): row["recall"] for row in evaluation.recall_curve(RUNS, GOLD)}
+    # hybrid: q1 relevant at rank 2, q2 never; q3 has no evidence and is left out.
+    assert curve[(evaluation.LEG_LABELS["hybrid"], "1")] == 0.0
+    assert curve[(evaluation.LEG_LABELS["hybrid"], "2")] == 0.5
+    assert curve[(evaluation.LEG_LABELS["hybrid"], "10")] == 0.5
+    # bm25 lists the same passages reversed: q1's evidence comes first.
+    assert curve[(evaluation.LEG_LABELS["bm25"], "1")] == 0.5
+    assert len(curve) == 3 * 10
+
+
+def test_missed_questions_say_why():
+    reasons = {gold["id"]: why for gold, _, why in evaluation.missed(RUNS, GOLD)}
+    assert set(reasons) == {"q2", "q3"}
+    assert "前 10 段都不含证据" in reasons["q2"] and "误报「未找到」" in reasons["q2"]
+    assert reasons["q3"] == ["本应回答「未找到」，却给出了答案"]
+
+
+def test_evaluation_runs_on_the_engine_and_reports_progress(service, tmp_path):
+    gold_path = tmp_path / "gold.jsonl"
+    gold_path.write_text("\n".join(json.dumps(g, ensure_ascii=False) for g in GOLD[:1]) + "\n", encoding="utf-8")
+    progress = []
+    report = evaluation.run(service.engine, evaluation.load_gold(gold_path), lambda f, d: progress.append(f))
+    assert progress[-1] == 1.0 and len(progress) == 2            # warm-up question + one gold question
+    assert report.metrics["questions"] == 1 and report.metrics["answer@1"] == 1.0
+    assert report.leg_table[0][:2] == ["检索方式", "题数"] and len(report.leg_table[1]) == 3
+
+
+def test_a_broken_gold_file_gets_a_chinese_message_naming_the_line(tmp_path):
+    gold_path = tmp_path / "gold.jsonl"
+    gold_path.write_text('{"id": "x", "question": "q"}\n', encoding="utf-8")
+    with pytest.raises(UserFacingError, match="标注文件格式不对.*gold.jsonl:1"):
+        evaluation.load_gold(gold_path)

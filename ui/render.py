@@ -1,0 +1,318 @@
+"""Pure HTML rendering of answers, citations and documents: escape every text first, then highlight."""
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit
+
+BREADCRUMB_SEPARATOR = " › "
+MAX_HEADING_CHARS = 40          # longer section headings are cut in the breadcrumb; the full text is its tooltip
+MIN_TERM_CHARS = 2              # single characters ("年", "多") would light up half a passage
+LEG_NAMES = {"bm25": "BM25", "dense": "向量"}
+
+# Highlight classes, in the order they are listed inside one <mark class="...">.
+PASSAGE, ANSWER, FACT, TERM = "passage", "answer", "fact", "term"
+_CLASS_ORDER = (PASSAGE, ANSWER, FACT, TERM)
+
+
+def escape(text: object) -> str:
+    """HTML-escape text for element content and quoted attribute values alike."""
+    return html.escape(str(text), quote=True)
+
+
+def term_spans(text: str, terms: Iterable[str], min_chars: int = MIN_TERM_CHARS) -> list[tuple[int, int]]:
+    """Non-overlapping spans of the terms in text, longest term first so "拆违" beats "拆"."""
+    wanted = sorted({term for term in terms if term and len(term.strip()) >= min_chars}, key=len, reverse=True)
+    taken = [False] * len(text)
+    spans = []
+    for term in wanted:
+        start = text.find(term)
+        while start != -1:
+            end = start + len(term)
+            if not any(taken[start:end]):
+                taken[start:end] = [True] * (end - start)
+                spans.append((start, end))
+            start = text.find(term, start + 1)
+    return sorted(spans)
+
+
+def highlight(text: str, spans: Iterable[tuple[int, int, str]] = (), terms: Iterable[str] = ()) -> str:
+    """Escape text and wrap the given spans (and every occurrence of the terms) in <mark> elements.
+
+    Spans are [start, end) offsets into the raw text with a class name; they may overlap. Each
+    stretch of text covered by the same set of classes becomes one <mark class="a b">, so marks
+    never nest and never cut through an escaped entity (offsets are applied before escaping).
+
+    Returns:
+        Safe HTML: nothing of `text` can open a tag or an attribute.
+    """
+    classed = [(max(0, start), min(len(text), end), name) for start, end, name in spans]
+    classed += [(start, end, TERM) for start, end in term_spans(text, terms)]
+    classed = [(start, end, name) for start, end, name in classed if start < end]
+    cuts = sorted({0, len(text), *(start for start, _, _ in classed), *(end for _, end, _ in classed)})
+    pieces = []
+    for start, end in zip(cuts, cuts[1:]):
+        active = {name for span_start, span_end, name in classed if span_start <= start and end <= span_end}
+        segment = escape(text[start:end])
+        if active:
+            names = " ".join(name for name in _CLASS_ORDER if name in active)
+            names += "".join(f" {name}" for name in sorted(active - set(_CLASS_ORDER)))
+            pieces.append(f'<mark class="{escape(names)}">{segment}</mark>')
+        else:
+            pieces.append(segment)
+    return "".join(pieces)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def breadcrumb(section_path: Sequence[str]) -> str:
+    """The section path as escaped HTML, headings joined by " › ", each with its full text as a tooltip."""
+    if not section_path:
+        return '<span class="crumb">（正文开头）</span>'
+    crumbs = [
+        f'<span class="crumb" title="{escape(heading)}">{escape(_short(heading, MAX_HEADING_CHARS))}</span>'
+        for heading in section_path
+    ]
+    return escape(BREADCRUMB_SEPARATOR).join(crumbs)
+
+
+def breadcrumb_text(section_path: Sequence[str]) -> str:
+    """The section path as plain text (for tables and the API)."""
+    return BREADCRUMB_SEPARATOR.join(section_path)
+
+
+def years_label(years: Sequence[int]) -> str:
+    if not years:
+        return "年份不详"
+    if len(years) == 1:
+        return f"{years[0]}年"
+    return f"{years[0]}–{years[-1]}年"
+
+
+def document_label(meta: DocumentMeta) -> str:
+    """One line naming a document: organisation · years · kind."""
+    return " · ".join(part for part in (meta.org, years_label(meta.years), meta.kind) if part)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer, copied out of the engine so a later deletion cannot break it."""
+
+    number: int
+    chunk: Chunk
+    meta: DocumentMeta
+    hit: Hit
+    answer: Answer | None = None        # set on the citation that holds the answer
+
+    def answer_span(self) -> tuple[int, int] | None:
+        """The answer's [start, end) inside this passage's text, or None."""
+        if self.answer is None:
+            return None
+        offset = self.chunk.char_span[0]
+        start, end = self.answer.char_span[0] - offset, self.answer.char_span[1] - offset
+        start, end = max(0, start), min(len(self.chunk.text), end)
+        return (start, end) if start < end else None
+
+
+def build_citations(
+    result: AskResult,
+    documents: Mapping[str, Document],
+    chunks: Mapping[str, Chunk],
+    limit: int = 3,
+) -> tuple[Citation, ...]:
+    """Number the passages to show: the answer's passage first, then the best other hits.
+
+    Hits whose chunk or document is gone (deleted meanwhile) are skipped.
+    """
+    hits = list(result.hits)
+    answer = result.answer
+    if answer is not None:
+        answer_hits = [hit for hit in hits if hit.chunk_id == answer.chunk_id]
+        if answer_hits:
+            hits.remove(answer_hits[0])
+            hits.insert(0, answer_hits[0])
+        else:               # the answer passage fell outside the ranking that was returned
+            hits.insert(0, Hit(chunk_id=answer.chunk_id, score=0.0, rank=0))
+    citations = []
+    for hit in hits:
+        chunk = chunks.get(hit.chunk_id)
+        document = documents.get(chunk.doc_id) if chunk else None
+        if chunk is None or document is None:
+            continue
+        is_answer = answer is not None and hit.chunk_id == answer.chunk_id
+        citations.append(Citation(len(citations) + 1, chunk, document.meta, hit, answer if is_answer else None))
+        if len(citations) == limit:
+            break
+    return tuple(citations)
+
+
+def fact_span(answer: Answer) -> tuple[int, int] | None:
+    """Where the short fact sits inside the answer text, or None."""
+    if not answer.fact:
+        return None
+    start = answer.text.find(answer.fact)
+    return (start, start + len(answer.fact)) if start != -1 else None
+
+
+def passage_spans(citation: Citation) -> list[tuple[int, int, str]]:
+    """Answer and fact spans inside the citation's passage text."""
+    span = citation.answer_span()
+    if span is None:
+        return []
+    spans = [(span[0], span[1], ANSWER)]
+    fact = fact_span(citation.answer)
+    if fact is not None:
+        spans.append((span[0] + fact[0], span[0] + fact[1], FACT))
+    return spans
+
+
+def rank_line(hit: Hit) -> str:
+    """The explainability line of one hit: its rank in each leg and the fused score."""
+    parts = []
+    for leg, name in LEG_NAMES.items():
+        rank = hit.leg_rank(leg)
+        parts.append(f"{name} 第 {rank} 名" if rank is not None else f"{name} 未检出")
+    parts.append(f"融合分 {hit.score:.4f}")
+    return " · ".join(parts)
+
+
+def citation_card(citation: Citation, turn: int, explain: bool = False) -> str:
+    """One numbered citation: title, organisation and year, breadcrumb, highlighted passage, open button."""
+    meta, chunk = citation.meta, citation.chunk
+    open_attrs = f'data-open-chunk="{escape(chunk.chunk_id)}" data-turn="{turn}"'
+    classes = "cite is-answer" if citation.answer is not None else "cite"
+    explain_html = f'<div class="cite-rank">{escape(rank_line(citation.hit))}</div>' if explain else ""
+    return (
+        f'<div class="{classes}" data-chunk-id="{escape(chunk.chunk_id)}" data-doc-id="{escape(meta.doc_id)}">'
+        f'<div class="cite-head"><span class="cite-num">[{citation.number}]</span> '
+        f'<a href="#" class="cite-title" {open_attrs}>{escape(meta.title)}</a> '
+        f'<span class="cite-meta">{escape(document_label(meta))}</span></div>'
+        f'<div class="cite-path">{breadcrumb(chunk.section_path)}</div>'
+        f'<div class="cite-text">{highlight(chunk.text, passage_spans(citation), citation.hit.matched_terms)}</div>'
+        f"{explain_html}"
+        f'<button type="button" class="open-doc" {open_attrs}>查看原文 [{citation.number}]</button>'
+        "</div>"
+    )
+
+
+def answer_block(answer: Answer | None, citations: Sequence[Citation]) -> str:
+    """The fact first (highlighted), then the sentence it comes from with its citation number.
+
+    When there is no answer the block says 未找到 plainly and what to try next.
+    """
+    if answer is None:
+        nearest = "下面是最接近的段落，可能有帮助。" if citations else "也没有相关段落。"
+        return (
+            '<div class="answer-block not-found"><span class="verdict">未找到</span>'
+            f"<p>文档里没有找到这个问题的答案。{nearest}可以换个说法，或在上方选择街道和年份后再问。</p></div>"
+        )
+    number = next((c.number for c in citations if c.answer is not None), None)
+    cite = f' <span class="answer-cite">[{number}]</span>' if number else ""
+    fact = fact_span(answer)
+    if fact is not None:
+        headline = f'<div class="answer-fact"><mark class="fact">{escape(answer.fact)}</mark></div>'
+        sentence = highlight(answer.text, [(fact[0], fact[1], FACT)])
+    else:
+        headline = f'<div class="answer-fact"><mark class="fact">{escape(answer.text)}</mark></div>'
+        sentence = ""
+    sentence_html = f'<div class="answer-text">{sentence}{cite}</div>' if sentence else f'<div class="answer-text">{cite}</div>'
+    return f'<div class="answer-block found">{headline}{sentence_html}</div>'
+
+
+def render_turn(
+    turn: int,
+    question: str,
+    asked: str,
+    answer: Answer | None,
+    citations: Sequence[Citation],
+    explain: bool = False,
+    filters: str = "",
+) -> str:
+    """One question and its reply: answer block, then citations [1] [2] [3]."""
+    understood = (
+        f'<div class="asked">按上一问理解为：{escape(asked)}</div>' if asked.strip() != question.strip() else ""
+    )
+    filter_note = f'<div class="asked">筛选：{escape(filters)}</div>' if filters else ""
+    cards = "".join(citation_card(citation, turn, explain) for citation in citations)
+    heading = "出处" if answer is not None else "最接近的段落"
+    sources = f'<div class="citations"><div class="citations-title">{heading}</div>{cards}</div>' if cards else ""
+    return (
+        f'<div class="turn" data-turn="{turn}">'
+        f'<div class="user-msg"><span class="who">问</span>{escape(question)}</div>'
+        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations)}{sources}</div>'
+        "</div>"
+    )
+
+
+def render_transcript(turn_htmls: Sequence[str]) -> str:
+    """The whole chat; an empty chat says how to start."""
+    if not turn_htmls:
+        return (
+            '<div class="chat-empty">还没有提问。在下方输入问题后按回车或点「提问」，也可以点一个示例问题。</div>'
+        )
+    return '<div class="chat">' + "".join(turn_htmls) + "</div>"
+
+
+def render_document(
+    document: Document,
+    passage_span: tuple[int, int] | None = None,
+    answer: Answer | None = None,
+    terms: Iterable[str] = (),
+) -> str:
+    """The whole document, escaped; the cited passage marked and anchored so the view can scroll to it."""
+    meta, text = document.meta, document.text
+    spans: list[tuple[int, int, str]] = []
+    anchor_at = None
+    if passage_span is not None:
+        start, end = max(0, passage_span[0]), min(len(text), passage_span[1])
+        if start < end:
+            spans.append((start, end, PASSAGE))
+            # Query terms are marked inside the cited passage only; across the whole document they are noise.
+            spans += [(start + s, start + e, TERM) for s, e in term_spans(text[start:end], terms)]
+            anchor_at = start
+    if answer is not None:
+        spans.append((answer.char_span[0], answer.char_span[1], ANSWER))
+        fact = fact_span(answer)
+        if fact is not None:
+            spans.append((answer.char_span[0] + fact[0], answer.char_span[0] + fact[1], FACT))
+    if anchor_at is None:
+        body = highlight(text, spans)
+    else:
+        # The anchor goes between two highlighted halves so it never sits inside a <mark>.
+        before = highlight(text[:anchor_at], _shift(spans, 0, anchor_at))
+        after = highlight(text[anchor_at:], _shift(spans, anchor_at, len(text)))
+        body = f'{before}<span id="passage-anchor" class="passage-anchor"></span>{after}'
+    aliases = "、".join(meta.aliases)
+    alias_html = f'<span class="doc-aliases">别名：{escape(aliases)}</span>' if aliases else ""
+    return (
+        f'<div class="doc-view" data-doc-id="{escape(meta.doc_id)}">'
+        f'<div class="doc-head"><div class="doc-title">{escape(meta.title)}</div>'
+        f'<div class="doc-meta">{escape(document_label(meta))} · 文件 {escape(meta.doc_id)} {alias_html}</div></div>'
+        f'<div class="doc-body">{body}</div></div>'
+    )
+
+
+def _shift(spans: Sequence[tuple[int, int, str]], offset: int, limit: int) -> list[tuple[int, int, str]]:
+    """Spans clipped to [offset, limit) and moved to start at 0."""
+    shifted = []
+    for start, end, name in spans:
+        start, end = max(start, offset), min(end, limit)
+        if start < end:
+            shifted.append((start - offset, end - offset, name))
+    return shifted
+
+
+def render_message(text: str, kind: str = "info") -> str:
+    """A short status line (escaped) for panels such as the document view."""
+    return f'<div class="panel-msg {escape(kind)}">{escape(text)}</div>'
+
+
+def render_table(headers: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "table") -> str:
+    """A plain escaped HTML table."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
