@@ -14,9 +14,11 @@ CANDIDATE_PASSAGES = 5
 # Below this confidence the corpus is taken not to answer the question (calibrated on eval/dev.jsonl:
 # unanswerable questions fall below it without silencing answerable ones).
 NOT_FOUND_BELOW = 0.40
-SIMILARITY_WEIGHT = 4.0            # per unit of cosine below the best unit's
-ABSOLUTE_SIMILARITY_WEIGHT = 5.0   # e5 cosines of related Chinese sentences sit around 0.80-0.92
-SIMILARITY_FLOOR = 0.82
+# Similarities enter in standard deviations of the encoder's query-to-sentence cosines, measured on the
+# corpus at build time (manifest dense.query_unit_similarity), so the weights hold for any encoder.
+RELATIVE_SIMILARITY_WEIGHT = 0.072   # per std below the best candidate's similarity
+ABSOLUTE_SIMILARITY_WEIGHT = 0.09    # per std above the corpus mean, in the confidence
+SIMILARITY_OFFSET = 0.22
 RANK_WEIGHT = 0.3                  # the top passage's sentences get +0.3, the second's +0.15, …
 
 _NUMBER = r"(?:\d+(?:[.,]\d+)*|[零一二两三四五六七八九十百千]+)"
@@ -36,7 +38,7 @@ class Candidate:
     end: int
     text: str
     hit_rank: int
-    similarity: float       # cosine of the unit's vector with the query vector
+    similarity: float       # the unit's cosine with the query, in std above the corpus mean
 
 
 def answer_units(text: str) -> list[tuple[int, int]]:
@@ -145,13 +147,17 @@ def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
 
 def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[str, Chunk],
                    content_terms: Sequence[str], idf: Callable[[str], float],
-                   unit_similarity: Callable[[str, int, int], float]) -> Answer | None:
+                   unit_similarity: Callable[[str, int, int], float],
+                   similarity_scale: tuple[float, float]) -> Answer | None:
     """The best answer unit of the top passages, or None (未找到) when none answers with enough confidence.
 
     A unit scores by the share of the question's content terms it contains (idf-weighted; terms only in
     its section headings count less), its similarity to the question, the rank of its passage, and
     whether it holds the kind of thing asked (an amount in the asked unit, a name).
+    `similarity_scale` is (mean, std) of the encoder's query-to-sentence cosines on this corpus.
     """
+    mean, std = similarity_scale
+    std = std if std > 1e-6 else 1.0
     terms = list(dict.fromkeys(content_terms))
     weights = {t: max(idf(t), 0.1) for t in terms}
     total = sum(weights.values()) or 1.0
@@ -163,7 +169,8 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
             text = chunk.text[start:end]
             if _is_heading_line(chunk, text):
                 continue
-            candidate = Candidate(chunk, start, end, text, hit.rank, unit_similarity(chunk.chunk_id, start, end))
+            z = (unit_similarity(chunk.chunk_id, start, end) - mean) / std
+            candidate = Candidate(chunk, start, end, text, hit.rank, z)
             in_unit = sum(w for t, w in weights.items() if t in text)
             in_context = sum(w for t, w in weights.items() if t not in text and t in context)
             candidates.append((candidate, (in_unit + 0.3 * in_context) / total))
@@ -172,7 +179,7 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     top_similarity = max(c.similarity for c, _ in candidates)
     best: tuple[float, Candidate, float] | None = None
     for candidate, coverage in candidates:
-        score = coverage + SIMILARITY_WEIGHT * (candidate.similarity - top_similarity) \
+        score = coverage + RELATIVE_SIMILARITY_WEIGHT * (candidate.similarity - top_similarity) \
             + RANK_WEIGHT / candidate.hit_rank + _type_fit(candidate.text, analysis) \
             - 0.001 * len(candidate.text)
         if best is None or score > best[0]:
@@ -181,7 +188,7 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     if analysis.answer_kind == "quantity" and _type_fit(candidate.text, analysis) < 0:
         return None          # a 多少/几 question needs an amount; a sentence without one does not answer it
     # Confidence: how much of the question the unit covers, and how close it is in meaning.
-    evidence = coverage + ABSOLUTE_SIMILARITY_WEIGHT * (candidate.similarity - SIMILARITY_FLOOR)
+    evidence = coverage + SIMILARITY_OFFSET + ABSOLUTE_SIMILARITY_WEIGHT * candidate.similarity
     confidence = 1 / (1 + math.exp(-8 * (evidence - 0.45)))
     if confidence < NOT_FOUND_BELOW:
         return None

@@ -89,15 +89,6 @@ class BM25Index:
         row = self.vocabulary.get(term)
         return 0.0 if row is None else float(self.idf[row])
 
-    def matched_terms(self, query_tokens: Sequence[str], passage: int) -> list[str]:
-        """The query tokens that occur in one passage, in query order without repeats."""
-        seen = []
-        for token in dict.fromkeys(query_tokens):
-            row = self.vocabulary.get(token)
-            if row is not None and self.weights[row, passage] > 0:
-                seen.append(token)
-        return seen
-
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         csr = self.weights.tocsr()

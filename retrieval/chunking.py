@@ -160,7 +160,8 @@ def _pack(spans: list[tuple[int, int]], target: int, max_chars: int, min_chars: 
             packed.append([s_start, s_end])
     if len(packed) >= 2 and packed[-1][1] - packed[-1][0] < min_chars \
             and packed[-1][1] - packed[-2][0] <= max_chars:
-        packed[-2][1] = packed.pop()[1]
+        last = packed.pop()
+        packed[-1][1] = last[1]
     return [(a, b) for a, b in packed]
 
 

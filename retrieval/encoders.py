@@ -6,7 +6,6 @@ the index manifest so that a mismatch is caught on load.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -64,18 +63,15 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as error:
             raise ImportError("this encoder needs sentence-transformers: pip install sentence-transformers") from error
-        local = Path(name_or_path).expanduser()
-        if not local.exists():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")     # fail fast instead of trying the network
+        path = _local_model_path(name_or_path)
         try:
-            self._model = SentenceTransformer(str(local) if local.exists() else name_or_path, device=device)
+            self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         except Exception as error:  # noqa: BLE001 - the library raises many kinds; all mean "cannot load"
-            raise ValueError(f"cannot load sentence-transformers model {name_or_path!r}: {error}. "
-                             "Give a local model directory, or a name already in the Hugging Face cache.") from error
+            raise ValueError(f"cannot load sentence-transformers model {name_or_path!r} from {path}: {error}") from error
         self.dim = int(self._model.get_sentence_embedding_dimension())
         self.query_prompt = query_prompt
         self.document_prompt = document_prompt
-        self.model_id = f"sentence-transformers/{local.name if local.exists() else name_or_path}"
+        self.model_id = f"sentence-transformers/{_model_name(name_or_path, path)}@{_model_fingerprint(path)}"
 
     def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
         if not texts:
@@ -89,6 +85,39 @@ class SentenceTransformerEncoder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.document_prompt)
+
+
+def _local_model_path(name_or_path: str) -> Path:
+    """A local model directory, or the cached snapshot of a hub name; never a download."""
+    local = Path(name_or_path).expanduser()
+    if local.is_dir():
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name_or_path, local_files_only=True))
+    except Exception as error:  # noqa: BLE001 - not cached, bad name, or no huggingface_hub
+        raise ValueError(
+            f"sentence-transformers model {name_or_path!r} is neither a local directory nor in the Hugging Face "
+            f"cache, and nothing is downloaded here. Copy the model to a directory and pass its path.") from error
+
+
+def _model_name(name_or_path: str, path: Path) -> str:
+    if not Path(name_or_path).expanduser().is_dir():
+        return name_or_path
+    # A packaged model often sits in a folder named just "model": keep the parent's name too.
+    return f"{path.parent.name}/{path.name}" if path.name in ("model", "models", "snapshot") else path.name
+
+
+def _model_fingerprint(path: Path) -> str:
+    """Short hash of the model's configuration and weight-file sizes: two different models never share an id."""
+    digest = hashlib.sha256()
+    for file in sorted(path.rglob("*")):
+        if file.is_file() and (file.suffix in (".json", ".txt") and file.stat().st_size < 2_000_000):
+            digest.update(file.name.encode() + file.read_bytes())
+        elif file.is_file() and file.suffix in (".safetensors", ".bin", ".onnx"):
+            digest.update(f"{file.name}:{file.stat().st_size}".encode())
+    return digest.hexdigest()[:10]
 
 
 class HashingEncoder:

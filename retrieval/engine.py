@@ -129,7 +129,7 @@ class SearchEngine:
             raise ValueError(f"rebuild must be 'auto', 'always' or 'never', got {rebuild!r}")
         corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
         encoder = load_encoder(encoder or DEFAULT_ENCODER) if not isinstance(encoder, Encoder) else encoder
-        manifest = store.read_manifest(index_dir)
+        manifest = store.read_manifest(index_dir) if rebuild != "always" else None
         if manifest is not None:
             cls._check_encoder(manifest, encoder, index_dir)
         reasons = ["no index yet"] if manifest is None else cls._stale_reasons(manifest, corpus_dir, chunking)
@@ -227,6 +227,7 @@ class SearchEngine:
         dense.add(embeddings)
         unit_dense = faiss.IndexFlatIP(encoder.dim)
         unit_dense.add(unit_embeddings)
+        calibration = _similarity_calibration(encoder, unit_inputs, unit_embeddings)
 
         manifest = {
             "format_version": store.INDEX_FORMAT,
@@ -237,7 +238,8 @@ class SearchEngine:
                           "domain_terms_hash": _domain_terms_hash(), "terms": len(terms)},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "epsilon": bm25.epsilon},
             "dense": {"faiss": "IndexFlatIP", "normalised": True, "input": "passage text",
-                      "sentence_weight": SENTENCE_WEIGHT, "answer_units": len(unit_spans)},
+                      "sentence_weight": SENTENCE_WEIGHT, "answer_units": len(unit_spans),
+                      "query_unit_similarity": calibration},
             "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
             "corpus": prints,
             "skipped": loaded.errors,
@@ -438,8 +440,9 @@ class SearchEngine:
         answer = None
         if with_answer and hybrid:
             content = state.tokenizer(strip_organisations(question, (d.meta for d in state.documents.values())))
+            scale = state.manifest["dense"]["query_unit_similarity"]
             answer = extract_answer(analysis, hybrid, state.chunks, content, state.bm25.term_idf,
-                                    self._unit_similarity(state, question))
+                                    self._unit_similarity(state, question), (scale["mean"], scale["std"]))
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results)
 
     def _hits(self, state: IndexState, ranked: list[tuple[str, float]], leg: str, question: str) -> list[Hit]:
@@ -452,6 +455,25 @@ class SearchEngine:
         text = state.chunks[chunk_id].text
         words = {t for t in state.tokenizer(question) if t in text}
         return tuple(sorted(words, key=lambda w: (-len(w), w)))
+
+
+CALIBRATION_SAMPLE = 64
+
+
+def _similarity_calibration(encoder: Encoder, unit_texts: list[str], unit_vectors: np.ndarray) -> dict:
+    """Mean and std of query-to-sentence cosines for this encoder on this corpus.
+
+    Encoders differ in scale (e5 puts unrelated Chinese sentences near 0.86, MiniLM near 0.1), so answer
+    confidence uses similarities in standard deviations. Pseudo-queries are the openings of a fixed
+    sample of sentences, scored against every sentence.
+    """
+    if len(unit_texts) < 2:
+        return {"mean": 0.0, "std": 1.0, "sample": len(unit_texts)}
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(unit_texts), size=min(CALIBRATION_SAMPLE, len(unit_texts)), replace=False)
+    queries = encoder.encode_queries([unit_texts[i][:40] for i in sample])
+    cosines = queries @ unit_vectors.T
+    return {"mean": round(float(cosines.mean()), 6), "std": round(float(cosines.std()), 6), "sample": int(len(sample))}
 
 
 def _domain_terms_hash() -> str:

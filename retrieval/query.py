@@ -36,7 +36,6 @@ LIST_CUES = ("哪些", "有什么", "有哪些", "都有", "哪几", "什么手�
 ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "什么", "叫啥", "叫什么", "是谁", "哪", "啥", "谁", "有没有")
 PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
 _YEAR = re.compile(r"(20\d{2})\s*年?")
-_GENERIC_NAMES = {"街道", "开发区", "某街道", "某开发区"}
 
 
 def organisation_names(meta: DocumentMeta) -> list[str]:
@@ -51,10 +50,10 @@ def organisation_names(meta: DocumentMeta) -> list[str]:
 
 
 def match_organisations(text: str, documents: Mapping[str, DocumentMeta]) -> tuple[str, ...]:
-    """doc_ids whose organisation is named in the text (longest names first, so 万里街道 beats 万里)."""
+    """doc_ids whose organisation or one of its aliases is named in the text."""
     found = []
     for doc_id, meta in documents.items():
-        if any(name in text for name in organisation_names(meta) if name not in _GENERIC_NAMES or name in text):
+        if any(name in text for name in organisation_names(meta)):
             found.append(doc_id)
     return tuple(found)
 

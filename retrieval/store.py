@@ -31,7 +31,7 @@ from retrieval.bm25 import BM25Index
 from retrieval.errors import IndexMismatch, IndexNotFound
 from retrieval.types import Chunk, Document, DocumentMeta
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 MANIFEST = "manifest.json"
 
 

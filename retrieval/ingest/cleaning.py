@@ -186,8 +186,12 @@ def _split_heading_from_body(window: str, comma: int) -> int | None:
             continue
         if following.flag == "x" and following.word not in "“‘《":
             continue
-        score = 1.0 + (following.flag in _VERB_LIKE or following.word in "“‘《") \
-            - 0.5 * following.flag.startswith("n") + 0.01 * length
+        after_following = words[index + 2].word if index + 2 < len(words) else ""
+        score = 1.0 + (following.flag in _VERB_LIKE or following.word in "“‘《") + 0.01 * length
+        if following.flag.startswith(("n", "a", "i", "l")):
+            score -= 0.5            # 治理|体系, 安全|稳定: the noun phrase goes on
+        if after_following[:1] in "，,。；;":
+            score -= 1.0            # a body does not open with one word and a comma
         if best is None or score > best[0]:
             best = (score, comma + 1 + length)
     return None if best is None else best[1]
