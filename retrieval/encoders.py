@@ -68,7 +68,7 @@ class SentenceTransformerEncoder:
             self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         except Exception as error:  # noqa: BLE001 - the library raises many kinds; all mean "cannot load"
             raise ValueError(f"cannot load sentence-transformers model {name_or_path!r} from {path}: {error}") from error
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.query_prompt = query_prompt
         self.document_prompt = document_prompt
         self.model_id = f"sentence-transformers/{_model_name(name_or_path, path)}@{_model_fingerprint(path)}"
@@ -98,8 +98,8 @@ def _local_model_path(name_or_path: str) -> Path:
         return Path(snapshot_download(name_or_path, local_files_only=True))
     except Exception as error:  # noqa: BLE001 - not cached, bad name, or no huggingface_hub
         raise ValueError(
-            f"sentence-transformers model {name_or_path!r} is neither a local directory nor in the Hugging Face "
-            f"cache, and nothing is downloaded here. Copy the model to a directory and pass its path.") from error
+            f"sentence-transformers model {name_or_path!r} is neither a local model directory nor in the Hugging "
+            f"Face cache, and nothing is downloaded here: copy the model to a directory and pass its path.") from error
 
 
 def _model_name(name_or_path: str, path: Path) -> str:

@@ -106,12 +106,6 @@ def test_top_k_is_best_first_positive_only_and_ties_by_index(tokenizer, chinese_
     assert len(index.top_k(tokens, 100)) == int((scores > 0).sum())
 
 
-def test_matched_terms_are_the_query_tokens_in_the_passage():
-    index = BM25Index.build([["老旧", "小区", "电梯"], ["垃圾", "分类"], ["绿化"]])
-    assert index.matched_terms(["电梯", "垃圾", "电梯", "火星"], 0) == ["电梯"]
-    assert index.matched_terms(["电梯", "垃圾"], 1) == ["垃圾"]
-
-
 def test_build_rejects_an_empty_corpus():
     with pytest.raises(ValueError):
         BM25Index.build([])
