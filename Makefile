@@ -34,7 +34,7 @@ index: setup
 run: index
 	$(PY) app.py --host $(HOST) --port $(PORT)
 
-test: setup browser-deps
+test: setup browser-deps index
 	$(PY) -m pytest -q
 
 eval: index
