@@ -1,6 +1,7 @@
 """The search engine: builds or loads the index, runs the BM25 and dense legs, fuses them, answers."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -58,8 +59,6 @@ def encoded_text(chunk: Chunk) -> str:
 
 def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
     """Years a passage is about: those in its section headings (004 has a 2020 part and a 2021 part), else the plan's."""
-    import re
-
     years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
     return tuple(sorted(years)) or document.meta.years
 
@@ -110,8 +109,9 @@ class SearchEngine:
     """
 
     def __init__(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, state: IndexState,
-                 chunking: ChunkingConfig):
+                 chunking: ChunkingConfig, leg_weights: dict[str, float] | None = None):
         self.corpus_dir = Path(corpus_dir)
+        self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.chunking = chunking
@@ -123,8 +123,12 @@ class SearchEngine:
     @classmethod
     def open(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
              encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = _no_progress,
-             chunking: ChunkingConfig = ChunkingConfig()) -> "SearchEngine":
-        """Load the index, or build it. rebuild: "auto" (when missing or stale), "always", or "never"."""
+             chunking: ChunkingConfig = ChunkingConfig(),
+             leg_weights: dict[str, float] | None = None) -> "SearchEngine":
+        """Load the index, or build it. rebuild: "auto" (when missing or stale), "always", or "never".
+
+        leg_weights: RRF weight of each leg, {"bm25": 1.0, "dense": 1.0} by default.
+        """
         if rebuild not in ("auto", "always", "never"):
             raise ValueError(f"rebuild must be 'auto', 'always' or 'never', got {rebuild!r}")
         corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
@@ -140,7 +144,7 @@ class SearchEngine:
             state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
         else:
             state = cls._load_state(index_dir)
-        return cls(corpus_dir, index_dir, encoder, state, chunking)
+        return cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights)
 
     @staticmethod
     def _check_encoder(manifest: dict, encoder: Encoder, index_dir: Path) -> None:
@@ -430,7 +434,7 @@ class SearchEngine:
         hybrid: tuple[Hit, ...] = ()
         if "hybrid" in legs:
             fused = reciprocal_rank_fusion({"bm25": [c for c, _ in bm25[:n]], "dense": [c for c, _ in dense[:n]]},
-                                           k=RRF_K, weights=LEG_WEIGHTS)
+                                           k=RRF_K, weights=self.leg_weights)
             rescored = sorted(((item.score + self._preference(state, analysis, state.chunks[item.item_id]), item)
                                for item in fused), key=lambda pair: (-pair[0], pair[1].item_id))
             hybrid = tuple(

@@ -325,3 +325,15 @@ def test_metadata_update_of_an_unknown_document_fails_without_touching_the_corpu
     with pytest.raises(RetrievalError, match="no document"):
         engine.remove_document("nope.txt")
     assert {p.name: p.read_bytes() for p in corpus.iterdir()} == before
+
+
+def test_leg_weights_steer_the_fusion(built):
+    """With the dense leg weighted 0, the hybrid ranking is the BM25 ranking (a question naming no
+    organisation or year, so no preference reorders it); with BM25 at 0 it is the dense ranking."""
+    corpus, index, _ = built
+    question = "垃圾分类示范街镇创建成果"
+    for silent, leg in (("dense", "bm25"), ("bm25", "dense")):
+        weighted = SearchEngine.open(corpus, index, encoder=HashingEncoder(256),
+                                     leg_weights={silent: 0.0})
+        result = weighted.ask(question, k=5)
+        assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in result.legs[leg]]
