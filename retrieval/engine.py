@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -447,6 +447,9 @@ class SearchEngine:
             scale = state.manifest["dense"]["query_unit_similarity"]
             answer = extract_answer(analysis, hybrid, state.chunks, content, state.bm25.term_idf,
                                     self._unit_similarity(state, question), (scale["mean"], scale["std"]))
+            if answer is not None and analysis.asks_organisation:
+                # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
+                answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results)
 
     def _hits(self, state: IndexState, ranked: list[tuple[str, float]], leg: str, question: str) -> list[Hit]:

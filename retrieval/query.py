@@ -86,12 +86,17 @@ def answer_kind(question: str) -> str:
     return "other"
 
 
+_ASKS_ORGANISATION = re.compile(r"(哪个|哪一个|哪家|哪些|什么)(街道|单位|开发区|街镇|镇|部门)|哪里的计划|谁家")
+
+
 def analyze_query(question: str, documents: Mapping[str, DocumentMeta]) -> QueryAnalysis:
     years = tuple(sorted({int(y) for y in _YEAR.findall(question)}))
     half = next((p for p in PERIODS if p in question), "")
     kind = answer_kind(question)
-    return QueryAnalysis(text=question, orgs=match_organisations(question, documents), years=years, half=half,
-                         answer_kind=kind, unit=asked_unit(question) if kind == "quantity" else "")
+    orgs = match_organisations(question, documents)
+    return QueryAnalysis(text=question, orgs=orgs, years=years, half=half,
+                         answer_kind=kind, unit=asked_unit(question) if kind == "quantity" else "",
+                         asks_organisation=not orgs and bool(_ASKS_ORGANISATION.search(question)))
 
 
 def strip_organisations(question: str, documents: Iterable[DocumentMeta]) -> str:

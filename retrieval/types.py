@@ -76,6 +76,7 @@ class QueryAnalysis:
     half: str = ""                           # "上半年" / "下半年" / ""
     answer_kind: str = "other"               # quantity / entity / list / other
     unit: str = ""                           # unit asked for in a quantity question, e.g. "平方米"
+    asks_organisation: bool = False          # "哪个街道…" asks which organisation's plan says so
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,13 @@ def test_cli_json_for_an_unanswerable_question_has_null_answer(setup):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout)["answer"] is None
+
+
+def test_the_fact_is_the_asked_amount_and_which_street_is_answered_by_the_plan(setup):
+    _, _, engine = setup
+    assert engine.ask(WUSONG_QUESTION).answer.fact == "3万平方米"
+    parking = engine.ask("经开区2020年新增了多少停车位？").answer
+    assert parking.fact == "800个", "the amount next to 停车位, not the 11万平方米 before it"
+    which = engine.ask("哪个街道要建2.5公里夜跑环道？").answer
+    assert which is not None and which.fact == "万里"
+    assert "2.5公里夜跑环道" in which.text

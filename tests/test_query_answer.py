@@ -115,3 +115,13 @@ def test_strip_organisations_removes_names_and_keeps_the_topic(metas):
 ])
 def test_quantities_are_amounts_not_years(text, expected):
     assert [m.group() for m in quantities(text)] == expected
+
+
+def test_a_question_asking_which_organisation_is_flagged():
+    """"哪个街道…" without naming one asks whose plan it is; naming one, it does not."""
+    from retrieval.query import analyze_query as analyze
+
+    metas = {doc_id: doc.meta for doc_id, doc in load_corpus(CORPUS).documents.items()}
+    assert analyze("哪个街道要建2.5公里夜跑环道？", metas).asks_organisation
+    assert not analyze("万里是哪个街道的？", metas).asks_organisation
+    assert not analyze("吴淞今年拆违任务多少平方米", metas).asks_organisation
