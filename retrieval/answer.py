@@ -145,6 +145,46 @@ def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
     return 0.0
 
 
+@dataclass(frozen=True)
+class ScoredUnit:
+    candidate: Candidate
+    coverage: float          # idf-weighted share of the question's content terms in the unit (and its headings)
+    fit: float               # coverage + meaning relative to the best unit + kind of thing asked, no rank
+
+
+def score_units(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[str, Chunk],
+                content_terms: Sequence[str], idf: Callable[[str], float],
+                unit_similarity: Callable[[str, int, int], float],
+                similarity_scale: tuple[float, float]) -> list[ScoredUnit]:
+    """Every answer unit of the given passages with how well it answers the question.
+
+    `similarity_scale` is (mean, std) of the encoder's query-to-sentence cosines on this corpus.
+    """
+    mean, std = similarity_scale
+    std = std if std > 1e-6 else 1.0
+    terms = list(dict.fromkeys(content_terms))
+    weights = {t: max(idf(t), 0.1) for t in terms}
+    total = sum(weights.values()) or 1.0
+    raw: list[tuple[Candidate, float]] = []
+    for hit in hits:
+        chunk = chunks[hit.chunk_id]
+        context = "".join(chunk.section_path)
+        for start, end in answer_units(chunk.text):
+            text = chunk.text[start:end]
+            if _is_heading_line(chunk, text):
+                continue
+            z = (unit_similarity(chunk.chunk_id, start, end) - mean) / std
+            in_unit = sum(w for t, w in weights.items() if t in text)
+            in_context = sum(w for t, w in weights.items() if t not in text and t in context)
+            raw.append((Candidate(chunk, start, end, text, hit.rank, z), (in_unit + 0.3 * in_context) / total))
+    if not raw:
+        return []
+    top_similarity = max(c.similarity for c, _ in raw)
+    return [ScoredUnit(c, coverage, coverage + RELATIVE_SIMILARITY_WEIGHT * (c.similarity - top_similarity)
+                       + _type_fit(c.text, analysis) - 0.001 * len(c.text))
+            for c, coverage in raw]
+
+
 def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[str, Chunk],
                    content_terms: Sequence[str], idf: Callable[[str], float],
                    unit_similarity: Callable[[str, int, int], float],
@@ -154,37 +194,13 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     A unit scores by the share of the question's content terms it contains (idf-weighted; terms only in
     its section headings count less), its similarity to the question, the rank of its passage, and
     whether it holds the kind of thing asked (an amount in the asked unit, a name).
-    `similarity_scale` is (mean, std) of the encoder's query-to-sentence cosines on this corpus.
     """
-    mean, std = similarity_scale
-    std = std if std > 1e-6 else 1.0
-    terms = list(dict.fromkeys(content_terms))
-    weights = {t: max(idf(t), 0.1) for t in terms}
-    total = sum(weights.values()) or 1.0
-    candidates: list[tuple[Candidate, float]] = []
-    for hit in hits[:CANDIDATE_PASSAGES]:
-        chunk = chunks[hit.chunk_id]
-        context = "".join(chunk.section_path)
-        for start, end in answer_units(chunk.text):
-            text = chunk.text[start:end]
-            if _is_heading_line(chunk, text):
-                continue
-            z = (unit_similarity(chunk.chunk_id, start, end) - mean) / std
-            candidate = Candidate(chunk, start, end, text, hit.rank, z)
-            in_unit = sum(w for t, w in weights.items() if t in text)
-            in_context = sum(w for t, w in weights.items() if t not in text and t in context)
-            candidates.append((candidate, (in_unit + 0.3 * in_context) / total))
-    if not candidates:
+    scored = score_units(analysis, hits[:CANDIDATE_PASSAGES], chunks, content_terms, idf, unit_similarity,
+                         similarity_scale)
+    if not scored:
         return None
-    top_similarity = max(c.similarity for c, _ in candidates)
-    best: tuple[float, Candidate, float] | None = None
-    for candidate, coverage in candidates:
-        score = coverage + RELATIVE_SIMILARITY_WEIGHT * (candidate.similarity - top_similarity) \
-            + RANK_WEIGHT / candidate.hit_rank + _type_fit(candidate.text, analysis) \
-            - 0.001 * len(candidate.text)
-        if best is None or score > best[0]:
-            best = (score, candidate, coverage)
-    _, candidate, coverage = best
+    best = max(scored, key=lambda u: u.fit + RANK_WEIGHT / u.candidate.hit_rank)
+    candidate, coverage = best.candidate, best.coverage
     if analysis.answer_kind == "quantity" and _type_fit(candidate.text, analysis) < 0:
         return None          # a 多少/几 question needs an amount; a sentence without one does not answer it
     # Confidence: how much of the question the unit covers, and how close it is in meaning.
@@ -196,4 +212,4 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     lead = len(candidate.text) - len(candidate.text.lstrip())
     start = candidate.chunk.char_span[0] + candidate.start + lead
     return Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
-                  confidence=round(confidence, 4), fact=_fact(text, analysis, terms))
+                  confidence=round(confidence, 4), fact=_fact(text, analysis, list(dict.fromkeys(content_terms))))
