@@ -19,7 +19,8 @@ from retrieval.chunking import ChunkingConfig, chunk_document
 from retrieval.corpus import fingerprint, load_corpus, load_document
 from retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
 from retrieval.errors import IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
-from retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from retrieval.fusion import RRF_K
+from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.query import analyze_query, organisation_names, strip_organisations
 from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
@@ -349,31 +350,6 @@ class SearchEngine:
             raise InvalidQuery(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
         return question.strip()
 
-    def _bm25_ranking(self, state: IndexState, tokens: list[str], n: int) -> list[tuple[str, float]]:
-        return [(state.chunk_ids[i], s) for i, s in state.bm25.top_k(tokens, n)]
-
-    def _dense_ranking(self, state: IndexState, question: str, n: int) -> list[tuple[str, float]]:
-        """Passages by (1 - w) · passage cosine + w · best sentence cosine.
-
-        Both FAISS indexes are searched; a passage found by only one of them gets its exact passage
-        cosine from the stored vectors, and the lowest sentence cosine returned as its sentence score.
-        """
-        vector = self._encode_query(question)
-        chunk_scores, chunk_rows = state.dense.search(vector[None, :], min(2 * n, state.dense.ntotal))
-        unit_scores, unit_rows = state.unit_dense.search(vector[None, :], min(8 * n, state.unit_dense.ntotal))
-        best_unit: dict[int, float] = {}
-        for score, row in zip(unit_scores[0], unit_rows[0]):
-            if row >= 0:
-                chunk_row = int(state.unit_spans[row, 0])
-                best_unit[chunk_row] = max(best_unit.get(chunk_row, -1.0), float(score))
-        floor = float(unit_scores[0][-1]) if len(unit_scores[0]) else 0.0
-        rows = sorted({int(r) for r in chunk_rows[0] if r >= 0} | set(best_unit))
-        chunk_cosines = state.embeddings[rows] @ vector
-        mixed = [(row, (1 - SENTENCE_WEIGHT) * float(cos) + SENTENCE_WEIGHT * best_unit.get(row, floor))
-                 for row, cos in zip(rows, chunk_cosines)]
-        mixed.sort(key=lambda pair: (-pair[1], pair[0]))
-        return [(state.chunk_ids[row], score) for row, score in mixed[:n]]
-
     def _unit_similarity(self, state: IndexState, question: str):
         vector = self._encode_query(question)
 
@@ -382,7 +358,20 @@ class SearchEngine:
             return 0.0 if row is None else float(state.unit_embeddings[row] @ vector)
         return similarity
 
-    def _preference(self, state: IndexState, analysis: QueryAnalysis, chunk: Chunk) -> float:
+    def retrievers(self) -> dict[str, Retriever]:
+        """The "bm25", "dense" and "hybrid" retrievers over the current index."""
+        return {r.name: r for r in self._retrievers_of(self._state)}
+
+    def _retrievers_of(self, state: IndexState):
+        """The BM25, dense and hybrid retrievers over one index snapshot."""
+        bm25 = BM25Retriever(state.bm25, state.chunk_ids, state.tokenizer)
+        dense = DenseRetriever(state.dense, state.embeddings, state.unit_dense, state.unit_spans, state.chunk_ids,
+                               self._encode_query, SENTENCE_WEIGHT)
+        return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
+
+    def _preference(self, state: IndexState, analysis: QueryAnalysis, chunk_id: str) -> float:
+        """Query-aware bonus on the fused score: the named organisation's plan, the named year or half-year."""
+        chunk = state.chunks[chunk_id]
         document = state.documents[chunk.doc_id]
         bonus = 0.0
         if analysis.orgs and chunk.doc_id in analysis.orgs:
@@ -412,7 +401,6 @@ class SearchEngine:
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
         analysis = self.analyze(question)
-        tokens = state.tokenizer(question)
         n = max(CANDIDATES_PER_LEG, k)
 
         def allowed(chunk_id: str) -> bool:
@@ -421,25 +409,17 @@ class SearchEngine:
                 return False
             return year is None or year in section_years(chunk, state.documents[chunk.doc_id])
 
-        filtered = org is not None or year is not None
-        pool = n if not filtered else len(state.chunk_ids)
-        bm25 = [(c, s) for c, s in self._bm25_ranking(state, tokens, pool) if allowed(c)]
-        need_dense = "dense" in legs or "hybrid" in legs
-        dense = [(c, s) for c, s in self._dense_ranking(state, question, pool) if allowed(c)] if need_dense else []
-        results: dict[str, tuple[Hit, ...]] = {}
-        if "bm25" in legs:
-            results["bm25"] = tuple(self._hits(state, bm25[:k], "bm25", question))
-        if "dense" in legs:
-            results["dense"] = tuple(self._hits(state, dense[:k], "dense", question))
+        where = allowed if org is not None or year is not None else None
+        bm25, dense, hybrid_retriever = self._retrievers_of(state)
+        searched = {leg.name: leg.search(question, n, where) for leg in (bm25, dense)
+                    if leg.name in legs or "hybrid" in legs}
+        results: dict[str, tuple[Hit, ...]] = {
+            name: tuple(self._with_matched_terms(state, hits[:k], question)) for name, hits in searched.items()
+            if name in legs}
         hybrid: tuple[Hit, ...] = ()
         if "hybrid" in legs:
-            fused = reciprocal_rank_fusion({"bm25": [c for c, _ in bm25[:n]], "dense": [c for c, _ in dense[:n]]},
-                                           k=RRF_K, weights=self.leg_weights)
-            rescored = sorted(((item.score + self._preference(state, analysis, state.chunks[item.item_id]), item)
-                               for item in fused), key=lambda pair: (-pair[0], pair[1].item_id))
-            hybrid = tuple(
-                Hit(item.item_id, round(score, 6), rank, item.leg_ranks, self._matched(state, item.item_id, question))
-                for rank, (score, item) in enumerate(rescored[:k], start=1))
+            fused = hybrid_retriever.fuse(searched, k, lambda chunk_id: self._preference(state, analysis, chunk_id))
+            hybrid = tuple(self._with_matched_terms(state, fused, question))
             results["hybrid"] = hybrid
         answer = None
         if with_answer and hybrid:
@@ -452,9 +432,9 @@ class SearchEngine:
                 answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results)
 
-    def _hits(self, state: IndexState, ranked: list[tuple[str, float]], leg: str, question: str) -> list[Hit]:
-        return [Hit(chunk_id, round(score, 6), rank, ((leg, rank),), self._matched(state, chunk_id, question))
-                for rank, (chunk_id, score) in enumerate(ranked, start=1)]
+    @staticmethod
+    def _with_matched_terms(state: IndexState, hits, question: str) -> list[Hit]:
+        return [replace(hit, matched_terms=SearchEngine._matched(state, hit.chunk_id, question)) for hit in hits]
 
     @staticmethod
     def _matched(state: IndexState, chunk_id: str, question: str) -> tuple[str, ...]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from retrieval.ingest.cleaning import clean_text
-from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, ALL_SEEDS
+from tests.seeds import CORPUS, SEED_001, SEED_003, SEED_004, ALL_SEEDS
 
 
 TITLE_004 = "2020年度某街道工作总结和2021年度工作思路"

@@ -1,0 +1,102 @@
+"""The retrievers: one small interface, `search(query, k) -> list[Hit]`, for the BM25 leg, the dense leg
+and their fusion. The engine composes them; a faster or remote leg only has to keep this interface."""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from retrieval.bm25 import BM25Index
+from retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from retrieval.tokenizer import Tokenizer
+from retrieval.types import Hit
+
+Where = Callable[[str], bool]            # keeps a chunk id or not (the app's organisation / year filters)
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    name: str
+
+    def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
+        """The k best passages for the query, best first, ranks from 1; `where` filters chunk ids."""
+
+
+def _ranked_hits(name: str, scored: Sequence[tuple[str, float]], k: int, where: Where | None) -> list[Hit]:
+    kept = [(chunk_id, score) for chunk_id, score in scored if where is None or where(chunk_id)][:k]
+    return [Hit(chunk_id, round(score, 6), rank, ((name, rank),)) for rank, (chunk_id, score) in enumerate(kept, 1)]
+
+
+class BM25Retriever:
+    """BM25 over the tokenised title + section path + passage of every chunk."""
+
+    name = "bm25"
+
+    def __init__(self, index: BM25Index, chunk_ids: Sequence[str], tokenize: Tokenizer):
+        self.index, self.chunk_ids, self.tokenize = index, chunk_ids, tokenize
+
+    def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
+        pool = k if where is None else self.index.size
+        scored = [(self.chunk_ids[i], s) for i, s in self.index.top_k(self.tokenize(query), pool)]
+        return _ranked_hits(self.name, scored, k, where)
+
+
+class DenseRetriever:
+    """Passages by (1 - w) · passage cosine + w · best sentence cosine, over two FAISS inner-product indexes.
+
+    A 200-character passage about several things is found by the one sentence that matches. A passage
+    found by only one index gets its exact passage cosine from the stored vectors, and the lowest sentence
+    cosine returned as its sentence score.
+    """
+
+    name = "dense"
+
+    def __init__(self, passages, passage_vectors: np.ndarray, sentences, sentence_spans: np.ndarray,
+                 chunk_ids: Sequence[str], encode_query: Callable[[str], np.ndarray], sentence_weight: float):
+        self.passages, self.passage_vectors = passages, passage_vectors
+        self.sentences, self.sentence_spans = sentences, sentence_spans
+        self.chunk_ids, self.encode_query, self.sentence_weight = chunk_ids, encode_query, sentence_weight
+
+    def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
+        vector = self.encode_query(query)
+        pool = k if where is None else self.passages.ntotal
+        _, passage_rows = self.passages.search(vector[None, :], min(2 * pool, self.passages.ntotal))
+        sentence_scores, sentence_rows = self.sentences.search(vector[None, :], min(8 * pool, self.sentences.ntotal))
+        best_sentence: dict[int, float] = {}
+        for score, row in zip(sentence_scores[0], sentence_rows[0]):
+            if row >= 0:
+                passage = int(self.sentence_spans[row, 0])
+                best_sentence[passage] = max(best_sentence.get(passage, -1.0), float(score))
+        floor = float(sentence_scores[0][-1]) if len(sentence_scores[0]) else 0.0
+        rows = sorted({int(r) for r in passage_rows[0] if r >= 0} | set(best_sentence))
+        cosines = self.passage_vectors[rows] @ vector
+        mixed = [(row, (1 - self.sentence_weight) * float(cosine) + self.sentence_weight * best_sentence.get(row, floor))
+                 for row, cosine in zip(rows, cosines)]
+        mixed.sort(key=lambda pair: (-pair[1], pair[0]))
+        return _ranked_hits(self.name, [(self.chunk_ids[row], score) for row, score in mixed], k, where)
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion of several legs, plus an optional per-passage preference added to the fused
+    score (the engine's: the plan of an organisation named in the question comes first)."""
+
+    name = "hybrid"
+
+    def __init__(self, legs: Sequence[Retriever], weights: Mapping[str, float] | None = None, rrf_k: int = RRF_K,
+                 candidates: int = 50):
+        self.legs, self.weights, self.rrf_k, self.candidates = list(legs), weights, rrf_k, candidates
+
+    def search(self, query: str, k: int, where: Where | None = None,
+               preference: Callable[[str], float] | None = None) -> list[Hit]:
+        pool = max(self.candidates, k)
+        return self.fuse({leg.name: leg.search(query, pool, where) for leg in self.legs}, k, preference)
+
+    def fuse(self, leg_hits: Mapping[str, Sequence[Hit]], k: int,
+             preference: Callable[[str], float] | None = None) -> list[Hit]:
+        """Fuse the legs' ranked hits (already searched, e.g. to show each leg too) into the top k."""
+        fused = reciprocal_rank_fusion({name: [h.chunk_id for h in hits] for name, hits in leg_hits.items()},
+                                       k=self.rrf_k, weights=self.weights)
+        rescored = sorted(((item.score + (preference(item.item_id) if preference else 0.0), item) for item in fused),
+                          key=lambda pair: (-pair[0], pair[1].item_id))
+        return [Hit(item.item_id, round(score, 6), rank, item.leg_ranks)
+                for rank, (score, item) in enumerate(rescored[:k], start=1)]
