@@ -110,7 +110,7 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
             raise
         timings.append((perf_counter() - started) * 1000)
         for leg in LEGS:
-            passages = [engine.chunks[hit.chunk_id].text for hit in result.legs[leg]]
+            passages = [(result.chunks or engine.chunks)[hit.chunk_id].text for hit in result.legs[leg]]
             leg_scores[leg][qid] = retrieval_scores(passages, gold, k)
         answer_text = result.answer.text if result.answer else None
         if gold["answer"] is not None:

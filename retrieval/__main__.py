@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"答案：{result.answer.fact or result.answer.text}")
         print(f"原文：{result.answer.text}")
     for hit in result.hits:
-        chunk = engine.chunks[hit.chunk_id]
-        meta = engine.documents[chunk.doc_id].meta
+        chunk = result.chunks[hit.chunk_id]
+        meta = result.documents[chunk.doc_id].meta
         print(f"\n[{hit.rank}] {meta.title} · {breadcrumb(chunk.section_path) or '（正文开头）'}  (score {hit.score:.4f})")
         print(chunk.text[:200] + ("…" if len(chunk.text) > 200 else ""))
     return 0

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +31,7 @@ LEGS = ("bm25", "dense", "hybrid")
 CANDIDATES_PER_LEG = 50
 MAX_QUESTION_CHARS = 500
 MAX_K = 100
+MIN_YEAR, MAX_YEAR = 1949, 2100
 # Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
 # a named organisation puts its plan first; a named year or half-year prefers the matching plan or section.
 ORG_BONUS = 0.05
@@ -64,7 +65,7 @@ def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
     return tuple(sorted(years)) or document.meta.years
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IndexState:
     """One immutable snapshot of the index; searches read it while an update builds the next one."""
 
@@ -85,21 +86,28 @@ class IndexState:
     def unit_row(self, chunk_row: int, start: int) -> int | None:
         return self._unit_rows.get((chunk_row, start))
 
-    @property
+    @cached_property
     def _unit_rows(self) -> dict[tuple[int, int], int]:
-        rows = self.__dict__.get("_unit_rows_cache")
-        if rows is None:
-            rows = {(int(c), int(s)): i for i, (c, s, _) in enumerate(self.unit_spans)}
-            object.__setattr__(self, "_unit_rows_cache", rows)
-        return rows
+        return {(int(c), int(s)): i for i, (c, s, _) in enumerate(self.unit_spans)}
 
-    @property
+    @cached_property
     def chunk_rows(self) -> dict[str, int]:
-        rows = self.__dict__.get("_chunk_rows_cache")
-        if rows is None:
-            rows = {chunk_id: i for i, chunk_id in enumerate(self.chunk_ids)}
-            object.__setattr__(self, "_chunk_rows_cache", rows)
-        return rows
+        return {chunk_id: i for i, chunk_id in enumerate(self.chunk_ids)}
+
+    @cached_property
+    def chunk_years(self) -> dict[str, tuple[int, ...]]:
+        return {c.chunk_id: section_years(c, self.documents[c.doc_id]) for c in self.chunks.values()}
+
+    @cached_property
+    def organisation_names(self) -> dict[str, DocumentMeta]:
+        return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
+
+    @classmethod
+    def from_loaded(cls, loaded: store.LoadedIndex, tokenizer: JiebaTokenizer) -> "IndexState":
+        return cls(loaded.manifest, loaded.documents, {c.chunk_id: c for c in loaded.chunks},
+                   [c.chunk_id for c in loaded.chunks], tokenizer, loaded.bm25, loaded.dense, loaded.embeddings,
+                   loaded.embedding_keys, loaded.unit_dense, loaded.unit_embeddings, loaded.unit_spans,
+                   loaded.unit_keys)
 
 
 class SearchEngine:
@@ -117,7 +125,7 @@ class SearchEngine:
         self.encoder = encoder
         self.chunking = chunking
         self._state = state
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()     # corpus changes one at a time, check to swap
         self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
 
     # ---------------------------------------------------------------- opening and building
@@ -141,10 +149,16 @@ class SearchEngine:
         if rebuild == "never" and reasons:
             error = IndexNotFound if manifest is None else IndexMismatch
             raise error(f"index in {index_dir} cannot be used: {'; '.join(reasons)}. Run `python -m retrieval build`.")
-        if rebuild == "always" or reasons:
+        state = None
+        if rebuild != "always" and not reasons:
+            try:
+                state = cls._load_state(index_dir)
+            except IndexMismatch:
+                if rebuild == "never":
+                    raise
+                state = None                     # a damaged index (a truncated file) is rebuilt
+        if state is None:
             state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
-        else:
-            state = cls._load_state(index_dir)
         return cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights)
 
     @staticmethod
@@ -178,11 +192,7 @@ class SearchEngine:
         tokenizer = JiebaTokenizer(loaded.terms)
         if tokenizer.dictionary_hash != loaded.manifest["tokenizer"]["dictionary_hash"]:
             raise IndexMismatch(f"dictionary in {index_dir} does not match its manifest: rebuild the index")
-        chunks = loaded.chunks
-        return IndexState(loaded.manifest, loaded.documents, {c.chunk_id: c for c in chunks},
-                          [c.chunk_id for c in chunks], tokenizer, loaded.bm25, loaded.dense, loaded.embeddings,
-                          loaded.embedding_keys, loaded.unit_dense, loaded.unit_embeddings, loaded.unit_spans,
-                          loaded.unit_keys)
+        return IndexState.from_loaded(loaded, tokenizer)
 
     @classmethod
     def _build_state(cls, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
@@ -256,9 +266,7 @@ class SearchEngine:
                                          unit_dense, unit_embeddings, unit_spans, unit_keys, terms)
         store.save_index(index_dir, loaded_index)
         progress(1.0, f"索引完成：编码 {len(missing)} 条，复用 {len(set(keys)) - len(missing)} 条")
-        return IndexState(manifest, documents, {c.chunk_id: c for c in chunks}, [c.chunk_id for c in chunks],
-                          tokenizer, bm25, dense, embeddings, chunk_keys, unit_dense, unit_embeddings, unit_spans,
-                          unit_keys)
+        return IndexState.from_loaded(loaded_index, tokenizer)
 
     @staticmethod
     def _embedding_cache(index_dir: Path, encoder: Encoder, previous: IndexState | None) -> dict[str, np.ndarray]:
@@ -286,30 +294,33 @@ class SearchEngine:
         path = Path(path)
         if path.resolve().parent != self.corpus_dir.resolve():
             raise RetrievalError(f"{path} is not inside the corpus directory {self.corpus_dir}")
-        load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
-        self.rebuild(progress)
-        return self.documents[path.name].meta
+        with self._write_lock:
+            load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
+            self.rebuild(progress)
+            return self.documents[path.name].meta
 
     def remove_document(self, doc_id: str, progress: Progress = _no_progress) -> None:
-        if doc_id not in self.documents:
-            raise RetrievalError(f"no document {doc_id!r} in the index")
-        if len(self.documents) == 1:
-            raise RetrievalError("cannot delete the last document: the index needs at least one")
-        (self.corpus_dir / doc_id).unlink(missing_ok=True)
-        remove_override(self.corpus_dir, doc_id)
-        self.rebuild(progress)
+        with self._write_lock:
+            if doc_id not in self.documents:
+                raise RetrievalError(f"no document {doc_id!r} in the index")
+            if len(self.documents) == 1:
+                raise RetrievalError("cannot delete the last document: the index needs at least one")
+            (self.corpus_dir / doc_id).unlink(missing_ok=True)
+            remove_override(self.corpus_dir, doc_id)
+            self.rebuild(progress)
 
     def update_metadata(self, doc_id: str, aliases: list[str] | None = None, years: list[int] | None = None,
                         progress: Progress = _no_progress) -> DocumentMeta:
         """Set a document's extra aliases and/or years in corpus/metadata.yaml, then re-index."""
-        if doc_id not in self.documents:
-            raise RetrievalError(f"no document {doc_id!r} in the index")
-        if years is not None and not all(isinstance(y, int) and 1900 <= y <= 2100 for y in years):
-            raise RetrievalError(f"years must be whole years between 1900 and 2100, got {years}")
+        if years is not None and not all(isinstance(y, int) and MIN_YEAR <= y <= MAX_YEAR for y in years):
+            raise RetrievalError(f"years must be whole years between {MIN_YEAR} and {MAX_YEAR}, got {years}")
         clean_aliases = None if aliases is None else [a.strip() for a in aliases if a and a.strip()]
-        save_override(self.corpus_dir, doc_id, aliases=clean_aliases, years=years)
-        self.rebuild(progress)
-        return self.documents[doc_id].meta
+        with self._write_lock:
+            if doc_id not in self.documents:
+                raise RetrievalError(f"no document {doc_id!r} in the index")
+            save_override(self.corpus_dir, doc_id, aliases=clean_aliases, years=years)
+            self.rebuild(progress)
+            return self.documents[doc_id].meta
 
     # ---------------------------------------------------------------- reading
     @property
@@ -331,7 +342,7 @@ class SearchEngine:
         return counts
 
     def analyze(self, question: str) -> QueryAnalysis:
-        return analyze_query(question, {d: doc.meta for d, doc in self._state.documents.items()})
+        return analyze_query(question, self._state.organisation_names)
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks time query encoding this way)."""
@@ -376,7 +387,7 @@ class SearchEngine:
         bonus = 0.0
         if analysis.orgs and chunk.doc_id in analysis.orgs:
             bonus += ORG_BONUS
-        if analysis.years and set(analysis.years) & set(section_years(chunk, document)):
+        if analysis.years and set(analysis.years) & set(state.chunk_years[chunk_id]):
             bonus += YEAR_BONUS
         if analysis.half and analysis.half == document.meta.period:
             bonus += PERIOD_BONUS
@@ -400,26 +411,27 @@ class SearchEngine:
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
-        analysis = self.analyze(question)
+        analysis = analyze_query(question, state.organisation_names)
+        tokens = state.tokenizer(question)
         n = max(CANDIDATES_PER_LEG, k)
 
         def allowed(chunk_id: str) -> bool:
             chunk = state.chunks[chunk_id]
             if org is not None and chunk.doc_id != org:
                 return False
-            return year is None or year in section_years(chunk, state.documents[chunk.doc_id])
+            return year is None or year in state.chunk_years[chunk_id]
 
         where = allowed if org is not None or year is not None else None
         bm25, dense, hybrid_retriever = self._retrievers_of(state)
         searched = {leg.name: leg.search(question, n, where) for leg in (bm25, dense)
                     if leg.name in legs or "hybrid" in legs}
         results: dict[str, tuple[Hit, ...]] = {
-            name: tuple(self._with_matched_terms(state, hits[:k], question)) for name, hits in searched.items()
+            name: tuple(self._with_matched_terms(state, hits[:k], tokens)) for name, hits in searched.items()
             if name in legs}
         hybrid: tuple[Hit, ...] = ()
         if "hybrid" in legs:
             fused = hybrid_retriever.fuse(searched, k, lambda chunk_id: self._preference(state, analysis, chunk_id))
-            hybrid = tuple(self._with_matched_terms(state, fused, question))
+            hybrid = tuple(self._with_matched_terms(state, fused, tokens))
             results["hybrid"] = hybrid
         answer = None
         if with_answer and hybrid:
@@ -430,18 +442,19 @@ class SearchEngine:
             if answer is not None and analysis.asks_organisation:
                 # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
                 answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
-        return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results)
+        return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
+                         chunks=state.chunks, documents=state.documents)
 
     @staticmethod
-    def _with_matched_terms(state: IndexState, hits, question: str) -> list[Hit]:
-        return [replace(hit, matched_terms=SearchEngine._matched(state, hit.chunk_id, question)) for hit in hits]
-
-    @staticmethod
-    def _matched(state: IndexState, chunk_id: str, question: str) -> tuple[str, ...]:
-        """Query words that occur in the passage text itself, longest first (for highlighting)."""
-        text = state.chunks[chunk_id].text
-        words = {t for t in state.tokenizer(question) if t in text}
-        return tuple(sorted(words, key=lambda w: (-len(w), w)))
+    def _with_matched_terms(state: IndexState, hits, question_tokens: list[str]) -> list[Hit]:
+        """Hits with the question's words that occur in the passage text itself, longest first (for highlighting)."""
+        words = set(question_tokens)
+        out = []
+        for hit in hits:
+            text = state.chunks[hit.chunk_id].text
+            matched = sorted((w for w in words if w in text), key=lambda w: (-len(w), w))
+            out.append(replace(hit, matched_terms=tuple(matched)))
+        return out
 
 
 CALIBRATION_SAMPLE = 64

@@ -89,12 +89,39 @@ class LoadedIndex:
     terms: list[str]
 
 
+def _fsync_tree(directory: Path) -> None:
+    """Flush every file of a directory and the directory itself, so a rename never publishes unwritten data."""
+    for path in [*directory.rglob("*"), directory]:
+        flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+        fd = os.open(path, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_tree_dir_only(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sweep_leftovers(index_dir: Path) -> None:
+    """Remove temporary and old index directories that a crashed build left beside the index."""
+    for leftover in index_dir.parent.glob(f".{index_dir.name}.*-*"):
+        if leftover.is_dir() and (".tmp-" in leftover.name or ".old-" in leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def save_index(index_dir: Path, index: LoadedIndex) -> None:
     """Write the whole index next to `index_dir`, then swap it in, so a crash never leaves half an index."""
     import faiss
 
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_leftovers(index_dir)
     stamp = f"{os.getpid()}-{time.time_ns()}"
     tmp = index_dir.parent / f".{index_dir.name}.tmp-{stamp}"
     tmp.mkdir()
@@ -115,10 +142,12 @@ def save_index(index_dir: Path, index: LoadedIndex) -> None:
         (tmp / "userdict.txt").write_text("\n".join(index.terms) + "\n", encoding="utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
         (tmp / MANIFEST).write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
         old = index_dir.parent / f".{index_dir.name}.old-{stamp}"
         if index_dir.exists():
             os.replace(index_dir, old)
         os.replace(tmp, index_dir)
+        _fsync_tree_dir_only(index_dir.parent)
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -137,7 +166,20 @@ def read_vector_cache(index_dir: Path) -> dict[str, np.ndarray]:
 
 
 def load_index(index_dir: Path) -> LoadedIndex:
-    """Read an index directory written by save_index, checking its format and consistency."""
+    """Read an index directory written by save_index, checking its format and consistency.
+
+    Raises IndexNotFound without a manifest, IndexMismatch for another format or any damaged file.
+    """
+    try:
+        return _load_index(Path(index_dir))
+    except (IndexNotFound, IndexMismatch):
+        raise
+    except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise IndexMismatch(f"index in {index_dir} is damaged ({type(error).__name__}: {error}): "
+                            "rebuild with `python -m retrieval build --force`") from error
+
+
+def _load_index(index_dir: Path) -> LoadedIndex:
     import faiss
 
     index_dir = Path(index_dir)

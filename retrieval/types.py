@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -88,3 +89,6 @@ class AskResult:
     answer: Answer | None
     hits: tuple[Hit, ...]                                 # hybrid ranking
     legs: dict[str, tuple[Hit, ...]] = field(default_factory=dict)   # "bm25" / "dense" / "hybrid"
+    # The index snapshot the hits come from: a document deleted meanwhile does not break their display.
+    chunks: Mapping[str, Chunk] = field(default_factory=dict, repr=False, compare=False)
+    documents: Mapping[str, Document] = field(default_factory=dict, repr=False, compare=False)

@@ -65,7 +65,8 @@ class FakeEngine:
             for rank, (_, chunk_id, terms) in enumerate(scored[:k], start=1)
         )
         answer = self._answer(question, hits)
-        return AskResult(question, analysis, answer, hits, {"bm25": hits, "dense": hits, "hybrid": hits})
+        return AskResult(question, analysis, answer, hits, {"bm25": hits, "dense": hits, "hybrid": hits},
+                         chunks=dict(self.chunks), documents=dict(self.documents))
 
     def _answer(self, question, hits):
         if not hits:

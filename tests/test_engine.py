@@ -337,3 +337,29 @@ def test_leg_weights_steer_the_fusion(built):
                                      leg_weights={silent: 0.0})
         result = weighted.ask(question, k=5)
         assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in result.legs[leg]]
+
+
+def test_a_damaged_index_file_is_rebuilt_not_a_crash(tmp_path):
+    corpus = copy_corpus(tmp_path / "corpus", (WUSONG,))
+    SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    vectors = tmp_path / "index" / "embeddings.npy"
+    vectors.write_bytes(vectors.read_bytes()[:100])               # a truncated write
+    with pytest.raises(IndexMismatch, match="damaged"):
+        SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    assert engine.search("拆违任务", k=1, leg="dense")
+    assert not list(tmp_path.glob(".index.*")), "no temporary or old index directories are left behind"
+
+
+def test_a_result_stays_readable_after_its_document_is_deleted(tmp_path):
+    """Another user may delete a document between a question and its display."""
+    from retrieval.serialize import ask_record
+
+    corpus = copy_corpus(tmp_path / "corpus")
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    result = engine.ask("吴淞今年拆违任务多少平方米", k=3)
+    cited = {result.chunks[h.chunk_id].doc_id for h in result.hits}
+    engine.remove_document(WUSONG)
+    record = ask_record(engine, result)
+    assert [r["doc"] for r in record["results"]["hybrid"]] == [result.chunks[h.chunk_id].doc_id for h in result.hits]
+    assert WUSONG in cited and WUSONG not in engine.documents

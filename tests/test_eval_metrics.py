@@ -176,7 +176,8 @@ class FakeEngine:
         if answer_chunk:
             chunk = self.chunks[answer_chunk]
             answer = Answer(chunk.text[:14], answer_chunk, (chunk.char_span[0], chunk.char_span[0] + 14), 0.9)
-        return AskResult(question, QueryAnalysis(question), answer, legs["hybrid"], legs)
+        return AskResult(question, QueryAnalysis(question), answer, legs["hybrid"], legs,
+                         chunks=self.chunks, documents=getattr(self, "documents", {}))
 
 
 def write_gold(path: Path, records) -> Path:

@@ -129,7 +129,7 @@ class EngineService:
             result = self.engine.ask(asked, k=DEFAULT_K, org=org or None, year=year)
         except InvalidQuery as error:
             raise UserFacingError(f"这个问题没法查询：{error}。请换个说法，或把问题写短一些。") from error
-        citations = render.build_citations(result, self.engine.documents, self.engine.chunks, CITATIONS_SHOWN)
+        citations = render.build_citations(result, result.documents, result.chunks, CITATIONS_SHOWN)
         filters = self._filters_label(org, year)
         return Turn(question, asked, filters, result.answer, citations)
 
