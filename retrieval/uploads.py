@@ -5,6 +5,7 @@ gets a numbered name ("x.txt" -> "x-2.txt").
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -16,9 +17,8 @@ from retrieval.errors import IngestError, RetrievalError
 from retrieval.ingest.readers import read_bytes, sniff_format
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_NAME_CHARS = 80                  # the stem; 80 CJK characters are 240 bytes, under ext4's 255-byte limit
+MAX_NAME_BYTES = 200                 # the stem in UTF-8; file systems allow 255 bytes for the whole name
 DEFAULT_STEM = "upload"
-TEXT_SUFFIXES = (".txt", ".md")
 SUFFIX_OF_FORMAT = {"docx": ".docx", "pdf": ".pdf"}
 TEMP_PREFIX = ".upload-"             # hidden and ending in .tmp, so no corpus scan ever picks one up
 
@@ -45,6 +45,12 @@ class StoredUpload:
     kind: str                        # 'docx' / 'pdf' / 'text'
 
 
+def _cut_to_bytes(text: str, limit: int) -> str:
+    """The longest prefix of text whose UTF-8 form fits in limit bytes (emoji take 4, CJK 3)."""
+    encoded = text.encode("utf-8")[:limit]
+    return encoded.decode("utf-8", errors="ignore")
+
+
 def safe_corpus_name(name: str, suffix: str | None = None) -> str:
     """A plain file name for the corpus made from whatever name the client sent.
 
@@ -65,7 +71,7 @@ def safe_corpus_name(name: str, suffix: str | None = None) -> str:
     stem = stem.strip(" .")
     if not stem.strip("_"):
         stem = DEFAULT_STEM
-    stem = stem[:MAX_NAME_CHARS].rstrip(" .")
+    stem = _cut_to_bytes(stem, MAX_NAME_BYTES).rstrip(" .")
     if suffix is None:
         suffix = f".{own_suffix.lower()}" if own_suffix else ""
     return stem + suffix
@@ -160,7 +166,9 @@ def _claim_name(temp: Path, corpus: Path, name: str) -> Path:
             return candidate
         except FileExistsError:
             continue
-        except OSError:
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+                raise
             # No hard links on this file system: fall back to check-then-replace (racy, but atomic).
             if candidate.exists():
                 continue

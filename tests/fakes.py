@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from retrieval.errors import IngestError, InvalidQuery
+from retrieval.errors import IngestError, InvalidQuery, RetrievalError
 from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_text
 from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 
@@ -54,11 +54,11 @@ class FakeEngine:
             meta = self.documents[chunk.doc_id].meta
             if org and chunk.doc_id != org or year and year not in meta.years:
                 continue
-            if analysis.orgs and chunk.doc_id not in analysis.orgs:
-                continue
             overlap = wanted & _bigrams(chunk.text)
             if overlap:
-                scored.append((len(overlap), chunk.chunk_id, tuple(sorted(overlap))))
+                # Like the engine, a named organisation is a strong preference, not a filter.
+                preferred = 1000 if analysis.orgs and chunk.doc_id in analysis.orgs else 0
+                scored.append((preferred + len(overlap), chunk.chunk_id, tuple(sorted(overlap))))
         scored.sort(key=lambda item: (-item[0], item[1]))
         hits = tuple(
             Hit(chunk_id, round(1 / (60 + rank), 4), rank, (("bm25", rank), ("dense", rank + 1)), terms)
@@ -109,16 +109,20 @@ class FakeEngine:
 
     def remove_document(self, doc_id) -> None:
         if doc_id not in self.documents:
-            raise KeyError(doc_id)
+            raise RetrievalError(f"no document {doc_id!r} in the index")
         del self.documents[doc_id]
         self.chunks = {cid: c for cid, c in self.chunks.items() if c.doc_id != doc_id}
         (self.corpus_dir / doc_id).unlink(missing_ok=True)
 
     def update_metadata(self, doc_id, aliases=None, years=None) -> DocumentMeta:
+        if doc_id not in self.documents:
+            raise RetrievalError(f"no document {doc_id!r} in the index")
         document = self.documents[doc_id]
         meta = replace(
             document.meta,
-            aliases=tuple(aliases) if aliases is not None else document.meta.aliases,
+            # Like the engine, given aliases are added after the derived ones.
+            aliases=tuple(dict.fromkeys([*document.meta.aliases, *aliases])) if aliases is not None
+            else document.meta.aliases,
             years=tuple(years) if years is not None else document.meta.years,
         )
         self.documents[doc_id] = Document(meta, document.text)

@@ -100,3 +100,12 @@ def test_the_size_limit_is_checked_before_anything_is_written(tmp_path, monkeypa
 
 def test_the_real_limit_is_20_megabytes():
     assert uploads.MAX_UPLOAD_BYTES == 20 * 1024 * 1024
+
+
+def test_a_long_name_of_wide_characters_still_fits_the_file_system(tmp_path):
+    """The name limit is in bytes: 100 emoji (400 bytes) or 120 CJK characters (360 bytes) must not
+    make the write fail with "file name too long"."""
+    for name in ("😀" * 100 + ".txt", "街" * 120 + ".txt"):
+        stored = store_upload(PLAN, name, tmp_path)
+        assert (tmp_path / stored.doc_id).read_bytes() == PLAN
+        assert len(stored.doc_id.encode("utf-8")) <= 255

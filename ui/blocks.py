@@ -148,7 +148,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         try:
             turn = service.ask(question, previous, org_choice or None, int(year_choice) if year_choice else None)
         except UserFacingError as error:
-            gr.Warning(str(error))
+            gr.Warning(render.escape(str(error)))   # Gradio may render a warning as HTML
             return gr.update(), gr.update(), turns
         turns = (*turns, turn)
         return "", transcript(turns, explain), turns
@@ -272,7 +272,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         try:
             return service.search_record(question, k, organisation, year)
         except UserFacingError as error:
-            raise gr.Error(str(error)) from error
+            raise gr.Error(render.escape(str(error))) from error
 
     # ---- layout ---------------------------------------------------------------------------
 

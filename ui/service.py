@@ -16,6 +16,7 @@ from pathlib import Path
 
 from retrieval.conversation import resolve_followup
 from retrieval.errors import IngestError, InvalidQuery, RetrievalError
+from retrieval.query import organisation_names
 from retrieval.types import Answer, DocumentMeta
 from retrieval.uploads import MAX_UPLOAD_BYTES, UploadRejected, store_upload
 from ui import render
@@ -82,7 +83,7 @@ class EngineService:
 
     def org_names(self) -> dict[str, tuple[str, ...]]:
         """doc_id -> names a user may type for its organisation, canonical name first."""
-        return {doc_id: _names(document.meta) for doc_id, document in self.engine.documents.items()}
+        return {doc_id: tuple(organisation_names(document.meta)) for doc_id, document in self.engine.documents.items()}
 
     def org_choices(self) -> list[tuple[str, str]]:
         """(label, doc_id) for the organisation filter, "" meaning all."""
@@ -182,9 +183,9 @@ class EngineService:
         if wanted in names:
             return wanted
         for doc_id, doc_names in names.items():
-            if wanted in doc_names:
+            if wanted in doc_names or wanted == self.engine.documents[doc_id].meta.org:
                 return doc_id
-        known = "、".join(dict.fromkeys(doc_names[0] for doc_names in names.values()))
+        known = "、".join(dict.fromkeys(self.engine.documents[d].meta.org for d in names))
         raise UserFacingError(f"找不到单位「{wanted}」。可用的单位：{known}；也可以传文档文件名。")
 
     # ---- changing the corpus --------------------------------------------------------------
@@ -208,6 +209,9 @@ class EngineService:
                 stored = store_upload(data, original_name, self.corpus_dir)
             except UploadRejected as error:
                 raise UserFacingError(error.message_zh) from error
+            except OSError as error:
+                logger.exception("writing upload %r into %s failed", original_name, self.corpus_dir)
+                raise UserFacingError("文件无法写入语料库目录（磁盘已满或没有写权限）。语料库和索引没有改动；请把这个问题告诉管理员。") from error
             progress(0.3, "建立索引（切分段落、编码向量）")
             try:
                 meta = self.engine.add_document(
@@ -222,7 +226,7 @@ class EngineService:
                 stored.path.unlink(missing_ok=True)
                 logger.exception("indexing upload %s failed", stored.doc_id)
                 raise UserFacingError(
-                    f"建立索引时出错（{type(error).__name__}: {error}），这次上传已撤回，语料库没有改动。请稍后重试，或把错误告诉管理员。"
+                    "建立索引时出错，这次上传已撤回，语料库没有改动。请稍后重试；如果再次出错，请把上传时间告诉管理员（详情在服务器日志里）。"
                 ) from error
         progress(1.0, "完成")
         return meta
@@ -234,8 +238,9 @@ class EngineService:
         with self._change_lock:
             try:
                 self.engine.remove_document(doc_id)
-            except (KeyError, RetrievalError) as error:
-                raise UserFacingError(f"删除失败：{error}。请刷新文档列表后再试。") from error
+            except RetrievalError as error:
+                logger.warning("deleting %s failed: %s", doc_id, error)
+                raise UserFacingError("删除失败：这份文档已不在索引里，或它是最后一份文档。请刷新文档列表后再试。") from error
         return meta
 
     def update_metadata(self, doc_id: str, aliases_text: str, years_text: str) -> DocumentMeta:
@@ -244,11 +249,6 @@ class EngineService:
         with self._change_lock:
             try:
                 return self.engine.update_metadata(doc_id, aliases=aliases, years=years)
-            except (KeyError, ValueError, RetrievalError) as error:
-                raise UserFacingError(f"保存失败：{error}。请检查别名和年份后再试。") from error
-
-
-def _names(meta: DocumentMeta) -> tuple[str, ...]:
-    """Canonical name, aliases, and the canonical name without its bracketed note ("某开发区（经开区）")."""
-    bare = re.split(r"[（(]", meta.org, maxsplit=1)[0].strip()
-    return tuple(dict.fromkeys(name for name in (meta.org, *meta.aliases, bare) if name))
+            except RetrievalError as error:
+                logger.warning("updating metadata of %s failed: %s", doc_id, error)
+                raise UserFacingError("保存失败：这份文档已不在索引里，或年份不在 1949–2100 之间。请刷新文档列表，检查年份后再试。") from error
