@@ -11,7 +11,8 @@ from time import perf_counter
 
 from eval.metrics import UNANSWERABLE, aggregate, answer_hit, latency_summary, retrieval_scores
 
-LEGS = ("bm25", "dense", "hybrid")
+from retrieval.files import write_text_atomic
+from retrieval.types import LEGS
 QUESTION_TYPES = ("number", "entity", "semantic", "list", "cross", UNANSWERABLE)
 REQUIRED_FIELDS = ("id", "question", "type", "evidence", "answer")
 
@@ -166,24 +167,13 @@ def _rounded(values: dict[str, float], digits: int = 4) -> dict[str, float]:
     return {name: round(value, digits) for name, value in values.items()}
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(out_dir: str | os.PathLike, metrics: dict, runs: Sequence[dict]) -> None:
     """Write DIR/metrics.json (one top-level key a line, so its head reads as a summary) and DIR/runs.jsonl."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     body = ",\n".join(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}" for key, value in metrics.items())
-    _write_atomic(out / "metrics.json", "{\n" + body + "\n}\n")
-    _write_atomic(out / "runs.jsonl", "".join(json.dumps(run, ensure_ascii=False) + "\n" for run in runs))
+    write_text_atomic(out / "metrics.json", "{\n" + body + "\n}\n")
+    write_text_atomic(out / "runs.jsonl", "".join(json.dumps(run, ensure_ascii=False) + "\n" for run in runs))
 
 
 def _positive_int(text: str) -> int:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from retrieval.errors import IngestError, RetrievalError
 from retrieval.ingest.cleaning import clean_text
-from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_text
+from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_bytes
 from retrieval.metadata import METADATA_FILE, apply_overrides, derive_metadata, load_overrides
 from retrieval.tokenizer import USER_DICTIONARY_FILE
 from retrieval.types import Document
@@ -46,8 +46,12 @@ def fingerprint(corpus_dir: Path) -> dict[str, str]:
 
 def load_document(path: Path, override: dict | None = None) -> Document:
     """Read, clean and describe one file. Raises IngestError naming the file and the reason."""
-    data_hash = sha256_bytes(path.read_bytes()) if path.exists() else ""
-    raw = read_text(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise IngestError(path, f"cannot open the file ({error.strerror})") from error
+    data_hash = sha256_bytes(data)
+    raw = read_bytes(path.name, data)
     text = clean_text(raw).text
     if not text.strip():
         raise IngestError(path, "no text left after cleaning")
@@ -67,7 +71,3 @@ def load_corpus(corpus_dir: Path) -> CorpusLoad:
         except IngestError as error:
             loaded.errors[path.name] = error.reason
     return loaded
-
-
-def with_override(document: Document, override: dict) -> Document:
-    return replace(document, meta=apply_overrides(document.meta, override))

@@ -24,10 +24,9 @@ from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever,
 from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.query import analyze_query, organisation_names, strip_organisations
 from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
-from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 
 CHUNKER_VERSION = 1
-LEGS = ("bm25", "dense", "hybrid")
 CANDIDATES_PER_LEG = 50
 MAX_QUESTION_CHARS = 500
 MAX_K = 100

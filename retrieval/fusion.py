@@ -43,14 +43,15 @@ def min_max_fusion(scored: Mapping[str, Mapping[str, float]], weights: Mapping[s
         if not leg_scores:
             continue
         low, high = min(leg_scores.values()), max(leg_scores.values())
-        span = (high - low) or 1.0
         weight = 1.0 if weights is None else float(weights.get(leg, 1.0))
         ordered = sorted(leg_scores, key=lambda i: -leg_scores[i])
         for rank, item_id in enumerate(ordered, start=1):
-            total[item_id] = total.get(item_id, 0.0) + weight * (leg_scores[item_id] - low) / span
+            # Equal scores (or a single hit) are all the leg's best: 1, not 0.
+            normalised = (leg_scores[item_id] - low) / (high - low) if high > low else 1.0
+            total[item_id] = total.get(item_id, 0.0) + weight * normalised
             ranks.setdefault(item_id, {})[leg] = rank
     order = sorted(total, key=lambda i: (-total[i], min(ranks[i].values()), i))
     return [FusedItem(i, total[i], tuple(sorted(ranks[i].items()))) for i in order]
 
 
-FUSION_MODES = {"rrf": reciprocal_rank_fusion}
+FUSION_MODES = ("rrf", "minmax")

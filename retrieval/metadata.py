@@ -2,18 +2,17 @@
 overridden by the human-edited `corpus/metadata.yaml`."""
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 from retrieval.errors import RetrievalError
+from retrieval.files import write_text_atomic
 from retrieval.types import DocumentMeta
 
 METADATA_FILE = "metadata.yaml"
 KINDS = ("总结", "要点", "规划", "计划", "思路", "意见", "方案", "报告")
-ORG_SUFFIXES = ("街道", "镇", "乡", "经济开发区", "开发区", "高新区", "园区", "管委会")
 _ORG_IN_TITLE = re.compile(
     r"(?:(?P<district>[\u4e00-\u9fff]{2,3}?[区县市]))?(?P<name>[\u4e00-\u9fff]{2,4}?)"
     r"(?P<suffix>街道|经济开发区|开发区|高新区|镇|乡)")
@@ -56,10 +55,6 @@ def _most_common_year(text: str) -> list[int]:
     return [counts.most_common(1)[0][0]] if counts else []
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_overrides(corpus_dir: Path) -> dict[str, dict]:
     """Read corpus/metadata.yaml: {file name: {title?, org?, aliases?, years?, kind?, period?}}."""
     path = corpus_dir / METADATA_FILE
@@ -99,38 +94,30 @@ def apply_overrides(meta: DocumentMeta, override: dict) -> DocumentMeta:
     return replace(meta, **changes)
 
 
-def save_override(corpus_dir: Path, doc_id: str, **fields) -> None:
-    """Write or update one document's entry in metadata.yaml atomically (comments are not kept)."""
-    import os
-    import tempfile
+OVERRIDES_HEADER = ("# 文档元数据的人工修订。每个文件一节：写了的字段覆盖自动识别的结果（title、org、years、kind、period），\n"
+                    "# aliases 追加在自动识别的别名之后。别名是用户提问时可能用来称呼这个单位的词。\n")
 
+
+def _write_overrides(corpus_dir: Path, data: dict) -> None:
     import yaml
 
+    write_text_atomic(corpus_dir / METADATA_FILE,
+                      OVERRIDES_HEADER + yaml.safe_dump(data, allow_unicode=True, sort_keys=True))
+
+
+def save_override(corpus_dir: Path, doc_id: str, **fields) -> None:
+    """Write or update one document's entry in metadata.yaml (rewritten whole, under the standard header)."""
     data = load_overrides(corpus_dir)
     entry = dict(data.get(doc_id, {}))
     for key, value in fields.items():
-        if value is None:
-            continue
-        entry[key] = list(value) if isinstance(value, (list, tuple)) else value
+        if value is not None:
+            entry[key] = list(value) if isinstance(value, (list, tuple)) else value
     data[doc_id] = entry
-    text = ("# 每个文件一节：写了的字段覆盖自动识别的结果；aliases 追加在自动识别的别名之后。\n"
-            + yaml.safe_dump(data, allow_unicode=True, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(dir=corpus_dir, prefix=".metadata.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, corpus_dir / METADATA_FILE)
+    _write_overrides(corpus_dir, data)
 
 
 def remove_override(corpus_dir: Path, doc_id: str) -> None:
     data = load_overrides(corpus_dir)
     if doc_id in data:
         del data[doc_id]
-        import os
-        import tempfile
-
-        import yaml
-
-        fd, tmp = tempfile.mkstemp(dir=corpus_dir, prefix=".metadata.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(yaml.safe_dump(data, allow_unicode=True, sort_keys=True))
-        os.replace(tmp, corpus_dir / METADATA_FILE)
+        _write_overrides(corpus_dir, data)

@@ -7,7 +7,7 @@ from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from retrieval.bm25 import BM25Index
-from retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from retrieval.fusion import FUSION_MODES, RRF_K, min_max_fusion, reciprocal_rank_fusion
 from retrieval.tokenizer import Tokenizer
 from retrieval.types import Hit
 
@@ -77,14 +77,17 @@ class DenseRetriever:
 
 
 class HybridRetriever:
-    """Reciprocal rank fusion of several legs, plus an optional per-passage preference added to the fused
-    score (the engine's: the plan of an organisation named in the question comes first)."""
+    """Fusion of several legs ("rrf": reciprocal rank, the default; "minmax": weighted sum of min-max
+    normalised scores), plus an optional per-passage preference added to the fused score (the engine's:
+    the plan of an organisation named in the question comes first)."""
 
     name = "hybrid"
 
     def __init__(self, legs: Sequence[Retriever], weights: Mapping[str, float] | None = None, rrf_k: int = RRF_K,
-                 candidates: int = 50):
-        self.legs, self.weights, self.rrf_k, self.candidates = list(legs), weights, rrf_k, candidates
+                 candidates: int = 50, mode: str = "rrf"):
+        if mode not in FUSION_MODES:
+            raise ValueError(f"fusion mode must be one of {FUSION_MODES}, got {mode!r}")
+        self.legs, self.weights, self.rrf_k, self.candidates, self.mode = list(legs), weights, rrf_k, candidates, mode
 
     def search(self, query: str, k: int, where: Where | None = None,
                preference: Callable[[str], float] | None = None) -> list[Hit]:
@@ -94,8 +97,12 @@ class HybridRetriever:
     def fuse(self, leg_hits: Mapping[str, Sequence[Hit]], k: int,
              preference: Callable[[str], float] | None = None) -> list[Hit]:
         """Fuse the legs' ranked hits (already searched, e.g. to show each leg too) into the top k."""
-        fused = reciprocal_rank_fusion({name: [h.chunk_id for h in hits] for name, hits in leg_hits.items()},
-                                       k=self.rrf_k, weights=self.weights)
+        if self.mode == "rrf":
+            fused = reciprocal_rank_fusion({name: [h.chunk_id for h in hits] for name, hits in leg_hits.items()},
+                                           k=self.rrf_k, weights=self.weights)
+        else:
+            fused = min_max_fusion({name: {h.chunk_id: h.score for h in hits} for name, hits in leg_hits.items()},
+                                   weights=self.weights)
         rescored = sorted(((item.score + (preference(item.item_id) if preference else 0.0), item) for item in fused),
                           key=lambda pair: (-pair[0], pair[1].item_id))
         return [Hit(item.item_id, round(score, 6), rank, item.leg_ranks)

@@ -32,7 +32,7 @@ def load_stopwords() -> frozenset[str]:
 
 def learn_terms(texts: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
     """Domain terms for the dictionary: the curated list, quoted names in the corpus (“一网统管”,
-    《吴淞营商服务手册》 → its name), organisation names and aliases, and a corpus's own userdict.txt."""
+    《吴淞营商服务手册》 → its name), and `extra` (organisation names and aliases, corpus/userdict.dic)."""
     terms: dict[str, None] = {}
     for term in _read_terms(RESOURCES / "domain_terms.txt"):
         terms[term] = None
@@ -58,19 +58,32 @@ class JiebaTokenizer:
     """
 
     _lock = threading.Lock()
+    _base_dictionary: tuple[dict, int] | None = None     # jieba's own dictionary, loaded once per process
 
     def __init__(self, terms: Iterable[str] = (), stopwords: frozenset[str] | None = None):
         import jieba
 
-        jieba.setLogLevel(60)
         self.terms = sorted(set(terms))
         self.stopwords = load_stopwords() if stopwords is None else stopwords
+        frequencies, total = self._base()
+        # A copy of the base dictionary (17 ms) instead of loading it again (about 1 s) at every re-index.
         self._jieba = jieba.Tokenizer()
-        with self._lock:
-            self._jieba.initialize()
+        self._jieba.FREQ, self._jieba.total, self._jieba.initialized = dict(frequencies), total, True
         for term in self.terms:
             # A high frequency makes jieba keep the term whole; search mode still adds its sub-words.
             self._jieba.add_word(term, freq=max(2000, 500 * len(term)))
+
+    @classmethod
+    def _base(cls) -> tuple[dict, int]:
+        with cls._lock:
+            if cls._base_dictionary is None:
+                import jieba
+
+                jieba.setLogLevel(60)
+                base = jieba.Tokenizer()
+                base.initialize()
+                cls._base_dictionary = (base.FREQ, base.total)
+            return cls._base_dictionary
 
     @property
     def dictionary_hash(self) -> str:
@@ -83,7 +96,3 @@ class JiebaTokenizer:
             if token and token not in self.stopwords and _TOKEN_OK.search(token):
                 tokens.append(token)
         return tokens
-
-    def words(self, text: str) -> list[str]:
-        """Plain (non search-mode) segmentation, for highlighting whole words."""
-        return [w for w in self._jieba.cut(text) if w.strip()]

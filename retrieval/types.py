@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 
+LEGS = ("bm25", "dense", "hybrid")          # the retriever legs every result and metric is given for
+
+
 @dataclass(frozen=True)
 class DocumentMeta:
     """What a plan document is: who wrote it, for which year(s), of which kind."""

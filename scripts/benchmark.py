@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))  # run as a script, the project root is not on the
 from eval.metrics import latency_summary  # noqa: E402
 from eval.runner import load_questions  # noqa: E402
 from retrieval.engine import SearchEngine  # noqa: E402
+from retrieval.types import LEGS  # noqa: E402
 
-LEGS = ("bm25", "dense", "hybrid")
 
 
 def timed(call):

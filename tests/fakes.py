@@ -107,6 +107,12 @@ class FakeEngine:
             position += len(line)
         return meta
 
+    def chunk_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for chunk in self.chunks.values():
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        return counts
+
     def remove_document(self, doc_id) -> None:
         if doc_id not in self.documents:
             raise RetrievalError(f"no document {doc_id!r} in the index")

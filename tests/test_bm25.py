@@ -193,3 +193,9 @@ def test_min_max_fusion_normalises_each_leg_before_weighting():
     assert scores == pytest.approx({"a": 1.0 + 0.0, "b": 0.0 + 1.0, "c": 0.5 + 0.5})
     # a and b tie at 1.0 with best rank 1 each: the id decides.
     assert [i.item_id for i in fused] == ["a", "b", "c"]
+
+
+def test_min_max_fusion_counts_a_single_hit_as_its_legs_best():
+    fused = min_max_fusion({"bm25": {"only": 7.5}, "dense": {"a": 0.9, "only": 0.1}})
+    scores = {item.item_id: item.score for item in fused}
+    assert scores["only"] == 1.0 + 0.0 and scores["a"] == 1.0

@@ -68,3 +68,16 @@ def test_hybrid_ranks_record_both_legs(engine):
         # RRF k = 60: the fused score is the sum of 1 / (60 + rank) over the legs that found it.
         expected = sum(1 / (60 + rank) for rank in (bm25.get(hit.chunk_id), dense.get(hit.chunk_id)) if rank)
         assert hit.score == pytest.approx(expected, abs=1e-6)
+
+
+def test_hybrid_fusion_modes_are_named_and_checked(engine):
+    from retrieval.retrievers import HybridRetriever
+
+    legs = [engine.retrievers()["bm25"], engine.retrievers()["dense"]]
+    with pytest.raises(ValueError, match="rrf"):
+        HybridRetriever(legs, mode="sum")
+    bm25_only = HybridRetriever(legs, weights={"bm25": 1.0, "dense": 0.0}, mode="minmax")
+    expected = [h.chunk_id for h in legs[0].search("爱心暑托班", 5)]
+    fused = [h.chunk_id for h in bm25_only.search("爱心暑托班", 5)]
+    # BM25's own order comes first (a single BM25 hit normalises to 1, not 0); dense-only passages trail at 0.
+    assert fused[:len(expected)] == expected

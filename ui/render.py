@@ -5,9 +5,9 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from retrieval.serialize import BREADCRUMB_SEPARATOR
 from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit
 
-BREADCRUMB_SEPARATOR = " › "
 MAX_HEADING_CHARS = 40          # longer section headings are cut in the breadcrumb; the full text is its tooltip
 MIN_TERM_CHARS = 2              # single characters ("年", "多") would light up half a passage
 LEG_NAMES = {"bm25": "BM25", "dense": "向量"}
@@ -78,11 +78,6 @@ def breadcrumb(section_path: Sequence[str]) -> str:
         for heading in section_path
     ]
     return escape(BREADCRUMB_SEPARATOR).join(crumbs)
-
-
-def breadcrumb_text(section_path: Sequence[str]) -> str:
-    """The section path as plain text (for tables and the API)."""
-    return BREADCRUMB_SEPARATOR.join(section_path)
 
 
 def years_label(years: Sequence[int]) -> str:
@@ -309,10 +304,3 @@ def _shift(spans: Sequence[tuple[int, int, str]], offset: int, limit: int) -> li
 def render_message(text: str, kind: str = "info") -> str:
     """A short status line (escaped) for panels such as the document view."""
     return f'<div class="panel-msg {escape(kind)}">{escape(text)}</div>'
-
-
-def render_table(headers: Sequence[str], rows: Iterable[Sequence[object]], css_class: str = "table") -> str:
-    """A plain escaped HTML table."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

@@ -100,9 +100,7 @@ class EngineService:
 
     def document_rows(self) -> list[list]:
         """One row per document: title, organisation, aliases, years, kind, chunk count, file name."""
-        counts: dict[str, int] = {}
-        for chunk in self.engine.chunks.values():
-            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        counts = self.engine.chunk_counts()
         metas = sorted((d.meta for d in self.engine.documents.values()), key=lambda m: m.doc_id)
         return [
             [m.title, m.org, "、".join(m.aliases), "、".join(map(str, m.years)), m.kind, counts.get(m.doc_id, 0), m.doc_id]
