@@ -98,8 +98,12 @@ def test_the_size_limit_is_checked_before_anything_is_written(tmp_path, monkeypa
     assert os.listdir(tmp_path) == []
 
 
-def test_the_real_limit_is_20_megabytes():
-    assert uploads.MAX_UPLOAD_BYTES == 20 * 1024 * 1024
+def test_a_file_just_over_20_megabytes_is_refused_and_one_at_the_limit_is_not(tmp_path):
+    text = "某街道2022年工作计划\n".encode("utf-8")
+    at_limit = text + b" " * (20 * 1024 * 1024 - len(text))
+    assert store_upload(at_limit, "刚好.txt", tmp_path).doc_id == "刚好.txt"
+    with pytest.raises(UploadRejected, match="MB"):
+        store_upload(at_limit + b" ", "超了.txt", tmp_path)
 
 
 def test_a_long_name_of_wide_characters_still_fits_the_file_system(tmp_path):
