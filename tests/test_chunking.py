@@ -3,26 +3,20 @@ chunk sizes and cut points, and chunk ids that survive a rebuild."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from retrieval.chunking import ChunkingConfig, chunk_document, parse_sections
 from retrieval.ingest.cleaning import clean_text
-from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, ALL_SEEDS
+from tests.seeds import read_seed, SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, ALL_SEEDS
 
 CONFIG = ChunkingConfig()
 
 
 @pytest.fixture(scope="module")
-def texts(tmp_path_factory) -> dict[str, str]:
-    """Cleaned text of each seed, read from a private copy of the corpus."""
-    copy = tmp_path_factory.mktemp("corpus")
-    out = {}
-    for name in ALL_SEEDS:
-        shutil.copyfile(CORPUS / name, copy / name)
-        out[name] = clean_text((copy / name).read_text(encoding="utf-8")).text
-    return out
+def texts() -> dict[str, str]:
+    """Cleaned text of each seed."""
+    return {name: clean_text(read_seed(name)).text for name in ALL_SEEDS}
 
 
 @pytest.fixture(scope="module")

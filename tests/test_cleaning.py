@@ -3,12 +3,11 @@ and no character of content is lost or moved (raw_offsets point back to the same
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
 from retrieval.ingest.cleaning import clean_text
-from tests.seeds import CORPUS, SEED_001, SEED_003, SEED_004, ALL_SEEDS
+from tests.seeds import read_seed, SEED_001, SEED_003, SEED_004, ALL_SEEDS
 
 
 TITLE_004 = "2020年度某街道工作总结和2021年度工作思路"
@@ -22,14 +21,9 @@ def squash(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def raw_texts(tmp_path_factory) -> dict[str, str]:
-    """The raw seed texts, read from a private copy of the corpus."""
-    copy = tmp_path_factory.mktemp("corpus")
-    texts = {}
-    for name in ALL_SEEDS:
-        shutil.copyfile(CORPUS / name, copy / name)
-        texts[name] = (copy / name).read_text(encoding="utf-8")
-    return texts
+def raw_texts() -> dict[str, str]:
+    """The raw seed texts."""
+    return {name: read_seed(name) for name in ALL_SEEDS}
 
 
 @pytest.fixture(scope="module")
