@@ -63,14 +63,19 @@ def test_unanswerable_question_gets_no_answer(setup):
     assert result.hits, "passages are still shown when there is no answer"
 
 
+def run_cli_ask(corpus, index, question: str) -> subprocess.CompletedProcess:
+    """`python -m retrieval ask QUESTION --json` on the test's own corpus and index."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "retrieval", "--corpus", str(corpus), "--index", str(index),
+         "ask", question, "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
 def test_cli_json_gives_the_same_answer(setup):
     corpus, index, engine = setup
     expected = engine.ask(WUSONG_QUESTION)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "retrieval", "--corpus", str(corpus), "--index", str(index),
-         "ask", WUSONG_QUESTION, "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    completed = run_cli_ask(corpus, index, WUSONG_QUESTION)
     assert completed.returncode == 0, completed.stderr[-2000:]
     record = json.loads(completed.stdout)
     assert record["question"] == WUSONG_QUESTION
@@ -85,11 +90,7 @@ def test_cli_json_gives_the_same_answer(setup):
 
 def test_cli_json_for_an_unanswerable_question_has_null_answer(setup):
     corpus, index, _ = setup
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    completed = subprocess.run(
-        [sys.executable, "-m", "retrieval", "--corpus", str(corpus), "--index", str(index),
-         "ask", UNANSWERABLE, "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    completed = run_cli_ask(corpus, index, UNANSWERABLE)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout)["answer"] is None
 
