@@ -31,7 +31,7 @@ from retrieval.bm25 import BM25Index
 from retrieval.errors import IndexMismatch, IndexNotFound
 from retrieval.types import Chunk, Document, DocumentMeta
 
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 MANIFEST = "manifest.json"
 
 
@@ -130,7 +130,9 @@ def save_index(index_dir: Path, index: LoadedIndex) -> None:
                      ({"meta": asdict(d.meta), "text": d.text} for d in index.documents.values()))
         _write_jsonl(tmp / "chunks.jsonl", ({"chunk_id": c.chunk_id, "doc_id": c.doc_id,
                                              "section_path": list(c.section_path),
-                                             "char_span": list(c.char_span), "text": c.text} for c in index.chunks))
+                                             "char_span": list(c.char_span), "text": c.text,
+                                             "heading_spans": [list(s) for s in c.heading_spans]}
+                                            for c in index.chunks))
         index.bm25.save(tmp / "bm25")
         faiss.write_index(index.dense, str(tmp / "dense.faiss"))
         faiss.write_index(index.unit_dense, str(tmp / "units.faiss"))
@@ -194,7 +196,8 @@ def _load_index(index_dir: Path) -> LoadedIndex:
         meta = row["meta"]
         meta["aliases"], meta["years"] = tuple(meta["aliases"]), tuple(meta["years"])
         documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta), text=row["text"])
-    chunks = [Chunk(r["chunk_id"], r["doc_id"], tuple(r["section_path"]), tuple(r["char_span"]), r["text"])
+    chunks = [Chunk(r["chunk_id"], r["doc_id"], tuple(r["section_path"]), tuple(r["char_span"]), r["text"],
+                    tuple(tuple(s) for s in r.get("heading_spans", ())))
               for r in _read_jsonl(index_dir / "chunks.jsonl")]
     loaded = LoadedIndex(
         manifest=manifest, documents=documents, chunks=chunks, bm25=BM25Index.load(index_dir / "bm25"),

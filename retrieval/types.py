@@ -20,6 +20,9 @@ class DocumentMeta:
     kind: str                        # 计划 / 要点 / 总结 / 规划 / 思路 / 文件
     sha256: str                      # hash of the source file bytes
     period: str = ""                 # 上半年 / 下半年 / 一季度 … when the plan covers part of a year
+    published: str = ""              # publication date as YYYY-MM-DD (page metadata or the dated signature), "" unknown
+    issuer: str = ""                 # issuing body (发布机构 / 发文机关 / the signature), "" unknown
+    doc_number: str = ""             # 文号 such as 木洞府发〔2024〕2号, "" when none
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class Chunk:
     section_path: tuple[str, ...]    # ("二、立足新要求，…", "（一）聚焦重点难点，…")
     char_span: tuple[int, int]       # [start, end) in Document.text
     text: str                        # == Document.text[start:end]
+    # [start, end) offsets in `text` of lines that are section titles only (they name a topic and never
+    # answer a question); numbered items such as "1. 新建…5个" are body text and are not listed here.
+    heading_spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

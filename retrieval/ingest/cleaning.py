@@ -6,7 +6,7 @@ no word of content is removed: only whitespace, known artifact lines and markers
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retrieval.headings import SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
 
@@ -31,6 +31,9 @@ class CleanedText:
 
     text: str
     raw_offsets: tuple[int, ...]
+    # Page metadata read off the boilerplate that cleaning removes: "published" (YYYY-MM-DD), "issuer",
+    # "doc_number" (文号), "index_number" (索引号), "source" (来源). Only keys that were found.
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 def _is_ascii_alnum(ch: str) -> bool:
