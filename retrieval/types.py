@@ -87,6 +87,9 @@ class QueryAnalysis:
     answer_kind: str = "other"               # quantity / entity / list / other
     unit: str = ""                           # unit asked for in a quantity question, e.g. "平方米"
     asks_organisation: bool = False          # "哪个街道…" asks which organisation's plan says so
+    # The organisation as the question names it ("市桥街道", "吴淞", "火星街道"), "" when none is named.
+    # When set, answers come only from `orgs` (empty when no document belongs to that organisation).
+    asked_org: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,11 @@ class AskResult:
     answer: Answer | None
     hits: tuple[Hit, ...]                                 # hybrid ranking
     legs: dict[str, tuple[Hit, ...]] = field(default_factory=dict)   # "bm25" / "dense" / "hybrid"
+    # Why the answer is 未找到 when the question is scoped to an organisation or year that lacks it,
+    # e.g. "文档中没有市桥街道的这项数据"; "" otherwise. Hits of other organisations may still be listed.
+    scope_note: str = ""
+    # The best candidate even when it falls below the 未找到 threshold (for calibration reports), or None.
+    best_guess: Answer | None = None
     # The index snapshot the hits come from: a document deleted meanwhile does not break their display.
     chunks: Mapping[str, Chunk] = field(default_factory=dict, repr=False, compare=False)
     documents: Mapping[str, Document] = field(default_factory=dict, repr=False, compare=False)
