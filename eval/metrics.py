@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 UNANSWERABLE = "unanswerable"
 CROSS = "cross"
@@ -24,6 +27,81 @@ def is_relevant(passage_text: str, evidence: Sequence[str]) -> bool:
 def answer_hit(answer_text: str | None, gold_answer: str) -> bool:
     """True when the returned answer contains the gold answer, whitespace ignored; no answer is a miss."""
     return answer_text is not None and normalize(gold_answer) in normalize(answer_text)
+
+
+# --- fact@1: the highlighted fact equals the gold answer (definition in eval/README.md) ---------
+
+_QUOTES = str.maketrans({c: '"' for c in "“”„‟「」『』＂"} | {c: "'" for c in "‘’‚‛"})
+_KEPT_AT_EDGES = "%‰"                        # punctuation by category, yet part of a quantity
+_CN_DIGITS = "〇零一二两三四五六七八九十"
+_CN_MAGNITUDES = "百千万亿"
+_NUMERAL = rf"[\d{_CN_DIGITS}{_CN_MAGNITUDES}]"
+_THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_PERCENT_WORDS = re.compile(rf"百分之([\d.{_CN_DIGITS}百千]+(?:点[{_CN_DIGITS}]+)?)")
+_APPROXIMATE_INFIX = re.compile(rf"(?<={_NUMERAL})[余多]")              # 600余家, 3万多平方米, 十多个
+_APPROXIMATE_PREFIX = re.compile(r"(?:超过|超|逾|近|约|达|共)(?=[\d" + _CN_DIGITS + "])")
+_APPROXIMATE_SUFFIX = re.compile(r"(?:以上|左右)+$")
+_ARABIC_NUMBER = re.compile(r"(\d+(?:\.\d+)?)(万亿|亿|万)?")
+_CHINESE_NUMBER = re.compile(rf"[{_CN_DIGITS}{_CN_MAGNITUDES}]+(?:点[{_CN_DIGITS}]+)?")
+_MAGNITUDE = {"万": Decimal(10) ** 4, "亿": Decimal(10) ** 8, "万亿": Decimal(10) ** 12}
+
+
+def _plain_number(value: Decimal) -> str:
+    """A number written without exponent or trailing zeros: 30000, 1397600, 0.5."""
+    text = format(value.normalize(), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _arabic_value(match: re.Match) -> str:
+    return _plain_number(Decimal(match.group(1)) * _MAGNITUDE.get(match.group(2) or "", 1))
+
+
+def _chinese_value(match: re.Match) -> str:
+    run = match.group()
+    if not any(char in _CN_DIGITS for char in run):      # 万里, 千方百计: magnitude words, not numbers
+        return run
+    import cn2an  # imported late: only Chinese numerals need it
+
+    try:
+        value = cn2an.cn2an(run, "smart")
+    except ValueError:                                   # 十三五, 一二三四: a name or a list, not one number
+        return run
+    try:
+        return _plain_number(Decimal(str(value)))
+    except InvalidOperation:
+        return run
+
+
+def _strip_edges(text: str) -> str:
+    """Drop punctuation (quotes, brackets, 。，) around the fact; % and ‰ stay."""
+    def is_edge(char: str) -> bool:
+        return unicodedata.category(char).startswith("P") and char not in _KEPT_AT_EDGES
+
+    start, end = 0, len(text)
+    while start < end and is_edge(text[start]):
+        start += 1
+    while end > start and is_edge(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def normalize_fact(text: str) -> str:
+    """The canonical form two facts are compared in; see eval/README.md (fact@1) for each step."""
+    text = normalize(unicodedata.normalize("NFKC", text)).translate(_QUOTES)
+    text = _THOUSANDS_COMMA.sub("", _strip_edges(text))
+    text = _PERCENT_WORDS.sub(r"\1%", text)
+    text = _APPROXIMATE_INFIX.sub("", text)
+    text = _APPROXIMATE_PREFIX.sub("", text)
+    text = _APPROXIMATE_SUFFIX.sub("", text)
+    # Arabic first: in 3万 the 万 belongs to the digits; a Chinese run never contains a digit.
+    text = _ARABIC_NUMBER.sub(_arabic_value, text)
+    text = _CHINESE_NUMBER.sub(_chinese_value, text)
+    return text
+
+
+def fact_hit(fact: str | None, gold_answer: str) -> bool:
+    """True when the highlighted fact equals the gold answer in canonical form; no fact is a miss."""
+    return bool(fact) and bool(gold_answer) and normalize_fact(fact) == normalize_fact(gold_answer)
 
 
 def _coverage(passages: Sequence[str], evidence: Sequence[str]) -> list[frozenset[int]]:

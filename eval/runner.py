@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from time import perf_counter
 
-from eval.metrics import UNANSWERABLE, aggregate, answer_hit, latency_summary, retrieval_scores
+from eval.metrics import UNANSWERABLE, aggregate, answer_hit, fact_hit, latency_summary, retrieval_scores
 
 from retrieval.files import write_text_atomic
 from retrieval.types import LEGS
@@ -76,6 +76,37 @@ def _record_problem(record: object, seen_ids: set[str]) -> str | None:
     return None
 
 
+def gold_docs(gold: dict) -> list[str]:
+    """The gold document file names of a question: one, a list of two for cross, none for unanswerable."""
+    doc = gold.get("doc")
+    if doc is None:
+        return []
+    return [doc] if isinstance(doc, str) else list(doc)
+
+
+def answer_org(result, chunks, documents) -> str | None:
+    """The organisation of the document the answer was taken from, or None when there is no answer."""
+    if result.answer is None:
+        return None
+    chunk = chunks.get(result.answer.chunk_id)
+    document = documents.get(chunk.doc_id) if chunk else None
+    return document.meta.org if document else None
+
+
+def gold_orgs(gold: dict, documents) -> list[str]:
+    """The organisations of the question's gold documents that are in the index (names, not file names)."""
+    return list(dict.fromkeys(documents[doc].meta.org for doc in gold_docs(gold) if doc in documents))
+
+
+def candidate_record(result) -> dict | None:
+    """The best candidate answer, shown or not: best_guess when the engine gives one, else the answer."""
+    candidate = result.best_guess or result.answer
+    if candidate is None:
+        return None
+    return {"text": candidate.text, "fact": candidate.fact, "confidence": candidate.confidence,
+            "chunk_id": candidate.chunk_id, "shown": result.answer is not None}
+
+
 def _default_record() -> Callable:
     from retrieval.serialize import ask_record  # imported late: loading the engine stack is slow
 
@@ -99,8 +130,9 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
     first_ms = (perf_counter() - started) * 1000
 
     leg_scores = {leg: {} for leg in LEGS}
-    answer_scores, timings, runs = {}, [], []
+    answer_scores, timings, runs, orgs = {}, [], [], {}
     flagged = false_alarms = 0
+    wrong_org, answered_unanswerable = [], []
     for gold in questions:
         qid = gold["id"]
         started = perf_counter()
@@ -115,21 +147,38 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
             leg_scores[leg][qid] = retrieval_scores(passages, gold, k)
         answer_text = result.answer.text if result.answer else None
         if gold["answer"] is not None:
-            answer_scores[qid] = {"answer@1": float(answer_hit(answer_text, gold["answer"]))}
+            fact = result.answer.fact if result.answer else ""
+            answer_scores[qid] = {"answer@1": float(answer_hit(answer_text, gold["answer"])),
+                                  "fact@1": float(fact_hit(fact, gold["answer"]))}
         if answer_text is None:
             if gold["type"] == UNANSWERABLE:
                 flagged += 1
             else:
                 false_alarms += 1
-        runs.append(record(engine, result, question_id=qid))
+        elif gold["type"] == UNANSWERABLE:
+            answered_unanswerable.append(qid)
+        documents = result.documents or engine.documents
+        answered_by = answer_org(result, result.chunks or engine.chunks, documents)
+        expected = gold_orgs(gold, documents)
+        orgs[qid] = answered_by
+        if answered_by is not None and expected and answered_by not in expected:
+            wrong_org.append(qid)
+        run = record(engine, result, question_id=qid)
+        run.setdefault("best_guess", candidate_record(result))
+        runs.append(run)
 
     legs = {leg: aggregate(scores) for leg, scores in leg_scores.items()}
+    type_of = {gold["id"]: gold["type"] for gold in questions}
     types = dict.fromkeys(gold["type"] for gold in questions if gold["type"] != UNANSWERABLE)
     by_type = {
         qtype: aggregate({gold["id"]: leg_scores["hybrid"][gold["id"]] for gold in questions if gold["type"] == qtype})
         for qtype in types
     }
     answers = aggregate(answer_scores)
+    answers_by_type = {
+        qtype: aggregate({qid: scores for qid, scores in answer_scores.items() if type_of[qid] == qtype})
+        for qtype in dict.fromkeys(type_of[qid] for qid in answer_scores)
+    }
     chunk_chars = [len(chunk.text) for chunk in engine.chunks.values()]
     # hybrid_by_type comes after the headline figures: readers often see only the head of the file.
     metrics = {
@@ -137,11 +186,19 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
         "k": k,
         "legs": {leg: {"questions": summary.questions, **_rounded(summary.mean)} for leg, summary in legs.items()},
         "answer@1": round(answers.mean.get("answer@1", 0.0), 4),
+        "fact@1": round(answers.mean.get("fact@1", 0.0), 4),
         "answer_questions": answers.questions,
         "unanswerable": {
             "total": sum(gold["type"] == UNANSWERABLE for gold in questions),
             "flagged": flagged,
             "false_alarms": false_alarms,
+        },
+        # Answers citing another organisation's document, and answers to questions no document answers.
+        "wrong_answers": {
+            "wrong_org": len(wrong_org),
+            "wrong_org_ids": wrong_org,
+            "answered_unanswerable": len(answered_unanswerable),
+            "answered_unanswerable_ids": answered_unanswerable,
         },
         "chunks": {
             "count": len(chunk_chars),
@@ -150,17 +207,25 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
         },
         "timing": {**_rounded(latency_summary(timings), 1), "first_ms": round(first_ms, 1)},
         "hybrid_by_type": {qtype: {"questions": s.questions, **_rounded(s.mean)} for qtype, s in by_type.items()},
+        "answers_by_type": {qtype: {"questions": s.questions, **_rounded(s.mean)} for qtype, s in answers_by_type.items()},
         "per_question": {
             gold["id"]: {
                 "type": gold["type"],
                 **{leg: _rounded(legs[leg].individual_scores.get(gold["id"], {})) or None for leg in LEGS},
                 "answer@1": answers.individual_scores.get(gold["id"], {}).get("answer@1"),
+                "fact@1": answers.individual_scores.get(gold["id"], {}).get("fact@1"),
+                "answer_org": orgs[gold["id"]],
+                "wrong_org": gold["id"] in wrong_org,
                 "ms": round(ms, 1),
             }
             for gold, ms in zip(questions, timings)
         },
     }
     return metrics, runs
+
+
+def _ids(ids: Sequence[str]) -> str:
+    return f" ({', '.join(ids)})" if ids else ""
 
 
 def _rounded(values: dict[str, float], digits: int = 4) -> dict[str, float]:
@@ -215,11 +280,17 @@ def main(argv: Sequence[str] | None = None, engine=None) -> int:
     for leg in LEGS:
         print(json.dumps({"leg": leg, **metrics["legs"][leg]}, ensure_ascii=False))
     timing, unanswerable = metrics["timing"], metrics["unanswerable"]
+    wrong = metrics["wrong_answers"]
     print(
-        f"answer@1 {metrics['answer@1']:.3f} over {metrics['answer_questions']} questions; "
+        f"answer@1 {metrics['answer@1']:.3f}, fact@1 {metrics['fact@1']:.3f} over {metrics['answer_questions']} questions; "
         f"unanswerable flagged {unanswerable['flagged']}/{unanswerable['total']}, "
         f"false alarms {unanswerable['false_alarms']}; "
+        f"wrong-org answers {wrong['wrong_org']}{_ids(wrong['wrong_org_ids'])}; "
         f"query p50 {timing['p50_ms']:.0f} ms, p95 {timing['p95_ms']:.0f} ms; "
         f"wrote {Path(args.out) / 'metrics.json'} and runs.jsonl"
     )
+    print("by type: " + "; ".join(
+        f"{qtype} answer@1 {scores['answer@1']:.3f} fact@1 {scores['fact@1']:.3f} ({scores['questions']})"
+        for qtype, scores in metrics["answers_by_type"].items()
+    ))
     return 0

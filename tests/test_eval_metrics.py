@@ -11,10 +11,12 @@ import pytest
 from eval.metrics import (
     aggregate,
     answer_hit,
+    fact_hit,
     is_relevant,
     mrr_at_k,
     ndcg_at_k,
     normalize,
+    normalize_fact,
     percentile,
     recall_at_k,
     retrieval_scores,
@@ -114,6 +116,45 @@ def test_answer_hit():
     assert not answer_hit(None, "3万平方米")
 
 
+@pytest.mark.parametrize("fact, gold", [
+    ("3万平方米", "3万平方米"),
+    (" 3万\u3000平方米 ", "3万平方米"),                 # whitespace
+    ("近600家", "600家"),                                # a qualifier before the number
+    ("600余家", "600家"),                                # ... inside it
+    ("3万多平方米", "3万平方米"),
+    ("超过5万平方米以上", "5万平方米"),                  # before and after
+    ("约1.5亿元左右", "1.5亿元"),
+    ("三万平方米", "3万平方米"),                         # a Chinese numeral equal to the Arabic one
+    ("十余个", "10个"),
+    ("二〇二一年", "2021年"),
+    ("百分之五十", "50%"),
+    ("１，０３１家", "1031家"),                          # full-width digits and comma, thousands separator
+    ("“吴淞面塑”。", "吴淞面塑"),                        # quotes and a full stop around the fact
+    ("50%", "５０％"),
+])
+def test_fact_hit_equal_up_to_form_and_qualifiers(fact, gold):
+    assert fact_hit(fact, gold)
+
+
+@pytest.mark.parametrize("fact, gold", [
+    ("30家", "600家"),                                   # another number
+    ("600", "600家"),                                    # the unit is part of the fact
+    ("5万平方米", "3万平方米"),
+    ("3万平方米", "3平方米"),                            # the magnitude counts
+    ("50", "50%"),                                       # % is not punctuation to strip
+    ("", "600家"),                                       # no fact highlighted
+    (None, "600家"),
+])
+def test_fact_hit_rejects_other_facts(fact, gold):
+    assert not fact_hit(fact, gold)
+
+
+def test_fact_form_keeps_names_and_non_numbers():
+    assert normalize_fact("万里街道") == "万里街道"                     # 万 without a digit is no number
+    assert normalize_fact("十三五规划") == "十三五规划"                 # not one number: left as written
+    assert normalize_fact("共建共治") == "共建共治"                     # 共 is a qualifier only before a number
+
+
 def test_percentile_interpolates_like_numpy():
     assert percentile([10, 20, 30, 40], 50) == 25.0                         # halfway between 20 and 30
     assert percentile([10, 20, 30, 40], 95) == pytest.approx(38.5)          # position 0.95 * 3 = 2.85 -> 30 + 0.85 * 10
@@ -149,9 +190,12 @@ PLAN = {
 
 
 class FakeEngine:
-    """The SearchEngine contract over four hand-made chunks, with scripted rankings."""
+    """The SearchEngine contract over four hand-made chunks, with scripted rankings.
 
-    def __init__(self):
+    plan: gold id -> (bm25, dense, hybrid rankings, answer chunk or None); facts: gold id -> highlighted fact.
+    """
+
+    def __init__(self, plan=PLAN, facts=None):
         texts = {WUSONG: "", ZONE: ""}
         self.chunks = {}
         for chunk_id, (doc_id, section_path, text) in CHUNK_TEXTS.items():
@@ -162,7 +206,8 @@ class FakeEngine:
             doc_id: Document(DocumentMeta(doc_id, doc_id.removesuffix(".txt"), doc_id[:2], (), (2021,), "要点", "0" * 64), text)
             for doc_id, text in texts.items()
         }
-        self.plans = {gold["question"]: PLAN[gold["id"]] for gold in GOLD}
+        self.plans = {gold["question"]: plan[gold["id"]] for gold in GOLD}
+        self.facts = {gold["question"]: (facts or {}).get(gold["id"], "") for gold in GOLD}
         self.asked = []
 
     def ask(self, question: str, k: int = 10) -> AskResult:
@@ -175,7 +220,8 @@ class FakeEngine:
         answer = None
         if answer_chunk:
             chunk = self.chunks[answer_chunk]
-            answer = Answer(chunk.text[:14], answer_chunk, (chunk.char_span[0], chunk.char_span[0] + 14), 0.9)
+            answer = Answer(chunk.text[:14], answer_chunk, (chunk.char_span[0], chunk.char_span[0] + 14), 0.9,
+                            self.facts[question])
         return AskResult(question, QueryAnalysis(question), answer, legs["hybrid"], legs,
                          chunks=self.chunks, documents=getattr(self, "documents", {}))
 
@@ -219,8 +265,8 @@ def test_cli_writes_metrics_and_runs(tmp_path, capsys):
     assert main(["--questions", str(questions), "--out", str(out), "-k", "3"], engine=FakeEngine()) == 0
 
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert list(metrics) == ["questions", "k", "legs", "answer@1", "answer_questions", "unanswerable", "chunks",
-                             "timing", "hybrid_by_type", "per_question"]
+    assert list(metrics) == ["questions", "k", "legs", "answer@1", "fact@1", "answer_questions", "unanswerable",
+                             "wrong_answers", "chunks", "timing", "hybrid_by_type", "answers_by_type", "per_question"]
     assert metrics["k"] == 3
     assert set(metrics["legs"]["hybrid"]) == {"questions", "recall@1", "recall@3", "mrr@3", "ndcg@3"}
     assert metrics["legs"]["hybrid"]["questions"] == 3                      # g4 (unanswerable) not scored
@@ -234,7 +280,27 @@ def test_cli_writes_metrics_and_runs(tmp_path, capsys):
 
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["leg"] for line in lines[:3]] == ["bm25", "dense", "hybrid"]
-    assert "answer@1 0.500" in lines[3]
+    assert "answer@1 0.500, fact@1 0.000" in lines[3]
+    assert lines[4] == "by type: number answer@1 1.000 fact@1 0.000 (1); entity answer@1 0.000 fact@1 0.000 (1)"
+
+
+def test_evaluate_counts_facts_and_answers_from_the_wrong_organisation():
+    plan = {**PLAN, "g3": (*PLAN["g3"][:3], "c1"), "g4": (*PLAN["g4"][:3], "c3")}
+    # g1: right fact; g2 (cross, both docs gold): answered from 吴淞, fine; g3: asks about 开发区, answered
+    # from 吴淞's chunk c1 with a wrong fact; g4: unanswerable, answered anyway.
+    engine = FakeEngine(plan, facts={"g1": "3万\u3000平方米", "g3": "3万平方米"})
+    metrics, runs = evaluate(engine, GOLD, k=10, record=lambda engine, result, question_id: {"id": question_id})
+
+    assert metrics["fact@1"] == 0.5                                         # g1 right, g3 wrong, of 2
+    assert metrics["answers_by_type"] == {"number": {"questions": 1, "answer@1": 1.0, "fact@1": 1.0},
+                                          "entity": {"questions": 1, "answer@1": 0.0, "fact@1": 0.0}}
+    assert metrics["wrong_answers"] == {"wrong_org": 1, "wrong_org_ids": ["g3"],
+                                        "answered_unanswerable": 1, "answered_unanswerable_ids": ["g4"]}
+    assert metrics["unanswerable"] == {"total": 1, "flagged": 0, "false_alarms": 0}
+    assert metrics["per_question"]["g3"]["answer_org"] == "吴淞" and metrics["per_question"]["g3"]["wrong_org"]
+    assert not metrics["per_question"]["g2"]["wrong_org"]
+    assert runs[0]["best_guess"] == {"text": "完成3万平方米年度拆违任务，", "fact": "3万\u3000平方米", "confidence": 0.9,
+                                     "chunk_id": "c1", "shown": True}
 
 
 @pytest.mark.parametrize("content, message", [
