@@ -104,7 +104,8 @@ def candidate_record(result) -> dict | None:
     if candidate is None:
         return None
     return {"text": candidate.text, "fact": candidate.fact, "confidence": candidate.confidence,
-            "chunk_id": candidate.chunk_id, "shown": result.answer is not None}
+            "chunk_id": candidate.chunk_id, "shown": result.answer is not None,
+            "source": "best_guess" if result.best_guess is not None else "answer"}
 
 
 def _default_record() -> Callable:

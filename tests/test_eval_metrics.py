@@ -300,7 +300,7 @@ def test_evaluate_counts_facts_and_answers_from_the_wrong_organisation():
     assert metrics["per_question"]["g3"]["answer_org"] == "吴淞" and metrics["per_question"]["g3"]["wrong_org"]
     assert not metrics["per_question"]["g2"]["wrong_org"]
     assert runs[0]["best_guess"] == {"text": "完成3万平方米年度拆违任务，", "fact": "3万\u3000平方米", "confidence": 0.9,
-                                     "chunk_id": "c1", "shown": True}
+                                     "chunk_id": "c1", "shown": True, "source": "answer"}
 
 
 @pytest.mark.parametrize("content, message", [
