@@ -37,8 +37,9 @@ run: index
 test: setup browser-deps index
 	$(PY) -m pytest -q
 
+# Both sets (dev; web-dev on corpus/ plus ../shared/eval/web-dev/docs) and one summary table.
 eval: index
-	$(PY) -m eval --questions eval/dev.jsonl --out artifacts/eval
+	$(PY) -m eval suites --out artifacts/eval
 
 bench: index
 	$(PY) scripts/benchmark.py
