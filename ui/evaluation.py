@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.metrics import UNANSWERABLE, answer_hit, recall_at_k
+from eval.metrics import UNANSWERABLE, answer_hit, fact_hit, recall_at_k
 from eval.runner import LEGS, QuestionsError, evaluate, load_questions
 from ui import render
 from ui.service import UserFacingError
@@ -93,7 +93,8 @@ def recall_curve(runs: Sequence[dict], questions: Sequence[dict], k_max: int = E
     return rows
 
 
-def _miss_reasons(gold: dict, run: dict) -> list[str]:
+def _miss_reasons(gold: dict, run: dict, scores: dict | None = None) -> list[str]:
+    """Why a question counts as missed; `scores` is its metrics.json per_question entry, when known."""
     reasons = []
     answer = run["answer"]["text"] if run.get("answer") else None
     if gold["type"] == UNANSWERABLE:
@@ -107,16 +108,24 @@ def _miss_reasons(gold: dict, run: dict) -> list[str]:
         reasons.append("误报「未找到」")
     elif gold["answer"] is not None and not answer_hit(answer, gold["answer"]):
         reasons.append("答案不对")
+    elif gold["answer"] is not None and "fact" in run["answer"] and not fact_hit(run["answer"]["fact"], gold["answer"]):
+        reasons.append("答案句对，但高亮的事实不对")
+    if scores and scores.get("wrong_org"):
+        reasons.append(f"答案出自其他单位（{scores.get('answer_org')}）的文件")
     return reasons
 
 
-def missed(runs: Sequence[dict], questions: Sequence[dict]) -> list[tuple[dict, dict, list[str]]]:
-    """(gold, run, reasons) for every question the hybrid leg or the answer got wrong."""
+def missed(runs: Sequence[dict], questions: Sequence[dict],
+           per_question: dict | None = None) -> list[tuple[dict, dict, list[str]]]:
+    """(gold, run, reasons) for every question the hybrid leg, the answer or its fact got wrong.
+
+    per_question: metrics.json's per-question scores, to name answers from another organisation's file.
+    """
     gold_by_id = {gold["id"]: gold for gold in questions}
     found = []
     for run in runs:
         gold = gold_by_id[run["id"]]
-        reasons = _miss_reasons(gold, run)
+        reasons = _miss_reasons(gold, run, (per_question or {}).get(run["id"]))
         if reasons:
             found.append((gold, run, reasons))
     return found
@@ -129,6 +138,7 @@ def missed_html(misses: Sequence[tuple[dict, dict, list[str]]]) -> str:
     items = []
     for gold, run, reasons in misses:
         answer = run["answer"]["text"] if run.get("answer") else "未找到"
+        fact = run["answer"].get("fact") if run.get("answer") else ""
         passages = "".join(
             f'<li><span class="miss-doc">{render.escape(item.get("title") or item.get("doc", ""))}</span>'
             f' <span class="miss-path">{render.escape(item.get("section", ""))}</span>'
@@ -140,7 +150,8 @@ def missed_html(misses: Sequence[tuple[dict, dict, list[str]]]) -> str:
             f'<div class="miss-head">{render.escape(gold["id"])} · {render.escape(TYPE_LABELS.get(gold["type"], gold["type"]))} · '
             f'{render.escape(gold["question"])}</div>'
             f'<div class="miss-why">{render.escape("；".join(reasons))}。标准答案：{render.escape(gold.get("answer") or "—")}；'
-            f"系统回答：{render.escape(answer)}</div>"
+            f"系统回答：{render.escape(answer)}"
+            f"{'（高亮：' + render.escape(fact) + '）' if fact else ''}</div>"
             f'<ol class="miss-passages">{passages}</ol></div>'
         )
     return '<div class="misses">' + "".join(items) + "</div>"
@@ -159,15 +170,21 @@ def build_report(metrics: dict, runs: Sequence[dict], questions: Sequence[dict])
         [LEG_LABELS.get(leg, leg), metrics["legs"][leg].get("questions", scored), *(metrics["legs"][leg].get(name) for name in names)]
         for leg in metrics["legs"]
     ]
+    answers_by_type = metrics.get("answers_by_type", {})
     type_rows = [
-        [TYPE_LABELS.get(qtype, qtype), scores.get("questions"), *(scores.get(name) for name in names)]
+        [TYPE_LABELS.get(qtype, qtype), scores.get("questions"), *(scores.get(name) for name in names),
+         answers_by_type.get(qtype, {}).get("answer@1"), answers_by_type.get(qtype, {}).get("fact@1")]
         for qtype, scores in metrics["hybrid_by_type"].items()
     ]
-    misses = missed(runs, questions)
-    unanswerable, timing = metrics["unanswerable"], metrics["timing"]
+    misses = missed(runs, questions, metrics.get("per_question"))
+    unanswerable, timing, wrong = metrics["unanswerable"], metrics["timing"], metrics["wrong_answers"]
+    # Ids come from an uploaded file: escaped, as the summary is rendered as markdown with HTML.
+    wrong_ids = "（" + render.escape("、".join(wrong["wrong_org_ids"])) + "）" if wrong["wrong_org_ids"] else ""
     summary = (
         f"**共 {metrics['questions']} 题**（k = {metrics['k']}）。"
-        f"答案正确率 answer@1 = **{metrics['answer@1']:.3f}**（{metrics['answer_questions']} 道有标准答案的题）。"
+        f"答案句正确率 answer@1 = **{metrics['answer@1']:.3f}**，"
+        f"高亮事实正确率 fact@1 = **{metrics['fact@1']:.3f}**（{metrics['answer_questions']} 道有标准答案的题）。"
+        f"答案出自其他单位文件的 **{wrong['wrong_org']}** 题{wrong_ids}。"
         f"无答案题：正确说「未找到」**{unanswerable['flagged']}/{unanswerable['total']}**；"
         f"有答案却说「未找到」（误报）**{unanswerable['false_alarms']}** 题。"
         f"查询耗时中位数 {timing.get('p50_ms', 0):.0f} ms。漏掉或答错 {len(misses)} 题，列在最下面。"
@@ -176,7 +193,7 @@ def build_report(metrics: dict, runs: Sequence[dict], questions: Sequence[dict])
         metrics=metrics,
         summary_markdown=summary,
         leg_table=(["检索方式", "题数", *names], leg_rows),
-        type_table=(["题型（混合检索）", "题数", *names], type_rows),
+        type_table=(["题型（混合检索）", "题数", *names, "answer@1", "fact@1"], type_rows),
         recall_curve=recall_curve(runs, questions),
         missed_html=missed_html(misses),
         missed_count=len(misses),
