@@ -10,7 +10,7 @@ from pathlib import Path
 
 from eval.metrics import UNANSWERABLE, answer_hit, fact_hit
 from eval.runner import load_questions
-from eval.suites import SuiteError, engine_opener, add_arguments, run_suites, selected_suites
+from eval.suites import SuiteError, add_arguments, engine_opener, format_table, run_suites, selected_suites
 from retrieval.files import write_text_atomic
 
 STEP = 0.05
@@ -170,9 +170,7 @@ def main(argv: Sequence[str] | None = None, open_engine=None) -> int:
             results = _runs_from(args.runs)
         else:
             rows, results = run_suites(selected_suites(args), args.out, args.k, open_engine or engine_opener(args.encoder))
-            for row in rows:
-                if "error" in row:
-                    print(f"{row['set']}: not run: {row['error']}", file=sys.stderr)
+            print(format_table(rows, args.k) + "\n")
     except (SuiteError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
