@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 
-from tests.fakes import FakeEngine, failing_add
+from tests.fake_indexing import ImmediateQueue
+from tests.fakes import FakeEngine
 from tests.app_server import ROOT
 from ui import evaluation
 from ui.service import EngineService, UserFacingError, parse_aliases, parse_years
@@ -24,7 +25,9 @@ def corpus(tmp_path):
 
 @pytest.fixture
 def service(corpus):
-    return EngineService(FakeEngine(corpus), corpus)
+    engine = FakeEngine(corpus)
+    engine.indexing = ImmediateQueue(engine)
+    return EngineService(engine, corpus)
 
 
 def test_a_followup_is_asked_with_the_previous_topic_and_cites_the_new_organisation(service):
@@ -51,12 +54,11 @@ def test_an_empty_question_gets_a_chinese_hint(service):
 def test_an_upload_is_indexed_and_answerable(service, corpus):
     source = corpus.parent / "星河街道2022年工作计划.txt"
     source.write_text("星河街道2022年工作计划\n一、环境\n全年新建口袋公园17座。\n", encoding="utf-8")
-    steps = []
-    meta = service.add_upload(source, "../../星河街道2022年工作计划.txt", lambda fraction, desc: steps.append(fraction))
-    assert (corpus / meta.doc_id).is_file() and meta.doc_id == "星河街道2022年工作计划.txt"
-    assert steps == sorted(steps) and steps[-1] == 1.0
+    outcome = service.upload(source, "../../星河街道2022年工作计划.txt")
+    assert (corpus / outcome.doc_id).is_file() and outcome.doc_id == "星河街道2022年工作计划.txt"
+    assert outcome.job.kind == "add" and outcome.job.state == "done"
     turn = service.ask("星河今年新建多少座口袋公园", None, None, None)
-    assert turn.answer.fact == "17座" and turn.citations[0].meta.doc_id == meta.doc_id
+    assert turn.answer.fact == "17座" and turn.citations[0].meta.doc_id == outcome.doc_id
 
 
 def test_a_rejected_upload_leaves_corpus_and_index_untouched(service, corpus):
@@ -64,18 +66,18 @@ def test_a_rejected_upload_leaves_corpus_and_index_untouched(service, corpus):
     source = corpus.parent / "image.txt"
     source.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     with pytest.raises(UserFacingError, match="不支持这种文件"):
-        service.add_upload(source, "image.txt")
+        service.upload(source, "image.txt")
     assert sorted(p.name for p in corpus.iterdir()) == before_files
     assert service.engine.documents == before_docs
 
 
-def test_a_file_the_engine_cannot_index_is_removed_again(service, corpus):
-    failing_add(service.engine)
-    source = corpus.parent / "计划.txt"
-    source.write_text("某某街道2022年工作计划\n正文。\n", encoding="utf-8")
-    with pytest.raises(UserFacingError, match="没有改动"):
-        service.add_upload(source, "计划.txt")
-    assert not (corpus / "计划.txt").exists()
+def test_a_file_with_no_text_after_cleaning_is_refused_before_it_is_stored(service, corpus):
+    before = sorted(p.name for p in corpus.iterdir())
+    source = corpus.parent / "空白.txt"
+    source.write_text(" \n\u3000\n\t\n", encoding="utf-8")
+    with pytest.raises(UserFacingError):
+        service.upload(source, "空白.txt")
+    assert sorted(p.name for p in corpus.iterdir()) == before
 
 
 def test_metadata_edits_and_deletion_reach_the_engine(service, corpus):
@@ -88,6 +90,7 @@ def test_metadata_edits_and_deletion_reach_the_engine(service, corpus):
     assert WANLI not in service.engine.documents and not (corpus / WANLI).exists()
     with pytest.raises(UserFacingError, match="最后一份文档"):
         service.delete(WUSONG)
+    assert [e.action for e in service.audit_entries()] == ["delete", "metadata"]
 
 
 @pytest.mark.parametrize("text", ["", "21", "二〇二一", "2021, abc", "3000"])
@@ -102,7 +105,7 @@ def test_aliases_split_on_chinese_and_latin_separators():
 
 def test_search_record_resolves_organisation_names_and_rejects_bad_input(service):
     assert service.resolve_organisation("吴淞街道") == WUSONG
-    with pytest.raises(UserFacingError, match="k 必须在 1 到 50 之间"):
+    with pytest.raises(UserFacingError, match="k 必须是 1 到 100 之间的整数"):
         service.search_record("吴淞拆违", k=0)
     with pytest.raises(UserFacingError, match="找不到单位「火星」"):
         service.search_record("吴淞拆违", organisation="火星")

@@ -1,6 +1,9 @@
-"""The Gradio Blocks app: ask (chat with citations), documents (upload, edit, delete), evaluation, and the search API."""
+"""The Gradio Blocks app: ask (chat with citations), documents (upload, replace, delete, trash, audit,
+indexing progress), evaluation, and the search and indexing-status APIs."""
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import gradio as gr
@@ -8,6 +11,7 @@ import pandas as pd
 
 from retrieval.uploads import MAX_UPLOAD_BYTES
 from ui import evaluation, render
+from retrieval.validation import MAX_QUESTION_CHARS
 from ui.service import EngineService, Turn, UserFacingError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +29,13 @@ HOW_TO = (
     "答案在最前面，下面的 [1] [2] [3] 是出处；点「查看原文」在右侧打开整篇文档并定位到那一段。"
 )
 DOC_PLACEHOLDER = "点出处里的「查看原文」，整篇文档会显示在这里，并滚动到引用的段落。"
-DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "段落数", "文件名"]
+DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布日期", "发布机构", "文号", "段落数", "索引状态", "文件名"]
+TRASH_HEADERS = ["文件名", "原因", "移入时间", "用户", "保留到", "编号"]
+AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明"]
+# Questions run in parallel up to the cores (the engine reads an immutable snapshot; numpy/faiss release
+# the GIL); corpus edits run one at a time; status polls are trivial and never wait behind either.
+QUESTION_CONCURRENCY = os.cpu_count() or 2
+STATUS_POLL_SECONDS = 2.0
 
 # Event delegation on the chat element: its content is replaced on every answer, the element is not.
 # After an answer the chat scrolls (inside its own box) to the top of the newest turn, where the answer is.
@@ -114,6 +124,11 @@ mark.passage.fact { background: #ffd666; }
 .miss-why { color: #93370d; }
 .miss-doc { font-weight: 600; } .miss-path { color: var(--body-text-color-subdued); font-size: 0.88em; }
 .miss-text { font-size: 0.9em; }
+.other-org-tag { background: #f2f4f7; color: #475467; border: 1px solid #d0d5dd; border-radius: 4px; padding: 0 6px; font-size: 0.85em; }
+.cite.other-org { opacity: 0.85; }
+.scope-note { font-weight: 600; color: #93370d; }
+.pending-note { color: #93370d; background: #fffaeb; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 0.9em; }
+table.jobs { width: 100%; font-size: 0.9em; } table.jobs td, table.jobs th { padding: 2px 6px; text-align: left; }
 """
 
 
@@ -131,27 +146,70 @@ def _frame(headers: list[str], rows: list[list]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=headers)
 
 
-def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str | Path = DEV_QUESTIONS) -> gr.Blocks:
-    """The whole app around one engine. Per-user chat history lives in gr.State; the engine is shared."""
+def _user(request: gr.Request | None) -> str | None:
+    """The logged-in user of a request, None when login is off."""
+    return getattr(request, "username", None) if request is not None else None
+
+
+def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str | Path = DEV_QUESTIONS,
+              users: Mapping[str, str] | None = None) -> gr.Blocks:
+    """The whole app around one engine. Per-user chat history and the corpus version a page saw live in
+    gr.State; the engine is shared. users: name -> role ("editor" / "reader") when login is on, else None."""
     corpus_dir = Path(corpus_dir or getattr(engine, "corpus_dir", "corpus"))
-    service = EngineService(engine, corpus_dir)
+    service = EngineService(engine, corpus_dir, users)
     dev_questions = Path(dev_questions)
+    listing: dict = {}          # the listing components, filled in by the layout below
+
+    # ---- listings: every page reflects the current corpus ----------------------------------
+
+    def page_version() -> str:
+        """What a page's lists depend on: the indexed documents, and the audit log (trash and changes)."""
+        audit_size = service.audit.path.stat().st_size if service.audit.path.exists() else 0
+        return f"{service.corpus_version()}-{audit_size}"
+
+    def listings(seen: str | None, selected: str | None = None, force: bool = False) -> dict:
+        """Fresh choices and tables when the corpus moved since the page last looked (or when forced); else nothing.
+
+        Choices keep the user's selection when it still exists.
+        """
+        now = page_version()
+        if now == seen and not force:
+            return {}
+        doc_choices = service.document_choices()
+        ids = {value for _, value in doc_choices}
+        return {
+            listing["docs_table"]: _frame(DOC_HEADERS, service.document_rows()),
+            listing["doc_select"]: gr.update(choices=doc_choices, **({"value": selected if selected in ids else None}
+                                                                      if selected is not None or force else {})),
+            listing["org_filter"]: gr.update(choices=service.org_choices()),
+            listing["year_filter"]: gr.update(choices=service.year_choices()),
+            listing["trash_table"]: _frame(TRASH_HEADERS, service.trash_rows()),
+            listing["trash_select"]: gr.update(choices=service.trash_choices(), value=None),
+            listing["audit_table"]: _frame(AUDIT_HEADERS, service.audit_rows()),
+            listing["version"]: now,
+        }
 
     # ---- handlers: asking -----------------------------------------------------------------
 
     def transcript(turns: tuple[Turn, ...], explain: bool) -> str:
         return render.render_transcript([turn.html(index, explain) for index, turn in enumerate(turns)])
 
-    def ask(question, turns, org_choice, year_choice, explain):
+    def ask(question, turns, org_choice, year_choice, explain, seen):
         turns = tuple(turns or ())
         previous = turns[-1].asked if turns else None
+        refreshed = listings(seen)
         try:
-            turn = service.ask(question, previous, org_choice or None, int(year_choice) if year_choice else None)
+            year = int(year_choice) if year_choice else None
+        except (TypeError, ValueError):
+            gr.Warning("「年份」里的选择已失效，请重新选择。")
+            return refreshed
+        try:
+            turn = service.ask(question, previous, org_choice or None, year)
         except UserFacingError as error:
             gr.Warning(render.escape(str(error)))   # Gradio may render a warning as HTML
-            return gr.update(), gr.update(), turns
+            return refreshed
         turns = (*turns, turn)
-        return "", transcript(turns, explain), turns
+        return {listing["question"]: "", listing["chat"]: transcript(turns, explain), listing["turns"]: turns, **refreshed}
 
     def open_citation(turns, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -171,20 +229,28 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
 
     # ---- handlers: documents --------------------------------------------------------------
 
-    def choices_updates(selected: str | None = None, reset_filters: bool = False):
-        """Fresh choices for every list of documents, organisations and years.
+    def on_load(request: gr.Request):
+        """A page opening (or reloading): current lists, and the editing controls only for editors."""
+        editable = service.can_edit(_user(request))
+        role = "" if service.users is None else (
+            f"已登录：{_user(request)}（{'编辑' if editable else '只读：可以提问和评估，不能修改文档'}）")
+        return {**listings(None, force=True),
+                listing["editor_tools"]: gr.update(visible=editable),
+                listing["manage_tools"]: gr.update(visible=editable),
+                listing["trash_tools"]: gr.update(visible=editable),
+                listing["cancel_tools"]: gr.update(visible=editable),
+                listing["role_note"]: role,
+                listing["index_status"]: render.indexing_html(service.indexing_jobs())}
 
-        After a deletion the filters go back to "all", as the selected document or year may be gone.
-        """
-        doc_choices = service.document_choices()
-        ids = [value for _, value in doc_choices]
-        reset = {"value": ""} if reset_filters else {}
-        return (
-            _frame(DOC_HEADERS, service.document_rows()),
-            gr.update(choices=doc_choices, value=selected if selected in ids else None),
-            gr.update(choices=service.org_choices(), **reset),
-            gr.update(choices=service.year_choices(), **reset),
-        )
+    def poll(seen):
+        """Every few seconds: indexing progress, and the lists when anyone changed the corpus."""
+        jobs = service.indexing_jobs()
+        active = [job for job in jobs if job.state in render.ACTIVE_JOB_STATES]
+        return {listing["index_status"]: render.indexing_html(jobs),
+                listing["job_select"]: gr.update(choices=[(f"{render.JOB_KINDS.get(j.kind, j.kind)} {j.doc or '语料库'}"
+                                                           f"（{render.JOB_STATES.get(j.state, j.state)}）", j.job_id)
+                                                          for j in active]),
+                **listings(seen)}
 
     def show_document(doc_id):
         if not doc_id:
@@ -195,47 +261,85 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             return "", "", render.render_message(str(error), "warn")
         return "、".join(meta.aliases), ", ".join(map(str, meta.years)), service.document_html(doc_id)
 
-    def upload(file_path, progress=gr.Progress()):
+    def upload(file_path, seen, request: gr.Request):
+        return _upload(file_path, seen, request, confirm=False)
+
+    def confirm_replace(pending_path, seen, request: gr.Request):
+        return _upload(pending_path, seen, request, confirm=True)
+
+    def _upload(file_path, seen, request, confirm: bool):
+        hide = {listing["replace_row"]: gr.update(visible=False), listing["pending_upload"]: None}
         if not file_path:
-            return (render.render_message("请先选择要上传的文件（.txt / .md / .docx / .pdf）。", "warn"), *choices_updates(),
-                    gr.update(), gr.update(), gr.update(), gr.update())
+            return {listing["upload_status"]: render.render_message("请先选择要上传的文件（.txt / .md / .docx / .pdf）。", "warn"),
+                    **hide, **listings(seen)}
         try:
-            meta = service.add_upload(file_path, Path(file_path).name, lambda f, d: progress(f, desc=d))
+            outcome = service.upload(file_path, Path(file_path).name, _user(request), confirm_replace=confirm)
         except UserFacingError as error:
-            return (render.render_message(f"上传失败：{error}", "error"), *choices_updates(),
-                    gr.update(), gr.update(), gr.update(), gr.update())
-        rows = service.document_rows()
-        chunks = next((row[5] for row in rows if row[6] == meta.doc_id), 0)
-        message = (
-            f"已加入《{meta.title}》（{render.document_label(meta)}，文件 {meta.doc_id}），共 {chunks} 段，"
-            "索引已更新。现在就可以在「问答」页提问。"
-        )
-        aliases, years, preview = show_document(meta.doc_id)
-        return (render.render_message(message, "ok"), *choices_updates(meta.doc_id), aliases, years, preview, None)
+            return {listing["upload_status"]: render.render_message(f"上传失败：{error}", "error"), **hide, **listings(seen)}
+        if outcome.needs_confirmation:
+            question = (f"语料库里已有「{outcome.doc_id}」。替换已有文档？旧版本会移到回收站，30 天内可以恢复。")
+            return {listing["upload_status"]: render.render_message(question, "warn"),
+                    listing["replace_row"]: gr.update(visible=True), listing["pending_upload"]: file_path,
+                    **listings(seen)}
+        done = (f"已替换「{outcome.replaced}」（旧版本在回收站），新文件 {outcome.doc_id}" if outcome.replaced
+                else f"已保存 {outcome.doc_id}")
+        message = f"{done}。索引正在后台更新（进度见下方「索引任务」），完成后就能在「问答」页问到。"
+        status = render.render_message(message, "ok") + "".join(render.render_message(w, "warn") for w in outcome.warnings)
+        return {listing["upload_status"]: status, **hide, listing["upload_file"]: None,
+                listing["index_status"]: render.indexing_html(service.indexing_jobs()), **listings(seen, force=True)}
 
-    def save_metadata(doc_id, aliases_text, years_text):
+    def cancel_replace(seen):
+        return {listing["upload_status"]: render.render_message("已取消，语料库没有改动。", "info"),
+                listing["replace_row"]: gr.update(visible=False), listing["pending_upload"]: None, **listings(seen)}
+
+    def save_metadata(doc_id, aliases_text, years_text, seen, request: gr.Request):
         if not doc_id:
-            return render.render_message("请先在上面选择一份文档。", "warn"), *choices_updates()
+            return {listing["manage_status"]: render.render_message("请先在上面选择一份文档。", "warn"), **listings(seen)}
         try:
-            meta = service.update_metadata(doc_id, aliases_text, years_text)
+            meta = service.update_metadata(doc_id, aliases_text, years_text, _user(request))
         except UserFacingError as error:
-            return render.render_message(str(error), "error"), *choices_updates(doc_id)
+            return {listing["manage_status"]: render.render_message(str(error), "error"),
+                    **listings(seen, selected=doc_id, force=True)}
         message = f"已保存《{meta.title}》：别名 {'、'.join(meta.aliases) or '（无）'}，年份 {render.years_label(meta.years)}。索引已更新。"
-        return render.render_message(message, "ok"), *choices_updates(doc_id)
+        return {listing["manage_status"]: render.render_message(message, "ok"), **listings(seen, selected=doc_id, force=True)}
 
-    def delete_document(doc_id, confirmed):
+    def delete_document(doc_id, confirmed, seen, request: gr.Request):
         if not doc_id:
-            return render.render_message("请先在上面选择要删除的文档。", "warn"), *choices_updates(), gr.update(), gr.update()
+            return {listing["manage_status"]: render.render_message("请先在上面选择要删除的文档。", "warn"), **listings(seen)}
         if not confirmed:
-            return (render.render_message("请先勾选「确认删除」，再点「删除文档」。", "warn"), *choices_updates(doc_id),
-                    gr.update(), gr.update())
+            return {listing["manage_status"]: render.render_message("请先勾选「确认删除」，再点「删除文档」。", "warn"),
+                    **listings(seen)}
         try:
-            meta = service.delete(doc_id)
+            meta, entry, _ = service.delete(doc_id, _user(request))
         except UserFacingError as error:
-            return render.render_message(str(error), "error"), *choices_updates(doc_id), gr.update(), gr.update()
-        message = f"已删除《{meta.title}》（{meta.doc_id}），索引已更新。"
-        return (render.render_message(message, "ok"), *choices_updates(reset_filters=True), False,
-                render.render_message("文档已删除。"))
+            return {listing["manage_status"]: render.render_message(str(error), "error"), **listings(seen, force=True)}
+        message = f"已删除《{meta.title}》（{meta.doc_id}），已移到回收站（30 天内可在下方「回收站」恢复）。索引正在后台更新。"
+        return {listing["manage_status"]: render.render_message(message, "ok"), listing["delete_confirm"]: False,
+                listing["doc_preview"]: render.render_message("文档已删除。"),
+                listing["index_status"]: render.indexing_html(service.indexing_jobs()), **listings(seen, force=True)}
+
+    def restore_document(entry_id, seen, request: gr.Request):
+        if not entry_id:
+            return {listing["trash_status"]: render.render_message("请先在回收站里选择要恢复的文档。", "warn"), **listings(seen)}
+        try:
+            entry, _ = service.restore(entry_id, _user(request))
+        except UserFacingError as error:
+            return {listing["trash_status"]: render.render_message(str(error), "error"), **listings(seen, force=True)}
+        message = f"已恢复 {entry.doc_id}。索引正在后台更新，完成后就能在「问答」页问到。"
+        return {listing["trash_status"]: render.render_message(message, "ok"),
+                listing["index_status"]: render.indexing_html(service.indexing_jobs()), **listings(seen, force=True)}
+
+    def cancel_job(job_id, seen, request: gr.Request):
+        if not job_id:
+            return {listing["cancel_status"]: render.render_message("请先选择一个进行中的索引任务。", "warn")}
+        try:
+            cancelled = service.cancel(job_id, _user(request))
+        except UserFacingError as error:
+            return {listing["cancel_status"]: render.render_message(str(error), "error")}
+        message = ("已取消，这次改动已撤回（文件在回收站，可恢复）。" if cancelled
+                   else "这个任务已经结束，无法取消。")
+        return {listing["cancel_status"]: render.render_message(message, "ok" if cancelled else "warn"),
+                listing["index_status"]: render.indexing_html(service.indexing_jobs()), **listings(seen, force=True)}
 
     # ---- handlers: evaluation -------------------------------------------------------------
 
@@ -264,8 +368,8 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         """Ask one question; returns the same JSON as a line of the eval command's runs.jsonl.
 
         Args:
-            question: the question in Chinese, e.g. "吴淞今年拆违任务多少平方米".
-            k: how many passages per ranking (1-50).
+            question: the question in Chinese, e.g. "吴淞今年拆违任务多少平方米" (at most 500 characters).
+            k: how many passages per ranking (1-100).
             organisation: optional filter: an organisation name, alias or document file name.
             year: optional filter: a year the document covers, e.g. 2021.
         """
@@ -274,25 +378,38 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         except UserFacingError as error:
             raise gr.Error(render.escape(str(error))) from error
 
+    def indexing_status() -> dict:
+        """Background indexing: recent jobs (state, progress 0-1, message), documents still waiting for vectors,
+        and the corpus version (it changes whenever the indexed documents do)."""
+        return service.indexing_record()
+
     # ---- layout ---------------------------------------------------------------------------
 
     with gr.Blocks(title=APP_TITLE) as demo:
         turns_state = gr.State(())
+        version_state = gr.State("")
+        pending_upload = gr.State(None)
         gr.Markdown(f"## {APP_TITLE}", elem_id="app-title")
+        role_note = gr.Markdown("", elem_id="role-note")
         with gr.Tabs():
             with gr.Tab("问答", id="ask-tab", elem_id="ask-tab"):
                 gr.Markdown(HOW_TO, elem_id="how-to")
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=420):
                         with gr.Row():
-                            org_filter = gr.Dropdown(service.org_choices(), value="", label="单位", elem_id="org-filter")
-                            year_filter = gr.Dropdown(service.year_choices(), value="", label="年份", elem_id="year-filter")
+                            # Custom values allowed: a page's choices may lag another user's change for a moment;
+                            # the service then answers in Chinese instead of Gradio refusing in English.
+                            org_filter = gr.Dropdown(service.org_choices(), value="", label="单位", elem_id="org-filter",
+                                                     allow_custom_value=True)
+                            year_filter = gr.Dropdown(service.year_choices(), value="", label="年份", elem_id="year-filter",
+                                                      allow_custom_value=True)
                             explain = gr.Checkbox(label="显示检索排名（BM25 / 向量 / 融合分）", elem_id="explain")
                         chat = gr.HTML(transcript((), False), js_on_load=CHAT_JS, max_height=700,
                                        elem_id="chat-log", padding=True)
                         with gr.Row():
                             question = gr.Textbox(show_label=False, placeholder="输入问题，例如：吴淞今年拆违任务多少平方米",
-                                                  elem_id="question", scale=5, lines=1, max_lines=3, submit_btn=False)
+                                                  elem_id="question", scale=5, lines=1, max_lines=3, submit_btn=False,
+                                                  max_length=MAX_QUESTION_CHARS)
                             ask_button = gr.Button("提问", variant="primary", elem_id="ask-btn", scale=1, min_width=80)
                         with gr.Row():
                             example_buttons = [
@@ -307,20 +424,43 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                 docs_table = gr.Dataframe(_frame(DOC_HEADERS, service.document_rows()), interactive=False, wrap=True,
                                           label="语料库中的文档", elem_id="docs-table")
                 with gr.Row(equal_height=False):
-                    with gr.Column():
+                    with gr.Column(visible=True) as editor_tools:
                         upload_file = gr.File(label="上传文档：.txt / .md / .docx / .pdf，最大 20 MB（按内容判断类型）",
                                               elem_id="upload-file")
                         upload_button = gr.Button("上传并建立索引", variant="primary", elem_id="upload-btn")
                         upload_status = gr.HTML(elem_id="upload-status")
+                        with gr.Row(visible=False, elem_id="replace-row") as replace_row:
+                            replace_button = gr.Button("替换", variant="primary", elem_id="replace-yes")
+                            keep_button = gr.Button("取消", elem_id="replace-no")
                     with gr.Column():
-                        doc_select = gr.Dropdown(service.document_choices(), value=None, label="选择文档（编辑或删除）",
-                                                 elem_id="doc-select")
-                        aliases_box = gr.Textbox(label="别名（用逗号或顿号分隔；提问时可用这些词称呼该单位；自动识别的别名总会保留）", elem_id="aliases")
-                        years_box = gr.Textbox(label="年份（如 2021；多个用逗号分隔）", elem_id="years")
-                        save_button = gr.Button("保存别名和年份", elem_id="save-meta")
-                        delete_confirm = gr.Checkbox(label="确认删除：从语料库和索引中移除这份文档", elem_id="delete-confirm")
-                        delete_button = gr.Button("删除文档", variant="stop", elem_id="delete-btn")
+                        doc_select = gr.Dropdown(service.document_choices(), value=None, label="选择文档（预览、编辑或删除）",
+                                                 elem_id="doc-select", allow_custom_value=True)
+                        with gr.Column(visible=True) as manage_tools:
+                            aliases_box = gr.Textbox(label="别名（用逗号或顿号分隔；提问时可用这些词称呼该单位；自动识别的别名总会保留）", elem_id="aliases")
+                            years_box = gr.Textbox(label="年份（如 2021；多个用逗号分隔）", elem_id="years")
+                            save_button = gr.Button("保存别名和年份", elem_id="save-meta")
+                            delete_confirm = gr.Checkbox(label="确认删除：从语料库和索引中移除这份文档（移到回收站，30 天内可恢复）",
+                                                         elem_id="delete-confirm")
+                            delete_button = gr.Button("删除文档", variant="stop", elem_id="delete-btn")
                         manage_status = gr.HTML(elem_id="manage-status")
+                with gr.Accordion("索引任务（后台进行，提问不受影响）", open=True, elem_id="indexing"):
+                    index_status = gr.HTML(render.indexing_html(service.indexing_jobs()), elem_id="index-status")
+                    with gr.Row(visible=True) as cancel_tools:
+                        job_select = gr.Dropdown([], value=None, label="进行中的任务", elem_id="job-select",
+                                                 allow_custom_value=True)
+                        cancel_button = gr.Button("取消这个任务（撤回这次改动）", elem_id="cancel-job")
+                    cancel_status = gr.HTML(elem_id="cancel-status")
+                with gr.Accordion("回收站（删除或被替换的文档，保留 30 天）", open=False, elem_id="trash"):
+                    trash_table = gr.Dataframe(_frame(TRASH_HEADERS, service.trash_rows()), interactive=False, wrap=True,
+                                               elem_id="trash-table")
+                    with gr.Row(visible=True) as trash_tools:
+                        trash_select = gr.Dropdown(service.trash_choices(), value=None, label="选择要恢复的文档",
+                                                   elem_id="trash-select", allow_custom_value=True)
+                        restore_button = gr.Button("恢复", elem_id="restore-btn")
+                    trash_status = gr.HTML(elem_id="trash-status")
+                with gr.Accordion("操作记录（上传、替换、删除、恢复、修改）", open=False, elem_id="audit"):
+                    audit_table = gr.Dataframe(_frame(AUDIT_HEADERS, service.audit_rows()), interactive=False, wrap=True,
+                                               elem_id="audit-table")
                 doc_preview = gr.HTML(render.render_message("从上面选择一份文档，可在这里预览全文。"), elem_id="doc-preview")
 
             with gr.Tab("评估", id="eval-tab", elem_id="eval-tab"):
@@ -341,27 +481,50 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                                           sort=evaluation.CURVE_ORDER, elem_id="eval-curve")
                 gr.Markdown("**漏掉或答错的题目**（每题列出混合检索的前 3 段）")
                 missed_view = gr.HTML(elem_id="eval-missed")
+        timer = gr.Timer(STATUS_POLL_SECONDS)
 
-        # ---- events: UI handlers are private; only `search` is an API --------------------
+        listing.update(
+            docs_table=docs_table, doc_select=doc_select, org_filter=org_filter, year_filter=year_filter,
+            trash_table=trash_table, trash_select=trash_select, audit_table=audit_table, version=version_state,
+            question=question, chat=chat, turns=turns_state, upload_status=upload_status, replace_row=replace_row,
+            pending_upload=pending_upload, upload_file=upload_file, manage_status=manage_status,
+            delete_confirm=delete_confirm, doc_preview=doc_preview, trash_status=trash_status, index_status=index_status,
+            job_select=job_select, cancel_status=cancel_status, editor_tools=editor_tools, manage_tools=manage_tools,
+            trash_tools=trash_tools, cancel_tools=cancel_tools, role_note=role_note,
+        )
+        lists = [docs_table, doc_select, org_filter, year_filter, trash_table, trash_select, audit_table, version_state]
+
+        # ---- events: UI handlers are private; `search` and `indexing_status` are the API ------
         private = {"api_visibility": "private"}
-        ask_inputs = [question, turns_state, org_filter, year_filter, explain]
-        ask_outputs = [question, chat, turns_state]
-        gr.on([ask_button.click, question.submit], ask, ask_inputs, ask_outputs, **private)
+        questions = {"concurrency_limit": QUESTION_CONCURRENCY, "concurrency_id": "questions", **private}
+        edits = {"concurrency_limit": 1, "concurrency_id": "corpus-edits", **private}
+        status = {"concurrency_limit": None, "concurrency_id": "status", "show_progress": "hidden", **private}
+        ask_inputs = [question, turns_state, org_filter, year_filter, explain, version_state]
+        ask_outputs = [question, chat, turns_state, *lists]
+        gr.on([ask_button.click, question.submit], ask, ask_inputs, ask_outputs, **questions)
         for button, text in zip(example_buttons, EXAMPLES):
-            button.click(lambda text=text: text, None, question, **private).then(ask, ask_inputs, ask_outputs, **private)
+            button.click(lambda text=text: text, None, question, **private).then(ask, ask_inputs, ask_outputs, **questions)
         chat.click(open_citation, turns_state, doc_view, **private)
         explain.change(transcript, [turns_state, explain], chat, **private)
         clear_button.click(clear_chat, None, [chat, turns_state, doc_view], **private)
 
-        listing_outputs = [docs_table, doc_select, org_filter, year_filter]
+        demo.load(on_load, None, [*lists, editor_tools, manage_tools, trash_tools, cancel_tools, role_note, index_status],
+                  **private)
+        timer.tick(poll, version_state, [index_status, job_select, *lists], **status)
         doc_select.change(show_document, doc_select, [aliases_box, years_box, doc_preview], **private)
-        upload_button.click(upload, upload_file, [upload_status, *listing_outputs, aliases_box, years_box, doc_preview,
-                                                  upload_file], **private)
-        save_button.click(save_metadata, [doc_select, aliases_box, years_box], [manage_status, *listing_outputs], **private)
-        delete_button.click(delete_document, [doc_select, delete_confirm],
-                            [manage_status, *listing_outputs, delete_confirm, doc_preview], **private)
+        upload_outputs = [upload_status, replace_row, pending_upload, upload_file, index_status, *lists]
+        upload_button.click(upload, [upload_file, version_state], upload_outputs, **edits)
+        replace_button.click(confirm_replace, [pending_upload, version_state], upload_outputs, **edits)
+        keep_button.click(cancel_replace, version_state, upload_outputs, **private)
+        save_button.click(save_metadata, [doc_select, aliases_box, years_box, version_state], [manage_status, *lists], **edits)
+        delete_button.click(delete_document, [doc_select, delete_confirm, version_state],
+                            [manage_status, delete_confirm, doc_preview, index_status, *lists], **edits)
+        restore_button.click(restore_document, [trash_select, version_state], [trash_status, index_status, *lists], **edits)
+        cancel_button.click(cancel_job, [job_select, version_state], [cancel_status, index_status, *lists], **edits)
         eval_button.click(run_evaluation, gold_file,
-                          [eval_status, eval_summary, leg_table, type_table, recall_plot, missed_view], **private)
+                          [eval_status, eval_summary, leg_table, type_table, recall_plot, missed_view],
+                          concurrency_limit=1, concurrency_id="evaluation", **private)
 
-        gr.api(search, api_name="search")
+        gr.api(search, api_name="search", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+        gr.api(indexing_status, api_name="indexing_status", concurrency_limit=None, concurrency_id="status")
     return demo

@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from retrieval.serialize import BREADCRUMB_SEPARATOR
 from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit
@@ -65,8 +66,35 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]] = (), terms: Iter
     return "".join(pieces)
 
 
-def _short(text: str, limit: int) -> str:
+def short(text: str, limit: int) -> str:
+    """text cut to `limit` characters with an ellipsis (for echoing user input in messages)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_short = short
+AUDIT_ACTIONS = {"upload": "上传", "replace": "替换", "delete": "删除", "restore": "恢复", "metadata": "修改别名/年份",
+                 "purge": "回收站到期清理"}
+_DETAIL_NAMES = {"replaced": "替换了", "trash": "回收站编号", "aliases": "别名", "years": "年份", "size": "字节",
+                 "cancelled_job": "取消的索引任务", "replaced_into_trash": "当前版本移入回收站"}
+
+
+def local_time(iso: str) -> str:
+    """An ISO 8601 time as "2024-03-01 18:15" in the server's local time zone ("" stays "")."""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return str(iso or "")
+
+
+def audit_detail(detail: Mapping) -> str:
+    """An audit entry's details as one readable line; hashes and before-values are left to the log file."""
+    parts = []
+    for key, value in detail.items():
+        if key not in _DETAIL_NAMES or value in ("", None, [], {}):
+            continue
+        shown = "、".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        parts.append(f"{_DETAIL_NAMES[key]}：{shown}")
+    return "；".join(parts)
 
 
 def breadcrumb(section_path: Sequence[str]) -> str:
@@ -102,6 +130,7 @@ class Citation:
     meta: DocumentMeta
     hit: Hit
     answer: Answer | None = None        # set on the citation that holds the answer
+    other_org: bool = False             # from another organisation than the one the question names
 
     def answer_span(self) -> tuple[int, int] | None:
         """The answer's [start, end) inside this passage's text, or None."""
@@ -121,7 +150,8 @@ def build_citations(
 ) -> tuple[Citation, ...]:
     """Number the passages to show: the answer's passage first, then the best other hits.
 
-    Hits whose chunk or document is gone (deleted meanwhile) are skipped.
+    Hits whose chunk or document is gone (deleted meanwhile) are skipped. When the question names an
+    organisation, passages of other organisations are marked `other_org` and never carry the answer.
     """
     hits = list(result.hits)
     answer = result.answer
@@ -132,14 +162,17 @@ def build_citations(
             hits.insert(0, answer_hits[0])
         else:               # the answer passage fell outside the ranking that was returned
             hits.insert(0, Hit(chunk_id=answer.chunk_id, score=0.0, rank=0))
+    asked_org = getattr(result.analysis, "asked_org", "")
+    own_docs = set(result.analysis.orgs)
     citations = []
     for hit in hits:
         chunk = chunks.get(hit.chunk_id)
         document = documents.get(chunk.doc_id) if chunk else None
         if chunk is None or document is None:
             continue
-        is_answer = answer is not None and hit.chunk_id == answer.chunk_id
-        citations.append(Citation(len(citations) + 1, chunk, document.meta, hit, answer if is_answer else None))
+        other_org = bool(asked_org) and chunk.doc_id not in own_docs
+        is_answer = answer is not None and hit.chunk_id == answer.chunk_id and not other_org
+        citations.append(Citation(len(citations) + 1, chunk, document.meta, hit, answer if is_answer else None, other_org))
         if len(citations) == limit:
             break
     return tuple(citations)
@@ -180,10 +213,13 @@ def citation_card(citation: Citation, turn: int, explain: bool = False) -> str:
     meta, chunk = citation.meta, citation.chunk
     open_attrs = f'data-open-chunk="{escape(chunk.chunk_id)}" data-turn="{turn}"'
     classes = "cite is-answer" if citation.answer is not None else "cite"
+    if citation.other_org:
+        classes += " other-org"
+    other_html = '<span class="other-org-tag">其他单位</span> ' if citation.other_org else ""
     explain_html = f'<div class="cite-rank">{escape(rank_line(citation.hit))}</div>' if explain else ""
     return (
         f'<div class="{classes}" data-chunk-id="{escape(chunk.chunk_id)}" data-doc-id="{escape(meta.doc_id)}">'
-        f'<div class="cite-head"><span class="cite-num">[{citation.number}]</span> '
+        f'<div class="cite-head"><span class="cite-num">[{citation.number}]</span> {other_html}'
         f'<a href="#" class="cite-title" {open_attrs}>{escape(meta.title)}</a> '
         f'<span class="cite-meta">{escape(document_label(meta))}</span></div>'
         f'<div class="cite-path">{breadcrumb(chunk.section_path)}</div>'
@@ -194,16 +230,23 @@ def citation_card(citation: Citation, turn: int, explain: bool = False) -> str:
     )
 
 
-def answer_block(answer: Answer | None, citations: Sequence[Citation]) -> str:
+def answer_block(answer: Answer | None, citations: Sequence[Citation], scope_note: str = "") -> str:
     """The fact first (highlighted), then the sentence it comes from with its citation number.
 
-    When there is no answer the block says 未找到 plainly and what to try next.
+    When there is no answer the block says 未找到 plainly, why when the question's organisation or
+    year lacks the fact (scope_note), and what to try next.
     """
     if answer is None:
-        nearest = "下面是最接近的段落，可能有帮助。" if citations else "也没有相关段落。"
+        if any(c.other_org for c in citations):
+            nearest = "下面列出的是其他单位的段落，只供参考，不是这个问题的答案。"
+        else:
+            nearest = "下面是最接近的段落，可能有帮助。" if citations else "也没有相关段落。"
+        note = scope_note if not scope_note or scope_note.endswith("。") else scope_note + "。"
+        reason = f'<p class="scope-note">{escape(note)}</p>' if note else ""
+        lead = "" if scope_note else "文档里没有找到这个问题的答案。"
         return (
             '<div class="answer-block not-found"><span class="verdict">未找到</span>'
-            f"<p>文档里没有找到这个问题的答案。{nearest}可以换个说法，或在上方选择街道和年份后再问。</p></div>"
+            f"{reason}<p>{lead}{nearest}可以换个说法，或在上方选择街道和年份后再问。</p></div>"
         )
     number = next((c.number for c in citations if c.answer is not None), None)
     cite = f' <span class="answer-cite">[{number}]</span>' if number else ""
@@ -226,19 +269,28 @@ def render_turn(
     citations: Sequence[Citation],
     explain: bool = False,
     filters: str = "",
+    scope_note: str = "",
+    pending: Sequence[str] = (),
 ) -> str:
-    """One question and its reply: answer block, then citations [1] [2] [3]."""
+    """One question and its reply: answer block, then citations [1] [2] [3].
+
+    `pending` names documents whose vectors are still being encoded: they were searched by keywords only.
+    """
     understood = (
         f'<div class="asked">按上一问理解为：{escape(asked)}</div>' if asked.strip() != question.strip() else ""
     )
     filter_note = f'<div class="asked">筛选：{escape(filters)}</div>' if filters else ""
+    pending_note = (
+        f'<div class="pending-note">{escape("、".join(f"《{title}》" for title in pending))}正在建立向量索引，'
+        "这次只按关键词检索了它们；稍后再问，结果可能更全。</div>" if pending else ""
+    )
     cards = "".join(citation_card(citation, turn, explain) for citation in citations)
     heading = "出处" if answer is not None else "最接近的段落"
     sources = f'<div class="citations"><div class="citations-title">{heading}</div>{cards}</div>' if cards else ""
     return (
         f'<div class="turn" data-turn="{turn}">'
         f'<div class="user-msg"><span class="who">问</span>{escape(question)}</div>'
-        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations)}{sources}</div>'
+        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations, scope_note)}{pending_note}{sources}</div>'
         "</div>"
     )
 
@@ -304,3 +356,28 @@ def _shift(spans: Sequence[tuple[int, int, str]], offset: int, limit: int) -> li
 def render_message(text: str, kind: str = "info") -> str:
     """A short status line (escaped) for panels such as the document view."""
     return f'<div class="panel-msg {escape(kind)}">{escape(text)}</div>'
+
+
+JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引"}
+JOB_STATES = {"queued": "排队中", "chunking": "切分段落", "encoding": "编码向量", "done": "完成", "failed": "失败",
+              "cancelled": "已取消"}
+ACTIVE_JOB_STATES = ("queued", "chunking", "encoding")
+
+
+def indexing_html(jobs: Sequence) -> str:
+    """Background indexing jobs (newest first) with a progress bar for the running ones."""
+    if not jobs:
+        return render_message("没有索引任务。上传、替换、删除或恢复文档后，索引在后台更新，进度显示在这里。")
+    rows = []
+    for job in jobs:
+        active = job.state in ACTIVE_JOB_STATES
+        percent = max(0, min(100, round(job.progress * 100)))
+        bar = (f'<progress max="100" value="{percent}"></progress> {percent}%' if active else "")
+        rows.append(
+            f'<tr class="job job-{escape(job.state)}" data-job-id="{escape(job.job_id)}">'
+            f"<td>{escape(JOB_KINDS.get(job.kind, job.kind))}</td><td>{escape(job.doc or '（整个语料库）')}</td>"
+            f'<td class="job-state">{escape(JOB_STATES.get(job.state, job.state))}</td><td>{bar}</td>'
+            f"<td>{escape(job.message)}</td><td>{escape(job.user)}</td></tr>"
+        )
+    return ('<table class="jobs"><thead><tr><th>操作</th><th>文档</th><th>状态</th><th>进度</th><th>说明</th><th>用户</th>'
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")

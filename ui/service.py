@@ -1,32 +1,48 @@
-"""What the app does with the engine: ask, show documents, upload, delete, edit metadata.
+"""What the app does with the engine: ask, list, upload or replace, delete and restore, edit metadata, audit.
 
-The engine is shared by every session (it is the index); per-user things (the chat) live in gr.State.
-The engine swaps its whole index state at once when the corpus changes, so questions need no lock and
-keep being answered (from the old state) while a document is indexed; changes to the corpus are
-serialised here so an upload's write, indexing and rollback happen as one step.
+The engine is shared by every session (it is the index); per-user things (the chat, the corpus version a
+page last saw) live in gr.State. Questions never wait for indexing: the engine answers from its current
+snapshot while its IndexingQueue applies changes in the background. Changes to the corpus files (checks,
+trash, writes, the audit line) are serialised here, one at a time, and each is queued for indexing at once.
+Nothing a user does loses a document: a deleted or replaced file goes to the trash (restorable for 30 days).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.audit import AuditEntry, AuditLog
 from retrieval.conversation import resolve_followup
+from retrieval.corpus import sha256_bytes
 from retrieval.errors import IngestError, InvalidQuery, RetrievalError
+from retrieval.ingest.cleaning import clean_text
+from retrieval.ingest.readers import read_bytes
+from retrieval.metadata import load_overrides, save_override
 from retrieval.query import organisation_names
+from retrieval.trash import Trash, TrashEntry, TrashError
 from retrieval.types import Answer, DocumentMeta
-from retrieval.uploads import MAX_UPLOAD_BYTES, UploadRejected, store_upload
+from retrieval.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
+from retrieval.users import EDITOR, READER
+from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request
 from ui import render
 
 DEFAULT_K = 5
-MAX_K = 50
 CITATIONS_SHOWN = 3
-YEAR_RANGE = (1949, 2100)
+YEAR_RANGE = (MIN_YEAR, MAX_YEAR)
+# An upload whose paragraphs are at least this share identical to one document's is a near-duplicate (a warning).
+NEAR_DUPLICATE_SHARE = 0.9
+MIN_PARAGRAPH_CHARS = 6              # shorter lines (headings such as "一、总体要求") say nothing about sameness
+AUDIT_SHOWN = 200
 logger = logging.getLogger(__name__)
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
+_SPACE = re.compile(r"\s+")
 
 
 class UserFacingError(Exception):
@@ -42,9 +58,23 @@ class Turn:
     filters: str                                # e.g. "吴淞 · 2021年", "" when none
     answer: Answer | None
     citations: tuple[render.Citation, ...]
+    scope_note: str = ""                        # why 未找到 for the organisation or year asked about
+    pending: tuple[str, ...] = ()               # titles of documents whose vectors are still being encoded
 
     def html(self, index: int, explain: bool) -> str:
-        return render.render_turn(index, self.question, self.asked, self.answer, self.citations, explain, self.filters)
+        return render.render_turn(index, self.question, self.asked, self.answer, self.citations, explain, self.filters,
+                                  scope_note=self.scope_note, pending=self.pending)
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """What an upload did: queued for indexing (job), or waits for the user to confirm replacing `existing`."""
+
+    doc_id: str                                 # the corpus file name it has (or would replace)
+    job: object | None = None                   # the IndexingJob, None while confirmation is pending
+    replaced: str = ""                          # doc_id of the document it replaced (now in the trash)
+    needs_confirmation: bool = False
+    warnings: tuple[str, ...] = ()              # e.g. a near-duplicate of another document
 
 
 def parse_aliases(text: str) -> list[str]:
@@ -71,15 +101,84 @@ def parse_years(text: str) -> list[int]:
     return sorted(set(years))
 
 
-class EngineService:
-    """The app's operations on one engine; corpus changes one at a time."""
+def check_request(question: object, k: object = DEFAULT_K, year: object = None) -> str:
+    """validate_request with the reason in Chinese (the app and the API say the same, with the same limits).
 
-    def __init__(self, engine, corpus_dir: str | Path):
+    Returns the stripped question. Raises UserFacingError naming the bad value and what to do.
+    """
+    try:
+        return validate_request(question, k=k, year=year)
+    except InvalidQuery as error:
+        logger.info("rejected request: %s", error)
+        if not isinstance(question, str):
+            message = f"question 必须是文字，现在是 {type(question).__name__}。"
+        elif not question.strip():
+            message = "请先输入问题，例如：吴淞今年拆违任务多少平方米。"
+        elif len(question.strip()) > MAX_QUESTION_CHARS:
+            message = f"问题太长（{len(question.strip())} 字），最多 {MAX_QUESTION_CHARS} 字。请一次只问一件事，把问题写短一些。"
+        elif isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            message = f"k 必须是 1 到 {MAX_K} 之间的整数，现在是 {k!r}。"
+        elif year is not None:
+            message = f"年份必须是 {MIN_YEAR} 到 {MAX_YEAR} 之间的整数，现在是 {year!r}。不限年份请不传 year。"
+        else:
+            message = "问题里有无法识别的字符（控制字符或残缺的字符）。请删掉它们，或重新输入问题。"
+        raise UserFacingError(message) from error
+
+
+def _paragraphs(text: str) -> set[str]:
+    """The text's paragraphs, whitespace removed, short lines (headings) left out: what near-duplicates share."""
+    lines = (_SPACE.sub("", line) for line in text.splitlines())
+    return {line for line in lines if len(line) >= MIN_PARAGRAPH_CHARS}
+
+
+def _stem(name: str) -> str:
+    return name.rpartition(".")[0].casefold() if "." in name else name.casefold()
+
+
+class EngineService:
+    """The app's operations on one engine; corpus changes one at a time, each recorded in the audit log.
+
+    users: name -> role when login is on; None when it is off (then whoever runs the app edits).
+    """
+
+    def __init__(self, engine, corpus_dir: str | Path, users: Mapping[str, str] | None = None):
         self.engine = engine
         self.corpus_dir = Path(corpus_dir)
+        self.users = dict(users) if users is not None else None
+        self.trash = Trash(self.corpus_dir)
+        self.audit = AuditLog.of_corpus(self.corpus_dir)
         self._change_lock = threading.Lock()
+        self._undo: dict[str, tuple[str, str, str]] = {}     # job_id -> (kind, doc_id, trash entry id) to cancel it
+        self._hashes: dict[tuple[str, int, int], str] = {}
+        for entry in self.trash.purge_expired():
+            self.audit.record("purge", entry.doc_id, entry.sha256, "", trash=entry.entry_id, deleted_at=entry.deleted_at)
+
+    # ---- roles ----------------------------------------------------------------------------
+
+    def role_of(self, user: str | None) -> str:
+        if self.users is None:
+            return EDITOR
+        return self.users.get(user or "", READER)
+
+    def can_edit(self, user: str | None) -> bool:
+        return self.role_of(user) == EDITOR
+
+    def _require_editor(self, user: str | None) -> None:
+        if not self.can_edit(user):
+            logger.info("user %r (reader) tried to change the corpus", user)
+            raise UserFacingError("你的账号只能提问和评估（只读），不能上传、替换、删除、恢复文档或修改别名年份。需要修改请联系管理员。")
 
     # ---- listings -------------------------------------------------------------------------
+
+    def corpus_version(self) -> str:
+        """A short fingerprint of what the index holds (files, hashes, metadata): it moves on every change."""
+        documents = self.engine.documents
+        digest = hashlib.sha256()
+        for doc_id in sorted(documents):
+            meta = documents[doc_id].meta
+            digest.update(repr((doc_id, meta.sha256, meta.title, meta.org, meta.aliases, meta.years, meta.kind,
+                                meta.published, meta.issuer, meta.doc_number)).encode("utf-8"))
+        return digest.hexdigest()[:16]
 
     def org_names(self) -> dict[str, tuple[str, ...]]:
         """doc_id -> names a user may type for its organisation, canonical name first."""
@@ -99,27 +198,58 @@ class EngineService:
         return [(f"{meta.title}（{meta.doc_id}）", meta.doc_id) for meta in metas]
 
     def document_rows(self) -> list[list]:
-        """One row per document: title, organisation, aliases, years, kind, chunk count, file name."""
+        """One row per document: title, organisation, aliases, years, kind, published, issuer, 文号, passages, state, file."""
         counts = self.engine.chunk_counts()
+        pending = set(getattr(self.engine, "dense_pending", ()))
         metas = sorted((d.meta for d in self.engine.documents.values()), key=lambda m: m.doc_id)
         return [
-            [m.title, m.org, "、".join(m.aliases), "、".join(map(str, m.years)), m.kind, counts.get(m.doc_id, 0), m.doc_id]
+            [m.title, m.org, "、".join(m.aliases), "、".join(map(str, m.years)), m.kind, m.published, m.issuer,
+             m.doc_number, counts.get(m.doc_id, 0), "向量编码中（可按关键词检索）" if m.doc_id in pending else "已索引", m.doc_id]
             for m in metas
         ]
 
+    def trash_entries(self) -> list[TrashEntry]:
+        return self.trash.entries()
+
+    def trash_rows(self) -> list[list]:
+        reasons = {"delete": "删除", "replace": "被新版本替换"}
+        return [[entry.doc_id, reasons.get(entry.reason, entry.reason), render.local_time(entry.deleted_at), entry.user,
+                 render.local_time(entry.expires().isoformat()), entry.entry_id] for entry in self.trash.entries()]
+
+    def trash_choices(self) -> list[tuple[str, str]]:
+        return [(f"{entry.doc_id}（{render.local_time(entry.deleted_at)} {'删除' if entry.reason == 'delete' else '替换'}）",
+                 entry.entry_id) for entry in self.trash.entries()]
+
+    def audit_entries(self, limit: int = AUDIT_SHOWN) -> list[AuditEntry]:
+        return self.audit.entries(limit)
+
+    def audit_rows(self, limit: int = AUDIT_SHOWN) -> list[list]:
+        return [[render.local_time(e.time), render.AUDIT_ACTIONS.get(e.action, e.action), e.file, e.user, e.sha256[:12],
+                 render.audit_detail(e.detail)] for e in self.audit.entries(limit)]
+
+    def indexing_jobs(self, limit: int = 20) -> list:
+        """The latest indexing jobs, newest first."""
+        return list(reversed(self.engine.indexing.status()))[:limit]
+
+    def indexing_record(self) -> dict:
+        """The API's view of background indexing: every recent job and the documents still waiting for vectors."""
+        jobs = [{"job_id": j.job_id, "kind": j.kind, "doc": j.doc, "state": j.state, "progress": round(j.progress, 3),
+                 "message": j.message, "user": j.user, "submitted": j.submitted, "started": j.started,
+                 "finished": j.finished} for j in self.engine.indexing.status()]
+        return {"corpus_version": self.corpus_version(), "documents": len(self.engine.documents),
+                "dense_pending": list(getattr(self.engine, "dense_pending", ())), "jobs": jobs}
+
     def meta(self, doc_id: str) -> DocumentMeta:
-        document = self.engine.documents.get(doc_id)
+        document = self.engine.documents.get(doc_id) if isinstance(doc_id, str) else None
         if document is None:
-            raise UserFacingError("这份文档已不在语料库里（可能刚被删除）。请刷新文档列表后重选。")
+            raise UserFacingError("这份文档已不在语料库里（可能刚被别人删除或替换）。列表已刷新，请重新选择。")
         return document.meta
 
     # ---- asking ---------------------------------------------------------------------------
 
     def ask(self, question: str, previous_asked: str | None, org: str | None, year: int | None) -> Turn:
         """Resolve a follow-up against the previous turn, ask, and keep what the reply needs."""
-        question = (question or "").strip()
-        if not question:
-            raise UserFacingError("请先输入问题，例如：吴淞今年拆违任务多少平方米。")
+        question = check_request(question if question is not None else "", DEFAULT_K, year)
         if org and org not in self.engine.documents:
             raise UserFacingError("「单位」里选的文档已被删除。请在「单位」里重新选择，或选「全部单位」。")
         names = self.org_names()
@@ -127,10 +257,12 @@ class EngineService:
         try:
             result = self.engine.ask(asked, k=DEFAULT_K, org=org or None, year=year)
         except InvalidQuery as error:
-            raise UserFacingError(f"这个问题没法查询：{error}。请换个说法，或把问题写短一些。") from error
+            logger.info("question refused by the engine: %s", error)
+            raise UserFacingError("这个问题没法查询：请换个说法，或把问题写短一些。") from error
         citations = render.build_citations(result, result.documents, result.chunks, CITATIONS_SHOWN)
         filters = self._filters_label(org, year)
-        return Turn(question, asked, filters, result.answer, citations)
+        pending = tuple(result.documents[d].meta.title for d in getattr(result, "dense_pending", ()) if d in result.documents)
+        return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending)
 
     def _filters_label(self, org: str | None, year: int | None) -> str:
         parts = []
@@ -160,22 +292,27 @@ class EngineService:
         """The API: one runs.jsonl-shaped record for a question. Raises UserFacingError on bad input."""
         from retrieval.serialize import ask_record  # the engine stack loads lazily
 
-        question = (question or "").strip()
-        if not question:
-            raise UserFacingError("question 不能为空：请传入一个问题，例如「吴淞今年拆违任务多少平方米」。")
-        if k is None:
-            k = DEFAULT_K
-        if not 1 <= int(k) <= MAX_K:
-            raise UserFacingError(f"k 必须在 1 到 {MAX_K} 之间，现在是 {k}。")
+        k = DEFAULT_K if k is None else k
+        if isinstance(k, float) and k.is_integer():
+            k = int(k)                               # JSON clients may send 5.0
+        if isinstance(year, float) and year.is_integer():
+            year = int(year)
+        question = check_request(question, k, year)
         doc_id = self.resolve_organisation(organisation) if organisation else None
         try:
-            result = self.engine.ask(question, k=int(k), org=doc_id, year=int(year) if year else None)
+            result = self.engine.ask(question, k=k, org=doc_id, year=year)
         except InvalidQuery as error:
-            raise UserFacingError(f"问题无法查询：{error}") from error
-        return ask_record(self.engine, result)
+            logger.info("API question refused by the engine: %s", error)
+            raise UserFacingError("问题无法查询：请换个说法，或把问题写短一些。") from error
+        record = ask_record(self.engine, result)
+        record.setdefault("scope_note", getattr(result, "scope_note", ""))
+        record.setdefault("dense_pending", list(getattr(result, "dense_pending", ())))
+        return record
 
     def resolve_organisation(self, organisation: str) -> str:
         """A doc_id from a doc_id, an organisation name or an alias. Raises UserFacingError when unknown."""
+        if not isinstance(organisation, str):
+            raise UserFacingError(f"organisation 必须是文字（单位名、别名或文件名），现在是 {type(organisation).__name__}。")
         wanted = organisation.strip()
         names = self.org_names()
         if wanted in names:
@@ -184,69 +321,213 @@ class EngineService:
             if wanted in doc_names or wanted == self.engine.documents[doc_id].meta.org:
                 return doc_id
         known = "、".join(dict.fromkeys(self.engine.documents[d].meta.org for d in names))
-        raise UserFacingError(f"找不到单位「{wanted}」。可用的单位：{known}；也可以传文档文件名。")
+        raise UserFacingError(f"找不到单位「{render.short(wanted, 40)}」。可用的单位：{known}；也可以传文档文件名。")
 
     # ---- changing the corpus --------------------------------------------------------------
 
-    def add_upload(self, source: str | Path, original_name: str, progress: Callable[[float, str], None] = lambda f, d: None) -> DocumentMeta:
-        """Store an uploaded file in the corpus and index it; on any failure the corpus is as before."""
+    def _corpus_hashes(self) -> dict[str, str]:
+        """File name -> sha256 of every document file in the corpus (indexed or still queued)."""
+        from retrieval.corpus import corpus_files
+
+        hashes = {}
+        for path in corpus_files(self.corpus_dir):
+            stat = path.stat()
+            key = (path.name, stat.st_mtime_ns, stat.st_size)
+            if key not in self._hashes:
+                self._hashes[key] = sha256_bytes(path.read_bytes())
+            hashes[path.name] = self._hashes[key]
+        return hashes
+
+    def _label(self, doc_id: str) -> str:
+        document = self.engine.documents.get(doc_id)
+        return f"《{document.meta.title}》（文件 {doc_id}）" if document else f"文件 {doc_id}"
+
+    def upload(self, source: str | Path, original_name: str, user: str | None = None,
+               confirm_replace: bool = False) -> UploadOutcome:
+        """Check an upload, store it and queue its indexing; returns as soon as the file is safely in the corpus.
+
+        A file named like an existing document needs confirm_replace (the first call returns
+        needs_confirmation); the replaced version goes to the trash. A file whose content equals an
+        existing document's is refused, naming that document; ≥ 90 % identical paragraphs is a warning.
+        """
+        self._require_editor(user)
         source = Path(source)
-        progress(0.05, "检查文件")
         try:
             size = source.stat().st_size
         except OSError as error:
             raise UserFacingError("上传的文件读不到了，请重新选择文件再上传。") from error
         if size > MAX_UPLOAD_BYTES:
             raise UserFacingError(
-                f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。请拆成几份后再上传。"
-            )
+                f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。请拆成几份后再上传。")
         data = source.read_bytes()
         with self._change_lock:
-            progress(0.2, "写入语料库")
             try:
+                name, _ = check_upload(data, original_name)
+                text = clean_text(read_bytes(name, data)).text
+            except UploadRejected as error:
+                raise UserFacingError(error.message_zh) from error
+            except IngestError as error:
+                raise UserFacingError(f"文件无法读取（{error.reason}）。请确认文件没有损坏或加密后重新上传。") from error
+            if not text.strip():
+                raise UserFacingError("文件里没有可检索的文字（可能是扫描件或只有图片）。请上传有文字的版本。")
+            sha = sha256_bytes(data)
+            on_disk = self._corpus_hashes()
+            documents = self.engine.documents
+            target = name if name in on_disk else next((d for d in sorted(on_disk) if _stem(d) == _stem(name)), "")
+            same = next((d for d, h in on_disk.items() if h == sha), "") or next(
+                (d for d, doc in documents.items() if doc.text == text), "")
+            if same and same == target:
+                raise UserFacingError(f"{self._label(same)} 的内容与这个文件完全相同，不需要替换。语料库没有改动。")
+            if same:
+                raise UserFacingError(f"这个文件与已有文档{self._label(same)}内容完全相同，没有重复加入。"
+                                      "如果要改名，请删除旧文档后再上传。")
+            if target and not confirm_replace:
+                return UploadOutcome(target, needs_confirmation=True)
+            warnings = self._near_duplicates(text, exclude=target)
+            try:
+                if target:
+                    return self._replace(target, name, data, sha, original_name, user, warnings)
                 stored = store_upload(data, original_name, self.corpus_dir)
             except UploadRejected as error:
                 raise UserFacingError(error.message_zh) from error
             except OSError as error:
                 logger.exception("writing upload %r into %s failed", original_name, self.corpus_dir)
                 raise UserFacingError("文件无法写入语料库目录（磁盘已满或没有写权限）。语料库和索引没有改动；请把这个问题告诉管理员。") from error
-            progress(0.3, "建立索引（切分段落、编码向量）")
-            try:
-                meta = self.engine.add_document(
-                    stored.path, progress=lambda fraction, _: progress(0.3 + 0.65 * fraction, "建立索引（切分段落、编码向量）")
-                )
-            except IngestError as error:
-                stored.path.unlink(missing_ok=True)
-                raise UserFacingError(
-                    f"文件无法读取（{error.reason}）。请确认文件没有损坏或加密后重新上传；语料库和索引没有改动。"
-                ) from error
-            except Exception as error:
-                stored.path.unlink(missing_ok=True)
-                logger.exception("indexing upload %s failed", stored.doc_id)
-                raise UserFacingError(
-                    "建立索引时出错，这次上传已撤回，语料库没有改动。请稍后重试；如果再次出错，请把上传时间告诉管理员（详情在服务器日志里）。"
-                ) from error
-        progress(1.0, "完成")
-        return meta
+            self.audit.record("upload", stored.doc_id, sha, user, size=len(data))
+            job = self.engine.indexing.add(stored.path, user=user or "")
+            self._undo[job.job_id] = ("add", stored.doc_id, "")
+            return UploadOutcome(stored.doc_id, job, warnings=warnings)
 
-    def delete(self, doc_id: str) -> DocumentMeta:
+    def _near_duplicates(self, text: str, exclude: str) -> tuple[str, ...]:
+        paragraphs = _paragraphs(text)
+        if not paragraphs:
+            return ()
+        warnings = []
+        for doc_id, document in sorted(self.engine.documents.items()):
+            if doc_id == exclude:
+                continue
+            share = len(paragraphs & _paragraphs(document.text)) / len(paragraphs)
+            if share >= NEAR_DUPLICATE_SHARE:
+                warnings.append(f"这个文件有 {share:.0%} 的段落与{self._label(doc_id)}相同，可能是同一份文件的另一个版本。"
+                                "已照常加入；如果是重复的，请删除其中一份。")
+        return tuple(warnings)
+
+    def _replace(self, target: str, name: str, data: bytes, sha: str, original_name: str, user: str | None,
+                 warnings: tuple[str, ...]) -> UploadOutcome:
+        """The old version to the trash, the new one into the corpus, indexing queued; under the change lock."""
+        override = load_overrides(self.corpus_dir).get(target, {})
+        if name == target:
+            entry = self.trash.put(target, "replace", user or "", override, keep_original=True)
+            _write_bytes_atomic(self.corpus_dir / target, data)
+            job = self.engine.indexing.replace(self.corpus_dir / target, user=user or "")
+            doc_id = target
+        else:
+            # Same name, other type (x.txt -> x.docx): the new file keeps the old one's metadata edits.
+            entry = self.trash.put(target, "replace", user or "", override)
+            stored = store_upload(data, original_name, self.corpus_dir)
+            doc_id = stored.doc_id
+            if override:
+                save_override(self.corpus_dir, doc_id, **override)
+            self.engine.indexing.delete(target, user=user or "")
+            job = self.engine.indexing.add(stored.path, user=user or "")
+        self.audit.record("replace", doc_id, sha, user, replaced=target, replaced_sha256=entry.sha256, trash=entry.entry_id)
+        self._undo[job.job_id] = ("replace", doc_id, entry.entry_id)
+        return UploadOutcome(doc_id, job, replaced=target, warnings=warnings)
+
+    def delete(self, doc_id: str, user: str | None = None) -> tuple[DocumentMeta, TrashEntry, object]:
+        """Move a document to the trash and queue its removal from the index. Returns (meta, trash entry, job)."""
+        self._require_editor(user)
         meta = self.meta(doc_id)
         if len(self.engine.documents) <= 1:
             raise UserFacingError("这是语料库里最后一份文档，不能删除：索引至少需要一份文档。请先上传新文档再删除它。")
         with self._change_lock:
+            override = load_overrides(self.corpus_dir).get(doc_id, {})
             try:
-                self.engine.remove_document(doc_id)
-            except RetrievalError as error:
-                logger.warning("deleting %s failed: %s", doc_id, error)
-                raise UserFacingError("删除失败：这份文档已不在索引里，或它是最后一份文档。请刷新文档列表后再试。") from error
-        return meta
+                entry = self.trash.put(doc_id, "delete", user or "", override)
+            except FileNotFoundError as error:
+                raise UserFacingError("这份文档的文件已不在语料库里（可能刚被别人删除）。列表已刷新。") from error
+            job = self.engine.indexing.delete(doc_id, user=user or "")
+            self.audit.record("delete", doc_id, entry.sha256, user, trash=entry.entry_id)
+            self._undo[job.job_id] = ("delete", doc_id, entry.entry_id)
+        return meta, entry, job
 
-    def update_metadata(self, doc_id: str, aliases_text: str, years_text: str) -> DocumentMeta:
-        self.meta(doc_id)
+    def restore(self, entry_id: str, user: str | None = None) -> tuple[TrashEntry, object]:
+        """Put a trashed document back under its name (a current version of that name goes to the trash)."""
+        self._require_editor(user)
+        with self._change_lock:
+            try:
+                entry = self.trash.get(entry_id)
+            except TrashError as error:
+                raise UserFacingError(error.message_zh) from error
+            path = self.corpus_dir / entry.doc_id
+            swapped = ""
+            if path.exists():
+                current = self.trash.put(entry.doc_id, "replace", user or "", load_overrides(self.corpus_dir).get(entry.doc_id, {}))
+                swapped = current.entry_id
+            try:
+                self.trash.take_back(entry_id)
+            except TrashError as error:
+                raise UserFacingError(f"{error.message_zh}请先把它删除或改名，再恢复。") from error
+            if entry.override:
+                save_override(self.corpus_dir, entry.doc_id, **entry.override)
+            job = (self.engine.indexing.replace if swapped else self.engine.indexing.add)(path, user=user or "")
+            self.audit.record("restore", entry.doc_id, entry.sha256, user, trash=entry.entry_id, replaced_into_trash=swapped)
+            self._undo[job.job_id] = ("restore", entry.doc_id, swapped)
+        return entry, job
+
+    def cancel(self, job_id: str, user: str | None = None) -> bool:
+        """Cancel a queued or running indexing job and undo its corpus change, so files and index agree again.
+
+        An upload's file goes to the trash, a replacement gives the old version back, a deletion or restore
+        is reversed. Returns False when the job had already finished (nothing is undone then).
+        """
+        self._require_editor(user)
+        with self._change_lock:
+            if not self.engine.indexing.cancel(job_id):
+                return False
+            kind, doc_id, entry_id = self._undo.pop(job_id, ("", "", ""))
+            try:
+                if kind == "add" and (self.corpus_dir / doc_id).exists():
+                    entry = self.trash.put(doc_id, "delete", user or "", load_overrides(self.corpus_dir).get(doc_id, {}))
+                    self.audit.record("delete", doc_id, entry.sha256, user, trash=entry.entry_id, cancelled_job=job_id)
+                elif kind in ("replace", "restore", "delete") and entry_id:
+                    if (self.corpus_dir / doc_id).exists():
+                        newer = self.trash.put(doc_id, "replace", user or "", load_overrides(self.corpus_dir).get(doc_id, {}))
+                        self.audit.record("delete", doc_id, newer.sha256, user, trash=newer.entry_id, cancelled_job=job_id)
+                    back = self.trash.take_back(entry_id)
+                    if back.override:
+                        save_override(self.corpus_dir, back.doc_id, **back.override)
+                    self.audit.record("restore", back.doc_id, back.sha256, user, trash=entry_id, cancelled_job=job_id)
+            except (TrashError, OSError) as error:
+                logger.warning("undoing cancelled job %s (%s %s) failed: %s", job_id, kind, doc_id, error)
+            # The index was left as it was; re-read the corpus so it matches the files again.
+            self.engine.indexing.rebuild(user=user or "")
+            return True
+
+    def update_metadata(self, doc_id: str, aliases_text: str, years_text: str, user: str | None = None) -> DocumentMeta:
+        self._require_editor(user)
+        before = self.meta(doc_id)
         aliases, years = parse_aliases(aliases_text), parse_years(years_text)
         with self._change_lock:
             try:
-                return self.engine.update_metadata(doc_id, aliases=aliases, years=years)
+                meta = self.engine.update_metadata(doc_id, aliases=aliases, years=years)
             except RetrievalError as error:
                 logger.warning("updating metadata of %s failed: %s", doc_id, error)
                 raise UserFacingError("保存失败：这份文档已不在索引里，或年份不在 1949–2100 之间。请刷新文档列表，检查年份后再试。") from error
+            self.audit.record("metadata", doc_id, meta.sha256, user, aliases_before=list(before.aliases),
+                              aliases=list(meta.aliases), years_before=list(before.years), years=list(meta.years))
+            return meta
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace a file's bytes: a flushed hidden temporary file in the same folder, then one rename."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=".upload-", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
