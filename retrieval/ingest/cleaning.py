@@ -1,7 +1,8 @@
-"""Cleaning of extracted text: drop web and Word artifacts, join PDF-broken words, restore line breaks.
+"""Cleaning of extracted text: drop page boilerplate, repair characters and broken lines, restore line breaks.
 
 Every character of the cleaned text maps back to the raw text (`CleanedText.raw_offsets`), and
-no word of content is removed: only whitespace, known artifact lines and markers go.
+no word of content is removed: only whitespace, page boilerplate (see `boilerplate`), a repeated
+title and markers go. Characters may change form (full-width digits, PDF radicals: see `repair`).
 """
 from __future__ import annotations
 
@@ -9,20 +10,16 @@ import re
 from dataclasses import dataclass, field
 
 from retrieval.headings import SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
+from retrieval.ingest.boilerplate import page_boilerplate
+from retrieval.ingest.repair import SPACE, Char, join_hard_wraps, normalise_characters, remove_layout_whitespace
 
-# Lines that a document-sharing web page wraps around the real document (seen around seed 004).
-ARTIFACT_LINES = (
-    re.compile(r"^-?\s*\d{4}-\d{1,2}-\d{1,2}\s*发布\s*\|?\s*$"),
-    re.compile(r"^-?\s*[\d.]+\s*[KMG]B\s*\|?\s*$", re.IGNORECASE),
-    re.compile(r"^-?\s*\d+\s*页\s*$"),
-    re.compile(r"^申明敬告[:：]"),
-    re.compile(r"^(文档介绍|文档简介|查看更多|展开全文|下载文档|收藏|分享)\s*$"),
-)
-# Inline markers: Word bookmarks exported as text, and the web page's trailing "查看更多".
+# Inline markers: Word bookmarks exported as text, and a sharing site's trailing "查看更多".
 INLINE_ARTIFACTS = re.compile(r"\[bookmark:[^\]\n]*\]|查看更多\s*$")
-SPACE = " \t\u3000\xa0\u2002\u2003\u2009\u200b\ufeff"
 HEADING_WITH_BODY_MAX = 50     # a heading that runs into its body ends within this many characters
 TITLE_MAX = 60
+# Words that close the title of a 公文 (its kind); a title glued to its body ends after one of them.
+TITLE_KIND_WORDS = ("报告", "计划", "总结", "要点", "规划", "思路", "方案", "意见", "纲要", "安排")
+TITLE_CONTINUES = "和及与暨、"
 
 
 @dataclass(frozen=True)
@@ -32,67 +29,78 @@ class CleanedText:
     text: str
     raw_offsets: tuple[int, ...]
     # Page metadata read off the boilerplate that cleaning removes: "published" (YYYY-MM-DD), "issuer",
-    # "doc_number" (文号), "index_number" (索引号), "source" (来源). Only keys that were found.
+    # "doc_number" (文号), "index_number" (索引号), "source" (来源), "breadcrumb" (the page's path,
+    # "信息公开 > 规划计划"). Only keys that were found.
     fields: dict[str, str] = field(default_factory=dict)
-
-
-def _is_ascii_alnum(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
 
 
 def clean_text(raw: str) -> CleanedText:
     """Clean raw extracted text; see the module docstring for what is removed."""
-    lines = _content_lines(raw)
-    chars: list[tuple[str, int]] = []
-    for line_index, (start, line) in enumerate(lines):
-        if line_index:
-            chars.append(("\n", start))
-        kept = _drop_inline_artifacts(line, start, is_last=line_index == len(lines) - 1)
-        chars.extend(kept)
-    chars = _restore_line_breaks(chars)
-    chars = _remove_layout_whitespace(chars)
-    text = "".join(ch for ch, _ in chars)
-    return CleanedText(text=text, raw_offsets=tuple(offset for _, offset in chars))
+    chars = normalise_characters([(ch, i) for i, ch in enumerate(raw)])
+    lines = _split_lines(chars)
+    page = page_boilerplate(["".join(ch for ch, _ in line) for line in lines])
+    lines = [lines[i] for i in page.keep]
+    lines = _without_title_repeat(lines)
+    lines = [_drop_inline_artifacts(line, is_last=i == len(lines) - 1) for i, line in enumerate(lines)]
+    lines = join_hard_wraps([line for line in lines if _has_text(line)])
+    joined: list[Char] = []
+    for line in lines:
+        if joined:
+            joined.append(("\n", line[0][1]))
+        joined.extend(line)
+    joined = _restore_line_breaks(joined)
+    joined = remove_layout_whitespace(joined)
+    text = "".join(ch for ch, _ in joined)
+    return CleanedText(text=text, raw_offsets=tuple(offset for _, offset in joined), fields=page.fields)
 
 
-def _content_lines(raw: str) -> list[tuple[int, str]]:
-    """Lines with their raw start offsets, without artifact lines, blank lines or a doubled title."""
-    lines: list[tuple[int, str]] = []
-    offset = 0
-    for line in raw.split("\n"):
-        stripped = line.strip(SPACE + "\r")
-        if stripped and not any(p.search(stripped) for p in ARTIFACT_LINES):
-            lines.append((offset, line.rstrip("\r")))
-        offset += len(line) + 1
-    # A web page repeats the title as the first words of the document body: keep the title line
-    # and drop the repetition from the body line.
-    if len(lines) >= 2:
-        title = _squash(lines[0][1])
-        start, body = lines[1]
-        if len(title) >= 6 and _squash(body).startswith(title) and len(_squash(body)) > len(title):
-            matched, cut = 0, 0
-            while cut < len(body) and matched < len(title):
-                if body[cut] not in SPACE:
-                    matched += 1
-                cut += 1
-            lines[1] = (start + cut, body[cut:])
+def _split_lines(chars: list[Char]) -> list[list[Char]]:
+    lines: list[list[Char]] = [[]]
+    for ch, offset in chars:
+        if ch == "\n":
+            lines.append([])
+        elif ch != "\r":
+            lines[-1].append((ch, offset))
     return lines
+
+
+def _has_text(line: list[Char]) -> bool:
+    return any(ch not in SPACE for ch, _ in line)
 
 
 def _squash(text: str) -> str:
     return re.sub(rf"[{SPACE}]+", "", text)
 
 
-def _drop_inline_artifacts(line: str, start: int, is_last: bool) -> list[tuple[str, int]]:
+def _without_title_repeat(lines: list[list[Char]]) -> list[list[Char]]:
+    """A page that repeats the title as the first words of the body keeps the title line and drops
+    the repetition from the body line."""
+    if len(lines) < 2:
+        return lines
+    title = _squash("".join(ch for ch, _ in lines[0]))
+    body = lines[1]
+    body_squashed = _squash("".join(ch for ch, _ in body))
+    if len(title) >= 6 and body_squashed.startswith(title) and len(body_squashed) > len(title):
+        matched, cut = 0, 0
+        while cut < len(body) and matched < len(title):
+            if body[cut][0] not in SPACE:
+                matched += 1
+            cut += 1
+        return [lines[0], body[cut:], *lines[2:]]
+    return lines
+
+
+def _drop_inline_artifacts(line: list[Char], is_last: bool) -> list[Char]:
+    text = "".join(ch for ch, _ in line)
     removed: set[int] = set()
-    for match in INLINE_ARTIFACTS.finditer(line):
+    for match in INLINE_ARTIFACTS.finditer(text):
         if match.group().startswith("查看更多") and not is_last:
             continue
         removed.update(range(match.start(), match.end()))
-    return [(ch, start + i) for i, ch in enumerate(line) if i not in removed]
+    return [item for i, item in enumerate(line) if i not in removed]
 
 
-def _restore_line_breaks(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
+def _restore_line_breaks(chars: list[Char]) -> list[Char]:
     """Insert line breaks before headings that stand mid-line and between a heading and its body.
 
     Seed 003 has no line breaks at all ("…各项工作。一、慎终如始，把好…关口认清…"); PDF text such
@@ -115,10 +123,8 @@ def _restore_line_breaks(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
             pos = marker.end
             continue
         pos += 1
-    title_end = _title_end(text)
-    if title_end is not None:
-        breaks.add(title_end)
-    out: list[tuple[str, int]] = []
+    breaks.update(_title_end(text))
+    out: list[Char] = []
     for index, item in enumerate(chars):
         if index in breaks and out and out[-1][0] != "\n":
             out.append(("\n", item[1]))
@@ -135,7 +141,7 @@ def _heading_end(text: str, marker: Marker, mid_line: bool) -> int | None:
     """Where a heading that runs into its body ends, when no line break says so.
 
     Returns None when the heading is a line of its own, or ends at its first sentence end
-    (the chunker reads those). Only headings found mid-line get the word-level guess.
+    (the chunker reads those). Only headings found mid-line get the phrase-level guess.
     """
     line_end = _line_end(text, marker.end)
     if line_end - marker.end <= HEADING_WITH_BODY_MAX:
@@ -148,31 +154,42 @@ def _heading_end(text: str, marker: Marker, mid_line: bool) -> int | None:
             return marker.end + i
     if not mid_line:
         return None
+    opening = _BODY_TIME_OPENING.search(window[:first_stop], MIN_HEADING_CHARS)
     comma = next((i for i, ch in enumerate(window[:13]) if ch in "，,"), -1)
+    if opening and (comma < 0 or opening.start() < comma):
+        return marker.end + opening.start()
     if comma < 0 or first_stop < comma:
         return None
     split = _split_heading_from_body(window[:first_stop], comma)
     return None if split is None else marker.end + split
 
 
-# Words that close a 公文 heading's "verb + object" half: 把好…关口, 完善…体系, 提高…水平.
-HEADING_FINAL_WORDS = (
-    "关口", "体系", "成效", "能级", "水平", "稳定", "品牌", "建设", "发展", "机制", "格局", "环境",
-    "质量", "能力", "工作", "服务", "治理", "保障", "活力", "作用", "品质", "效能", "新局", "产业",
-    "安全", "防线", "基础", "底线", "合力", "优势", "短板", "力度", "精度", "强度", "温度", "高度",
-    "满意度", "获得感", "幸福感", "安全感", "文明", "形象", "动能", "平台", "阵地", "队伍", "作风",
-    "任务", "目标", "大局", "氛围", "生活", "民生", "需求", "更新", "融合", "提升", "管理", "新篇章",
-)
-_VERB_LIKE = {"v", "d", "p", "c", "j", "vd", "ad"}
+MIN_HEADING_CHARS = 4
+# A body that opens with its time ("2022年以来，", "今年以来，") right after a heading's last word.
+_BODY_TIME_OPENING = re.compile(r"(?<=[\u4e00-\u9fff])(?:\d{4}年|今年|去年|近年|一年)(?:以来|来|上半年|下半年)?[，,]")
+
+# Part-of-speech shape of a 公文 heading "四字，verb + object": the object ends with a noun-like word
+# (jieba tags n…, vn, an, a), and the body opens with a verb, adverb, preposition, conjunction, time
+# word or pronoun. "j" (abbreviation) opens bodies (党建引领…) but ends no heading (jieba tags verbs as j too).
+_HEADING_END_TAGS = ("n", "vn", "an", "a")
+_BODY_OPENING_TAGS = {"v", "vd", "vi", "d", "ad", "p", "c", "j", "t", "r"}
+_ADVERB_TAGS = {"d", "ad"}
+# Manner adverbs that jieba's dictionary tags as nouns; before a verb they open a clause (全面排查…).
+_ADVERBS_TAGGED_AS_NOUNS = frozenset({"全面", "着力", "大力", "全力", "有序", "精准", "依法", "重点"})
+_OPENING_QUOTES = "“‘《"
+
+
+def _tag(word) -> str:
+    return "d" if word.word in _ADVERBS_TAGGED_AS_NOUNS else word.flag
 
 
 def _split_heading_from_body(window: str, comma: int) -> int | None:
     """Guess where "慎终如始，把好…关口认清…" turns from heading into body.
 
-    A 公文 heading is "四字，verb + object"; its object ends with a word like 关口/体系/水平 and
-    the body opens with a verb. Candidates are such word ends 6–18 characters after the comma;
-    one followed by a verb wins over one followed by a noun (治理|体系 is still one phrase), and
-    among equals the later one.
+    Candidates are word ends 6–18 characters after the comma where a noun-like word is followed by
+    a word that opens a clause (see the tags above). A following adverb is the surest sign, then a
+    verb; a following noun means the noun phrase goes on. Among equals the later one wins, so a
+    phrase like "机制联动成效" is kept whole.
     """
     import jieba
     import jieba.posseg as posseg  # only documents without line breaks need part-of-speech tags
@@ -185,13 +202,15 @@ def _split_heading_from_body(window: str, comma: int) -> int | None:
     for index, word in enumerate(words[:-1]):
         length += len(word.word)
         following = words[index + 1]
-        if not 6 <= length <= 18 or not word.word.endswith(HEADING_FINAL_WORDS):
+        if not 6 <= length <= 18 or not _tag(word).startswith(_HEADING_END_TAGS):
             continue
-        if following.flag == "x" and following.word not in "“‘《":
+        if following.flag == "x" and following.word not in _OPENING_QUOTES:
             continue
+        following_tag = _tag(following)
         after_following = words[index + 2].word if index + 2 < len(words) else ""
-        score = 1.0 + (following.flag in _VERB_LIKE or following.word in "“‘《") + 0.01 * length
-        if following.flag.startswith(("n", "a", "i", "l")):
+        opens = following_tag in _BODY_OPENING_TAGS or following.word in _OPENING_QUOTES
+        score = 1.0 + opens + 0.5 * (following_tag in _ADVERB_TAGS) + 0.01 * length
+        if following_tag.startswith(_HEADING_END_TAGS):
             score -= 0.5            # 治理|体系, 安全|稳定: the noun phrase goes on
         if after_following[:1] in "，,。；;":
             score -= 1.0            # a body does not open with one word and a comma
@@ -200,48 +219,26 @@ def _split_heading_from_body(window: str, comma: int) -> int | None:
     return None if best is None else best[1]
 
 
-def _title_end(text: str) -> int | None:
-    """A first line that runs on into the body ("2020年街道下半年工作计划 2020年是…"): end the title at the space."""
+def _title_end(text: str) -> list[int]:
+    """Line breaks for a first line that runs on into the body: after the title, and after a salutation.
+
+    "2020年街道下半年工作计划 2020年是…" ends its title at the space; "某镇2023年度政府工作报告各位代表：现在…"
+    after the word naming the document's kind, then after the salutation "各位代表：".
+    """
     first_line = text[:_line_end(text, 0)]
     if len(first_line) <= TITLE_MAX:
-        return None
+        return []
     for i, ch in enumerate(first_line[:TITLE_MAX]):
         if ch in SPACE and i >= 4 and not first_line[i - 1].isdigit():
-            return i
-    return None
+            return [i]
+    for match in re.finditer("|".join(TITLE_KIND_WORDS), first_line[:TITLE_MAX]):
+        end = match.end()
+        if any(p in first_line[:end] for p in "，,。；;：:"):
+            break
+        if end >= 6 and first_line[end] not in TITLE_CONTINUES and not first_line[end].isspace():
+            salutation = _SALUTATION.match(first_line, end)
+            return [end, salutation.end()] if salutation else [end]
+    return []
 
 
-def _remove_layout_whitespace(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Drop spaces that layout put between Chinese characters ("食品药 品安全"); keep one between Latin words."""
-    out: list[tuple[str, int]] = []
-    index = 0
-    while index < len(chars):
-        ch, offset = chars[index]
-        if ch not in SPACE:
-            out.append((ch, offset))
-            index += 1
-            continue
-        run_end = index
-        while run_end < len(chars) and chars[run_end][0] in SPACE:
-            run_end += 1
-        before = out[-1][0] if out else "\n"
-        after = chars[run_end][0] if run_end < len(chars) else "\n"
-        if _is_ascii_alnum(before) and _is_ascii_alnum(after):
-            out.append((" ", offset))
-        index = run_end
-    # No line starts or ends with a space, and no blank lines remain.
-    lines: list[list[tuple[str, int]]] = [[]]
-    for item in out:
-        if item[0] == "\n":
-            lines.append([item])
-        else:
-            lines[-1].append(item)
-    result: list[tuple[str, int]] = []
-    for line in lines:
-        body = [item for item in line if item[0] != "\n"]
-        if not body:
-            continue
-        if result:
-            result.append(("\n", line[0][1] if line[0][0] == "\n" else body[0][1]))
-        result.extend(body)
-    return result
+_SALUTATION = re.compile(r"[^，,。；;：:\s]{2,12}[：:]")

@@ -1,0 +1,182 @@
+"""Text repair of extracted characters: Unicode forms, PDF radical code points, hard line breaks, layout spaces.
+
+Everything here works on characters paired with the raw offset they came from, so cleaned text can
+always be traced back to the raw text.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+from retrieval.headings import RUN_IN_PATTERN, match_marker
+
+Char = tuple[str, int]          # a cleaned character and the raw offset it came from
+
+SPACE = " \t\u3000\xa0\u2002\u2003\u2009\u200b\ufeff"
+
+# NFKC would turn these into ASCII or spell them out; Chinese text keeps them as they are:
+# full-width punctuation, the ellipsis, circled numbers (list markers), squared units and superscripts.
+_KEEP_AS_IS = frozenset("，。：；！？（）“”‘’…、") | frozenset(chr(c) for c in range(0x2460, 0x2474)) \
+    | frozenset(chr(c) for c in range(0x3251, 0x3260)) | frozenset(chr(c) for c in range(0x32B1, 0x32C0)) \
+    | frozenset(chr(c) for c in range(0x3380, 0x3400)) | frozenset("¹²³")
+
+# Kangxi Radicals and CJK Radicals Supplement: PDF printers (Chromium among them) map a glyph shared
+# by a character and its radical to the radical's code point. NFKC gives the character for Kangxi
+# radicals, in its traditional form (⼾ → 戶), hence the t2s step. The supplement's simplified radicals
+# have no NFKC form; these stand alone as characters (Unicode names C-SIMPLIFIED SEE, SHELL, CART, …).
+_RADICAL_BLOCKS = ((0x2E80, 0x2EFF), (0x2F00, 0x2FDF))
+_SIMPLIFIED_RADICALS = {
+    "⻅": "见", "⻉": "贝", "⻋": "车", "⻓": "长", "⻔": "门", "⻙": "韦", "⻚": "页", "⻛": "风",
+    "⻜": "飞", "⻢": "马", "⻥": "鱼", "⻦": "鸟", "⻧": "卤", "⻨": "麦", "⻩": "黄", "⻪": "黾",
+    "⻬": "齐", "⻮": "齿", "⻰": "龙", "⻆": "角", "⺠": "民", "⻄": "西", "⻘": "青", "⻝": "食",
+}
+
+
+def _is_radical(ch: str) -> bool:
+    return any(low <= ord(ch) <= high for low, high in _RADICAL_BLOCKS)
+
+
+@functools.lru_cache(maxsize=1)
+def _traditional_to_simplified():
+    import opencc  # loaded only when a radical code point is met
+
+    return opencc.OpenCC("t2s")
+
+
+@functools.lru_cache(maxsize=4096)
+def normal_form(ch: str) -> str:
+    """The character as cleaned text carries it: NFKC (full-width digits and letters to ASCII),
+    radicals to ordinary simplified characters, the punctuation in `_KEEP_AS_IS` unchanged."""
+    if ch.isascii() or ch in _KEEP_AS_IS:
+        return ch
+    if _is_radical(ch):
+        if ch in _SIMPLIFIED_RADICALS:
+            return _SIMPLIFIED_RADICALS[ch]
+        form = unicodedata.normalize("NFKC", ch)
+        return _traditional_to_simplified().convert(form) if form != ch else ch
+    return unicodedata.normalize("NFKC", ch)
+
+
+def normalise_characters(chars: list[Char]) -> list[Char]:
+    """Each character in its `normal_form`; a character that expands (㈠ → (一)) keeps its offset."""
+    out: list[Char] = []
+    for ch, offset in chars:
+        form = normal_form(ch)
+        if form == ch:
+            out.append((ch, offset))
+        else:
+            out.extend((part, offset) for part in form)
+    return out
+
+
+# ---- hard line breaks ------------------------------------------------------------------------
+
+# A line that ends with one of these ends a sentence or introduces what follows: never joined on.
+_LINE_FINAL = "。！？；;!?：:…”’」』》)）】]"
+# A line opening with one of these starts an item, a note or a dash line of its own.
+_ITEM_START = "（(【[《<—-－•·●◆■□▲△○◎※*#→"
+_CLAUSE_MARKS = "，,、"
+MIN_WRAPPED_LINE = 12          # shorter lines are titles, names, dates: never joined
+WRAP_LENGTH_SLACK = 1.15       # a wrapped line's continuation is at most about as long as the line itself
+
+
+def _text(line: list[Char]) -> str:
+    return "".join(ch for ch, _ in line).strip(SPACE)
+
+
+def _starts_heading(text: str) -> bool:
+    return bool(match_marker(text, 0) or RUN_IN_PATTERN.match(text))
+
+
+def is_hard_wrap(line: str, following: str) -> bool:
+    """True when `following` continues `line` that a hard line break cut mid-sentence or mid-number.
+
+    A printed page or a copied PDF wraps every line of a paragraph at the same width: the line does
+    not end a sentence, is prose (it has a clause mark) and the continuation is no longer than it.
+    A number cut in two ("培训3" + "0场") is joined whatever the lengths. Headings (numbered lines),
+    titles and short lines are never joined to their neighbours.
+    """
+    if len(line) < MIN_WRAPPED_LINE or not following:
+        return False
+    if line[-1] in _LINE_FINAL or _starts_heading(line):
+        return False
+    if following[0] in _ITEM_START or _starts_heading(following):
+        return False
+    if line[-1].isdigit() and following[0].isdigit():
+        return True
+    if len(following) > len(line) * WRAP_LENGTH_SLACK + 2:
+        return False
+    return any(mark in line for mark in _CLAUSE_MARKS)
+
+
+def join_hard_wraps(lines: list[list[Char]], first_joinable: int = 1) -> list[list[Char]]:
+    """Join lines cut by hard line breaks (see `is_hard_wrap`); lines before `first_joinable`
+    (the title) are left alone. A break between two Latin words becomes a space."""
+    out: list[list[Char]] = []
+    for index, line in enumerate(lines):
+        if out and index >= first_joinable + 1 and is_hard_wrap(_text(out[-1]), _text(line)):
+            previous = out[-1]
+            while previous and previous[-1][0] in SPACE:
+                previous.pop()
+            body = list(line)
+            while body and body[0][0] in SPACE:
+                body.pop(0)
+            if previous and body and previous[-1][0].isascii() and previous[-1][0].isalpha() \
+                    and body[0][0].isascii() and body[0][0].isalpha():
+                previous.append((" ", body[0][1]))
+            previous.extend(body)
+        else:
+            out.append(list(line))
+    return out
+
+
+# ---- layout whitespace -----------------------------------------------------------------------
+
+def _is_ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def remove_layout_whitespace(chars: list[Char]) -> list[Char]:
+    """Drop spaces that layout put between Chinese characters ("食品药 品安全", "政 府 工 作"), between a
+    number and its unit ("5.17 亿元") or before punctuation; keep one space between Latin words or numbers.
+    No line starts or ends with a space, and no blank lines remain."""
+    out: list[Char] = []
+    index = 0
+    while index < len(chars):
+        ch, offset = chars[index]
+        if ch not in SPACE:
+            out.append((ch, offset))
+            index += 1
+            continue
+        run_end = index
+        while run_end < len(chars) and chars[run_end][0] in SPACE:
+            run_end += 1
+        before = out[-1][0] if out else "\n"
+        after = chars[run_end][0] if run_end < len(chars) else "\n"
+        if _is_ascii_alnum(before) and _is_ascii_alnum(after):
+            out.append((" ", offset))
+        index = run_end
+    lines: list[list[Char]] = [[]]
+    for item in out:
+        if item[0] == "\n":
+            lines.append([item])
+        else:
+            lines[-1].append(item)
+    result: list[Char] = []
+    for line in lines:
+        body = [item for item in line if item[0] != "\n"]
+        if not body:
+            continue
+        if result:
+            result.append(("\n", line[0][1] if line[0][0] == "\n" else body[0][1]))
+        result.extend(body)
+    return result
+
+
+_SPACED_RUN = re.compile(r"(?:[\u4e00-\u9fff][ \u3000]){2,}[\u4e00-\u9fff]")
+
+
+def is_spaced_out(text: str) -> bool:
+    """True for a line written with a space between every character ("政 府 工 作 报 告")."""
+    return bool(_SPACED_RUN.fullmatch(text.strip(SPACE)))
