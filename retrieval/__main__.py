@@ -1,4 +1,5 @@
-"""Command line: `python -m retrieval build` and `python -m retrieval ask "问题" [-k 5] [--json]`."""
+"""Command line: `python -m retrieval build`, `python -m retrieval ask "问题" [-k 5] [--json]` and
+`python -m retrieval docs [--json]` (each document's derived metadata, read straight from the corpus)."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="passages to show (default 5)")
     ask.add_argument("--json", action="store_true", help="print the runs.jsonl record")
+    docs = commands.add_parser("docs", help="list every document's derived metadata (no index needed)")
+    docs.add_argument("--json", action="store_true", help="print a JSON list")
+    docs.add_argument("--corpus", dest="docs_corpus", default=None, help="corpus directory (default: --corpus)")
     args = parser.parse_args(argv)
+    if args.command == "docs":
+        return list_documents(args.docs_corpus or args.corpus, as_json=args.json)
 
     from retrieval.engine import SearchEngine
     from retrieval.serialize import ask_record, breadcrumb
@@ -57,6 +63,58 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[{hit.rank}] {meta.title} · {breadcrumb(chunk.section_path) or '（正文开头）'}  (score {hit.score:.4f})")
         print(chunk.text[:200] + ("…" if len(chunk.text) > 200 else ""))
     return 0
+
+
+DOC_COLUMNS = (("file", "文件"), ("title", "标题"), ("org", "单位"), ("aliases", "别名"), ("years", "年份"),
+               ("kind", "类型"), ("period", "时段"), ("published", "日期"), ("issuer", "发布机构"), ("doc_number", "文号"))
+CELL_WIDTH_MAX = 40
+
+
+def list_documents(corpus_dir: str, as_json: bool) -> int:
+    """Print every document's derived metadata (metadata.yaml applied) straight from the corpus directory:
+    no index is built or loaded. Unreadable files are listed with the reason."""
+    from pathlib import Path
+
+    from retrieval.corpus import load_corpus
+
+    try:
+        loaded = load_corpus(Path(corpus_dir))
+    except RetrievalError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows = [{"file": name, "title": meta.title, "org": meta.org, "aliases": list(meta.aliases),
+             "years": list(meta.years), "kind": meta.kind, "period": meta.period, "published": meta.published,
+             "issuer": meta.issuer, "doc_number": meta.doc_number}
+            for name, meta in ((name, document.meta) for name, document in loaded.documents.items())]
+    unreadable = [{"file": name, "error": reason} for name, reason in loaded.errors.items()]
+    if as_json:
+        print(json.dumps(sorted(rows + unreadable, key=lambda row: row["file"]), ensure_ascii=False, indent=2))
+        return 0
+    cells = [[label for _, label in DOC_COLUMNS]]
+    for row in rows:
+        cells.append([_cell("、".join(map(str, row[key])) if isinstance(row[key], list) else row[key])
+                      for key, _ in DOC_COLUMNS])
+    widths = [max(_display_width(line[column]) for line in cells) for column in range(len(DOC_COLUMNS))]
+    for line in cells:
+        print("  ".join(cell + " " * (width - _display_width(cell)) for cell, width in zip(line, widths)).rstrip())
+    for row in unreadable:
+        print(f"无法读取 {row['file']}：{row['error']}")
+    print(f"{len(rows)} 个文档" + (f"，{len(unreadable)} 个文件无法读取" if unreadable else ""))
+    return 0
+
+
+def _display_width(text: str) -> int:
+    """Columns a terminal gives the text: wide (CJK) characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(text: str) -> str:
+    text = text or "-"
+    while _display_width(text) > CELL_WIDTH_MAX:
+        text = text[:-2] + "…"
+    return text
 
 
 if __name__ == "__main__":

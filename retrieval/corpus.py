@@ -52,10 +52,11 @@ def load_document(path: Path, override: dict | None = None) -> Document:
         raise IngestError(path, f"cannot open the file ({error.strerror})") from error
     data_hash = sha256_bytes(data)
     raw = read_bytes(path.name, data)
-    text = clean_text(raw).text
+    cleaned = clean_text(raw)
+    text = cleaned.text
     if not text.strip():
         raise IngestError(path, "no text left after cleaning")
-    meta = derive_metadata(path.name, text, data_hash)
+    meta = derive_metadata(path.name, text, data_hash, cleaned.fields)
     if override:
         meta = apply_overrides(meta, override)
     return Document(meta=meta, text=text)
