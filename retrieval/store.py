@@ -210,6 +210,7 @@ def recover_interrupted_swap(index_dir: Path) -> str | None:
             continue
         os.replace(path, index_dir)
         _fsync_tree_dir_only(index_dir.parent)
+        _sweep_leftovers(index_dir)
         return f"restored {index_dir} from {path.name} after an interrupted save"
     return None
 

@@ -1,0 +1,149 @@
+"""Background indexing: jobs run one at a time while questions are answered, a new document is found by BM25
+before its vectors exist, and a cancelled job leaves the index (in memory and on disk) as it was."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from retrieval.encoders import HashingEncoder
+from retrieval.engine import SearchEngine
+from retrieval.errors import RetrievalError
+from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002
+from tests.store_fakes import GatedEncoder, copy_seeds
+
+NEW_DOC = SEED_002
+NEW_DOC_QUESTION = "全域全力全员招商大格局"          # words only the new document has
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def gated(tmp_path):
+    """An engine over two seeds whose encoder holds every batch until the test opens its gate."""
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    encoder = GatedEncoder()
+    encoder.gate.set()
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder)
+    encoder.gate.clear()
+    encoder.waiting.clear()
+    (corpus / NEW_DOC).write_bytes((CORPUS / NEW_DOC).read_bytes())
+    yield engine, encoder, corpus, tmp_path / "index"
+    encoder.gate.set()
+    engine.close()
+
+
+def docs_of(engine: SearchEngine, hits) -> set[str]:
+    return {engine.chunks[h.chunk_id].doc_id for h in hits}
+
+
+def indexed_on_disk(index) -> set[str]:
+    return set(json.loads((index / "manifest.json").read_text(encoding="utf-8"))["corpus"])
+
+
+def test_a_new_document_is_found_by_bm25_before_its_vectors_exist(gated):
+    engine, encoder, corpus, index = gated
+    job = engine.indexing.add(corpus / NEW_DOC, user="张三")
+    assert encoder.waiting.wait(30)
+    wait_for(lambda: engine.indexing.job(job.job_id).state == "encoding")
+    assert engine.dense_pending == (NEW_DOC,)
+    assert NEW_DOC in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=3, leg="bm25"))
+    assert NEW_DOC not in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=50, leg="dense"))
+    assert NEW_DOC not in indexed_on_disk(index), "the half-built state lives in memory only"
+
+    encoder.gate.set()
+    finished = engine.indexing.wait(job.job_id, timeout=60)
+    assert (finished.state, finished.kind, finished.doc, finished.user) == ("done", "add", NEW_DOC, "张三")
+    assert finished.progress == 1.0 and finished.started <= finished.finished
+    assert engine.dense_pending == ()
+    assert NEW_DOC in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=5, leg="dense"))
+    assert NEW_DOC in indexed_on_disk(index)
+
+
+def test_cancelling_a_running_job_leaves_the_index_as_it_was(gated):
+    engine, encoder, corpus, index = gated
+    before = dict(engine.documents)
+    on_disk = (index / "manifest.json").read_bytes()
+    job = engine.indexing.add(corpus / NEW_DOC)
+    assert encoder.waiting.wait(30)
+    assert NEW_DOC in engine.documents                       # searchable by BM25 meanwhile
+    assert engine.indexing.cancel(job.job_id)
+    encoder.gate.set()
+    finished = engine.indexing.wait(job.job_id, timeout=60)
+    assert finished.state == "cancelled"
+    assert engine.documents == before and engine.dense_pending == ()
+    assert (index / "manifest.json").read_bytes() == on_disk
+    assert not engine.indexing.cancel(job.job_id), "a finished job cannot be cancelled"
+
+
+def test_a_queued_job_is_cancelled_before_it_starts(gated):
+    engine, encoder, corpus, _ = gated
+    running = engine.indexing.add(corpus / NEW_DOC)
+    assert encoder.waiting.wait(30)
+    queued = engine.indexing.rebuild(user="admin")
+    assert engine.indexing.job(queued.job_id).state == "queued"
+    assert engine.indexing.cancel(queued.job_id)
+    encoder.gate.set()
+    assert engine.indexing.wait(running.job_id, timeout=60).state == "done"
+    assert engine.indexing.wait(queued.job_id, timeout=60).state == "cancelled"
+    assert [j.job_id for j in engine.indexing.status()] == [running.job_id, queued.job_id]
+
+
+def test_the_same_change_queued_twice_runs_once(gated):
+    engine, encoder, corpus, _ = gated
+    engine.indexing.rebuild()
+    assert encoder.waiting.wait(30)
+    first = engine.indexing.delete(SEED_000)
+    again = engine.indexing.delete(SEED_000)
+    assert first.job_id == again.job_id
+    encoder.gate.set()
+    engine.indexing.wait_idle(60)
+    assert SEED_000 not in engine.documents and not (corpus / SEED_000).exists()
+
+
+def test_an_unreadable_upload_fails_its_job_and_nothing_else(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    (corpus / "空白.txt").write_text("   \n", encoding="utf-8")
+    job = engine.indexing.wait(engine.indexing.add(corpus / "空白.txt").job_id, timeout=60)
+    assert job.state == "failed" and "cannot read 空白.txt" in job.message
+    assert sorted(engine.documents) == sorted([SEED_001, SEED_000])
+    good = engine.indexing.wait(engine.indexing.delete(SEED_000).job_id, timeout=60)
+    assert good.state == "done", "the worker keeps running after a failed job"
+    engine.close()
+
+
+def test_a_document_outside_the_corpus_is_refused_when_queued(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    with pytest.raises(RetrievalError, match="not inside the corpus directory"):
+        engine.indexing.add(tmp_path / "elsewhere.txt")
+    with pytest.raises(RetrievalError, match="no document"):
+        engine.indexing.delete("不存在.txt")
+
+
+def test_a_cancelled_removal_keeps_the_file_and_its_metadata(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    engine.update_metadata(SEED_000, aliases=["测试别名"])
+    metadata = (corpus / "metadata.yaml").read_bytes()
+
+    def stop_at_first_check():
+        return True
+
+    from retrieval.indexing import IndexingCancelled
+    with pytest.raises(IndexingCancelled):
+        engine.remove_document(SEED_000, should_stop=stop_at_first_check)
+    assert (corpus / SEED_000).exists() and "测试别名" in engine.documents[SEED_000].meta.aliases
+    assert "测试别名" in (corpus / "metadata.yaml").read_text(encoding="utf-8")
+    assert len((corpus / "metadata.yaml").read_bytes()) == len(metadata)
+    engine.remove_document(SEED_000)
+    reopened = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
+    assert SEED_000 not in reopened.documents, "the manifest matches the corpus after the removal"

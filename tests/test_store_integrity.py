@@ -1,0 +1,239 @@
+"""The index directory stays trustworthy: edited or corrupted files are caught by their checksums and rebuilt
+without reusing a damaged vector, two writers take turns, a crash mid-swap is recovered without re-encoding,
+and an unreadable manifest is a clear error or a rebuild, never a traceback."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import store
+from retrieval.encoders import HashingEncoder
+from retrieval.engine import SearchEngine, encoded_text
+from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch
+from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002
+from tests.store_fakes import CountingEncoder, copy_seeds
+
+ROOT = Path(__file__).resolve().parents[1]
+FACT = "完成3万平方米"
+FORGED = "完成8万平方米"
+
+
+@pytest.fixture
+def indexed(tmp_path):
+    """(corpus, index dir) with two seeds, built with the hashing encoder."""
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    return corpus, tmp_path / "index"
+
+
+def unique_inputs(engine: SearchEngine) -> int:
+    """How many distinct texts a build from nothing encodes (passages and answer units)."""
+    return len({store.text_key(encoded_text(c)) for c in engine.chunks.values()} | set(engine._state.unit_keys))
+
+
+def flip_bytes(path: Path, offset_from_end: int = 64) -> None:
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) - offset_from_end, len(data) - offset_from_end + 8):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+# --- checksums ------------------------------------------------------------------------------------------
+
+def test_an_edited_passage_is_caught_and_rebuilt_from_the_corpus(indexed):
+    corpus, index = indexed
+    chunks = index / "chunks.jsonl"
+    text = chunks.read_text(encoding="utf-8")
+    assert FACT in text
+    chunks.write_text(text.replace(FACT, FORGED), encoding="utf-8")
+    with pytest.raises(IndexDamaged, match="chunks.jsonl changed"):
+        SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
+
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    texts = [c.text for c in engine.chunks.values()]
+    assert any(FACT in t for t in texts) and not any(FORGED in t for t in texts)
+    assert any("checksum" in note for note in engine.notes)
+    assert len(set(encoder.documents)) == unique_inputs(engine), "no vector of the damaged index is reused"
+    assert FORGED not in chunks.read_text(encoding="utf-8")
+    SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")     # verifies again
+
+
+@pytest.mark.parametrize("damaged", ["embeddings.npy", "unit_embeddings.npy", "dense.faiss", "units.faiss"])
+def test_flipped_vector_bytes_are_caught_and_no_vector_is_reused(indexed, damaged):
+    corpus, index = indexed
+    flip_bytes(index / damaged)
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    assert len(set(encoder.documents)) == unique_inputs(engine)
+    fresh = HashingEncoder(256).encode_documents([encoded_text(engine.chunks[c]) for c in engine._state.chunk_ids])
+    np.testing.assert_array_equal(engine._state.embeddings, fresh)
+
+
+def test_build_force_reuses_no_vector_from_a_damaged_index(indexed):
+    """`build --force` (rebuild="always") used to read the old vectors without checking them."""
+    corpus, index = indexed
+    flip_bytes(index / "embeddings.npy")
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder, rebuild="always")
+    assert len(set(encoder.documents)) == unique_inputs(engine)
+    fresh = HashingEncoder(256).encode_documents([encoded_text(engine.chunks[c]) for c in engine._state.chunk_ids])
+    np.testing.assert_array_equal(engine._state.embeddings, fresh)
+
+
+def test_an_intact_index_is_reused_by_build_force(indexed):
+    """The other side of the check: vectors of an index that passes it are not encoded again."""
+    corpus, index = indexed
+    encoder = CountingEncoder()
+    SearchEngine.open(corpus, index, encoder=encoder, rebuild="always")
+    assert encoder.documents == []
+
+
+def test_every_index_file_has_a_recorded_checksum(indexed):
+    _, index = indexed
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    files = {p.relative_to(index).as_posix() for p in index.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(manifest["files"]) == files
+    assert manifest["files"]["chunks.jsonl"] == store.file_sha256(index / "chunks.jsonl")
+
+
+# --- unreadable manifest ----------------------------------------------------------------------------------
+
+def test_an_unreadable_manifest_is_a_clear_error_or_a_rebuild(indexed):
+    corpus, index = indexed
+    (index / "manifest.json").write_text('{"format_version": 5, "encoder": ', encoding="utf-8")
+    with pytest.raises(IndexMismatch, match="manifest.json is unreadable"):
+        SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    assert sorted(engine.documents) == sorted([SEED_001, SEED_000])
+    assert len(set(encoder.documents)) == unique_inputs(engine), "an unverifiable index gives no vectors"
+
+
+# --- two writers ------------------------------------------------------------------------------------------
+
+def test_two_engines_writing_one_index_take_turns(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
+    index = tmp_path / "index"
+    first = SearchEngine.open(corpus, index, encoder=HashingEncoder(256))
+    second = SearchEngine.open(corpus, index, encoder=HashingEncoder(256))
+    for name in (SEED_000, SEED_002):
+        (corpus / name).write_bytes((CORPUS / name).read_bytes())
+    errors = []
+
+    def add(engine, name):
+        try:
+            engine.add_document(corpus / name)
+        except Exception as error:  # noqa: BLE001 - the test reports any failure of either writer
+            errors.append(error)
+
+    threads = [threading.Thread(target=add, args=(first, SEED_000)), threading.Thread(target=add, args=(second, SEED_002))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert SEED_000 in first.documents and SEED_002 in second.documents
+    reopened = SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
+    assert sorted(reopened.documents) == sorted([SEED_000, SEED_001, SEED_002])
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from retrieval.store import IndexWriterLock
+lock = IndexWriterLock(Path(sys.argv[1]))
+lock.acquire()
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_writer_names_the_process_holding_the_lock(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path / "index"), "30"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        waited = []
+        with pytest.raises(IndexLocked, match=f"pid {holder.pid} on "):
+            store.IndexWriterLock(tmp_path / "index", timeout=0.5).acquire(waiting=waited.append)
+        assert waited and waited[0]["pid"] == holder.pid and waited[0]["since"]
+    finally:
+        holder.kill()
+        holder.wait()
+    with store.IndexWriterLock(tmp_path / "index", timeout=5):
+        pass                                       # free once its holder is gone
+
+
+def test_a_save_sweeps_only_its_own_or_dead_writers_copies(indexed, tmp_path):
+    corpus, index = indexed
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        live_copy = tmp_path / f".index.tmp-{sleeper.pid}-1"
+        dead_copy = tmp_path / f".index.tmp-{gone.pid}-1"
+        own_copy = tmp_path / f".index.old-{os.getpid()}-1"
+        for copy in (live_copy, dead_copy, own_copy):
+            copy.mkdir()
+        SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="always")
+        assert live_copy.exists(), "another live writer's temporary directory is left to it"
+        assert not dead_copy.exists() and not own_copy.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+# --- a crash between the two renames ------------------------------------------------------------------------
+
+CRASH_MID_SWAP = """
+import os, sys
+from pathlib import Path
+from retrieval.encoders import HashingEncoder
+from retrieval.engine import SearchEngine
+renames = []
+real_replace = os.replace
+def replace(source, target):
+    renames.append((source, target))
+    if len(renames) == 2:
+        os._exit(9)                  # killed between moving the old index away and moving the new one in
+    real_replace(source, target)
+os.replace = replace
+SearchEngine.open(Path(sys.argv[1]), Path(sys.argv[2]), encoder=HashingEncoder(256), rebuild="always")
+"""
+
+
+def test_a_crash_between_the_renames_is_recovered_without_encoding(indexed, tmp_path):
+    corpus, index = indexed
+    (corpus / SEED_002).write_bytes((CORPUS / SEED_002).read_bytes())
+    crashed = subprocess.run([sys.executable, "-c", CRASH_MID_SWAP, str(corpus), str(index)], cwd=ROOT)
+    assert crashed.returncode == 9
+    assert not index.exists()
+    assert [p.name.split("-")[0] for p in sorted(tmp_path.glob(".index.*-*"))] == [".index.old", ".index.tmp"]
+
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    assert encoder.documents == [], "the complete new copy is put back, nothing is encoded again"
+    assert SEED_002 in engine.documents, "the newer of the two copies wins"
+    assert any("restored" in note for note in engine.notes)
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name], "the dead copy is swept"
+    SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
+
+
+def test_an_incomplete_copy_is_never_restored(indexed, tmp_path):
+    """Only a copy whose manifest and checksums are intact is trusted; otherwise the index is rebuilt."""
+    corpus, index = indexed
+    broken = tmp_path / f".index.tmp-{os.getpid()}-9"
+    os.replace(index, broken)
+    flip_bytes(broken / "embeddings.npy")
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    assert len(set(encoder.documents)) == unique_inputs(engine)
