@@ -19,7 +19,7 @@ from retrieval.ingest.readers import read_bytes, sniff_format
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_NAME_BYTES = 200                 # the stem in UTF-8; file systems allow 255 bytes for the whole name
 DEFAULT_STEM = "upload"
-SUFFIX_OF_FORMAT = {"docx": ".docx", "pdf": ".pdf"}
+SUFFIX_OF_FORMAT = {"docx": ".docx", "pdf": ".pdf", "html": ".html"}
 TEMP_PREFIX = ".upload-"             # hidden and ending in .tmp, so no corpus scan ever picks one up
 
 # Characters Windows, shells or URLs treat specially, plus path separators of every platform.

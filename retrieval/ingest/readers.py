@@ -1,4 +1,4 @@
-"""Read the raw text of corpus files and uploads (.txt, .md, .docx, .pdf), with no cleaning."""
+"""Read the raw text of corpus files and uploads (.txt, .md, .docx, .pdf, .html), with no cleaning."""
 from __future__ import annotations
 
 import codecs
@@ -16,14 +16,16 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
 from retrieval.errors import IngestError
+from retrieval.ingest.html import html_text, looks_like_html
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 
 _TEXT_SUFFIXES = (".txt", ".md")
+_HTML_SUFFIXES = (".html", ".htm")
 _SUFFIX_HINTS = {".doc": "open it in Word and save it as .docx"}
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"      # old binary Office files: .doc, .xls, .wps
-_FORMAT_NAMES = {"docx": "a Word .docx file", "pdf": "a PDF", "text": "plain text"}
+_FORMAT_NAMES = {"docx": "a Word .docx file", "pdf": "a PDF", "html": "an HTML page", "text": "plain text"}
 
 # Control characters other than \t \n \v \f \r: real text has (almost) none of them, while a
 # binary file that happens to decode (GB18030 accepts most byte pairs) is full of them.
@@ -62,9 +64,10 @@ def read_bytes(name: str, data: bytes) -> str:
 
 
 def sniff_format(data: bytes) -> str | None:
-    """'docx' / 'pdf' / 'text' judged from the content, None when it is none of them.
+    """'docx' / 'pdf' / 'html' / 'text' judged from the content, None when it is none of them.
 
-    docx is a zip holding word/document.xml; pdf starts with %PDF-; text decodes by the rules
+    docx is a zip holding word/document.xml; pdf starts with %PDF-; html starts with <!doctype html
+    or <html (after an optional BOM, whitespace or comments); text decodes by the rules
     of `read_text` (UTF-8, UTF-16 with BOM, GB18030) to characters with no NUL and few
     control characters. Empty data counts as text (reading it then says the file is empty).
     """
@@ -72,6 +75,8 @@ def sniff_format(data: bytes) -> str | None:
         return "pdf"
     if _is_docx_zip(data):
         return "docx"
+    if looks_like_html(data):
+        return "html"
     text = _decode_text(data)
     if text is not None and _binary_reason(text) is None:
         return "text"
@@ -94,6 +99,8 @@ def _read(path: str | Path, suffix: str, data: bytes) -> str:
         text = _text_from_plain(path, data)
     elif suffix == ".docx":
         text = _text_from_docx(path, data)
+    elif suffix in _HTML_SUFFIXES:
+        text = _text_from_html(path, data)
     else:
         text = _text_from_pdf(path, data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -148,6 +155,22 @@ def _utf8_error_position(data: bytes) -> str:
     except UnicodeDecodeError as error:
         return f" (first invalid UTF-8 byte at offset {error.start})"
     return ""
+
+
+# ---- .html --------------------------------------------------------------------------------
+
+def _text_from_html(path: str | Path, data: bytes) -> str:
+    """The page's main text (see `html.html_text`); raises IngestError for a page without any."""
+    if not data.strip():
+        raise IngestError(path, _EMPTY)
+    try:
+        # trafilatura and lxml raise many types on markup they cannot parse; each means the same here.
+        text = html_text(data)
+    except Exception as error:
+        raise IngestError(path, f"cannot read the HTML page: {error}" + _content_hint(data, "html")) from error
+    if not text.strip():
+        raise IngestError(path, "HTML page has no main text (only navigation or scripts?)" + _content_hint(data, "html"))
+    return text
 
 
 # ---- .docx ---------------------------------------------------------------------------------
