@@ -110,8 +110,8 @@ class CorpusWatcher:
         for name, signature in current.items():
             if self._settled.get(name) == signature or previous.get(name) != signature:
                 continue                 # acted on already, or still being written
-            if name in busy:
-                continue                 # the app's own job is on it; look again when it has finished
+            if name in busy or (name in SETTINGS_FILES and busy):
+                continue                 # a job of the app is on it (a removal edits metadata.yaml); look again after
             digest = sha256_bytes((self.engine.corpus_dir / name).read_bytes())
             self._settled[name] = signature
             if indexed.get(name) == digest:
