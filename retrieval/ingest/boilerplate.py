@@ -191,7 +191,7 @@ def _breadcrumb(line: str) -> list[str] | None:
 def _is_sharing_or_page_line(line: str) -> bool:
     body = _BULLET.sub("", line).strip(SPACE + "|｜")
     return (any(p.match(body) for p in _SHARING_LINES) or bool(_DISCLAIMER.match(body))
-            or bool(_PAGE_NUMBER.match(body)))
+            or bool(_PAGE_NUMBER.match(line.strip(SPACE))))
 
 
 def _is_prose(line: str) -> bool:
