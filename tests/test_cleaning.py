@@ -7,6 +7,7 @@ import re
 import pytest
 
 from retrieval.ingest.cleaning import clean_text
+from retrieval.ingest.repair import normal_form
 from tests.seeds import read_seed, SEED_001, SEED_003, SEED_004, ALL_SEEDS
 
 
@@ -82,8 +83,8 @@ def test_raw_offsets_point_at_the_same_raw_character(raw_texts, cleaned, name):
         if char == "\n":          # inserted or kept line breaks point at the next kept raw character
             assert offset >= previous
             continue
-        assert raw[offset] == char
-        assert offset > previous, "cleaned characters must keep their raw order"
+        assert char in normal_form(raw[offset])
+        assert offset >= previous, "cleaned characters must keep their raw order"
         previous = offset
 
 
@@ -153,3 +154,62 @@ def test_mid_line_heading_must_continue_the_numbering():
     """A mid-line "三、" right after "一、" skips 二, so it is not taken for a heading."""
     text = clean_text("总体安排如下。一、推进工作,完成一、二期工程。三、加强管理,落实责任。").text
     assert text.split("\n") == ["总体安排如下。", "一、推进工作,完成一、二期工程。三、加强管理,落实责任。"]
+
+
+def test_a_heading_mid_line_ends_where_its_body_opens_with_a_time():
+    """A page with no line breaks: the title, the salutation, and a heading whose body opens "2022年以来，"."""
+    text = clean_text("某镇2023年度政府工作报告各位代表：现在，我代表镇人民政府向大会报告工作，请予审议。"
+                      "一、2022年主要工作2022年以来，我们坚持稳中求进，全镇经济社会保持平稳健康发展，"
+                      "全年完成地区生产总值12亿元。二、2023年工作安排今年，我们将重点抓好以下几个方面的工作，"
+                      "全力推动经济社会高质量发展，确保完成全年各项目标任务。").text
+    assert text.split("\n") == [
+        "某镇2023年度政府工作报告", "各位代表：", "现在，我代表镇人民政府向大会报告工作，请予审议。",
+        "一、2022年主要工作", "2022年以来，我们坚持稳中求进，全镇经济社会保持平稳健康发展，全年完成地区生产总值12亿元。",
+        "二、2023年工作安排", "今年，我们将重点抓好以下几个方面的工作，全力推动经济社会高质量发展，确保完成全年各项目标任务。",
+    ]
+
+
+# --- text repair ----------------------------------------------------------------------------------
+
+def test_full_width_forms_become_ascii_and_chinese_punctuation_stays():
+    text = clean_text("某街道工作计划\n全年新增就业岗位１５００个，完成ＧＤＰ增长６．５％；项目（一期）完工。").text
+    assert text.split("\n")[1] == "全年新增就业岗位1500个，完成GDP增长6.5%；项目（一期）完工。"
+
+
+def test_radical_code_points_become_ordinary_characters():
+    """⼯ (Kangxi radical) has the NFKC form 工; ⼾ gives the traditional 戶, hence simplified to 户; ⻋ has no NFKC form."""
+    text = clean_text("某街道工作计划\n全⾯做好⼾籍⼈⼝登记⼯作，新增公交⻋线路2条。").text
+    assert text.split("\n")[1] == "全面做好户籍人口登记工作，新增公交车线路2条。"
+
+
+def test_spaced_out_title_and_number_unit_spaces_are_joined():
+    text = clean_text("政 府 工 作 报 告\n完成生产总值 5.17 亿元、增 7%；农民人均纯收入 16842 元。").text
+    assert text.split("\n") == ["政府工作报告", "完成生产总值5.17亿元、增7%；农民人均纯收入16842元。"]
+
+
+def test_hard_line_breaks_inside_words_and_numbers_are_joined():
+    raw = ("某镇2022年工作总结\n"
+           "一年努力，紧紧围绕农业增效和农民增收，进一步优化和调\n"
+           "整农业产业结构，农业发展不断优化，扎实推进农业保护补\n"
+           "贴和政策性保险工作。\n"
+           "全年共组织开展各类职业技能培训3\n"
+           "0场，参训群众1200人次。")
+    assert clean_text(raw).text.split("\n") == [
+        "某镇2022年工作总结",
+        "一年努力，紧紧围绕农业增效和农民增收，进一步优化和调整农业产业结构，农业发展不断优化，扎实推进农业保护补贴和政策性保险工作。",
+        "全年共组织开展各类职业技能培训30场，参训群众1200人次。",
+    ]
+
+
+@pytest.mark.parametrize("lines", [
+    # a title, a subtitle, a signature and a date: short lines without final punctuation
+    ["某镇2020年政府工作报告", "——在某镇第六届人民代表大会第七次会议上", "张三", "2020年6月19日", "各位代表："],
+    # an unnumbered heading with a comma, followed by its (longer) paragraph
+    ["某街道2021年工作计划", "坚持党建引领，全面提升基层治理水平",
+     "街道将以党建为统领，深化网格化管理，推动治理重心下移，全年新建睦邻点20个，培育社区自治项目15个。"],
+    # numbered headings never join, neither onto the line before nor onto their body
+    ["某街道2021年工作计划", "全年工作围绕以下几个方面，重点推进，确保实效", "一、加快推进社区改造，提升居住品质",
+     "（一）完成老旧小区综合改造5个", "1.新建停车位300个，缓解停车难"],
+])
+def test_titles_and_headings_are_not_glued_to_their_neighbours(lines):
+    assert clean_text("\n".join(lines)).text.split("\n") == lines
