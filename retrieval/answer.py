@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from retrieval.query import UNITS, compatible_units
+from retrieval.facts import TRAILING_QUALIFIERS, extract_fact, has_value_of_kind, quantities, term_weights
+from retrieval.query import compatible_units
 from retrieval.types import Answer, Chunk, Hit, QueryAnalysis
 
 ANSWER_MAX_CHARS = 100
@@ -21,16 +22,7 @@ ABSOLUTE_SIMILARITY_WEIGHT = 0.09    # per std above the corpus mean, in the con
 SIMILARITY_OFFSET = 0.22
 RANK_WEIGHT = 0.3                  # the top passage's sentences get +0.3, the second's +0.15, …
 
-_NUMBER = r"(?:\d+(?:[.,]\d+)*|[零一二两三四五六七八九十百千]+)"
-_UNIT_PATTERN = "|".join(re.escape(u) for u in UNITS)
-QUANTITY = re.compile(rf"(?:约|近|超|超过|逾|达|共)?{_NUMBER}(?:[万亿千百])?(?:余|多)?(?:{_UNIT_PATTERN})")
-YEAR_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:年度?|-)|^\d{1,2}[月日号]$|^\d{1,2}月")
 _SENTENCE = re.compile(r"[^。！？；;!?\n]+[。！？；;!?]?[”’」』]?")
-_QUOTED = re.compile(r"[“《「\"]([^“”《》「」\"\n]{2,20})[”》」\"]")
-_PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
-_NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目)")
-
-
 @dataclass(frozen=True)
 class Candidate:
     chunk: Chunk
@@ -54,7 +46,9 @@ def answer_units(text: str) -> list[tuple[int, int]]:
             continue
         while end - start > ANSWER_MAX_CHARS:
             window = text[start:start + ANSWER_MAX_CHARS]
-            cut = max(window.rfind("，"), window.rfind(","), window.rfind("、"))
+            # Never cut inside quotes: “吴淞面塑” split in two halves answers nothing.
+            cut = max((i for i, ch in enumerate(window) if ch in "，,、" and not _inside_quotes(window, i)),
+                      default=-1)
             cut = cut + 1 if cut >= 20 else ANSWER_MAX_CHARS
             units.append((start, start + cut))
             start += cut
@@ -62,86 +56,45 @@ def answer_units(text: str) -> list[tuple[int, int]]:
     return units
 
 
-def _is_heading_line(chunk: Chunk, text: str) -> bool:
-    """A title or heading standing alone names a topic; it never answers a question."""
-    stripped = text.strip()
-    if any(stripped == heading.strip() for heading in chunk.section_path):
-        return True
-    return len(stripped) <= 40 and stripped[-1:] not in "。！？；;!?”" and f"{stripped}\n" in chunk.text + "\n"
+def _inside_quotes(text: str, position: int) -> bool:
+    before = text[:position]
+    return before.count("“") > before.count("”") or before.count("《") > before.count("》")
 
 
-def quantities(text: str) -> list[re.Match]:
-    """Number-with-unit spans that are amounts, not years or dates."""
-    return [m for m in QUANTITY.finditer(text) if not YEAR_OR_DATE.match(m.group().lstrip("约近超过逾达共"))]
+def _is_heading_line(chunk: Chunk, start: int, end: int) -> bool:
+    """A section title names a topic and never answers a question; numbered items are body text.
 
-
-def _nearest_to_terms(matches: list[re.Match], text: str, terms: Sequence[str]) -> list[re.Match]:
-    """Matches ordered by their distance to the nearest question term in the text ("新增停车位800个")."""
-    positions = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
-    if not positions:
-        return matches
-
-    def distance(match: re.Match) -> int:
-        return min(max(start - match.end(), match.start() - end, 0) for start, end in positions)
-    return sorted(matches, key=lambda m: (distance(m), m.start()))
-
-
-def _fact(candidate: str, analysis: QueryAnalysis, terms: Sequence[str] = ()) -> str:
-    """The short fact inside the answer sentence: the asked amount, or the name asked for."""
-    if analysis.answer_kind == "quantity":
-        found = quantities(candidate)
-        if analysis.unit:
-            with_unit = [m for m in found if analysis.unit in m.group()]
-            compatible = [m for m in found if m.group().endswith(tuple(compatible_units(analysis.unit)))]
-            found = with_unit or compatible or found
-        found = _nearest_to_terms(found, candidate, terms)
-        return found[0].group() if found else ""
-    if analysis.answer_kind == "entity":
-        names = [m for pattern in (_QUOTED, _PLACE, _NAMED) for m in pattern.finditer(candidate)]
-        nearest = _nearest_to_terms(names, candidate, terms)
-        if nearest:
-            match = nearest[0]
-            return match.group(1) if match.re is _QUOTED else _trim_function_words(match.group())
-    return ""
-
-
-_LEADING_FUNCTION_CHARS = "对在沿于将把和与及从向至到为以由经就是即如"
-_LEADING_VERBS = ("做好", "做实", "推进", "完成", "实施", "加快", "启动", "开展", "打造", "建成", "新建", "改造",
-                  "提升", "位于", "落户", "依托", "发挥", "办好", "建设", "加强", "深化", "推动", "围绕")
-
-
-def _trim_function_words(name: str) -> str:
-    """"对富水路" → "富水路", "做好中山南二路597号" → "中山南二路597号": a preposition or verb before a
-    place or organisation name is not part of it."""
-    changed = True
-    while changed and len(name) > 3:
-        changed = False
-        if name[0] in _LEADING_FUNCTION_CHARS:
-            name, changed = name[1:], True
-        for verb in _LEADING_VERBS:
-            if name.startswith(verb) and len(name) - len(verb) >= 3:
-                name, changed = name[len(verb):], True
-    return name
+    The chunker records the title parts of a passage (Chunk.heading_spans); a unit mostly inside one is a title.
+    """
+    length = max(1, end - start)
+    for span_start, span_end in chunk.heading_spans:
+        if min(end, span_end) - max(start, span_start) > length / 2:
+            return True
+    stripped = chunk.text[start:end].strip()
+    return any(stripped == heading.strip() for heading in chunk.section_path)
 
 
 def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
-    """How well the clause has the kind of thing asked for: an amount in the asked unit, a name."""
-    if analysis.answer_kind == "quantity":
-        found = quantities(candidate)
-        if not found:
-            # "第几轮" / "几加几" answers are ordinals or formulas without a unit; a question that names
-            # its unit (多少钱, 几所) needs an amount in some unit.
-            formula = re.search(r"\d\+\d|“[一二三四五六七八九十]+[五四三二一]”", candidate)
-            return 0.1 if formula and not analysis.unit else -0.6
+    """How well the clause has the kind of thing asked for: an amount in the asked unit, a date, a name."""
+    kind = analysis.answer_kind
+    if kind in ("date", "doc_number"):
+        return 0.45 if has_value_of_kind(candidate, analysis) else -0.6
+    if kind == "quantity":
+        if not has_value_of_kind(candidate, analysis):
+            return -0.6
+        found = [m.group() for m in quantities(candidate)]
         if not analysis.unit:
             return 0.2
-        if any(analysis.unit in m.group() for m in found):
+        if analysis.unit == "%":
+            return 0.45 if "%" in candidate or "百分之" in candidate else -0.2
+        if any(analysis.unit in value for value in found):
             return 0.45
-        if any(m.group().endswith(tuple(compatible_units(analysis.unit))) for m in found):
+        if any(value.rstrip("".join(TRAILING_QUALIFIERS)).endswith(tuple(compatible_units(analysis.unit)))
+               for value in found):
             return 0.3
         return -0.2          # an amount of something else (三年 for 多少钱)
-    if analysis.answer_kind == "entity":
-        return 0.15 if (_QUOTED.search(candidate) or _PLACE.search(candidate) or _NAMED.search(candidate)) else 0.0
+    if kind in ("entity", "person"):
+        return 0.15 if extract_fact(candidate, analysis, {}) else 0.0
     return 0.0
 
 
@@ -171,7 +124,7 @@ def score_units(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[st
         context = "".join(chunk.section_path)
         for start, end in answer_units(chunk.text):
             text = chunk.text[start:end]
-            if _is_heading_line(chunk, text):
+            if _is_heading_line(chunk, start, end):
                 continue
             z = (unit_similarity(chunk.chunk_id, start, end) - mean) / std
             in_unit = sum(w for t, w in weights.items() if t in text)
@@ -188,28 +141,31 @@ def score_units(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[st
 def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[str, Chunk],
                    content_terms: Sequence[str], idf: Callable[[str], float],
                    unit_similarity: Callable[[str, int, int], float],
-                   similarity_scale: tuple[float, float]) -> Answer | None:
-    """The best answer unit of the top passages, or None (未找到) when none answers with enough confidence.
+                   similarity_scale: tuple[float, float],
+                   threshold: float = NOT_FOUND_BELOW) -> tuple[Answer | None, Answer | None]:
+    """The best answer unit of the top passages: (answer, best_guess).
 
+    `answer` is None (未找到) when the best unit falls below `threshold`; `best_guess` is that best unit
+    whatever its confidence (None only when no passage has a candidate), for calibration reports.
     A unit scores by the share of the question's content terms it contains (idf-weighted; terms only in
     its section headings count less), its similarity to the question, the rank of its passage, and
-    whether it holds the kind of thing asked (an amount in the asked unit, a name).
+    whether it holds the kind of thing asked (an amount in the asked unit, a date, a name).
     """
     scored = score_units(analysis, hits[:CANDIDATE_PASSAGES], chunks, content_terms, idf, unit_similarity,
                          similarity_scale)
     if not scored:
-        return None
+        return None, None
     best = max(scored, key=lambda u: u.fit + RANK_WEIGHT / u.candidate.hit_rank)
     candidate, coverage = best.candidate, best.coverage
-    if analysis.answer_kind == "quantity" and _type_fit(candidate.text, analysis) < 0:
-        return None          # a 多少/几 question needs an amount; a sentence without one does not answer it
     # Confidence: how much of the question the unit covers, and how close it is in meaning.
     evidence = coverage + SIMILARITY_OFFSET + ABSOLUTE_SIMILARITY_WEIGHT * candidate.similarity
     confidence = 1 / (1 + math.exp(-8 * (evidence - 0.45)))
-    if confidence < NOT_FOUND_BELOW:
-        return None
+    if analysis.answer_kind in ("quantity", "date", "doc_number") and _type_fit(candidate.text, analysis) < 0:
+        confidence = 0.0     # a 多少/哪天 question needs an amount / a date; a sentence without one does not answer
     text = candidate.text.strip()
     lead = len(candidate.text) - len(candidate.text.lstrip())
     start = candidate.chunk.char_span[0] + candidate.start + lead
-    return Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
-                  confidence=round(confidence, 4), fact=_fact(text, analysis, list(dict.fromkeys(content_terms))))
+    fact = extract_fact(text, analysis, term_weights(content_terms, idf))
+    guess = Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
+                   confidence=round(confidence, 4), fact=fact)
+    return (guess if confidence >= threshold else None), guess

@@ -24,7 +24,8 @@ from retrieval.indexing import IndexingCancelled, IndexingQueue
 from retrieval.fusion import RRF_K
 from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
 from retrieval.metadata import load_overrides, remove_override, save_override
-from retrieval.query import analyze_query, organisation_names, strip_organisations
+from retrieval.orgs import OrganisationMatcher, organisation_names
+from retrieval.query import analyze_query, strip_organisations
 from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
@@ -113,6 +114,19 @@ class IndexState:
     @cached_property
     def organisation_names(self) -> dict[str, DocumentMeta]:
         return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
+
+    @cached_property
+    def org_matcher(self) -> OrganisationMatcher:
+        """Every document's organisation names in one automaton, built once per snapshot."""
+        return OrganisationMatcher(self.organisation_names)
+
+    @cached_property
+    def document_years(self) -> dict[str, frozenset[int]]:
+        """Years each document covers: its own and those its sections are about (a 总结 part and a 计划 part)."""
+        years: dict[str, set[int]] = {doc_id: set(doc.meta.years) for doc_id, doc in self.documents.items()}
+        for chunk_id, chunk in self.chunks.items():
+            years[chunk.doc_id].update(self.chunk_years[chunk_id])
+        return {doc_id: frozenset(found) for doc_id, found in years.items()}
 
     @classmethod
     def from_loaded(cls, loaded: store.LoadedIndex, tokenizer: JiebaTokenizer) -> "IndexState":
@@ -543,7 +557,7 @@ class SearchEngine:
         return counts
 
     def analyze(self, question: str) -> QueryAnalysis:
-        return analyze_query(question, self._state.organisation_names)
+        return analyze_query(question, matcher=self._state.org_matcher)
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks time query encoding this way)."""
@@ -607,7 +621,8 @@ class SearchEngine:
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
-        analysis = analyze_query(question, state.organisation_names)
+        analysis = analyze_query(question, matcher=state.org_matcher)
+        question = analysis.text                 # simplified characters, ASCII digits
         tokens = state.tokenizer(question)
         n = max(CANDIDATES_PER_LEG, k)
 
@@ -624,22 +639,56 @@ class SearchEngine:
         results: dict[str, tuple[Hit, ...]] = {
             name: tuple(self._with_matched_terms(state, hits[:k], tokens)) for name, hits in searched.items()
             if name in legs}
+        scope, scope_label = self._answer_scope(state, analysis)
         hybrid: tuple[Hit, ...] = ()
+        fused: list[Hit] = []
         if "hybrid" in legs:
-            fused = hybrid_retriever.fuse(searched, k, lambda chunk_id: self._preference(state, analysis, chunk_id))
-            hybrid = tuple(self._with_matched_terms(state, fused, tokens))
+            fused = hybrid_retriever.fuse(searched, n, lambda chunk_id: self._preference(state, analysis, chunk_id))
+            if scope is not None:
+                # The organisation asked about comes first; other organisations' passages follow, labelled as such.
+                inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
+                fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
+                fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
+            hybrid = tuple(self._with_matched_terms(state, fused[:k], tokens))
             results["hybrid"] = hybrid
-        answer = None
-        if with_answer and hybrid:
-            content = state.tokenizer(strip_organisations(question, (d.meta for d in state.documents.values())))
-            scale = state.manifest["dense"]["query_unit_similarity"]
-            answer = extract_answer(analysis, hybrid, state.chunks, content, state.bm25.term_idf,
-                                    self._unit_similarity(state, question), (scale["mean"], scale["std"]))
+        answer = best_guess = None
+        scope_note = ""
+        if with_answer and fused:
+            candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
+            if candidates:
+                content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
+                scale = state.manifest["dense"]["query_unit_similarity"]
+                answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
+                                                    state.bm25.term_idf, self._unit_similarity(state, question),
+                                                    (scale["mean"], scale["std"]))
             if answer is not None and analysis.asks_organisation:
                 # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
                 answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
+            if answer is None and scope is not None:
+                scope_note = f"文档中没有{scope_label}的这项数据"
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
-                         chunks=state.chunks, documents=state.documents)
+                         chunks=state.chunks, documents=state.documents, scope_note=scope_note,
+                         best_guess=best_guess)
+
+    @staticmethod
+    def _answer_scope(state: IndexState, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:
+        """The documents an answer may come from, and how to name them in a 未找到 note.
+
+        None when the question names no organisation (any document may answer). A named organisation limits
+        the answer to its documents: an organisation no document belongs to ("火星街道") leaves none, so the
+        answer is 未找到 rather than another organisation's figure. A named year the organisation's documents
+        do not cover leaves none as well.
+        """
+        if not analysis.asked_org:
+            return None, ""
+        docs = frozenset(analysis.orgs)
+        label = analysis.asked_org
+        if docs and analysis.years:
+            covering = frozenset(doc_id for doc_id in docs if set(analysis.years) & set(state.document_years[doc_id]))
+            if not covering:
+                label = f"{analysis.asked_org}{'、'.join(str(y) for y in analysis.years)}年"
+            docs = covering
+        return docs, label
 
     @staticmethod
     def _with_matched_terms(state: IndexState, hits, question_tokens: list[str]) -> list[Hit]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from retrieval.normalize import normalize_question
+from retrieval.orgs import OrganisationMatcher, organisation_names, unknown_organisations
 from retrieval.types import DocumentMeta, QueryAnalysis
 
 # Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
@@ -12,6 +14,7 @@ UNITS = tuple(sorted({
     "亿元", "万元", "元", "美元", "万美元", "个", "家", "辆", "项", "件", "名", "人", "人次", "户", "所", "栋", "幢",
     "座", "条", "次", "场", "场次", "批", "批次", "处", "台", "套", "间", "张", "本", "支", "位", "轮", "期", "天",
     "小时", "年", "个月", "%", "个百分点", "倍", "起", "宗", "株", "棵", "盏", "块", "只", "所学校",
+    "家次", "户次", "万人次", "万人", "万户", "万亩", "万吨", "公斤", "千克", "千瓦", "兆瓦", "分钟", "万辆",
 }, key=len, reverse=True))
 # Words after 多少/几 that name the thing, mapped to the unit the answer will use.
 UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公里", "多远": "公里", "多大": "平方米",
@@ -20,7 +23,7 @@ UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公�
 UNIT_GROUPS = (
     {"栋", "幢", "座"}, {"个", "家", "项", "所", "处", "件", "批", "批次"}, {"元", "万元", "亿元", "美元", "万美元"},
     {"平方米", "万平方米", "亩", "公顷", "平方公里"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
-    {"%", "个百分点"}, {"次", "场", "场次"}, {"辆", "台"},
+    {"%", "个百分点"}, {"次", "场", "场次"}, {"家次", "户次", "人次", "万人次"}, {"辆", "台"},
 )
 
 
@@ -31,31 +34,19 @@ def compatible_units(unit: str) -> set[str]:
     return {unit}
 
 
-QUANTITY_CUES = ("多少", "几", "比例", "占比", "百分之", "多大", "多长", "多远", "多久", "多高", "第几", "增长率", "浓度")
-LIST_CUES = ("哪些", "有什么", "有哪些", "都有", "哪几", "什么手段", "什么措施", "什么举措", "具体动作", "新招")
-ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "什么", "叫啥", "叫什么", "是谁", "哪", "啥", "谁", "有没有")
+QUANTITY_CUES = ("多少", "几", "比例", "占比", "百分之", "多大", "多长", "多远", "多久", "多高", "第几", "增长率", "浓度",
+                 "增速", "增幅", "涨幅", "多快")
+LIST_CUES = ("哪些", "有什么", "有哪些", "都有", "哪几", "什么手段", "什么措施", "什么举措", "具体动作", "新招", "分别是")
+ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "哪种", "哪项", "哪类", "什么", "叫啥", "叫什么", "是谁", "哪",
+               "啥", "谁", "有没有", "怎么概括", "如何概括")
+DATE_CUES = ("哪天", "哪一天", "几月几日", "几月几号", "什么时候", "何时", "什么日子", "日期", "什么时间")
+DOC_NUMBER_CUES = ("文号", "发文字号")
+PERSON_CUES = ("是谁", "谁代表", "谁作", "谁做", "由谁", "哪位")
 PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
 _YEAR = re.compile(r"(20\d{2})\s*年?")
-
-
-def organisation_names(meta: DocumentMeta) -> list[str]:
-    """Names a user may type for a document's organisation: the short name and the aliases."""
-    names = [meta.org, *meta.aliases]
-    out = []
-    for name in names:
-        name = re.sub(r"（.*?）|\(.*?\)", "", name).strip()
-        if len(name) >= 2 and "某" not in name and "未识别" not in name:
-            out.append(name)
-    return out
-
-
-def match_organisations(text: str, documents: Mapping[str, DocumentMeta]) -> tuple[str, ...]:
-    """doc_ids whose organisation or one of its aliases is named in the text."""
-    found = []
-    for doc_id, meta in documents.items():
-        if any(name in text for name in organisation_names(meta)):
-            found.append(doc_id)
-    return tuple(found)
+# What a 什么/哪种/多少 question asks about: 什么奖 → 奖, 哪种水果 → 水果, 多少家沿街店铺 → 沿街店铺.
+_ASKED_NOUN_AFTER = re.compile(r"(?:什么|哪种|哪个|哪项|哪类|哪家|哪条|哪所|哪位|啥)([\u4e00-\u9fff]{1,8})")
+_COUNTED_NOUN_AFTER = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,10})")
 
 
 def asked_unit(question: str) -> str:
@@ -77,31 +68,82 @@ def asked_unit(question: str) -> str:
 
 
 def answer_kind(question: str) -> str:
+    """doc_number / date / list / quantity / person / entity / other, from the question's wording."""
+    if any(cue in question for cue in DOC_NUMBER_CUES):
+        return "doc_number"
+    if any(cue in question for cue in DATE_CUES):
+        return "date"
     if any(cue in question for cue in LIST_CUES):
         return "list"
     if any(cue in question for cue in QUANTITY_CUES):
         return "quantity"
+    if any(cue in question for cue in PERSON_CUES):
+        return "person"
     if any(cue in question for cue in ENTITY_CUES):
         return "entity"
     return "other"
 
 
-_ASKS_ORGANISATION = re.compile(r"(哪个|哪一个|哪家|哪些|什么)(街道|单位|开发区|街镇|镇|部门)|哪里的计划|谁家")
+def _leading_noun(phrase: str) -> str:
+    """The noun phrase a phrase opens with: 水果撑起农业 → 水果, 沿街店铺要管门责 → 沿街店铺."""
+    import jieba
+    import jieba.posseg as posseg
+
+    jieba.setLogLevel(60)
+    words: list[str] = []
+    for word in posseg.cut(phrase):
+        if word.flag[:1] in ("n", "j", "b", "s") or (words and word.flag in ("vn", "ng")):
+            words.append(word.word)
+            continue
+        break
+    return "".join(words)
 
 
-def analyze_query(question: str, documents: Mapping[str, DocumentMeta]) -> QueryAnalysis:
+def asked_noun(question: str, kind: str) -> str:
+    """The thing a question asks for, when it names one (什么奖 → 奖, 多少家沿街店铺 → 沿街店铺), else ""."""
+    pattern = _COUNTED_NOUN_AFTER if kind == "quantity" else _ASKED_NOUN_AFTER
+    for match in pattern.finditer(question):
+        rest = match.group(1)
+        if kind == "quantity":
+            unit = next((u for u in UNITS if rest.startswith(u)), "")
+            rest = rest[len(unit):]
+        noun = _leading_noun(rest) if rest else ""
+        if noun:
+            return noun
+    return ""
+
+
+_ASKS_ORGANISATION = re.compile(r"(哪个|哪一个|哪家|哪些|什么)(街道|单位|开发区|街镇|镇|乡|部门)|哪里的计划|谁家")
+
+
+def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = None,
+                  matcher: OrganisationMatcher | None = None) -> QueryAnalysis:
+    """What a question asks: whose documents (by name, alias, or an organisation the corpus lacks), which
+    year or half-year, and what kind of answer. The question is read in simplified characters with ASCII
+    digits. Pass `matcher` (built once per index) instead of `documents` to reuse its name automaton.
+    """
+    question = normalize_question(question)
+    if matcher is None:
+        matcher = OrganisationMatcher(documents or {})
     years = tuple(sorted({int(y) for y in _YEAR.findall(question)}))
     half = next((p for p in PERIODS if p in question), "")
     kind = answer_kind(question)
-    orgs = match_organisations(question, documents)
-    return QueryAnalysis(text=question, orgs=orgs, years=years, half=half,
-                         answer_kind=kind, unit=asked_unit(question) if kind == "quantity" else "",
-                         asks_organisation=not orgs and bool(_ASKS_ORGANISATION.search(question)))
+    mentions = matcher.mentions(question)
+    orgs = tuple(dict.fromkeys(doc_id for mention in mentions for doc_id in mention.doc_ids))
+    unknown = unknown_organisations(question, mentions)
+    asked = "、".join(dict.fromkeys([m.name for m in mentions] + unknown))
+    return QueryAnalysis(text=question, orgs=orgs, years=years, half=half, answer_kind=kind,
+                         unit=asked_unit(question) if kind == "quantity" else "",
+                         asks_organisation=not asked and bool(_ASKS_ORGANISATION.search(question)),
+                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind))
 
 
-def strip_organisations(question: str, documents: Iterable[DocumentMeta]) -> str:
-    """The question without organisation names, for scoring how well a passage covers its topic."""
-    names = sorted({n for meta in documents for n in organisation_names(meta)}, key=len, reverse=True)
-    for name in names:
-        question = question.replace(name, " ")
-    return question
+def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),
+                        matcher: OrganisationMatcher | None = None) -> str:
+    """The question without organisation names (known ones and X街道-like ones), for scoring topic coverage."""
+    question = normalize_question(question)
+    matcher = matcher or OrganisationMatcher({meta.doc_id: meta for meta in documents})
+    stripped = matcher.strip(question)
+    for name in unknown_organisations(stripped, ()):
+        stripped = stripped.replace(name, " ")
+    return stripped

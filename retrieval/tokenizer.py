@@ -7,6 +7,8 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
+from retrieval.normalize import arabic_numerals, fold_width, to_simplified
+
 RESOURCES = Path(__file__).parent / "resources"
 USER_DICTIONARY_FILE = "userdict.dic"           # optional, in corpus/: extra terms a team adds by hand, one a line
 _QUOTED_TERM = re.compile(r"[“\"「《]([^“”\"「」《》\n]{2,10})[”\"」》]")
@@ -52,7 +54,8 @@ def dictionary_hash(terms: Iterable[str]) -> str:
 
 
 class JiebaTokenizer:
-    """jieba search-mode tokens without stopwords and punctuation, lower-cased.
+    """jieba search-mode tokens without stopwords and punctuation, lower-cased, of the normalised text
+    (simplified characters, ASCII digits, Arabic numerals: see retrieval.normalize).
 
     It uses its own `jieba.Tokenizer` instance, so its dictionary never leaks into other users of jieba.
     """
@@ -91,6 +94,8 @@ class JiebaTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         tokens = []
+        # Questions and passages meet in one form: 吳淞 = 吴淞, ３ = 3, 三万平方米 = 3万平方米.
+        text = arabic_numerals(fold_width(to_simplified(text)))
         for token in self._jieba.cut_for_search(text):
             token = token.strip().lower()
             if token and token not in self.stopwords and _TOKEN_OK.search(token):

@@ -84,12 +84,14 @@ class QueryAnalysis:
     orgs: tuple[str, ...] = ()               # doc_ids whose organisation the query names
     years: tuple[int, ...] = ()
     half: str = ""                           # "上半年" / "下半年" / ""
-    answer_kind: str = "other"               # quantity / entity / list / other
+    answer_kind: str = "other"               # quantity / date / doc_number / person / entity / list / other
     unit: str = ""                           # unit asked for in a quantity question, e.g. "平方米"
     asks_organisation: bool = False          # "哪个街道…" asks which organisation's plan says so
     # The organisation as the question names it ("市桥街道", "吴淞", "火星街道"), "" when none is named.
     # When set, answers come only from `orgs` (empty when no document belongs to that organisation).
     asked_org: str = ""
+    unknown_orgs: tuple[str, ...] = ()       # named organisations no document belongs to ("火星街道")
+    asked_noun: str = ""                     # what is asked for: 多少家沿街店铺 → 沿街店铺, 什么奖 → 奖
 
 
 @dataclass(frozen=True)
