@@ -5,14 +5,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from retrieval.headings import (
-    CLOSERS, RUN_IN_LEVEL, RUN_IN_PATTERN, SENTENCE_END, OrdinalSequence, match_marker, ordinal_of,
-    starts_sentence,
-)
+from retrieval.headings import CLOSERS, ITEM, SECTION, SENTENCE_END, Heading, find_headings
 from retrieval.types import Chunk
-
-HEADING_MAX_CHARS = 50       # a heading line longer than this carries its body after the first sentence end
-RUN_IN_HEADING_MAX = 40
 
 
 @dataclass(frozen=True)
@@ -40,82 +34,35 @@ class Section:
     end: int
 
 
-@dataclass(frozen=True)
-class _Boundary:
-    start: int
-    level: int
-    heading: str
+def parse_sections(text: str, headings: list[Heading] | None = None) -> list[Section]:
+    """Split a cleaned document into sections; text before the first heading has the empty path.
 
-
-def heading_text(text: str, start: int, line_end: int) -> str:
-    """The heading that begins at `start`: the whole line when short, else up to its first sentence end."""
-    line = text[start:line_end]
-    if len(line) <= HEADING_MAX_CHARS:
-        return line
-    for i, ch in enumerate(line[:HEADING_MAX_CHARS]):
-        if ch in SENTENCE_END:
-            return line[:i + 1]
-    cut = next((i for i, ch in enumerate(line[:HEADING_MAX_CHARS]) if ch in "，," and i > 4), 30)
-    return line[:cut]
-
-
-def _numbered_boundaries(text: str) -> list[_Boundary]:
-    boundaries = []
-    line_start = 0
-    for line in text.split("\n"):
-        marker = match_marker(text, line_start)
-        if marker:
-            boundaries.append(_Boundary(line_start, marker.level,
-                                        heading_text(text, line_start, line_start + len(line))))
-        line_start += len(line) + 1
-    return boundaries
-
-
-def _run_in_boundaries(text: str, start: int, end: int) -> list[_Boundary]:
-    """一是…。二是…。 items inside one numbered section, numbered 1, 2, 3… at sentence starts."""
-    found = []
-    sequence = OrdinalSequence()
-    for match in RUN_IN_PATTERN.finditer(text, start, end):
-        ordinal = ordinal_of(match.group(1))
-        if not ordinal or not starts_sentence(text, match.start()):
-            continue
-        previous = sequence.last.get(RUN_IN_LEVEL, 0)
-        if ordinal != previous + 1:
-            continue
-        sequence.last[RUN_IN_LEVEL] = ordinal
-        sentence_end = next((i for i in range(match.start(), min(end, match.start() + RUN_IN_HEADING_MAX))
-                             if text[i] in SENTENCE_END), None)
-        if sentence_end is None:
-            comma = text.find("，", match.start(), min(end, match.start() + RUN_IN_HEADING_MAX))
-            sentence_end = comma - 1 if comma > 0 else min(end, match.start() + RUN_IN_HEADING_MAX) - 1
-        found.append(_Boundary(match.start(), RUN_IN_LEVEL, text[match.start():sentence_end + 1]))
-    return found
-
-
-def parse_sections(text: str) -> list[Section]:
-    """Split a cleaned document into sections; text before the first heading has the empty path."""
-    numbered = _numbered_boundaries(text)
-    spans = [0] + [b.start for b in numbered] + [len(text)]
-    boundaries: list[_Boundary] = []
-    for index, boundary in enumerate(numbered):
-        boundaries.append(boundary)
-        boundaries.extend(_run_in_boundaries(text, boundary.start, spans[index + 2]))
-    if numbered:
-        boundaries.extend(_run_in_boundaries(text, 0, numbered[0].start))
-    boundaries.sort(key=lambda b: b.start)
-
+    List items that are body text do not open sections, so a run of them stays in one section (and
+    one chunk when it is short); they only end an item section of their level that was open before them.
+    """
+    headings = find_headings(text) if headings is None else headings
+    boundaries = [h for h in headings if h.role in (SECTION, ITEM)]
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    first = boundaries[0].start if boundaries else len(text)
-    if first > 0:
-        sections.append(Section((), 0, first))
-    for index, boundary in enumerate(boundaries):
+    stack: list[tuple[float, str]] = []
+    position = 0
+    for boundary in boundaries:
+        if boundary.start > position:
+            sections.append(Section(tuple(title for _, title in stack), position, boundary.start))
+        position = boundary.start
         while stack and stack[-1][0] >= boundary.level:
             stack.pop()
-        stack.append((boundary.level, boundary.heading))
-        end = boundaries[index + 1].start if index + 1 < len(boundaries) else len(text)
-        sections.append(Section(tuple(heading for _, heading in stack), boundary.start, end))
-    return sections
+        if boundary.role == SECTION:
+            stack.append((boundary.level, text[boundary.start:boundary.title_end]))
+    if position < len(text) or not sections:
+        sections.append(Section(tuple(title for _, title in stack), position, len(text)))
+    # An item that is body text ends nothing when no item section is open: join the pieces it leaves.
+    joined: list[Section] = []
+    for section in sections:
+        if joined and joined[-1].path == section.path:
+            joined[-1] = Section(section.path, joined[-1].start, section.end)
+        else:
+            joined.append(section)
+    return joined
 
 
 _SENTENCE = re.compile(rf"[^{SENTENCE_END}\n]*(?:[{SENTENCE_END}]+[{CLOSERS}]*|\n|$)")
@@ -179,9 +126,25 @@ def chunk_id_for(doc_id: str, text: str, occurrence: int = 0) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
 
 
+def _spans_inside(spans: list[tuple[int, int]], start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """The parts of `spans` that fall in [start, end), as offsets from `start`."""
+    inside = []
+    for span_start, span_end in spans:
+        low, high = max(span_start, start), min(span_end, end)
+        if low < high:
+            inside.append((low - start, high - start))
+    return tuple(inside)
+
+
 def chunk_document(doc_id: str, text: str, config: ChunkingConfig = ChunkingConfig()) -> list[Chunk]:
-    """Cut a cleaned document into chunks that cover all of its text, each inside one section."""
-    sections = parse_sections(text)
+    """Cut a cleaned document into chunks that cover all of its text, each inside one section.
+
+    Each chunk lists in `heading_spans` the titles it holds (headings that name a topic only); numbered
+    list items and all other text are body text that may answer a question.
+    """
+    headings = find_headings(text)
+    title_spans = [h.title_span for h in headings if h.title_only and h.title_end > h.start]
+    sections = parse_sections(text, headings)
     # A heading with no body of its own (a 一、 line right before its first （一）) joins the next section.
     merged: list[Section] = []
     carry_start: int | None = None
@@ -215,5 +178,6 @@ def chunk_document(doc_id: str, text: str, config: ChunkingConfig = ChunkingConf
             occurrence = seen.get(passage, 0)
             seen[passage] = occurrence + 1
             chunks.append(Chunk(chunk_id_for(doc_id, passage, occurrence), doc_id, section.path,
-                                (span_start, span_end), passage))
+                                (span_start, span_end), passage,
+                                _spans_inside(title_spans, span_start, span_end)))
     return chunks

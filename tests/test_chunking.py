@@ -1,5 +1,6 @@
-"""Section-aware chunking: the heading tree of each seed, run-in 一是/二是 items, full coverage,
-chunk sizes and cut points, and chunk ids that survive a rebuild."""
+"""Section-aware chunking: the heading tree of each seed (with topic phrases opening paragraphs as headings
+below their numbered heading), run-in 一是/二是 items, heading spans, full coverage, chunk sizes and cut
+points, and chunk ids that survive a rebuild."""
 from __future__ import annotations
 
 import re
@@ -71,14 +72,30 @@ EXPECTED_001 = [
     (A3, "（五）认真落实宣传思想和统战工作任务。"),
     (A3, "（六）扎实做好人民武装和群团工作。"),
 ]
+# 002 opens each paragraph with a short topic phrase ("全域全力全员服务经济。以招商…"): a heading one
+# level below the (一) heading it stands in.
+W1, W2, W3 = "(一)全力奋进,推动“高质量”经济发展", "(二)精细精准,实现“高品质”城市更新", "(三)落实落细,抓实“暖人心”民生改善"
+W4, W5, W6 = "(四)多措并举,打造“高满意度”的安全社区", "(五)党建引领,激发“多元参与”自治共治活力", "(六)坚强有力,推进政府治理现代化"
 EXPECTED_002 = [
     (),
-    ("(一)全力奋进,推动“高质量”经济发展",),
-    ("(二)精细精准,实现“高品质”城市更新",),
-    ("(三)落实落细,抓实“暖人心”民生改善",),
-    ("(四)多措并举,打造“高满意度”的安全社区",),
-    ("(五)党建引领,激发“多元参与”自治共治活力",),
-    ("(六)坚强有力,推进政府治理现代化",),
+    (W1, "全域全力全员服务经济。"),
+    (W1, "持之以恒用“四到”换“四心”。"),
+    (W2, "打造“一路一水两家园”空间格局。"),
+    (W2, "全力打好创城双巩固攻坚战。"),
+    (W2, "深入探索“两张网”建设。"),
+    (W3, "提升社区服务的便利性。"),
+    (W3, "提升民生服务的保障力。"),
+    (W3, "提升公共文化服务精准性。"),
+    (W4, "“平战结合”科学精准抓好疫情防控。"),
+    (W4, "深入推进市域治理现代化和扫黑除恶专项斗争工作。"),
+    (W4, "加强安全隐患排查整治。"),
+    (W4, "抓好重要节点的安全稳控。"),
+    (W5, "深化区域化党建工作。"),
+    (W5, "提升社区治理能级。"),
+    (W5, "拓展多元共治平台。"),
+    (W6, "强化法治政府建设。"),
+    (W6, "提升行政管理水平。"),
+    (W6, "加强机关作风建设。"),
 ]
 S1, S2 = "一、2020年度工作总结", "二、2021年工作思路"
 EXPECTED_004 = [
@@ -103,18 +120,18 @@ Y2 = "二、2021年重点工作安排"
 EXPECTED_000 = [
     ("一、2021年工作思路",),
     (Y2,),
-    (Y2, "（一）聚焦营商招商，激发活力永兴“新引擎”。"),
-    (Y2, "（二）主攻城市建管，打造活力永兴“新样板”。"),
-    (Y2, "（三）倾力民生关怀，顺应活力永兴“新期待”"),
-    (Y2, "（四）强化党建引领，把舵活力永兴“新航标”’。"),       # the ’ is in the source
+    (Y2, "（一）聚焦营商招商，激发活力永兴“新引擎”。", "优机制，整合服务资源。"),
+    (Y2, "（二）主攻城市建管，打造活力永兴“新样板”。", "打好城建大会战。"),
+    (Y2, "（三）倾力民生关怀，顺应活力永兴“新期待”", "惠民生，强保障。"),
+    (Y2, "（四）强化党建引领，把舵活力永兴“新航标”’。", "释放党建引领新动能。"),       # the ’ is in the source
 ]
 EXPECTED_003 = [
     (),
     ("一、慎终如始,把好防控常态化后的社区防疫关口",),
     ("二、融合发展,完善党建引领下的社会治理体系",),
-    ("三、最优营商,扩大“两翼一体”机制联动成效",),
-    ("四、实战应用,提升城区精细管理能级",),
-    ("五、精准服务,提高民生保障水平",),
+    ("三、最优营商,扩大“两翼一体”机制联动成效", "党建引领,完善延伸服务机制。"),
+    ("四、实战应用,提升城区精细管理能级", "加快“一网统管”建设。"),
+    ("五、精准服务,提高民生保障水平", "推进“一网通办”建设。"),
     ("六、源头防范,维护社区安全稳定",),
     ("七、深化内涵,培育社区自治共治品牌",),
     ("八、宣传动员,推动新时代下的精神文明建设",),
@@ -140,6 +157,24 @@ def test_demolition_fact_sits_under_its_run_in_item(chunks):
     holding = [c for c in chunks[SEED_001] if "完成3万平方米年度拆违任务" in c.text]
     assert len(holding) == 1
     assert holding[0].section_path == (A2, B21, "四是补齐补好市容环境管理短板。")
+
+
+@pytest.mark.parametrize("name", ALL_SEEDS)
+def test_seed_heading_spans_are_breadcrumb_titles_or_the_document_title(texts, chunks, name):
+    """What a chunk marks as titles is exactly what names its sections (or the document): no fact is hidden."""
+    document_title = texts[name].split("\n", 1)[0]
+    for chunk in chunks[name]:
+        for start, end in chunk.heading_spans:
+            assert chunk.text[start:end] in chunk.section_path + (document_title,)
+    assert any(chunk.heading_spans for chunk in chunks[name])
+
+
+def test_demolition_fact_is_answerable_text(chunks):
+    fact = "完成3万平方米年度拆违任务"
+    [chunk] = [c for c in chunks[SEED_001] if fact in c.text]
+    at = chunk.text.index(fact)
+    assert not any(start < at + len(fact) and at < end for start, end in chunk.heading_spans)
+    assert chunk.text[slice(*chunk.heading_spans[0])] == "四是补齐补好市容环境管理短板。"
 
 
 def test_004_2020_facts_are_under_the_2020_part(chunks):
@@ -216,8 +251,9 @@ def document(*sections: tuple[str, str]) -> str:
 
 def test_a_section_of_300_chars_is_one_chunk_and_301_is_split():
     heading = "一、总体要求"
-    body_300 = "推进重点项目建设。" * 32 + "加快推进。"          # heading + newline + body = 300 characters
-    body_301 = "推进重点项目建设。" * 32 + "加快推进了。"
+    # Sentences of several clauses, so that no paragraph opens with a short topic phrase (a heading).
+    body_300 = "推进项目，抓建设，确保如期完成。" * 18 + "加快推进。"      # heading + newline + body = 300 characters
+    body_301 = "推进项目，抓建设，确保如期完成。" * 18 + "加快推进了。"
     assert len(heading) + 1 + len(body_300) == 300
     whole = [c for c in chunk_document("t.txt", document((heading, body_300), ("二、其他", "其他事项。" * 20)))
              if c.section_path == (heading,)]
