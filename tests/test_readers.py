@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from retrieval.errors import IngestError
+from retrieval.ingest.cleaning import clean_text
 from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_bytes, read_text, sniff_format
 
 PLAN_TEXT = (
@@ -43,7 +44,7 @@ def build_pdf(page_streams: list[bytes]) -> bytes:
     # One range per high byte: a bfrange may only vary its last byte.
     cmap += b"".join(
         b"1 beginbfrange <%02X00> <%02XFF> <%02X00> endbfrange\n" % (high, high, high)
-        for high in range(0x4F, 0xA0)
+        for high in (0x2E, 0x2F, *range(0x4F, 0xA0))       # 2E/2F: radicals, as Chromium's PDFs map some glyphs
     )
     cmap += b"1 beginbfrange <FF00> <FFFF> <FF00> endbfrange\n"
     cmap += b"endcmap CMapName currentdict /CMapResource defineresource pop end end\n"
@@ -90,6 +91,14 @@ def ascii_text_stream(text: str) -> bytes:
 def chinese_text_stream(text: str) -> bytes:
     codes = "".join(f"{ord(character):04X}" for character in text)
     return b"BT /F2 12 Tf 72 700 Td <%s> Tj ET" % codes.encode("ascii")
+
+
+def chinese_lines_stream(lines: list[str]) -> bytes:
+    """One text line under the other, as a PDF wraps a paragraph."""
+    shown = b" 0 -16 Td ".join(
+        b"<%s> Tj" % "".join(f"{ord(character):04X}" for character in line).encode("ascii") for line in lines
+    )
+    return b"BT /F2 12 Tf 72 700 Td %s ET" % shown
 
 
 def encrypted(pdf: bytes, user_password: str) -> bytes:
@@ -256,6 +265,22 @@ def test_pdf_pages_are_joined_with_newlines(tmp_path):
     assert read_text(path).split("\n") == ["Work plan 2021", "拆除违法建筑3万平方米"]
 
 
+def test_pdf_wrapped_number_and_radical_code_points_read_back_as_text():
+    """A Chromium-printed PDF: a number cut by the line end, radicals (⼯ ⼾ ⼈) standing for characters."""
+    pdf = build_pdf([chinese_lines_stream([
+        "某社区2023年⼯作总结",
+        "全年共组织开展各类职业技能培训3",
+        "0场，参训群众1200⼈次，⼯作成效明显，",
+        "新增⼾籍⼈⼝120⼾。",
+    ])])
+    raw = read_bytes("summary.pdf", pdf)
+    assert "⼯" in raw and "3\n0场" in raw                # what the PDF itself says
+    assert clean_text(raw).text.split("\n") == [
+        "某社区2023年工作总结",
+        "全年共组织开展各类职业技能培训30场，参训群众1200人次，工作成效明显，新增户籍人口120户。",
+    ]
+
+
 def test_pdf_encrypted_with_empty_user_password_opens():
     pdf = encrypted(build_pdf([ascii_text_stream("Open to all")]), user_password="")
     assert PdfReader(io.BytesIO(pdf)).is_encrypted
@@ -289,6 +314,68 @@ def test_pdf_name_on_a_docx_says_what_the_content_is():
     with pytest.raises(IngestError) as caught:
         read_bytes("plan.pdf", docx_bytes())
     assert "looks like a Word .docx file" in caught.value.reason
+
+
+# ---- .html --------------------------------------------------------------------------------
+
+PAGE_PARAGRAPHS = (
+    "2024年是全面贯彻落实党的二十大精神的关键之年，全镇上下将坚持稳中求进工作总基调，推动经济社会高质量发展。",
+    "一、推动经济高质量发展",
+    "全年计划完成固定资产投资15亿元，新引进亿元以上项目8个，规模以上工业产值增长6%以上。",
+    "二、持续改善民生福祉",
+    "新建村级养老服务站3个，完成农村公路提档升级12公里，实施老旧小区改造2个，新增城镇就业600人。",
+)
+
+
+def government_page(charset: str = "utf-8") -> str:
+    """A page as a government site serves it: navigation, breadcrumb, an info bar, the article, a footer."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in PAGE_PARAGRAPHS)
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="{charset}"><title>某镇2024年工作计划_某镇人民政府</title>
+<meta name="PubDate" content="2024-03-05 10:20"></head>
+<body>
+<div class="top"><a href="/">首页</a> | <a href="/lang">选择语言</a> | <a href="/wza">无障碍</a></div>
+<div class="nav"><ul><li><a href="/">网站首页</a></li><li><a href="/xxgk">信息公开</a></li>
+<li><a href="/bsfw">办事服务</a></li><li><a href="/hdjl">互动交流</a></li></ul></div>
+<div class="crumb">当前位置：<a href="/">首页</a> &gt; <a href="/xxgk">信息公开</a> &gt; 规划计划</div>
+<div class="article"><h1>某镇2024年工作计划</h1>
+<div class="info">发布时间：2024-03-05 10:20 来源：某镇人民政府 浏览次数：123 字体：[大 中 小] 打印</div>
+<div class="content">{paragraphs}</div></div>
+<div class="footer"><p>版权所有：某镇人民政府 主办单位：某镇党政办公室</p>
+<p>网站标识码：1234567890 某ICP备12345678号</p><p>联系电话：0123-4567890</p></div>
+</body></html>"""
+
+
+@pytest.mark.parametrize(("name", "charset"), [("plan.html", "utf-8"), ("plan.htm", "gbk")])
+def test_html_page_keeps_only_its_main_text(name, charset):
+    data = government_page(charset).encode(charset)
+    cleaned = clean_text(read_bytes(name, data))
+    assert cleaned.text.split("\n") == ["某镇2024年工作计划", *PAGE_PARAGRAPHS]
+    assert cleaned.fields["published"] == "2024-03-05"
+
+
+def test_html_table_rows_are_kept():
+    page = government_page().replace(
+        "</div></div>", "<table><tr><td>项目</td><td>目标</td></tr><tr><td>污水管网</td><td>20公里</td></tr>"
+                        "</table></div></div>", 1)
+    text = clean_text(read_bytes("plan.html", page.encode())).text
+    assert "污水管网" in text and "20公里" in text
+
+
+def test_html_page_without_main_text_raises():
+    page = b"<!doctype html><html><head></head><body><script>var page = 1;</script><img src='scan.png'></body></html>"
+    with pytest.raises(IngestError, match="no main text"):
+        read_bytes("empty.html", page)
+
+
+@pytest.mark.parametrize("start", [b"<!DOCTYPE html>", b"\xef\xbb\xbf  \n<html lang='zh'>", b"<!-- saved -->\n<!doctype HTML>",
+                                   b"<HTML>"])
+def test_sniff_format_knows_html(start):
+    assert sniff_format(start + b"<body><p>\xe6\xad\xa3\xe6\x96\x87</p></body></html>") == "html"
+
+
+def test_text_that_mentions_html_is_still_text():
+    assert sniff_format("关于<html>标签的说明\n正文".encode("utf-8")) == "text"
 
 
 # ---- names and paths -----------------------------------------------------------------------
