@@ -334,6 +334,7 @@ def _line_headings(text: str, lines: list[_Line]) -> list[_LineHeading]:
         following = lines[index + 1] if index + 1 < len(lines) else None
         previous = lines[index - 1] if index else None
         marker = _line_marker(text, line)
+        in_front_matter = len(front_matter) == index
         heading: _LineHeading | None = None
         if marker and marker.level in SECTION_LEVELS:
             title_end = numbered_title_end(text, line.start, line.end)
@@ -349,10 +350,9 @@ def _line_headings(text: str, lines: list[_Line]) -> list[_LineHeading]:
         elif is_colon_title(line.text) and following is not None:
             heading = _LineHeading(line.start, line.end, "colon")
         elif is_title_line(line.text) and _opens_body(text, following, 0) and previous is not None and (
-                previous_is_heading or ends_unit(previous.text)
-                or (not is_paragraph(previous.text) and _count(previous.text, COMMAS) == 0)):
+                in_front_matter or previous_is_heading or ends_unit(previous.text)):
+            # It stands between paragraphs (not after a line broken off, nor after a run of short body lines).
             # In the front matter a line right after the title continues it, and one that repeats it is it.
-            in_front_matter = len(front_matter) == index
             is_title = in_front_matter and (previous_kind == "doc-title" or repeats_title(line.text, front_matter))
             heading = _LineHeading(line.start, line.end, "doc-title" if is_title else "line-title")
         else:
@@ -362,7 +362,7 @@ def _line_headings(text: str, lines: list[_Line]) -> list[_LineHeading]:
                 run_in_phrases.append(heading)
         if heading is not None:
             found.append(heading)
-        if len(front_matter) == index and not marker and not is_paragraph(line.text):
+        if in_front_matter and not marker and not is_paragraph(line.text):
             front_matter.append(line.text)
         previous_is_heading = heading is not None and heading.kind not in ("body-item", "run-in-phrase")
         previous_kind = heading.kind if heading is not None else ""

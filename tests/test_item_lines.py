@@ -237,6 +237,14 @@ def test_a_line_broken_off_mid_sentence_is_not_a_heading():
     assert titles(chunk) == ["一、农业发展"]
 
 
+def test_the_last_of_a_run_of_short_body_lines_is_not_a_heading():
+    text = ("三、保障措施\n为确保各项任务落到实处，重点抓好以下环节。\n加强组织领导\n落实工作责任\n强化督查考核\n"
+            "各部门要按照职责分工，细化工作方案，确保各项目标任务按期完成。\n")
+    [chunk] = chunk_document("t.txt", text)
+    assert chunk.section_path == ("三、保障措施",)
+    assert titles(chunk) == ["三、保障措施"]
+
+
 # --- the web dev documents ---------------------------------------------------------------------------
 
 def web_dev_questions() -> list[dict]:
