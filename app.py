@@ -1,33 +1,106 @@
-"""Start the web app: `python app.py [--host 127.0.0.1] [--port 7860] [--corpus DIR] [--index DIR]`.
+"""Start the web app: `python app.py [--host 127.0.0.1] [--port 7860] [--corpus DIR] [--index DIR] [--allow-anonymous]`.
 
-Binds to 127.0.0.1 unless --host says otherwise. With APP_USERS="name:password,…" set, every page and
-the API require a login.
+Binds to 127.0.0.1 unless --host says otherwise. With APP_USERS="name:password[:editor|reader],…" set,
+every page and the API require a login; readers ask and evaluate, editors also change documents.
+Another address than loopback without APP_USERS is refused unless --allow-anonymous is given.
 """
 from __future__ import annotations
 
 import argparse
+import contextvars
+import ipaddress
+import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
+from retrieval.users import Authenticator, LoginThrottled, User, parse_users
 
-def parse_users(spec: str) -> list[tuple[str, str]]:
-    """APP_USERS "alice:pw1,bob:pw2" -> [("alice", "pw1"), ("bob", "pw2")]; a password may contain ':'.
+# Request bodies larger than this are refused with 413 (questions are at most 500 characters); file
+# uploads go to Gradio's upload route, which has its own limit (launch_options' max_file_size).
+MAX_REQUEST_BYTES = 256 * 1024
+LOOPBACK_NAMES = ("localhost",)
+CLIENT_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="unknown")
 
-    Raises:
-        ValueError: an entry without "name:password", naming the entry's position (never the password).
-    """
-    users = []
-    for position, entry in enumerate((part.strip() for part in spec.split(",")), start=1):
-        if not entry:
-            continue
-        name, colon, password = entry.partition(":")
-        if not colon or not name.strip() or not password:
-            raise ValueError(f"APP_USERS entry {position} is not name:password; write APP_USERS=\"alice:secret,bob:secret2\"")
-        users.append((name.strip(), password))
-    if not users:
-        raise ValueError("APP_USERS is set but names no user; write APP_USERS=\"alice:secret\" or unset it")
-    return users
+__all__ = ["main", "parse_users", "is_loopback", "RequestGuard"]
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; False for 0.0.0.0, :: and every other address."""
+    if host.strip().lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class RequestGuard:
+    """ASGI middleware: remembers the client address (for login throttling) and caps request bodies."""
+
+    def __init__(self, app, max_body: int = MAX_REQUEST_BYTES):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        token = CLIENT_ADDRESS.set(client[0] if client else "unknown")
+        try:
+            if scope.get("path", "").rstrip("/").endswith("/upload"):
+                await self.app(scope, receive, send)
+                return
+            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.max_body:
+                await self._too_large(send)
+                return
+            await self.app(scope, self._capped(receive), send)
+        finally:
+            CLIENT_ADDRESS.reset(token)
+
+    def _capped(self, receive):
+        """A receive that stops a body sent without a (truthful) length once it passes the cap."""
+        seen = 0
+
+        async def capped():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    return {"type": "http.disconnect"}
+            return message
+        return capped
+
+    async def _too_large(self, send):
+        body = json.dumps({"error": f"请求太大：最多 {self.max_body // 1024} KB。问题请控制在 500 字以内；"
+                                    "文件请用「上传文档」。"}, ensure_ascii=False).encode("utf-8")
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def gradio_auth(users: list[User]):
+    """The login check for Gradio: passwords compared in constant time, failed logins throttled per user and address."""
+    from fastapi import HTTPException
+
+    authenticator = Authenticator(users, address_of=CLIENT_ADDRESS.get)
+
+    def check(username: str, password: str) -> bool:
+        try:
+            ok = authenticator(username, password)
+        except LoginThrottled as error:
+            logging.getLogger("app").warning("login throttled: user %r from %s", username, CLIENT_ADDRESS.get())
+            raise HTTPException(status_code=429, detail=str(error),
+                                headers={"Retry-After": str(error.retry_after)}) from None
+        if not ok:
+            logging.getLogger("app").info("failed login: user %r from %s", username, CLIENT_ADDRESS.get())
+        return ok
+    return check
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,30 +109,45 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--corpus", default="corpus", help="corpus directory (default corpus)")
     parser.add_argument("--index", default="index", help="index directory, built when missing or stale (default index)")
+    parser.add_argument("--allow-anonymous", action="store_true",
+                        help="serve another address than loopback without APP_USERS (anyone who can reach it may edit)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    auth = None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    users = None
     if os.environ.get("APP_USERS") is not None:
         try:
-            auth = parse_users(os.environ["APP_USERS"])
+            users = parse_users(os.environ["APP_USERS"])
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+    if users is None and not is_loopback(args.host):
+        if not args.allow_anonymous:
+            print(f"error: --host {args.host} lets other machines reach the app, and APP_USERS is not set, so anyone "
+                  "could change the documents. Set APP_USERS=\"alice:secret:editor,bob:secret2:reader\", or give "
+                  "--allow-anonymous if that is really intended.", file=sys.stderr)
+            return 2
+        print(f"warning: serving {args.host} without login (--allow-anonymous): anyone who can reach this port can "
+              "upload, replace and delete documents.", file=sys.stderr)
+
+    from starlette.middleware import Middleware
 
     from retrieval.engine import SearchEngine   # imported here so --help answers at once
     from ui.blocks import EXAMPLES, build_app, launch_options
 
     engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index)
     engine.ask(EXAMPLES[0])      # warm up (tokenizer dictionary, encoder) so the first user does not wait for it
-    demo = build_app(engine, corpus_dir=args.corpus)
-    demo.queue().launch(
+    engine.start_watching()      # files copied into the corpus folder by hand are indexed too
+    demo = build_app(engine, corpus_dir=args.corpus, users={u.name: u.role for u in users} if users else None)
+    demo.queue(default_concurrency_limit=1).launch(
         server_name=args.host,
         server_port=args.port,
-        auth=auth,
-        auth_message="请输入用户名和密码。" if auth else None,
+        auth=gradio_auth(users) if users else None,
+        auth_message="请输入用户名和密码。" if users else None,
+        app_kwargs={"middleware": [Middleware(RequestGuard)]},
         **launch_options(),
     )
     return 0

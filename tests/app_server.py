@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,17 +23,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# An index of corpus/ built elsewhere (e.g. /tmp/x/index) may stand in for ./index; either is copied, never used in place.
+INDEX_SOURCE_ENV = "APP_TEST_INDEX"
+
+
 def copy_corpus_and_index(target: Path) -> tuple[Path, Path]:
     """Copy the real corpus (and the index when built) so tests never write into them."""
     corpus, index = target / "corpus", target / "index"
     shutil.copytree(ROOT / "corpus", corpus)
-    if (ROOT / "index").is_dir():
-        shutil.copytree(ROOT / "index", index)
+    source = Path(os.environ.get(INDEX_SOURCE_ENV) or ROOT / "index")
+    if source.is_dir():
+        shutil.copytree(source, index)
     return corpus, index
 
 
 @contextmanager
-def running_app(workdir: Path, extra_env: dict[str, str] | None = None):
+def running_app(workdir: Path, extra_env: dict[str, str] | None = None, extra_args: Sequence[str] = ()):
     """Yield the base URL of the app serving a copy of the corpus under workdir; stop it afterwards."""
     corpus, index = copy_corpus_and_index(workdir)
     port = free_port()
@@ -42,7 +48,8 @@ def running_app(workdir: Path, extra_env: dict[str, str] | None = None):
     log_path = workdir / "app.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus), "--index", str(index)],
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus), "--index", str(index),
+             *extra_args],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"

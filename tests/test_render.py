@@ -194,3 +194,34 @@ def test_document_view_of_a_malicious_document_shows_the_markup_literally(payloa
     assert payload in "".join(parsed.text)
 
 
+
+
+OTHER_META = DocumentMeta("万里街道2021年工作计划.txt", "万里街道2021年工作计划", "万里", ("万里街道",), (2021,), "计划", "1" * 64)
+OTHER_ORG_CHUNK = Chunk("c-wanli-1", OTHER_META.doc_id, ("一、城市管理",), (0, 20), "全年拆除违法建筑5万平方米。")
+
+
+def test_a_scoped_not_found_says_why_and_labels_other_organisations_passages():
+    """Asked about an organisation the corpus lacks: 未找到 with the note, the nearest passage tagged 其他单位."""
+    analysis = QueryAnalysis("市桥街道今年拆违多少平方米", orgs=(), asked_org="市桥街道")
+    other_hit = Hit(OTHER_ORG_CHUNK.chunk_id, 0.03, 1)
+    result = AskResult(analysis.text, analysis, None, (other_hit,), scope_note="文档中没有市桥街道的这项数据")
+    citations = render.build_citations(result, {OTHER_META.doc_id: Document(OTHER_META, "x" * 20)},
+                                       {OTHER_ORG_CHUNK.chunk_id: OTHER_ORG_CHUNK})
+    assert [c.other_org for c in citations] == [True]
+    html = render.render_turn(0, analysis.text, analysis.text, None, citations, scope_note=result.scope_note)
+    assert "未找到" in html and "文档中没有市桥街道的这项数据。" in html
+    assert "其他单位" in "".join(parse(html).text) and 'class="cite other-org"' in html
+    assert citations[0].answer is None and 'class="fact"' not in html       # its figure is never offered as the answer
+
+
+def test_passages_of_the_named_organisation_are_not_labelled_other():
+    analysis = QueryAnalysis("吴淞今年拆违多少平方米", orgs=(META.doc_id,), asked_org="吴淞")
+    result = AskResult(analysis.text, analysis, ANSWER, (HIT,))
+    [citation] = render.build_citations(result, {META.doc_id: DOCUMENT}, {CHUNK.chunk_id: CHUNK})
+    assert not citation.other_org and citation.answer is ANSWER
+    assert "其他单位" not in render.render_turn(0, analysis.text, analysis.text, ANSWER, [citation])
+
+
+def test_pending_vectors_are_named_in_the_reply():
+    html = render.render_turn(0, "问", "问", None, [], pending=("星河街道2022年工作计划",))
+    assert "《星河街道2022年工作计划》正在建立向量索引" in html

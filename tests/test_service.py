@@ -171,3 +171,65 @@ def test_a_broken_gold_file_gets_a_chinese_message_naming_the_line(tmp_path):
     gold_path.write_text('{"id": "x", "question": "q"}\n', encoding="utf-8")
     with pytest.raises(UserFacingError, match="标注文件格式不对.*gold.jsonl:1"):
         evaluation.load_gold(gold_path)
+
+
+@pytest.mark.parametrize("question, k, year, message", [
+    ("吴淞" * 251, 5, None, "问题太长（502 字），最多 500 字"),
+    ("吴淞\ud800拆违", 5, None, "无法识别的字符"),
+    ("吴淞\x07拆违", 5, None, "无法识别的字符"),
+    (123, 5, None, "question 必须是文字"),
+    ("吴淞拆违", 5, -1, "现在是 -1"),
+    ("吴淞拆违", 0, None, "k 必须是 1 到 100 之间的整数，现在是 0"),
+    ("吴淞拆违", "5", None, "k 必须是 1 到 100 之间的整数"),
+])
+def test_bad_requests_get_the_same_chinese_message_in_the_app_and_the_api(service, question, k, year, message):
+    with pytest.raises(UserFacingError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        service.search_record(question, k=k, year=year)
+    if k == 5:                                   # the chat has no k; the same question check applies there
+        with pytest.raises(UserFacingError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            service.ask(question, None, None, year)
+    assert service.engine.asked == []
+
+
+# ---- background indexing through the service, on the real engine (hashing vectors, held at a gate) ------------
+
+@pytest.fixture
+def gated_service(tmp_path):
+    from retrieval.engine import SearchEngine
+    from tests.seeds import SEED_000, SEED_001
+    from tests.store_fakes import GatedEncoder, copy_seeds
+
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    encoder = GatedEncoder()
+    encoder.gate.set()
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder)
+    encoder.gate.clear()
+    encoder.waiting.clear()
+    yield EngineService(engine, corpus), encoder, corpus
+    encoder.gate.set()
+    engine.close()
+
+
+def test_an_upload_returns_before_indexing_questions_go_on_and_a_cancel_undoes_it(gated_service, tmp_path):
+    from tests.seeds import CORPUS, SEED_002
+
+    service, encoder, corpus = gated_service
+    source = tmp_path / SEED_002
+    source.write_bytes((CORPUS / SEED_002).read_bytes())
+    outcome = service.upload(source, SEED_002)                       # returns while the encoder is held
+    assert encoder.waiting.wait(30) and (corpus / SEED_002).is_file()
+    assert service.engine.indexing.job(outcome.job.job_id).state in ("queued", "chunking", "encoding")
+
+    turn = service.ask("吴淞今年拆违任务多少平方米", None, None, None)   # never waits for the indexing job
+    assert turn.citations and turn.citations[0].meta.doc_id == "吴淞街道2021年工作要点.txt"
+    if SEED_002 in service.engine.dense_pending:
+        assert any("万里" in title for title in turn.pending)
+    assert any(job["job_id"] == outcome.job.job_id for job in service.indexing_record()["jobs"])
+
+    assert service.cancel(outcome.job.job_id) is True
+    encoder.gate.set()
+    assert service.engine.indexing.wait(outcome.job.job_id, timeout=60).state == "cancelled"
+    service.engine.indexing.wait_idle(timeout=60)
+    assert SEED_002 not in service.engine.documents and not (corpus / SEED_002).exists()
+    assert [entry.doc_id for entry in service.trash_entries()] == [SEED_002]          # the upload is kept, not lost
+    assert [e.action for e in service.audit_entries()] == ["delete", "upload"]

@@ -1,0 +1,288 @@
+"""Load test of the app's `search` API on this machine: concurrent clients, latency percentiles, throughput.
+
+    python scripts/load_test.py --tree . --tree /tmp/old-checkout [--clients 20] [--questions 25] [--upload]
+    python scripts/load_test.py --url http://127.0.0.1:7860/ [--clients 20] [--questions 25]
+
+Each --tree starts that checkout's app.py (with this interpreter) on a free loopback port over a fresh copy
+of this repository's corpus (and of --index-source when given), runs the load, stops it. Trees are run one
+after the other in the same invocation, so the figures compare on the same machine. With --upload, a new
+document is added to the corpus while the load runs (picked up by the app's corpus watcher, the same
+indexing queue an upload uses) and every answer is checked to come from the old or the new index.
+Only loopback addresses are ever contacted; client count, questions and total time are bounded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS_FILE = ROOT / "eval" / "dev.jsonl"
+MAX_CLIENTS, MAX_QUESTIONS = 64, 200
+STARTUP_SECONDS = 600
+REQUEST_TIMEOUT = 60.0
+UPLOAD_NAME = "负载测试新区2030年工作计划.txt"
+UPLOAD_TEXT = ("负载测试新区2030年工作计划\n一、城市建设\n（一）全年新建社区食堂23个，改造背街小巷41条。\n"
+               "（二）完成老旧小区加装电梯60台。\n二、民生保障\n新增托育名额800个。\n")
+UPLOAD_QUESTION = "负载测试新区今年新建多少个社区食堂"
+
+
+def loopback_url(url: str) -> str:
+    host = urllib.parse.urlparse(url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"error: {url} is not a loopback address; this script only loads this machine (127.0.0.1)")
+    return url.rstrip("/") + "/"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def load_questions(limit: int | None = None) -> list[str]:
+    questions = [json.loads(line)["question"] for line in QUESTIONS_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return questions[:limit] if limit else questions
+
+
+class SearchClient:
+    """The two-step Gradio call API (POST then read the event stream) over one keep-alive connection."""
+
+    def __init__(self, base_url: str):
+        self.base = base_url
+        self.http = httpx.Client(timeout=REQUEST_TIMEOUT)
+
+    def call(self, endpoint: str, data: list) -> dict:
+        posted = self.http.post(f"{self.base}gradio_api/call/{endpoint}", json={"data": data})
+        posted.raise_for_status()
+        event_id = posted.json()["event_id"]
+        event = None
+        with self.http.stream("GET", f"{self.base}gradio_api/call/{endpoint}/{event_id}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    payload = line.split(":", 1)[1].strip()
+                    if event == "error":
+                        raise RuntimeError(f"{endpoint} failed: {payload}")
+                    return json.loads(payload)[0]
+        raise RuntimeError(f"{endpoint}: the event stream ended without a result")
+
+    def search(self, question: str) -> dict:
+        return self.call("search", [question, 5, None, None])
+
+    def close(self):
+        self.http.close()
+
+
+def signature(record: dict) -> tuple:
+    """What must not mix between index versions: the answer and the ranked passages."""
+    answer = record.get("answer") or {}
+    return (answer.get("text"), tuple(hit["chunk_id"] for hit in record["results"]["hybrid"]))
+
+
+def run_load(base_url: str, questions: list[str], clients: int, per_client: int, deadline: float) -> dict:
+    """Every client asks `per_client` questions back to back (each from its own offset in the list)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    records: list[tuple[str, dict]] = []
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        search = SearchClient(base_url)
+        try:
+            for turn in range(per_client):
+                if time.monotonic() > deadline:
+                    with lock:
+                        errors.append("deadline reached")
+                    return
+                question = questions[(number * 7 + turn) % len(questions)]
+                started = time.perf_counter()
+                try:
+                    record = search.search(question)
+                except Exception as error:          # counted and reported, the load goes on
+                    with lock:
+                        errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+                    continue
+                with lock:
+                    latencies.append(time.perf_counter() - started)
+                    records.append((question, record))
+        finally:
+            search.close()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def percentile(share: float) -> float | None:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3) if ordered else None
+
+    return {"clients": clients, "questions_per_client": per_client, "requests": clients * per_client,
+            "completed": len(latencies), "errors": len(errors), "error_samples": errors[:5],
+            "p50_s": percentile(0.5), "p95_s": percentile(0.95), "max_s": round(ordered[-1], 3) if ordered else None,
+            "mean_s": round(statistics.fmean(ordered), 3) if ordered else None,
+            "throughput_qps": round(len(latencies) / wall, 2) if wall else None, "wall_s": round(wall, 2),
+            "_records": records}
+
+
+def wait_until_indexed(base_url: str, deadline: float) -> bool:
+    """Poll /indexing_status until no job is active and no document waits for vectors."""
+    client = SearchClient(base_url)
+    try:
+        while time.monotonic() < deadline:
+            status = client.call("indexing_status", [])
+            active = [job for job in status["jobs"] if job["state"] in ("queued", "chunking", "encoding")]
+            if not active and not status["dense_pending"] and status["documents"] > 0:
+                return True
+            time.sleep(0.5)
+        return False
+    finally:
+        client.close()
+
+
+def run_with_upload(base_url: str, corpus_dir: Path, questions: list[str], clients: int, per_client: int,
+                    deadline: float) -> dict:
+    """The load while a document arrives; every answer must come from the old index or the new one."""
+    probe = SearchClient(base_url)
+    questions = [*questions, UPLOAD_QUESTION]
+    before = {q: signature(probe.search(q)) for q in questions}
+    timer = threading.Timer(1.0, lambda: (corpus_dir / UPLOAD_NAME).write_text(UPLOAD_TEXT, encoding="utf-8"))
+    timer.start()
+    try:
+        result = run_load(base_url, questions, clients, per_client, deadline)
+    finally:
+        timer.join()
+    indexed = wait_until_indexed(base_url, deadline)
+    after = {q: signature(probe.search(q)) for q in questions}
+    probe.close()
+    mixed = [q for q, record in result["_records"]
+             if signature(record) not in (before[q], after[q]) and not record.get("dense_pending")]
+    keyword_phase = sum(1 for _, record in result["_records"] if record.get("dense_pending"))
+    result.update({
+        "upload_indexed": indexed,
+        "upload_answered": any(hit["doc"] == UPLOAD_NAME for hit in probe_results(base_url, UPLOAD_QUESTION)),
+        "answers_not_from_old_or_new_index": len(mixed), "mixed_samples": mixed[:5],
+        "answers_during_keyword_only_phase": keyword_phase,
+    })
+    return result
+
+
+def probe_results(base_url: str, question: str) -> list[dict]:
+    client = SearchClient(base_url)
+    try:
+        return client.search(question)["results"]["hybrid"]
+    finally:
+        client.close()
+
+
+@contextmanager
+def started_app(tree: Path, workdir: Path, index_source: Path | None):
+    """Run tree/app.py on a free loopback port over a fresh copy of this repository's corpus."""
+    corpus, index = workdir / "corpus", workdir / "index"
+    shutil.copytree(ROOT / "corpus", corpus)
+    if index_source and index_source.is_dir():
+        shutil.copytree(index_source, index)
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "APP_USERS"}
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    log_path = workdir / "app.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, str(tree / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+                                    "--corpus", str(corpus), "--index", str(index)],
+                                   cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{tree}/app.py exited with {process.returncode}: "
+                                   f"{log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{tree}/app.py did not answer within {STARTUP_SECONDS}s")
+            time.sleep(0.5)
+        yield url, corpus
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--tree", action="append", type=Path, help="a checkout whose app.py to start (repeatable)")
+    target.add_argument("--url", help="an app already running on this machine (loopback only)")
+    parser.add_argument("--clients", type=int, default=20, help=f"concurrent clients (1-{MAX_CLIENTS}, default 20)")
+    parser.add_argument("--questions", type=int, default=25, help=f"questions per client (1-{MAX_QUESTIONS}, default 25)")
+    parser.add_argument("--upload", action="store_true", help="also run the load while a document is added (--tree only)")
+    parser.add_argument("--index-source", type=Path, help="a built index of corpus/ to copy for each tree (saves a build)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds for the whole run (default 900)")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if not 1 <= args.clients <= MAX_CLIENTS or not 1 <= args.questions <= MAX_QUESTIONS:
+        raise SystemExit(f"error: --clients must be 1-{MAX_CLIENTS} and --questions 1-{MAX_QUESTIONS}")
+    deadline = time.monotonic() + args.timeout
+    questions = load_questions()
+    report: dict = {"machine": {"cpus": os.cpu_count()}, "runs": []}
+    targets = [(None, loopback_url(args.url))] if args.url else [(tree.resolve(), None) for tree in args.tree]
+    for tree, url in targets:
+        label = str(tree or url)
+        if url:
+            run = run_load(url, questions, args.clients, args.questions, deadline)
+            runs = {"load": run}
+        else:
+            with tempfile.TemporaryDirectory(prefix="load-test-") as workdir, \
+                    started_app(tree, Path(workdir), args.index_source) as (url, corpus):
+                commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                        text=True).stdout.strip()
+                label = f"{tree} @ {commit or '?'}"
+                runs = {"load": run_load(url, questions, args.clients, args.questions, deadline)}
+                if args.upload:
+                    runs["load_during_upload"] = run_with_upload(url, corpus, questions, args.clients, args.questions,
+                                                                 deadline)
+        for name, run in runs.items():
+            run.pop("_records", None)
+            report["runs"].append({"target": label, "scenario": name, **run})
+            print(f"{label} · {name}: {run['completed']}/{run['requests']} ok, {run['errors']} errors, "
+                  f"p50 {run['p50_s']} s, p95 {run['p95_s']} s, {run['throughput_qps']} q/s"
+                  + (f", mixed answers {run['answers_not_from_old_or_new_index']}, new document answered "
+                     f"{run['upload_answered']}" if name == "load_during_upload" else ""), flush=True)
+    loads = [run for run in report["runs"] if run["scenario"] == "load"]
+    if len(loads) >= 2 and loads[-1]["throughput_qps"]:
+        report["throughput_ratio_first_to_last"] = round(loads[0]["throughput_qps"] / loads[-1]["throughput_qps"], 2)
+        print(f"throughput {loads[0]['target']} / {loads[-1]['target']}: {report['throughput_ratio_first_to_last']}×")
+    if args.json:
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0 if all(run["errors"] == 0 for run in report["runs"]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
