@@ -139,3 +139,18 @@ def test_cleaned_text_never_contains_the_dropped_label_words():
         assert word not in text
     assert text.split("\n")[0] == "某镇2019年工作报告"
     assert re.sub(r"\s", "", text).endswith(BODY[-1])
+
+
+def test_values_repeated_in_a_table_are_not_watermarks():
+    """A PDF table extracts one cell a line: the same short status several times, among short cells."""
+    table = ["项目名称", "进度", "污水管网改造", "已完成", "道路提升工程", "已完成", "口袋公园建设", "已完成", "菜场改造", "推进中"]
+    page = ["某街道2023年工作总结", BODY[0], *table, BODY[2]]
+    lines, _ = cleaned_lines(page)
+    assert lines == page
+
+
+def test_process_flows_and_contact_lines_of_a_document_stay():
+    page = ["某街道2024年工作计划", BODY[0], "居民申请 → 社区初审 → 街道审核 → 公示发放",
+            "办事流程：受理 > 审核 > 办结 > 回访", BODY[2], "联系人：王某某 联系电话：0123-4567890"]
+    lines, _ = cleaned_lines(page)
+    assert lines == [line.replace(" ", "") for line in page]

@@ -213,3 +213,16 @@ def test_hard_line_breaks_inside_words_and_numbers_are_joined():
 ])
 def test_titles_and_headings_are_not_glued_to_their_neighbours(lines):
     assert clean_text("\n".join(lines)).text.split("\n") == lines
+
+
+def test_unpunctuated_list_items_stay_apart():
+    """Items that end no sentence are not a wrapped paragraph: no word spans their breaks and no line ends the run."""
+    items = ["某社区2024年为民办实事项目", "新建社区停车位300个，缓解停车难", "改造老旧小区5个，提升居住品质",
+             "新增养老床位80张，完善助餐服务"]
+    assert clean_text("\n".join(items)).text.split("\n") == items
+
+
+def test_a_sentence_naming_a_plan_is_not_taken_for_a_title():
+    text = ("按照年度工作计划推进各项任务落实，街道坚持问题导向和目标导向，全面梳理辖区重点难点问题，"
+            "形成问题清单、责任清单和任务清单，确保各项工作按期完成。")
+    assert clean_text(text).text == text

@@ -9,7 +9,6 @@ mentions a label word inside a sentence is content and stays.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from retrieval.headings import match_marker
@@ -116,7 +115,7 @@ def _label_line(line: str) -> _LabelLine | None:
 # ---- other kinds of boilerplate lines ------------------------------------------------------
 
 _BREADCRUMB_LABEL = re.compile(r"^(?:您|你)?(?:的|当前|现在|目前|所在)+位置\s*[:：]")
-_PATH_SEPARATOR = re.compile(r"\s*(?:>|»|›|→|≫)\s*")
+_PATH_SEPARATOR = re.compile(r"\s*(?:>|»|›|≫)\s*")
 _HOME_WORDS = ("首页", "网站首页", "主页", "返回首页")
 MAX_CRUMB_CHARS = 30
 
@@ -145,8 +144,7 @@ _DISCLAIMER = re.compile(r"^(?:申明敬告|免责声明|版权声明|特别声�
 _PAGE_NUMBER = re.compile(r"^(?:[-—–]\s*\d{1,3}\s*[-—–]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?)$")
 # Site footers: ownership, hosting, registration, contact.
 _FOOTER = re.compile(r"^(?:版权所有|主办单位|主办|承办单位|承办|协办|技术支持|运维单位|网站标识码|网站识别码|"
-                     r"ICP|[\u4e00-\u9fff]ICP备|备案号|公网安备|联系电话|联系我们|地址|邮编|Copyright|©)",
-                     re.IGNORECASE)
+                     r"ICP|[\u4e00-\u9fff]ICP备|备案号|[\u4e00-\u9fff]?公网安备|Copyright|©)", re.IGNORECASE)
 WATERMARK_MAX_CHARS = 30
 WATERMARK_MIN_REPEATS = 3
 PROSE_MIN_CHARS = 30
@@ -170,8 +168,9 @@ def _is_navigation(line: str) -> bool:
     return bool(words) and all(_segments_into(w, _NAVIGATION_WORDS, _NAVIGATION_MAX_WORD) for w in words)
 
 
-def _breadcrumb(line: str) -> list[str] | None:
-    """The path of a breadcrumb line ("当前位置：首页 > 信息公开 > 规划计划"), None for other lines."""
+def _breadcrumb(line: str) -> tuple[list[str], bool] | None:
+    """The path of a breadcrumb line ("当前位置：首页 > 信息公开 > 规划计划") and whether it is sure to be one
+    (labelled, or opening at the home page or a separator); None for other lines."""
     labelled = _BREADCRUMB_LABEL.match(line)
     body = line[labelled.end():] if labelled else line
     parts = [part.strip(SPACE) for part in _PATH_SEPARATOR.split(body.strip(SPACE))]
@@ -182,10 +181,10 @@ def _breadcrumb(line: str) -> list[str] | None:
     if not crumbs or any(len(c) > MAX_CRUMB_CHARS or any(p in c for p in _SENTENCE_PUNCTUATION + "，,")
                          for c in crumbs):
         return None
-    opens_as_path = labelled or not parts[0] or parts[0] in _HOME_WORDS
+    opens_as_path = bool(labelled) or not parts[0] or parts[0] in _HOME_WORDS
     if not (opens_as_path or separators >= 3):
         return None
-    return [c for c in crumbs if c not in _HOME_WORDS]
+    return [c for c in crumbs if c not in _HOME_WORDS], opens_as_path
 
 
 def _is_sharing_or_page_line(line: str) -> bool:
@@ -238,12 +237,19 @@ class _Fields:
 
 
 def page_boilerplate(lines: list[str]) -> PageBoilerplate:
-    """Judge every line of a page; see the module docstring. `lines` are the raw lines (blank ones too)."""
+    """Judge every line of a page; see the module docstring. `lines` are the raw lines (blank ones too).
+
+    Sure signs (navigation words only, sharing-site lines, page numbers, watermarks, label lines with a
+    page-only label) drop a line wherever it stands; weaker ones (a single label that documents also
+    use, an unanchored path, footer words) only in the page header before the first paragraph or the
+    footer after the last one.
+    """
     fields = _Fields()
     drop: set[int] = set()
+    weak: dict[int, str] = {}                  # line → kind of boilerplate, if it stands in a margin
     label_lines: dict[int, _LabelLine] = {}
-    squashed = [_squash(line) for line in lines]
-    repeats = Counter(s for s in squashed if s)
+    crumb_paths: dict[int, list[str]] = {}
+    watermarks = _watermarks(lines)
 
     for index, line in enumerate(lines):
         text = line.strip(SPACE)
@@ -251,25 +257,24 @@ def page_boilerplate(lines: list[str]) -> PageBoilerplate:
             continue
         crumbs = _breadcrumb(text)
         if crumbs is not None:
+            crumb_paths[index] = crumbs[0]
+            if crumbs[1]:
+                drop.add(index)
+            else:
+                weak[index] = "breadcrumb"
+        elif _is_navigation(text) or _is_sharing_or_page_line(text) or index in watermarks:
             drop.add(index)
-            if crumbs:
-                fields.add("breadcrumb", " > ".join(crumbs))
-            continue
-        if _is_navigation(text) or _is_sharing_or_page_line(text):
-            drop.add(index)
-            share_date = parse_date(text) if _SHARING_LINES[0].match(_BULLET.sub("", text).strip(SPACE + "|")) else None
-            if share_date:
-                fields.add("published_page", share_date)
-            continue
-        if (len(squashed[index]) <= WATERMARK_MAX_CHARS and repeats[squashed[index]] >= WATERMARK_MIN_REPEATS
-                and not match_marker(squashed[index], 0)):
-            drop.add(index)
-            continue
-        parsed = _label_line(text)
-        if parsed is not None:
+            if _SHARING_LINES[0].match(_BULLET.sub("", text).strip(SPACE + "|")):
+                fields.add("published_page", parse_date(text) or "")
+        elif (parsed := _label_line(text)) is not None:
             label_lines[index] = parsed
+            if not parsed.strong:
+                weak[index] = "labels"
+        elif _FOOTER.match(text):
+            weak[index] = "footer"
 
-    content = [i for i, line in enumerate(lines) if line.strip(SPACE) and i not in drop and i not in label_lines]
+    content = [i for i, line in enumerate(lines) if line.strip(SPACE) and i not in drop and i not in label_lines
+               and i not in weak]
     prose = [i for i in content if _is_prose(lines[i])]
     header_end = prose[0] if prose else len(lines)
     footer_start = prose[-1] + 1 if prose else len(lines)
@@ -277,10 +282,15 @@ def page_boilerplate(lines: list[str]) -> PageBoilerplate:
     def in_margin(i: int) -> bool:
         return i < header_end or i >= footer_start
 
+    drop.update(i for i, kind in weak.items() if in_margin(i) and (kind != "footer" or i >= footer_start))
+    for index, crumbs in crumb_paths.items():
+        if index in drop and crumbs:
+            fields.add("breadcrumb", " > ".join(crumbs))
+
     index = 0
     while index < len(lines):
         parsed = label_lines.get(index)
-        if parsed is None or not (parsed.strong or in_margin(index)):
+        if parsed is None or index not in drop and not parsed.strong:
             index += 1
             continue
         drop.add(index)
@@ -291,22 +301,43 @@ def page_boilerplate(lines: list[str]) -> PageBoilerplate:
         # A label on a line of its own ("- 索引号") has its value on the next line ("- 0152…").
         label, value = parsed.pairs[0]
         following = index + 1
-        if len(parsed.pairs) == 1 and not value and following < len(lines) and following not in label_lines and following not in drop:
-            candidate = lines[following].strip(SPACE)
-            if (candidate and _BULLET.sub("", candidate) and len(_BULLET.sub("", candidate)) <= MAX_VALUE_CHARS
-                    and not any(p in candidate for p in _SENTENCE_PUNCTUATION) and in_margin(following)):
+        if len(parsed.pairs) == 1 and not value and following < len(lines) and following not in label_lines \
+                and following not in drop and in_margin(following):
+            candidate = _BULLET.sub("", lines[following]).strip(SPACE)
+            if candidate and len(candidate) <= MAX_VALUE_CHARS and not any(p in candidate for p in _SENTENCE_PUNCTUATION):
                 drop.add(following)
-                fields.add(_LABEL_FIELDS[label], _BULLET.sub("", candidate))
+                fields.add(_LABEL_FIELDS[label], candidate)
                 index = following
         index += 1
-
-    for index, line in enumerate(lines):
-        if index not in drop and in_margin(index) and index >= footer_start and _FOOTER.match(line.strip(SPACE)):
-            drop.add(index)
 
     _drop_repeated_titles(lines, drop, header_end)
     keep = [i for i, line in enumerate(lines) if i not in drop and line.strip(SPACE)]
     return PageBoilerplate(keep=keep, fields=fields.result())
+
+
+def _watermarks(lines: list[str]) -> set[int]:
+    """Lines of a short text injected several times into running text (a watermark, a page's running header).
+
+    Numbered headings are never watermarks, nor are values repeated inside a table: most copies of a
+    watermark stand next to a paragraph, where a table cell stands among other short cells.
+    """
+    squashed = [_squash(line) for line in lines]
+    nonblank = [i for i, s in enumerate(squashed) if s]
+    copies: dict[str, list[int]] = {}
+    for position, index in enumerate(nonblank):
+        text = squashed[index]
+        if len(text) <= WATERMARK_MAX_CHARS and not match_marker(text, 0):
+            copies.setdefault(text, []).append(position)
+    found: set[int] = set()
+    for positions in copies.values():
+        if len(positions) < WATERMARK_MIN_REPEATS:
+            continue
+        beside_prose = sum(
+            any(0 <= p < len(nonblank) and len(squashed[nonblank[p]]) >= PROSE_MIN_CHARS for p in (at - 1, at + 1))
+            for at in positions)
+        if 2 * beside_prose > len(positions):
+            found.update(nonblank[at] for at in positions)
+    return found
 
 
 _SECTION_TAG = re.compile(r"^[【\[][^】\]]{1,12}[】\]]")

@@ -235,10 +235,19 @@ def _title_end(text: str) -> list[int]:
         end = match.end()
         if any(p in first_line[:end] for p in "，,。；;：:"):
             break
-        if end >= 6 and first_line[end] not in TITLE_CONTINUES and not first_line[end].isspace():
-            salutation = _SALUTATION.match(first_line, end)
-            return [end, salutation.end()] if salutation else [end]
+        if end < 6 or first_line[end] in TITLE_CONTINUES or not _is_cjk(first_line[end]):
+            continue
+        # A sentence may name a plan too ("按照年度工作计划推进…"): a title names its year, or a salutation follows.
+        salutation = _SALUTATION.match(first_line, end)
+        if salutation:
+            return [end, salutation.end()]
+        if re.search(r"\d{4}年", first_line[:end]):
+            return [end]
     return []
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
 
 
 _SALUTATION = re.compile(r"[^，,。；;：:\s]{2,12}[：:]")

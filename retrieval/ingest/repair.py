@@ -77,7 +77,9 @@ _LINE_FINAL = "。！？；;!?：:…”’」』》)）】]"
 # A line opening with one of these starts an item, a note or a dash line of its own.
 _ITEM_START = "（(【[《<—-－•·●◆■□▲△○◎※*#→"
 _CLAUSE_MARKS = "，,、"
+_SENTENCE_FINAL = "。！？；;!?…”’」』"
 MIN_WRAPPED_LINE = 12          # shorter lines are titles, names, dates: never joined
+MAX_WRAPPED_RUN = 30           # lines of one wrapped paragraph looked at for its end
 WRAP_LENGTH_SLACK = 1.15       # a wrapped line's continuation is at most about as long as the line itself
 
 
@@ -89,13 +91,15 @@ def _starts_heading(text: str) -> bool:
     return bool(match_marker(text, 0) or RUN_IN_PATTERN.match(text))
 
 
-def is_hard_wrap(line: str, following: str) -> bool:
+def is_hard_wrap(line: str, following: str, rest: list[str] = ()) -> bool:
     """True when `following` continues `line` that a hard line break cut mid-sentence or mid-number.
 
-    A printed page or a copied PDF wraps every line of a paragraph at the same width: the line does
-    not end a sentence, is prose (it has a clause mark) and the continuation is no longer than it.
-    A number cut in two ("培训3" + "0场") is joined whatever the lengths. Headings (numbered lines),
-    titles and short lines are never joined to their neighbours.
+    A number cut in two ("培训3" + "0场") is joined whatever the lengths. Otherwise the line must be
+    prose (it has a clause mark) that ends no sentence, the continuation no longer than it (a printed
+    page wraps a paragraph at one width), and either the break cuts a word in two ("优化和调" + "整")
+    or the paragraph goes on at that width to a line that ends a sentence (`rest`: the lines after
+    `following`). Unpunctuated list items therefore stay apart. Headings (numbered lines), titles
+    and short lines are never joined to their neighbours.
     """
     if len(line) < MIN_WRAPPED_LINE or not following:
         return False
@@ -105,17 +109,55 @@ def is_hard_wrap(line: str, following: str) -> bool:
         return False
     if line[-1].isdigit() and following[0].isdigit():
         return True
-    if len(following) > len(line) * WRAP_LENGTH_SLACK + 2:
+    if not any(mark in line for mark in _CLAUSE_MARKS) or not _fits_width(following, line):
         return False
-    return any(mark in line for mark in _CLAUSE_MARKS)
+    return _cuts_a_word(line, following) or _paragraph_ends_at_width(line, [following, *rest])
+
+
+def _fits_width(line: str, width_line: str) -> bool:
+    return len(line) <= len(width_line) * WRAP_LENGTH_SLACK + 2
+
+
+def _paragraph_ends_at_width(first: str, lines: list[str]) -> bool:
+    """True when lines, each no longer than `first`, run on to one ending a sentence."""
+    for line in lines[:MAX_WRAPPED_RUN]:
+        if not line or not _fits_width(line, first) or _starts_heading(line) or line[0] in _ITEM_START:
+            return False
+        if line[-1] in _SENTENCE_FINAL:
+            return True
+        if len(line) < len(first) / WRAP_LENGTH_SLACK - 2:
+            return False            # a short line that ends no sentence: not a wrapped paragraph
+    return False
+
+
+def _cuts_a_word(line: str, following: str) -> bool:
+    """True when a dictionary word spans the break ("优化和调" + "整农业" → 调整)."""
+    import jieba  # loaded only for lines that may have been cut
+
+    jieba.setLogLevel(60)
+    tail, head = line[-3:], following[:3]
+    if not (_is_cjk(tail[-1]) and _is_cjk(head[0])):
+        return False
+    position = 0
+    for word in jieba.cut(tail + head, HMM=False):
+        if position < len(tail) < position + len(word):
+            return True
+        position += len(word)
+    return False
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
 
 
 def join_hard_wraps(lines: list[list[Char]], first_joinable: int = 1) -> list[list[Char]]:
     """Join lines cut by hard line breaks (see `is_hard_wrap`); lines before `first_joinable`
     (the title) are left alone. A break between two Latin words becomes a space."""
+    texts = [_text(line) for line in lines]
     out: list[list[Char]] = []
     for index, line in enumerate(lines):
-        if out and index >= first_joinable + 1 and is_hard_wrap(_text(out[-1]), _text(line)):
+        if out and index >= first_joinable + 1 and is_hard_wrap(texts[index - 1], texts[index],
+                                                                texts[index + 1:index + MAX_WRAPPED_RUN]):
             previous = out[-1]
             while previous and previous[-1][0] in SPACE:
                 previous.pop()
