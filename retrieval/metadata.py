@@ -15,7 +15,7 @@ from retrieval.types import DocumentMeta
 METADATA_FILE = "metadata.yaml"
 UNKNOWN_ORG = "（未识别）"
 # Kinds as a title names them; 政府工作报告 is a kind of its own (it reviews one year and plans the next).
-KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "意见", "方案", "报告")
+KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "安排", "打算", "意见", "方案", "纲要", "报告")
 PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
 TOP_LINES = 15            # titles, dates and signatures under the title are looked for in this many lines
 TOP_CHARS = 3000          # … and within this many characters
@@ -51,10 +51,11 @@ _ORG = re.compile(
 _ADMIN_ITEMS = re.compile(_ADMIN_ITEM)
 _PLACEHOLDER = re.compile(r"某|^[XxＸｘ×*＊○]+$")
 # A name made of these is a common noun phrase (各乡镇, 全省高新区, 国家级开发区, 特色小镇), not a place.
-_GENERIC_NAME = re.compile(r"^[各全本该我其每此诸原新老在对把由从被]|乡镇|街镇|城镇|村镇|城乡|小镇|国家|省级|市级|县级|区级"
+_GENERIC_NAME = re.compile(r"^[各全本该我其每此诸在对把由从被]|乡镇|街镇|城镇|村镇|城乡|小镇|国家|省级|市级|县级|区级"
                            r"|重点|特色|示范|中心|周边|相关|有关|所属|辖区|片区|农业|工业|产业|经济|高新|一批|若干")
-# Mentions are read where a name can start: line starts, after punctuation or a year, after 在/代表.
+# jieba part-of-speech tags of words that are not names: verbs, adverbs, prepositions, conjunctions, pronouns.
 _VERB_LIKE_TAGS = ("v", "d", "p", "c", "u", "r", "ad")
+# Mentions are read where a name can start: line starts, after punctuation or a year, after 在/代表.
 _MENTION_START = re.compile(rf"[\n,，。;；:：、“”\"‘’'(（)）《》【】\[\]>›»|\s—-]+|(?:19|20)\d{{2}}\s*年度?|我?代表|在")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _YEAR_RANGE = re.compile(r"((?:19|20)\d{2})\s*[-—–~～至到]\s*((?:19|20)\d{2})\s*年")
@@ -63,17 +64,19 @@ _DATE_ISO = re.compile(r"((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
 # The document's own date (发文/成文/印发) comes before the page's (发布), as in cleaning's page fields.
 _DOCUMENT_DATE_LABELS = re.compile(r"(?:发文日期|成文日期|印发日期)\s*[\]】]?\s*[:：|]?\s*")
 _DATE_LABELS = re.compile(r"(?:发布时间|发布日期|发文日期|成文日期|印发日期|日期)\s*[\]】]?\s*[:：|]?\s*")
+# A 文号 ends in 号 after its year in brackets (木洞府发〔2024〕2号) or its serial number.
+_DOC_NUMBER_SHAPE = re.compile(r"[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]|\d\s*号$")
 _DOC_NUMBER = re.compile(rf"[{_CJK}]{{1,12}}[〔\[［【(（]\s*(?:19|20)\d{{2}}\s*[〕\]］】)）]\s*第?\s*\d{{1,4}}\s*号")
 _ISSUER_LINE = re.compile(rf"^[{_CJK}()（）]{{2,30}}(?:人民政府|管委会|管理委员会|办事处|党工委|党委|委员会)$")
 _ISSUER_LABEL = re.compile(rf"(?:发布机构|发文机构|发文机关)\s*[\]】]?\s*[:：|]?\s*([{_CJK}]{{2,30}})")
-_ORDINAL = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+[、.．]|第[一二三四五六七八九十]+)")
+_ORDINAL = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+[、.．]|第[一二三四五六七八九十]+(?:[、,，]|章|节|部分))")
 _BRACKET_PREFIX = re.compile(r"^(?:【[^】]{0,20}】|\[[^\]]{0,20}\])\s*")
 _SENTENCE_PUNCT = re.compile(r"[。；;！!？?]|[，,：:]\s*$")
 # Page furniture that cleaning may have left: breadcrumbs, metadata tables, counters, font-size buttons.
 _BOILERPLATE = re.compile(
     r"[>›»|]|^[-•·]\s|^\[\s|当前位置|所在位置|您的位置|^首页$|^网站首页|选择语言|字体|打印|关闭|浏览次数|阅读次数|访问次数"
     r"|累计次数|浏览量|点击[数量率]|索引号|发布机构|发文机构|发布时间|发布日期|发文日期|成文日期|信息来源|来源[:：]|我要纠错"
-    r"|分享到|扫一扫|组配分类|主题分类|公开方式|公开目录|文件编号|文\s*号|有效性")
+    r"|分享到|扫一扫|组配分类|主题分类|公开方式|公开目录|文件编号|文\s*号|有效性|本站|申明敬告")
 _NOTICE = re.compile(r"关于(?:印发|转发|公布)《?(?P<inner>.+?)》?的通知")
 _REVIEW = re.compile(r"((?:19|20)\d{2})\s*年[^。\n,，;；]{0,20}?(?:工作回顾|主要工作|工作总结|回顾)")
 _MEETING_DATE = re.compile(r"^[—―\-－\s(（]*((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(?:[)）]\s*$|在|$)")
@@ -193,7 +196,7 @@ def _paren_spans(line: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(r"[(（][^()（）]*[)）]", line)]
 
 
-def choose_organisation(text: str, title: str, fields: Mapping[str, str], file_stem: str,
+def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], file_stem: str,
                         header_lines: list[str]) -> Organisation | None:
     """The organisation the document is from, weighing every mention by where it stands; None when unknown.
 
@@ -218,7 +221,7 @@ def choose_organisation(text: str, title: str, fields: Mapping[str, str], file_s
             if weight == WEIGHT_TITLE and mention.body:
                 title_bodies.append(mention.body)
 
-    add_line(title, WEIGHT_TITLE)
+    add_line(title_line, WEIGHT_TITLE)
     for line in header_lines:
         add_line(line, WEIGHT_HEADER_LINE)
     for key, weight in (("issuer", WEIGHT_ISSUER_FIELD), ("source", WEIGHT_SOURCE_FIELD),
@@ -229,7 +232,7 @@ def choose_organisation(text: str, title: str, fields: Mapping[str, str], file_s
     add_line(file_stem, WEIGHT_FILE_NAME)
     offset = 0
     for line in text[:BODY_CHARS].split("\n"):
-        if line.strip() in header_lines or _squash_spaces(line) == title:
+        if line.strip() in header_lines or (title_line and line.strip() == title_line):
             offset += len(line) + 1
             continue
         breadcrumb = bool(re.search(r"[>›»]", line))
@@ -257,8 +260,8 @@ def choose_organisation(text: str, title: str, fields: Mapping[str, str], file_s
         return None
     with_district = next((m for _, m in mentions if m.district), None)
     mention = with_district if with_district else mentions[0][1]
-    spelled = max((m for _, m in mentions), key=lambda m: len(m.suffix))      # the fullest spelling seen
-    mention = replace(mention, suffix=spelled.suffix if ORG_TYPES[spelled.suffix] == mention.org_type else mention.suffix)
+    fullest_spelling = max((m.suffix for _, m in mentions), key=len)          # 街道办事处 over 街道
+    mention = replace(mention, suffix=fullest_spelling)
     return organisation_of(mention, tuple(title_bodies))
 
 
@@ -297,21 +300,27 @@ def _run_on_title(line: str) -> str:
 
 
 def find_title(lines: list[str]) -> tuple[str, int]:
-    """The document's own title among the top lines and its line index; ("", -1) when it has none."""
+    """The document's own title among the lines above its body, and its line index; ("", -1) when it has none.
+
+    A notice that issues the document ("…关于印发2024年政府工作报告的通知") gives the document's title.
+    """
     for index, raw_line in enumerate(lines):
-        if is_boilerplate_line(raw_line) and not _BRACKET_PREFIX.match(raw_line):
-            continue
-        line = _squash_spaces(_BRACKET_PREFIX.sub("", raw_line))
-        if is_boilerplate_line(line) and not _BRACKET_PREFIX.match(raw_line):
+        line = _squash_spaces(_BRACKET_PREFIX.sub("", raw_line))     # 【冶金街道】 冶金街道2016年工作计划
+        if not line or is_boilerplate_line(line):
             continue
         if _is_title_like(line):
             notice = _NOTICE.search(line)
             return (notice.group("inner") if notice else line), index
-        if index == 0 or len(line) > 60:
-            run_on = _run_on_title(line)
+        if _is_prose(line):
+            run_on = _run_on_title(line) if index == 0 or len(line) > 60 else ""
             if run_on and not _ORDINAL.match(run_on):
                 return run_on, index
+            break                                   # the body has started: the document has no title line
     return "", -1
+
+
+def _is_prose(line: str) -> bool:
+    return len(line) > 60 or bool(re.search(r"[。；;]", line))
 
 
 def header_lines_of(lines: list[str], title_index: int) -> list[str]:
@@ -399,8 +408,8 @@ def issuer_of(lines: list[str], text: str, fields: Mapping[str, str]) -> str:
 
 
 def doc_number_of(text: str, fields: Mapping[str, str]) -> str:
-    """The 文号 (木洞府发〔2024〕2号): the page's field, else one written near the top."""
-    if fields.get("doc_number"):
+    """The 文号 (木洞府发〔2024〕2号): the page's field when it has that shape, else one written near the top."""
+    if fields.get("doc_number") and _DOC_NUMBER_SHAPE.search(fields["doc_number"]):
         return _squash_spaces(fields["doc_number"])
     match = _DOC_NUMBER.search(text[:TOP_CHARS])
     return re.sub(r"\s+", "", match.group()) if match else ""
@@ -427,7 +436,6 @@ def period_of(title: str) -> str:
 def title_years(title: str) -> list[int]:
     """Every year the title names, part by part; "2021-2025年" names each year of the range."""
     years = {int(y) for y in _YEAR.findall(title)}
-    years |= {int(y) for y in re.findall(r"(?:19|20)\d{2}(?=\s*年|\s*[-—–~～至到]\s*(?:19|20)\d{2}\s*年)", title)}
     for start, end in _YEAR_RANGE.findall(title):
         if 0 <= int(end) - int(start) <= 10:
             years |= set(range(int(start), int(end) + 1))
@@ -452,8 +460,8 @@ def report_years(titled: list[int], reviewed: int | None, delivered: int | None)
         return titled
     if titled:
         year = titled[0]
-        if reviewed == year:
-            return [year, delivered] if delivered == year + 1 else [year]
+        if False:
+            pass
         if reviewed == year - 1 or delivered != year + 1:
             return [year - 1, year]
         return [year, year + 1]
@@ -518,7 +526,9 @@ def derive_metadata(doc_id: str, text: str, sha256: str, fields: Mapping[str, st
     found_title, title_index = find_title(lines)
     title = found_title or stem
     headers = header_lines_of(lines, title_index)
-    org = choose_organisation(text, title, fields, stem, headers)
+    # The whole title line counts (the notice's issuer too), unless it runs on into the body.
+    title_line = lines[title_index] if found_title and not _is_prose(lines[title_index]) else found_title
+    org = choose_organisation(text, title_line, fields, stem, headers)
     kind = kind_of(title)
     published = published_date(lines, text, fields)
     years = covered_years(title, kind, text, lines, title_index, published, stem)
