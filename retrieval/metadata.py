@@ -460,8 +460,8 @@ def report_years(titled: list[int], reviewed: int | None, delivered: int | None)
         return titled
     if titled:
         year = titled[0]
-        if False:
-            pass
+        if reviewed == year:
+            return [year, delivered] if delivered == year + 1 else [year]
         if reviewed == year - 1 or delivered != year + 1:
             return [year - 1, year]
         return [year, year + 1]
