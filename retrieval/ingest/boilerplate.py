@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 from retrieval.headings import match_marker
+from retrieval.ingest.repair import SPACE
 
-SPACE = " \t\u3000\xa0\u2002\u2003\u2009\u200b\ufeff"
 _SENTENCE_PUNCTUATION = "。！？；!?"
 
 # ---- page labels ---------------------------------------------------------------------------
@@ -129,6 +129,7 @@ _NAVIGATION_WORDS = frozenset({
     "文档介绍", "文档简介", "展开全文", "查看更多", "下载文档", "立即下载", "免费下载", "举报", "相关文档",
 })
 _NAVIGATION_MAX_WORD = max(map(len, _NAVIGATION_WORDS))
+MAX_NAVIGATION_LINE = 80
 _NAVIGATION_PUNCTUATION = re.compile(r"[\s\[\]【】()（）|｜:：/·•\-]+")
 
 # Lines a document-sharing site puts around a document: upload date, size, pages, counts, disclaimer.
@@ -164,6 +165,8 @@ def _segments_into(word: str, vocabulary: frozenset[str], longest: int) -> bool:
 
 
 def _is_navigation(line: str) -> bool:
+    if len(line) > MAX_NAVIGATION_LINE:
+        return False
     words = [w for w in _NAVIGATION_PUNCTUATION.split(line) if w]
     return bool(words) and all(_segments_into(w, _NAVIGATION_WORDS, _NAVIGATION_MAX_WORD) for w in words)
 

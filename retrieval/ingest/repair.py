@@ -6,7 +6,6 @@ always be traced back to the raw text.
 from __future__ import annotations
 
 import functools
-import re
 import unicodedata
 
 from retrieval.headings import RUN_IN_PATTERN, match_marker
@@ -215,10 +214,3 @@ def remove_layout_whitespace(chars: list[Char]) -> list[Char]:
         result.extend(body)
     return result
 
-
-_SPACED_RUN = re.compile(r"(?:[\u4e00-\u9fff][ \u3000]){2,}[\u4e00-\u9fff]")
-
-
-def is_spaced_out(text: str) -> bool:
-    """True for a line written with a space between every character ("政 府 工 作 报 告")."""
-    return bool(_SPACED_RUN.fullmatch(text.strip(SPACE)))
