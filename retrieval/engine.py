@@ -211,10 +211,15 @@ class SearchEngine:
         if rebuild != "always" and not reasons:
             try:
                 state = cls._load_state(index_dir)
-            except IndexMismatch as error:
-                if rebuild == "never":
-                    raise
-                note(str(error))                 # a damaged index (an edited or truncated file) is rebuilt
+            except IndexMismatch:
+                # Read again with the writer lock held: a writer swapping the directory mid-read looks like damage.
+                try:
+                    with lock:
+                        state = cls._load_state(index_dir)
+                except IndexMismatch as error:
+                    if rebuild == "never":
+                        raise
+                    note(str(error))             # a damaged index (an edited or truncated file) is rebuilt
         if state is None:
             with lock:
                 state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)

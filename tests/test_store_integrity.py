@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -237,3 +238,31 @@ def test_an_incomplete_copy_is_never_restored(indexed, tmp_path):
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, index, encoder=encoder)
     assert len(set(encoder.documents)) == unique_inputs(engine)
+
+
+def test_readers_opening_while_a_writer_swaps_never_see_damage(indexed):
+    """An app starting while another process saves must load the old or the new index, not rebuild."""
+    corpus, index = indexed
+    writer = SearchEngine.open(corpus, index, encoder=HashingEncoder(256))
+    stop, failures, opened = threading.Event(), [], []
+
+    def write():
+        while not stop.is_set():
+            writer.rebuild()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            encoder = CountingEncoder()
+            try:
+                reader = SearchEngine.open(corpus, index, encoder=encoder, rebuild="never")
+                opened.append((reader.notes, len(encoder.documents)))
+            except Exception as error:  # noqa: BLE001 - any failure of a reader is the finding
+                failures.append(error)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert failures == [] and opened
+    assert all(notes == () and encoded == 0 for notes, encoded in opened)
