@@ -42,21 +42,21 @@ ORG_TYPES = {
 }
 ZONE_TYPES = {"高新区", "经开区", "工业园区", "开发区"}
 _LEVEL = r"(?:自治区|自治州|自治县|地区|省|市|县|区|旗|盟)"
-_ADMIN_ITEM = rf"[{_CJK}]{{2,7}}?{_LEVEL}(?:人民政府)?"
+_ADMIN_ITEM = rf"(?:[{_CJK}]{{2,7}}?|[XxＸｘ×*＊○某]{{1,3}}){_LEVEL}(?:人民政府)?"     # XX县 is anonymised
 _ORG = re.compile(
     rf"(?P<chain>(?:{_ADMIN_ITEM})*)"
     rf"(?P<name>某|[XxＸｘ×*＊○]{{1,3}}|(?:(?![区县省])[{_CJK}]){{2,5}}?)\s?"
     rf"(?P<suffix>{'|'.join(ORG_TYPES)})"
     r"(?P<body>人民政府|办事处|党工委|党委|管委会|管理委员会)?")
 _ADMIN_ITEMS = re.compile(_ADMIN_ITEM)
-_PLACEHOLDER = re.compile(r"某|^[XxＸｘ×*＊○]+$")
+_PLACEHOLDER = re.compile(r"某|^[XxＸｘ×*＊○]+(?:[省市县区旗]|$)")
 # A name made of these is a common noun phrase (各乡镇, 全省高新区, 国家级开发区, 特色小镇), not a place.
-_GENERIC_NAME = re.compile(r"^[各全本该我其每此诸在对把由从被]|乡镇|街镇|城镇|村镇|城乡|小镇|国家|省级|市级|县级|区级"
+_GENERIC_NAME = re.compile(r"^[各全本该我其每此诸在对把由从被]|^关于|乡镇|街镇|城镇|村镇|城乡|小镇|国家|省级|市级|县级|区级"
                            r"|重点|特色|示范|中心|周边|相关|有关|所属|辖区|片区|农业|工业|产业|经济|高新|一批|若干")
 # jieba part-of-speech tags of words that are not names: verbs, adverbs, prepositions, conjunctions, pronouns.
 _VERB_LIKE_TAGS = ("v", "d", "p", "c", "u", "r", "ad")
 # Mentions are read where a name can start: line starts, after punctuation or a year, after 在/代表.
-_MENTION_START = re.compile(rf"[\n,，。;；:：、“”\"‘’'(（)）《》【】\[\]>›»|\s—-]+|(?:19|20)\d{{2}}\s*年度?|我?代表|在")
+_MENTION_START = re.compile(rf"[\n,，。;；:：、“”\"‘’'(（)）《》【】\[\]>›»|\s—-]+|(?:19|20)\d{{2}}\s*年度?|我?代表|在|关于")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _YEAR_RANGE = re.compile(r"((?:19|20)\d{2})\s*[-—–~～至到]\s*((?:19|20)\d{2})\s*年")
 _DATE_CN = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -80,8 +80,10 @@ _BOILERPLATE = re.compile(
 _NOTICE = re.compile(r"关于(?:印发|转发|公布)《?(?P<inner>.+?)》?的通知")
 _REVIEW = re.compile(r"((?:19|20)\d{2})\s*年[^。\n,，;；]{0,20}?(?:工作回顾|主要工作|工作总结|回顾)")
 _MEETING_DATE = re.compile(r"^[—―\-－\s(（]*((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(?:[)）]\s*$|在|$)")
-_FILE_NUMBER_PREFIX = re.compile(r"^\d+[_\-.\s]+")
-_HASH_PART = re.compile(r"[_\-.\s]?[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*")
+# A numbering prefix (003_, 12-) is short, unlike a year range (2021-2025年规划); a hash mixes digits and letters,
+# unlike a date (20210105).
+_FILE_NUMBER_PREFIX = re.compile(r"^(?:\d{1,4}_+|\d{1,3}[-.\s]+)")
+_HASH_PART = re.compile(r"[_\-.\s]?(?=[0-9]*[a-fA-F])(?=[a-fA-F]*[0-9])[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*")
 _CJK_SPACE = re.compile(rf"(?<=[{_CJK}\d])[ \t\u3000\xa0]+(?=[{_CJK}])|(?<=[{_CJK}])[ \t\u3000\xa0]+(?=\d)")
 
 
@@ -182,8 +184,9 @@ def organisation_of(mention: OrgMention, title_bodies: tuple[str, ...] = ()) -> 
     if mention.suffix == "街道办事处":
         aliases.append(name + "街道办事处")
     district = mention.district
-    if district and "自治" not in district and len(district) >= 3:
-        aliases += [district[:-1] + name, district + full]
+    if district and "自治" not in district and len(district) >= 3 and not _PLACEHOLDER.search(district):
+        district_name = district[:-2] if district.endswith("新区") else district[:-1]     # 浦东新区 → 浦东
+        aliases += [district_name + name, district + full]
     aliases += [full + body for body in title_bodies if body in ("党工委", "党委", "办事处")]
     return Organisation(name, org_type, name, full, _unique(aliases))
 
@@ -420,7 +423,8 @@ def doc_number_of(text: str, fields: Mapping[str, str]) -> str:
 def kind_of(title: str) -> str:
     """总结 / 计划 / 政府工作报告 …, joined with 、 when the title names several; 文件 when none."""
     kinds = [kind for kind in KINDS if kind in title]
-    if "政府工作报告" in kinds:
+    # "关于2022年度工作总结的报告" is a summary; a 政府工作报告 is not also a plain 报告.
+    if "政府工作报告" in kinds or ("报告" in kinds and len(kinds) > 1 and "工作报告" not in title):
         kinds.remove("报告")
     return "、".join(kinds) or "文件"
 
@@ -476,7 +480,7 @@ def covered_years(title: str, kind: str, text: str, lines: list[str], title_inde
                   stem: str) -> list[int]:
     """The years a document covers: from the title, else its date, else the body, else the file name."""
     titled = title_years(title)
-    if "报告" in kind:
+    if "工作报告" in title:
         after_title = lines[title_index + 1:] if title_index >= 0 else lines
         dated = dated_lines(after_title[:6])
         delivered = int(dated[0][1][:4]) if dated else None
