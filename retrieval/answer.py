@@ -23,6 +23,8 @@ SIMILARITY_OFFSET = 0.22
 RANK_WEIGHT = 0.3                  # the top passage's sentences get +0.3, the second's +0.15, …
 
 _SENTENCE = re.compile(r"[^。！？；;!?\n]+[。！？；;!?]?[”’」』]?")
+_SENTENCE_END = re.compile(r"[。！？；;!?]")
+SIGNATURE_LINE_MAX = 8
 @dataclass(frozen=True)
 class Candidate:
     chunk: Chunk
@@ -36,13 +38,25 @@ class Candidate:
 def answer_units(text: str) -> list[tuple[int, int]]:
     """The sentences of a passage that can be answers, as [start, end) offsets: sentences of up to 100
     characters, longer ones cut at clause ends into pieces that fit. The index embeds each unit, so the
-    dense leg can score a passage by its best sentence and the answer can be chosen by meaning."""
-    units = []
+    dense leg can score a passage by its best sentence and the answer can be chosen by meaning.
+
+    A very short line under a line without a full stop (a speaker's name under "在…大会上", an issuing
+    body under a date) stays with that line: alone it says nothing.
+    """
+    units: list[tuple[int, int]] = []
     for sentence in _SENTENCE.finditer(text):
         start, end = sentence.start(), sentence.end()
         while start < end and text[start].isspace():
             start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
         if end - start < 2:
+            continue
+        if units and end - start <= SIGNATURE_LINE_MAX and not _SENTENCE_END.search(text[start:end]) \
+                and text[end - 1] not in "：:" \
+                and text[units[-1][1]:start].count("\n") >= 1 and not _SENTENCE_END.search(text[units[-1][1] - 1]) \
+                and end - units[-1][0] <= ANSWER_MAX_CHARS:
+            units[-1] = (units[-1][0], end)
             continue
         while end - start > ANSWER_MAX_CHARS:
             window = text[start:start + ANSWER_MAX_CHARS]
@@ -70,8 +84,7 @@ def _is_heading_line(chunk: Chunk, start: int, end: int) -> bool:
     for span_start, span_end in chunk.heading_spans:
         if min(end, span_end) - max(start, span_start) > length / 2:
             return True
-    stripped = chunk.text[start:end].strip()
-    return any(stripped == heading.strip() for heading in chunk.section_path)
+    return False
 
 
 def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:

@@ -30,7 +30,7 @@ from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_term
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
 CANDIDATES_PER_LEG = 50
 ENCODE_BATCH = 32                 # passages encoded between two cancellation checks / progress reports
 # Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
@@ -309,8 +309,9 @@ class SearchEngine:
             pending = [c for c in chunks if c.chunk_id not in ready_ids]
             calibration = (previous.manifest["dense"]["query_unit_similarity"] if previous is not None
                            else {"mean": 0.0, "std": 1.0, "sample": 0})
-            publish(cls._searchable_state(ready + pending, len(ready), documents, tokenizer, tokens, units, cache,
-                                          encoder, calibration, prints, skipped, chunking, terms))
+            if ready:                    # with nothing encoded yet (all new chunking), the old state serves on
+                publish(cls._searchable_state(ready + pending, len(ready), documents, tokenizer, tokens, units,
+                                              cache, encoder, calibration, prints, skipped, chunking, terms))
         phase("encoding")
         for done in range(0, len(missing), ENCODE_BATCH):
             if should_stop():

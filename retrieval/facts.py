@@ -36,7 +36,6 @@ YEAR_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:年度?|-)|^\d{1,2}[月日号]$|^\
 QUOTED = re.compile(r"([《])([^《》\n]{2,30})》|[“\"「]([^“”\"「」\n]{2,20})[”\"」]")
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
 NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目|工程|协会|商会)")
-_CLAUSE_BREAK = "，,；;。：:！？!?"
 _NEGATION = ("未", "没", "尚未", "还没", "不")
 _RESULT_MARKERS = ("至", "到", "为")            # 从360家增至1031家: the value after 至 is the current one
 
@@ -80,10 +79,14 @@ def _quantity_spans(text: str) -> list[FactSpan]:
     return merged
 
 
+# Clause breaks; an ASCII colon between digits belongs to a ratio or a time (5.5:43:51.5, 11:58), not a break.
+_CLAUSE_BREAK_AT = re.compile(r"[，,；;。！？!?：\n]|(?<!\d):|:(?!\d)")
+
+
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    left = max((text.rfind(ch, 0, start) for ch in _CLAUSE_BREAK), default=-1) + 1
-    rights = [i for i in (text.find(ch, end) for ch in _CLAUSE_BREAK) if i >= 0]
-    return left, min(rights) if rights else len(text)
+    left = max((m.end() for m in _CLAUSE_BREAK_AT.finditer(text, 0, start)), default=0)
+    right = next((m.start() for m in _CLAUSE_BREAK_AT.finditer(text, end)), len(text))
+    return left, right
 
 
 def _term_score(text: str, span: FactSpan, weights: Mapping[str, float]) -> float:
@@ -93,9 +96,12 @@ def _term_score(text: str, span: FactSpan, weights: Mapping[str, float]) -> floa
     for term, weight in weights.items():
         best = None
         for match in re.finditer(re.escape(term), text):
+            if match.start() < span.end and span.start < match.end():
+                continue                               # a span's own words say nothing about it
             distance = max(span.start - match.end(), match.start() - span.end, 0)
             in_clause = left <= match.start() and match.end() <= right
-            value = weight * (1.0 if in_clause else 0.25) / (1 + distance / 12)
+            # Inside the value's clause the indicator may stand a little apart ("结构由…调整为…的X").
+            value = weight / (1 + distance / 40) if in_clause else weight * 0.25 / (1 + distance / 12)
             best = value if best is None else max(best, value)
         clause_score += best or 0.0
     return clause_score
@@ -105,7 +111,7 @@ def _unit_score(value: str, unit: str) -> float:
     if not unit:
         return 0.0
     if unit == "%":
-        return 2.0 if "%" in value or "百分之" in value else -1.0
+        return 2.0 if "%" in value or "百分之" in value or RATIO.fullmatch(value) else -1.0
     bare = value
     for word in TRAILING_QUALIFIERS:
         if bare.endswith(word):
@@ -146,7 +152,9 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
         value = _unit_score(span.text, analysis.unit) + _term_score(text, span, weights)
         left, right = _clause_bounds(text, span.start, span.end)
         clause = text[left:right]
-        before = text[left:span.start]
+        # What stands before this value and after the previous one: the value's own indicator.
+        own_start = max([left] + [other.end for other in spans if other.end <= span.start])
+        before = text[own_start:span.start]
         if analysis.asked_noun:
             after = text[span.end:span.end + len(analysis.asked_noun) + 4]
             if analysis.asked_noun in after:
@@ -156,8 +164,10 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
         negated = any(word in clause for word in _NEGATION)
         if negated != asks_negated:
             value -= 1.5
-        if prefer_result and "从" in before and not any(m in before[before.rfind("从"):] for m in _RESULT_MARKERS):
-            value -= 1.0                               # the "from" value of 从…至…
+        if prefer_result and any(later.start > span.end and later.start < right
+                                 and any(m in text[span.end:later.start] for m in _RESULT_MARKERS)
+                                 for later in spans):
+            value -= 2.0                               # the starting value of 从…至… / 由…调整为…
         return value
     return max(spans, key=lambda s: (score(s), -s.start))
 
@@ -187,13 +197,17 @@ def _choose_person(text: str, weights: Mapping[str, float]) -> FactSpan | None:
     return max(spans, key=lambda s: (_term_score(text, s, weights), -s.start))
 
 
+_NAME_CUES = ("叫什么", "叫啥", "名称", "名字", "怎么概括", "如何概括", "怎么称呼", "叫做", "提法", "口号")
 _PLACE_CUES = ("哪条路", "哪条街", "在哪", "哪里", "什么地方", "哪个地方", "什么位置", "哪个位置", "门牌")
 
 
-def _question_word_share(span: str, weights: Mapping[str, float]) -> float:
-    """Share of a span's characters that are the question's own words: such a span restates the question."""
+def _question_word_share(span: str, weights: Mapping[str, float], asked_noun: str = "") -> float:
+    """Share of a span's characters that are the question's own words (other than the asked noun, which an
+    answer naturally ends with: 入围奖 for 什么奖): such a span restates the question."""
     covered = [False] * len(span)
     for term in weights:
+        if asked_noun and term in asked_noun:
+            continue
         for match in re.finditer(re.escape(term), span):
             covered[match.start():match.end()] = [True] * (match.end() - match.start())
     return sum(covered) / max(1, len(span))
@@ -225,6 +239,7 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
     if not spans:
         return None
     asks_place = any(cue in analysis.text for cue in _PLACE_CUES)
+    asks_name = any(cue in analysis.text for cue in _NAME_CUES)
 
     def score(span: FactSpan) -> float:
         value = _term_score(text, span, weights)
@@ -237,8 +252,8 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
         if asks_place and span in places:
             value += 2.5
         if span in quoted:
-            value += 0.5
-        value -= 4.0 * _question_word_share(span.text, weights)
+            value += 2.5 if asks_name else 0.5
+        value -= 4.0 * _question_word_share(span.text, weights, noun)
         return value
     return max(spans, key=lambda s: (score(s), -s.start))
 
@@ -278,9 +293,7 @@ def _name_after(text: str, noun: str) -> list[FactSpan]:
         rest = text[match.end():match.end() + 12]
         name = ""
         for _offset, word, flag in _words(rest):
-            if flag[:1] in ("v", "p", "d", "c", "u", "x", "m", "r") and name:
-                break
-            if flag[:1] in ("v", "p", "d", "c", "u", "x", "m", "r"):
+            if flag[:1] in ("v", "p", "d", "a", "c", "u", "x", "m", "r", "w"):
                 break
             name += word
         if 2 <= len(name) <= 8:
@@ -317,12 +330,9 @@ def _ending_in(text: str, noun: str) -> list[FactSpan]:
 def _after_copula(text: str, weights: Mapping[str, float]) -> FactSpan | None:
     """"…支柱产业为柑橘" / "…品牌是X": the phrase after 为/是 in a clause that holds the question's words."""
     for match in re.finditer(r"(?:为|是)([\u4e00-\u9fff“”]{2,12})(?=[，,；;。、]|$)", text):
-        left, _ = _clause_bounds(text, match.start(), match.end())
-        before = text[left:match.start()]
-        if any(term in before for term in weights):
-            value = match.group(1).strip("“”")
-            start = text.find(value, match.start(1))
-            return FactSpan(start, start + len(value), value)
+        value = match.group(1).strip("“”")
+        start = text.find(value, match.start(1))
+        return FactSpan(start, start + len(value), value)
     return None
 
 

@@ -47,6 +47,9 @@ _YEAR = re.compile(r"(20\d{2})\s*年?")
 # What a 什么/哪种/多少 question asks about: 什么奖 → 奖, 哪种水果 → 水果, 多少家沿街店铺 → 沿街店铺.
 _ASKED_NOUN_AFTER = re.compile(r"(?:什么|哪种|哪个|哪项|哪类|哪家|哪条|哪所|哪位|啥)([\u4e00-\u9fff]{1,8})")
 _COUNTED_NOUN_AFTER = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,10})")
+# "第一个百亿级项目是哪个": the thing asked about is the subject before 是哪个 / 叫什么.
+_SUBJECT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|叫)(?:哪|什么|啥)")
+_COUNTED_SUBJECT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:有|是|共|一共|总共|达到|达)?(?:多少|几)")
 
 
 def asked_unit(question: str) -> str:
@@ -92,7 +95,8 @@ def _leading_noun(phrase: str) -> str:
     jieba.setLogLevel(60)
     words: list[str] = []
     for word in posseg.cut(phrase):
-        if word.flag[:1] in ("n", "j", "b", "s") or (words and word.flag in ("vn", "ng")):
+        if word.flag[:1] in ("n", "j", "b", "s") or word.flag == "f" and not words \
+                or (words and word.flag in ("vn", "ng")):
             words.append(word.word)
             continue
         break
@@ -110,7 +114,27 @@ def asked_noun(question: str, kind: str) -> str:
         noun = _leading_noun(rest) if rest else ""
         if noun:
             return noun
+    subject = _SUBJECT_BEFORE if kind != "quantity" else _COUNTED_SUBJECT_BEFORE
+    if kind in ("entity", "person", "other", "quantity"):
+        for match in subject.finditer(question):
+            noun = _trailing_noun(match.group(1))
+            if noun:
+                return noun
     return ""
+
+
+def _trailing_noun(phrase: str) -> str:
+    """The noun phrase a phrase ends with: 第一个百亿级项目 → 百亿级项目."""
+    import jieba.posseg as posseg
+
+    words: list[str] = []
+    for word in reversed(list(posseg.cut(phrase))):
+        if word.flag[:1] in ("n", "j", "b") or (words and word.flag[:1] in ("m", "q") and len(word.word) > 1
+                                                  and not word.word[0] in "第一二三四五六七八九十"):
+            words.insert(0, word.word)
+            continue
+        break
+    return "".join(words)
 
 
 _ASKS_ORGANISATION = re.compile(r"(哪个|哪一个|哪家|哪些|什么)(街道|单位|开发区|街镇|镇|乡|部门)|哪里的计划|谁家")
