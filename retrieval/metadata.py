@@ -254,9 +254,9 @@ def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], f
             if typed:
                 scores[typed[0]] += score
                 del scores[(name, org_type)]
-    for (name, _), score in list(scores.items()):
+    for (name, org_type), score in list(scores.items()):
         if not _PLACEHOLDER.search(name):
-            scores[(name, _)] = score + WEIGHT_PER_NAME_USE * min(text.count(name), NAME_USES_COUNTED)
+            scores[(name, org_type)] = score + WEIGHT_PER_NAME_USE * min(text.count(name), NAME_USES_COUNTED)
     best_key = max(scores, key=lambda key: (scores[key], -len(key[0])))
     mentions = sorted(examples[best_key], key=lambda item: -item[0])
     if mentions[0][1].is_placeholder:
