@@ -26,6 +26,7 @@ from pathlib import Path
 from retrieval.chunking import ChunkingConfig, chunk_document
 from retrieval.corpus import corpus_files, load_document
 from retrieval.headings import CLOSERS, SENTENCE_END, match_marker
+from retrieval.metadata import load_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"
@@ -93,22 +94,32 @@ class Summary:
 
 # ------------------------------------------------------------------------------------------------ seed pools
 def _names_of(meta) -> list[tuple[str, str]]:
-    """(seed name, placeholder) pairs, longest name first so 普陀区万里街道 goes before 万里."""
-    pairs: dict[str, str] = {}
-    if meta.org and not meta.org.startswith("（"):
-        pairs[meta.org] = ORG_SHORT
+    """(seed name, placeholder) pairs, longest first, so 万里街道 becomes the invented full name before 万里
+    becomes the short one, and 吴淞街道党工委 keeps its 党工委.
+
+    The organisation is the metadata's; an alias with text before the organisation's name gives the
+    district (普陀区万里街道 → 普陀区, 普陀), and an alias without the name is taken as the district's short
+    name (宝山 for 吴淞). An anonymised plan (某街道, unknown) has no names to swap.
+    """
+    org = meta.org
+    if not org or org.startswith(("某", "（")) or len(org) < 2:
+        return []
+    pairs = {org: ORG_SHORT}
     for alias in meta.aliases:
-        if alias.endswith(("区", "县", "市")):
-            pairs[alias] = DISTRICT_FULL
-            pairs.setdefault(alias[:-1], DISTRICT_SHORT)
-        elif meta.org and alias.startswith(meta.org) or alias.endswith(("街道", "镇", "乡", "开发区")):
-            pairs[alias] = ORG_FULL
-    for alias in meta.aliases:       # "普陀区万里街道" reads as district + organisation
-        if not alias.endswith(("区", "县", "市")) and any(d.endswith(("区", "县", "市")) and alias.startswith(d)
-                                                         for d in meta.aliases):
-            pairs[alias] = DISTRICT_FULL + ORG_FULL
+        position = alias.find(org)
+        if position < 0:
+            pairs.setdefault(alias, DISTRICT_SHORT)
+            continue
+        after = alias[position + len(org):]
+        if after in ("街道", "镇", "乡", "开发区"):
+            pairs[org + after] = ORG_FULL
+        prefix = alias[:position]
+        if prefix.endswith(("区", "县", "市")) and len(prefix) >= 3:
+            pairs[prefix], pairs[prefix[:-1]] = DISTRICT_FULL, DISTRICT_SHORT
+        elif len(prefix) >= 2:
+            pairs.setdefault(prefix, DISTRICT_SHORT)
     return sorted(((name, placeholder) for name, placeholder in pairs.items() if len(name) >= 2),
-                  key=lambda pair: -len(pair[0]))
+                  key=lambda pair: (-len(pair[0]), pair[0]))
 
 
 def _usable_sentence(text: str) -> bool:
@@ -123,8 +134,9 @@ def seed_pools(seeds_dir: Path = SEED_CORPUS) -> tuple[list[PooledSentence], lis
     """
     sentences: list[PooledSentence] = []
     headings: list[str] = []
+    overrides = load_overrides(Path(seeds_dir))
     for path in corpus_files(Path(seeds_dir)):
-        document = load_document(path)           # derived metadata only: the names the text itself uses
+        document = load_document(path, overrides.get(path.name))    # with the seeds' own name corrections
         names = _names_of(document.meta)
         seed_year = max(document.meta.years, default=2021)
         for line in document.text.split("\n")[1:]:          # line 0 is the title
