@@ -21,6 +21,7 @@ only. Nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
@@ -315,12 +317,25 @@ PHASES = {"generate": phase_generate, "build": phase_build, "serve": phase_serve
 
 
 # ------------------------------------------------------------------------------------------------ running phases
+@dataclass(frozen=True)
 class Limits:
     """What a phase may use before it is stopped: wall seconds, resident memory, and free disk it must leave."""
 
-    def __init__(self, timeout_s: float, max_rss_mb: float, min_free_disk_mb: float, disk_path: Path):
-        self.timeout_s, self.max_rss_mb = timeout_s, max_rss_mb
-        self.min_free_disk_mb, self.disk_path = min_free_disk_mb, disk_path
+    timeout_s: float
+    max_rss_mb: float
+    min_free_disk_mb: float
+    disk_path: Path
+
+
+def _over_limits(name: str, child: subprocess.Popen, started: float, limits: Limits) -> str | None:
+    rss = memory_status_mb("VmRSS", child.pid)
+    if time.monotonic() - started > limits.timeout_s:
+        return f"did not finish: {name} stopped after the {limits.timeout_s:g} s limit"
+    if rss is not None and rss > limits.max_rss_mb:
+        return f"does not fit: {name} used over {limits.max_rss_mb:.0f} MB of memory"
+    if shutil.disk_usage(limits.disk_path).free / 2**20 < limits.min_free_disk_mb:
+        return f"does not fit: {name} left under {limits.min_free_disk_mb:.0f} MB of free disk"
+    return None
 
 
 def run_phase(name: str, options: dict, limits: Limits) -> tuple[str, dict]:
@@ -329,21 +344,17 @@ def run_phase(name: str, options: dict, limits: Limits) -> tuple[str, dict]:
         child = subprocess.Popen([sys.executable, "-m", "eval.bench", "--phase", name, "--options", json.dumps(options)],
                                  cwd=ROOT, stdout=out, stderr=err, text=True, start_new_session=True)
         started = time.monotonic()
-        stopped = None
-        while child.poll() is None:
-            rss = memory_status_mb("VmRSS", child.pid)
-            free_mb = shutil.disk_usage(limits.disk_path).free / 2**20
-            if time.monotonic() - started > limits.timeout_s:
-                stopped = f"did not finish: {name} stopped after the {limits.timeout_s:g} s limit"
-            elif rss is not None and rss > limits.max_rss_mb:
-                stopped = f"does not fit: {name} used over {limits.max_rss_mb:.0f} MB of memory"
-            elif free_mb < limits.min_free_disk_mb:
-                stopped = f"does not fit: {name} left under {limits.min_free_disk_mb:.0f} MB of free disk"
-            if stopped:
-                os.killpg(child.pid, signal.SIGKILL)     # the group of the child started above, nothing else
+        try:
+            while child.poll() is None:
+                stopped = _over_limits(name, child, started, limits)
+                if stopped:
+                    return stopped, {}
+                time.sleep(0.2)
+        finally:
+            if child.poll() is None:             # stopped by a limit, or this run was interrupted
+                with contextlib.suppress(ProcessLookupError):        # it may end on its own meanwhile
+                    os.killpg(child.pid, signal.SIGKILL)    # the child's own group (new session): nothing else
                 child.wait()
-                return stopped, {}
-            time.sleep(0.2)
         out.seek(0)
         err.seek(0)
         results = [line[len(RESULT_PREFIX):] for line in out.read().splitlines() if line.startswith(RESULT_PREFIX)]

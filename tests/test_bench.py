@@ -42,7 +42,7 @@ def test_bench_at_2000_passages_prints_one_line_with_every_field_sane(tmp_path):
     assert record["build_s"]["total"] >= record["build_s"]["encode"]
     for seconds in ("generate_s", "warm_start_s", "add_one_s", "delete_one_s"):
         assert record[seconds] > 0, seconds
-    assert record["queries"] >= 40
+    assert record["queries"] >= 20
     for kind in LATENCY_KINDS:
         latency = record["latency_ms"][kind]
         assert 0 < latency["p50"] <= latency["p95"], kind
