@@ -630,7 +630,7 @@ class SearchEngine:
         `org` (a doc_id) and `year` are hard filters from the app; organisations and years named in the
         question itself are soft preferences.
         """
-        question = self._check_question(question, k)
+        question = self._check_question(question, k, year, org)
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
@@ -681,7 +681,7 @@ class SearchEngine:
                 scope_note = f"文档中没有{scope_label}的这项数据"
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
                          chunks=state.chunks, documents=state.documents, scope_note=scope_note,
-                         best_guess=best_guess)
+                         best_guess=best_guess, dense_pending=state.dense_pending)
 
     @staticmethod
     def _answer_scope(state: IndexState, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:

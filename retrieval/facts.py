@@ -37,7 +37,10 @@ QUOTED = re.compile(r"([《])([^《》\n]{2,30})》|[“\"「]([^“”\"「」\
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
 NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目|工程|协会|商会)")
 _NEGATION = ("未", "没", "尚未", "还没", "不")
-_RESULT_MARKERS = ("至", "到", "为")            # 从360家增至1031家: the value after 至 is the current one
+_RESULT_MARKERS = ("至", "到", "为")
+# A question about a running total (一共, 累计, 到现在) wants the cumulative figure of a sentence.
+_TOTAL_CUES = ("一共", "总共", "累计", "总计", "到现在", "目前", "至今", "共计")
+_TOTAL_MARKERS = ("累计", "共计", "总计", "合计", "总数", "已")            # 从360家增至1031家: the value after 至 is the current one
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,7 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
           prefer_result: bool) -> FactSpan:
     question = analysis.text
     asks_negated = any(word in question for word in _NEGATION)
+    asks_total = any(word in question for word in _TOTAL_CUES)
 
     def score(span: FactSpan) -> float:
         value = _unit_score(span.text, analysis.unit) + _term_score(text, span, weights)
@@ -161,6 +165,8 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
                 value += 3.0                           # 近600家|沿街店铺: the value counts the asked noun
             elif analysis.asked_noun in before:
                 value += 1.5
+        if asks_total and any(marker in clause for marker in _TOTAL_MARKERS):
+            value += 1.0
         negated = any(word in clause for word in _NEGATION)
         if negated != asks_negated:
             value -= 1.5
@@ -375,7 +381,8 @@ def extract_fact(sentence: str, analysis: QueryAnalysis, term_weights: Mapping[s
         span = _choose_name(sentence, analysis, term_weights)
         if span is None and kind == "other":
             span = _choose_quantity(sentence, analysis, term_weights)
-    return span.text if span else ""
+    # A single character is never a fact worth highlighting.
+    return span.text if span and len(span.text) >= 2 else ""
 
 
 def has_value_of_kind(sentence: str, analysis: QueryAnalysis) -> bool:

@@ -36,7 +36,7 @@ def compatible_units(unit: str) -> set[str]:
 
 QUANTITY_CUES = ("多少", "几", "比例", "占比", "百分之", "多大", "多长", "多远", "多久", "多高", "第几", "增长率", "浓度",
                  "增速", "增幅", "涨幅", "多快")
-LIST_CUES = ("哪些", "有什么", "有哪些", "都有", "哪几", "什么手段", "什么措施", "什么举措", "具体动作", "新招", "分别是")
+LIST_CUES = ("哪些", "有哪些", "都有", "哪几", "什么手段", "什么措施", "什么举措", "具体动作", "新招", "分别是")
 ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "哪种", "哪项", "哪类", "什么", "叫啥", "叫什么", "是谁", "哪",
                "啥", "谁", "有没有", "怎么概括", "如何概括")
 DATE_CUES = ("哪天", "哪一天", "几月几日", "几月几号", "什么时候", "何时", "什么日子", "日期", "什么时间")
@@ -94,10 +94,16 @@ def _leading_noun(phrase: str) -> str:
 
     jieba.setLogLevel(60)
     words: list[str] = []
+    pending: list[str] = []                    # an amount inside the phrase (亿元|项目) counts once a noun follows
     for word in posseg.cut(phrase):
         if word.flag[:1] in ("n", "j", "b", "s") or word.flag == "f" and not words \
                 or (words and word.flag in ("vn", "ng")):
+            words.extend(pending)
+            pending = []
             words.append(word.word)
+            continue
+        if (word.flag[:1] in ("m", "q") or word.flag == "a" and not words) and len(pending) < 2:
+            pending.append(word.word)
             continue
         break
     return "".join(words)
