@@ -233,3 +233,15 @@ def test_an_upload_returns_before_indexing_questions_go_on_and_a_cancel_undoes_i
     assert SEED_002 not in service.engine.documents and not (corpus / SEED_002).exists()
     assert [entry.doc_id for entry in service.trash_entries()] == [SEED_002]          # the upload is kept, not lost
     assert [e.action for e in service.audit_entries()] == ["delete", "upload"]
+
+
+def test_repeated_questions_are_answered_from_the_cache_until_the_index_snapshot_changes(corpus):
+    engine = FakeEngine(corpus)
+    service = EngineService(engine, corpus, answer_cache=8)
+    first = service.search_record("吴淞今年拆违任务多少平方米")
+    assert service.search_record("吴淞今年拆违任务多少平方米") == first and len(engine.asked) == 1
+    service.search_record("吴淞今年拆违任务多少平方米", k=3)                   # other parameters, another entry
+    assert len(engine.asked) == 2
+    engine.documents = dict(engine.documents)                                  # the engine swapped in a new snapshot
+    service.search_record("吴淞今年拆违任务多少平方米")
+    assert len(engine.asked) == 3

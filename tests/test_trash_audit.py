@@ -166,3 +166,18 @@ def test_the_trash_never_overwrites_a_corpus_file_and_rejects_odd_ids(tmp_path):
     for odd in ("../a.txt", "", ".", entry.entry_id + "/.."):
         with pytest.raises(TrashError):
             trash.get(odd)
+
+
+def test_cancelling_a_queued_delete_or_replace_puts_the_files_back_as_the_index_has_them(service, corpus, tmp_path):
+    service.engine.indexing.hold = True
+    _, _, delete_job = service.delete(WANLI)
+    assert not (corpus / WANLI).exists()
+    assert service.cancel(delete_job.job_id) and (corpus / WANLI).is_file() and service.trash_entries() == []
+
+    original = (corpus / WANLI).read_text(encoding="utf-8")
+    corrected = write(tmp_path, WANLI, original + "补充：新增口袋公园3座。\n")
+    replace_job = service.upload(corrected, WANLI, confirm_replace=True).job
+    assert service.cancel(replace_job.job_id)
+    assert (corpus / WANLI).read_text(encoding="utf-8") == original            # the indexed version is back
+    [kept] = service.trash_entries()
+    assert "新增口袋公园3座" in service.trash.file_of(kept).read_text(encoding="utf-8")   # the upload is not lost

@@ -36,6 +36,7 @@ AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明
 # the GIL); corpus edits run one at a time; status polls are trivial and never wait behind either.
 QUESTION_CONCURRENCY = os.cpu_count() or 2
 STATUS_POLL_SECONDS = 2.0
+ANSWER_CACHE_SIZE = 2048        # results of the current index snapshot; emptied whenever the index changes
 
 # Event delegation on the chat element: its content is replaced on every answer, the element is not.
 # After an answer the chat scrolls (inside its own box) to the top of the newest turn, where the answer is.
@@ -156,7 +157,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
     """The whole app around one engine. Per-user chat history and the corpus version a page saw live in
     gr.State; the engine is shared. users: name -> role ("editor" / "reader") when login is on, else None."""
     corpus_dir = Path(corpus_dir or getattr(engine, "corpus_dir", "corpus"))
-    service = EngineService(engine, corpus_dir, users)
+    service = EngineService(engine, corpus_dir, users, answer_cache=ANSWER_CACHE_SIZE)
     dev_questions = Path(dev_questions)
     listing: dict = {}          # the listing components, filled in by the layout below
 
@@ -376,7 +377,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         try:
             return service.search_record(question, k, organisation, year)
         except UserFacingError as error:
-            raise gr.Error(render.escape(str(error))) from error
+            raise gr.Error(render.escape(str(error)), print_exception=False) from error  # one log line, no traceback
 
     def indexing_status() -> dict:
         """Background indexing: recent jobs (state, progress 0-1, message), documents still waiting for vectors,

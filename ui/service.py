@@ -14,7 +14,8 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +126,41 @@ def check_request(question: object, k: object = DEFAULT_K, year: object = None) 
         raise UserFacingError(message) from error
 
 
+class AnswerCache:
+    """Results of the engine's current index snapshot by question and filters.
+
+    The engine never changes a snapshot, it swaps in a new one (new documents and chunks mappings), so a
+    result stays exact for as long as its snapshot is current; the first ask after a swap empties the cache.
+    Repeated questions (example buttons, the same question from many staff) then cost nothing.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._snapshot: tuple = ()
+        self._results: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_ask(self, engine, key: tuple, ask: Callable[[], object]):
+        snapshot = (engine.documents, engine.chunks, tuple(getattr(engine, "dense_pending", ())))
+        with self._lock:
+            if not self._same(snapshot):
+                self._snapshot, self._results = snapshot, OrderedDict()
+            elif key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        result = ask()
+        with self._lock:
+            if self._same(snapshot):
+                self._results[key] = result
+                while len(self._results) > self.size:
+                    self._results.popitem(last=False)
+        return result
+
+    def _same(self, snapshot: tuple) -> bool:
+        return (bool(self._snapshot) and self._snapshot[0] is snapshot[0] and self._snapshot[1] is snapshot[1]
+                and self._snapshot[2] == snapshot[2])
+
+
 def _paragraphs(text: str) -> set[str]:
     """The text's paragraphs, whitespace removed, short lines (headings) left out: what near-duplicates share."""
     lines = (_SPACE.sub("", line) for line in text.splitlines())
@@ -139,10 +175,13 @@ class EngineService:
     """The app's operations on one engine; corpus changes one at a time, each recorded in the audit log.
 
     users: name -> role when login is on; None when it is off (then whoever runs the app edits).
+    answer_cache: how many results of the current index snapshot to keep (0: none); only for an engine
+    that swaps snapshots instead of changing them (SearchEngine does).
     """
 
-    def __init__(self, engine, corpus_dir: str | Path, users: Mapping[str, str] | None = None):
+    def __init__(self, engine, corpus_dir: str | Path, users: Mapping[str, str] | None = None, answer_cache: int = 0):
         self.engine = engine
+        self._answers = AnswerCache(answer_cache) if answer_cache else None
         self.corpus_dir = Path(corpus_dir)
         self.users = dict(users) if users is not None else None
         self.trash = Trash(self.corpus_dir)
@@ -255,7 +294,7 @@ class EngineService:
         names = self.org_names()
         asked = resolve_followup(question, previous_asked, self.engine.analyze, names)
         try:
-            result = self.engine.ask(asked, k=DEFAULT_K, org=org or None, year=year)
+            result = self._ask(asked, DEFAULT_K, org or None, year)
         except InvalidQuery as error:
             logger.info("question refused by the engine: %s", error)
             raise UserFacingError("这个问题没法查询：请换个说法，或把问题写短一些。") from error
@@ -263,6 +302,12 @@ class EngineService:
         filters = self._filters_label(org, year)
         pending = tuple(result.documents[d].meta.title for d in getattr(result, "dense_pending", ()) if d in result.documents)
         return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending)
+
+    def _ask(self, question: str, k: int, org: str | None, year: int | None):
+        if self._answers is None:
+            return self.engine.ask(question, k=k, org=org, year=year)
+        return self._answers.get_or_ask(self.engine, (question, k, org, year),
+                                        lambda: self.engine.ask(question, k=k, org=org, year=year))
 
     def _filters_label(self, org: str | None, year: int | None) -> str:
         parts = []
@@ -300,7 +345,7 @@ class EngineService:
         question = check_request(question, k, year)
         doc_id = self.resolve_organisation(organisation) if organisation else None
         try:
-            result = self.engine.ask(question, k=k, org=doc_id, year=year)
+            result = self._ask(question, k, doc_id, year)
         except InvalidQuery as error:
             logger.info("API question refused by the engine: %s", error)
             raise UserFacingError("问题无法查询：请换个说法，或把问题写短一些。") from error
@@ -321,6 +366,7 @@ class EngineService:
             if wanted in doc_names or wanted == self.engine.documents[doc_id].meta.org:
                 return doc_id
         known = "、".join(dict.fromkeys(self.engine.documents[d].meta.org for d in names))
+        logger.info("unknown organisation %r asked for", wanted[:80])
         raise UserFacingError(f"找不到单位「{render.short(wanted, 40)}」。可用的单位：{known}；也可以传文档文件名。")
 
     # ---- changing the corpus --------------------------------------------------------------
@@ -472,14 +518,16 @@ class EngineService:
                 save_override(self.corpus_dir, entry.doc_id, **entry.override)
             job = (self.engine.indexing.replace if swapped else self.engine.indexing.add)(path, user=user or "")
             self.audit.record("restore", entry.doc_id, entry.sha256, user, trash=entry.entry_id, replaced_into_trash=swapped)
-            self._undo[job.job_id] = ("restore", entry.doc_id, swapped)
+            # Undoing a restore is undoing an add, or (when it swapped versions) a replacement.
+            self._undo[job.job_id] = ("replace", entry.doc_id, swapped) if swapped else ("add", entry.doc_id, "")
         return entry, job
 
     def cancel(self, job_id: str, user: str | None = None) -> bool:
         """Cancel a queued or running indexing job and undo its corpus change, so files and index agree again.
 
-        An upload's file goes to the trash, a replacement gives the old version back, a deletion or restore
-        is reversed. Returns False when the job had already finished (nothing is undone then).
+        A cancelled job leaves the index as it was, so the files are put back to match it: an upload's file
+        goes to the trash, a replacement gives the old version back, a deletion or restore is reversed.
+        Returns False when the job had already finished (nothing is undone then).
         """
         self._require_editor(user)
         with self._change_lock:
@@ -490,7 +538,7 @@ class EngineService:
                 if kind == "add" and (self.corpus_dir / doc_id).exists():
                     entry = self.trash.put(doc_id, "delete", user or "", load_overrides(self.corpus_dir).get(doc_id, {}))
                     self.audit.record("delete", doc_id, entry.sha256, user, trash=entry.entry_id, cancelled_job=job_id)
-                elif kind in ("replace", "restore", "delete") and entry_id:
+                elif kind in ("replace", "delete") and entry_id:
                     if (self.corpus_dir / doc_id).exists():
                         newer = self.trash.put(doc_id, "replace", user or "", load_overrides(self.corpus_dir).get(doc_id, {}))
                         self.audit.record("delete", doc_id, newer.sha256, user, trash=newer.entry_id, cancelled_job=job_id)
@@ -499,9 +547,9 @@ class EngineService:
                         save_override(self.corpus_dir, back.doc_id, **back.override)
                     self.audit.record("restore", back.doc_id, back.sha256, user, trash=entry_id, cancelled_job=job_id)
             except (TrashError, OSError) as error:
+                # The index was left as it was; re-read the corpus so it matches whatever the files are now.
                 logger.warning("undoing cancelled job %s (%s %s) failed: %s", job_id, kind, doc_id, error)
-            # The index was left as it was; re-read the corpus so it matches the files again.
-            self.engine.indexing.rebuild(user=user or "")
+                self.engine.indexing.rebuild(user=user or "")
             return True
 
     def update_metadata(self, doc_id: str, aliases_text: str, years_text: str, user: str | None = None) -> DocumentMeta:

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 ANSWER_TIMEOUT_MS = 60_000
+INDEX_TIMEOUT_MS = 180_000          # background indexing of a small document, on a busy machine
 WUSONG_DOC = "吴淞街道2021年工作要点.txt"
 
 TIMINGS: dict[str, float] = {}
@@ -100,6 +101,12 @@ def upload(page: Page, path: Path) -> None:
     page.locator("#upload-file input[type=file]").set_input_files(str(path))
     page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=30_000)
     page.locator("#upload-btn").click()
+
+
+def select_document(page: Page, doc_id: str) -> None:
+    """Pick a document in the documents tab's picker (a substring of its label is enough)."""
+    page.locator("#doc-select input").click()
+    page.get_by_role("option", name=doc_id).first.click()
 
 
 def test_example_question_shows_the_fact_and_the_wusong_citation(browser_page):
@@ -192,7 +199,7 @@ def test_an_uploaded_docx_is_answerable_at_once(browser_page, tmp_path):
 
     upload(page, path)
     expect(page.locator("#upload-status .ok")).to_contain_text("星河街道2022年工作计划", timeout=120_000)
-    expect(page.locator("#docs-table")).to_contain_text(path.name)
+    expect(page.locator("#docs-table")).to_contain_text(path.name, timeout=INDEX_TIMEOUT_MS)     # indexed in the background
     shot(page, "05-uploaded-docx")
 
     open_tab(page, "问答")
@@ -214,6 +221,8 @@ def test_a_malicious_html_bearing_text_file_shows_literally_and_runs_nothing(bro
     )
     upload(page, path)
     expect(page.locator("#upload-status .ok")).to_be_visible(timeout=120_000)
+    expect(page.locator("#docs-table")).to_contain_text(path.name, timeout=INDEX_TIMEOUT_MS)
+    select_document(page, path.name)
     preview = page.locator("#doc-preview .doc-body")
     expect(preview).to_contain_text(payload_script)
     expect(preview).to_contain_text(payload_image)
@@ -247,8 +256,7 @@ def test_edited_aliases_and_a_deletion_update_the_index(browser_page):
     page = browser_page
     doc_id = "星河街道2022年工作计划.docx"
     open_tab(page, "文档")
-    page.locator("#doc-select input").click()
-    page.get_by_role("option", name=doc_id).click()
+    select_document(page, doc_id)
     aliases = page.locator("#aliases").locator("input, textarea").first
     expect(aliases).to_have_value("星河街道")
     aliases.fill("星河街道、银河社区")
@@ -267,7 +275,7 @@ def test_edited_aliases_and_a_deletion_update_the_index(browser_page):
     page.locator("#delete-confirm input[type=checkbox]").check()
     page.locator("#delete-btn").click()
     expect(page.locator("#manage-status .ok")).to_contain_text("已删除", timeout=120_000)
-    expect(page.locator("#docs-table")).not_to_contain_text(doc_id)
+    expect(page.locator("#docs-table")).not_to_contain_text(doc_id, timeout=INDEX_TIMEOUT_MS)
     shot(page, "09-deleted")
 
     open_tab(page, "问答")

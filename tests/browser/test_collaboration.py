@@ -1,0 +1,107 @@
+"""Two staff members at once in headless Chromium: a page opened earlier sees another's upload after reloading,
+deletes it, restores it from the trash; a same-name upload asks before replacing; the audit log shows it all."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.app_server import ROOT, running_app
+from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, INDEX_TIMEOUT_MS, select_document
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+DOC = "协作测试街道2023年工作计划.txt"
+PLAN = "协作测试街道2023年工作计划\n一、城市管理\n（一）全年新建口袋公园12座，改造背街小巷7条。\n二、民生\n新增养老床位150张。\n"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("collab")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def new_page(browser, app_url) -> Page:
+    page = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1100}).new_page()
+    page.goto(app_url)
+    expect(page.locator("#how-to")).to_contain_text("怎么问")
+    return page
+
+
+def docs_tab(page: Page) -> None:
+    page.get_by_role("tab", name="文档").click()
+
+
+def upload(page: Page, path: Path) -> None:
+    page.locator("#upload-file input[type=file]").set_input_files(str(path))
+    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=30_000)
+    page.locator("#upload-btn").click()
+
+
+def test_a_second_page_sees_the_upload_deletes_it_and_restores_it(browser, app_url, tmp_path):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    first, second = new_page(browser, app_url), new_page(browser, app_url)     # both open before the upload
+    path = tmp_path / DOC
+    path.write_text(PLAN, encoding="utf-8")
+
+    docs_tab(first)
+    upload(first, path)
+    expect(first.locator("#upload-status .ok")).to_contain_text(DOC, timeout=60_000)
+    expect(first.locator("#docs-table")).to_contain_text(DOC, timeout=INDEX_TIMEOUT_MS)
+
+    second.reload()
+    expect(second.locator("#how-to")).to_contain_text("怎么问")
+    docs_tab(second)
+    expect(second.locator("#docs-table")).to_contain_text(DOC, timeout=30_000)
+    select_document(second, DOC)
+    second.locator("#delete-confirm input[type=checkbox]").check()
+    second.locator("#delete-btn").click()
+    expect(second.locator("#manage-status .ok")).to_contain_text("回收站", timeout=60_000)
+    expect(second.locator("#manage-status")).not_to_contain_text("not in the list")
+    expect(second.locator("#docs-table")).not_to_contain_text(DOC, timeout=INDEX_TIMEOUT_MS)
+    second.screenshot(path=str(SCREENSHOTS / "collab-01-deleted.png"), full_page=True)
+
+    second.locator("#trash").get_by_text("回收站").first.click()
+    expect(second.locator("#trash-table")).to_contain_text(DOC, timeout=30_000)
+    second.locator("#trash-select input").click()
+    second.get_by_role("option", name=DOC).first.click()
+    second.locator("#restore-btn").click()
+    expect(second.locator("#trash-status .ok")).to_contain_text(f"已恢复 {DOC}", timeout=60_000)
+    expect(second.locator("#docs-table")).to_contain_text(DOC, timeout=INDEX_TIMEOUT_MS)
+    # The first page learns of both changes without reloading (its lists follow the corpus version).
+    expect(first.locator("#docs-table")).to_contain_text(DOC, timeout=INDEX_TIMEOUT_MS)
+
+    second.locator("#audit").get_by_text("操作记录").first.click()
+    audit = second.locator("#audit-table")
+    for action in ("上传", "删除", "恢复"):
+        expect(audit).to_contain_text(action)
+    second.screenshot(path=str(SCREENSHOTS / "collab-02-restored.png"), full_page=True)
+
+
+def test_a_same_name_upload_asks_before_replacing_and_an_identical_copy_is_refused(browser, app_url, tmp_path):
+    page = new_page(browser, app_url)
+    docs_tab(page)
+    expect(page.locator("#docs-table")).to_contain_text(DOC, timeout=INDEX_TIMEOUT_MS)
+    corrected = tmp_path / DOC
+    corrected.write_text(PLAN.replace("12座", "15座"), encoding="utf-8")
+    upload(page, corrected)
+    expect(page.locator("#upload-status .warn")).to_contain_text("替换已有文档？", timeout=60_000)
+    page.locator("#replace-yes").click()
+    expect(page.locator("#upload-status .ok")).to_contain_text("已替换", timeout=60_000)
+
+    copy = tmp_path / "另一个名字.txt"
+    copy.write_text(PLAN.replace("12座", "15座"), encoding="utf-8")
+    upload(page, copy)
+    expect(page.locator("#upload-status .error")).to_contain_text("内容完全相同", timeout=60_000)
+    expect(page.locator("#upload-status .error")).to_contain_text(DOC)
+    page.screenshot(path=str(SCREENSHOTS / "collab-03-duplicate.png"), full_page=True)
