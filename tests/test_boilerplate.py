@@ -34,7 +34,9 @@ def test_a_government_page_header_goes_and_its_fields_are_read():
         *BODY,
     ]
     lines, fields = cleaned_lines(page)
-    assert lines == ["某街道2024年工作计划", *BODY]
+    # Navigation and page furniture go; the page's information block (publication, issuer) stays as text.
+    assert lines == ["某街道2024年工作计划", "索引号：11310000/2024-00123；发布机构：某区某街道办事处",
+                     "成文日期：2024-01-10", "发布时间：2024-01-15 09:30；来源：某街道", *BODY]
     assert fields == {
         "breadcrumb": "信息公开 > 规划计划",
         "index_number": "11310000/2024-00123",
@@ -44,7 +46,7 @@ def test_a_government_page_header_goes_and_its_fields_are_read():
     }
 
 
-def test_a_label_table_remnant_and_a_label_per_line_list_go():
+def test_a_label_table_remnant_and_a_label_per_line_list_keep_only_their_information():
     table = [
         "[ 索 引 号 ] | 0012-2023-004 | [ 文 号 ] | 某府发〔2023〕15号 |",
         "[ 发布机构 ] | 某县人民政府 | [ 有效性 ] | |",
@@ -53,14 +55,15 @@ def test_a_label_table_remnant_and_a_label_per_line_list_go():
         *BODY,
     ]
     lines, fields = cleaned_lines(table)
-    assert lines == ["某县2023年政府工作报告", *BODY]
+    assert lines == ["[索引号]|0012-2023-004|[文号]|某府发〔2023〕15号", "[发布机构]|某县人民政府", "[发布日期]|2023/3/8",
+                     "某县2023年政府工作报告", *BODY]
     assert fields == {"index_number": "0012-2023-004", "doc_number": "某府发〔2023〕15号",
                       "issuer": "某县人民政府", "published": "2023-03-08"}
 
     listing = ["某镇2022年工作总结", "- 索引号", "- 000123-2023-0008", "- 发文机关", "- 某县某镇人民政府",
                "- 文 号", "- 浏览量", "- 日期", "- 2023年2月1日", *BODY]
     lines, fields = cleaned_lines(listing)
-    assert lines == ["某镇2022年工作总结", *BODY]
+    assert lines == ["某镇2022年工作总结", "发文机关", "某县某镇人民政府", "日期", "2023年2月1日", *BODY]
     assert fields == {"index_number": "000123-2023-0008", "issuer": "某县某镇人民政府", "published": "2023-02-01"}
 
 
@@ -130,14 +133,15 @@ def test_the_page_boilerplate_keeps_blank_line_positions():
     assert page_boilerplate(page).keep == [2, 4]
 
 
-def test_cleaned_text_never_contains_the_dropped_label_words():
+def test_cleaned_text_keeps_the_information_block_and_drops_the_rest():
     page = ["首页", "> 政务公开 > 信息公开目录 > 工作报告", "索引号: 0001/2020-1 发布机构: 某镇",
             "公开方式: 主动公开 发文日期: 2020-02-02", "组配分类: 工作报告 文件编号:", "某镇2019年工作报告",
             "发布时间:2020-03-01 10:00 来源: 浏览次数: 打印", *BODY]
     text = clean_text("\n".join(page)).text
-    for word in ("首页", "政务公开", "索引号", "发布机构", "公开方式", "组配分类", "文件编号", "发布时间", "浏览次数", "打印"):
+    for word in ("首页", "政务公开", "公开方式", "组配分类", "文件编号", "浏览次数", "打印"):
         assert word not in text
-    assert text.split("\n")[0] == "某镇2019年工作报告"
+    assert text.split("\n")[:4] == ["索引号:0001/2020-1；发布机构:某镇", "发文日期:2020-02-02", "某镇2019年工作报告",
+                                    "发布时间:2020-03-01 10:00；来源:"]
     assert re.sub(r"\s", "", text).endswith(BODY[-1])
 
 

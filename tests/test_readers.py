@@ -350,7 +350,8 @@ def government_page(charset: str = "utf-8") -> str:
 def test_html_page_keeps_only_its_main_text(name, charset):
     data = government_page(charset).encode(charset)
     cleaned = clean_text(read_bytes(name, data))
-    assert cleaned.text.split("\n") == ["某镇2024年工作计划", *PAGE_PARAGRAPHS]
+    # The page date is kept as its information line (people ask when a plan was published).
+    assert cleaned.text.split("\n") == ["某镇2024年工作计划", "发布日期:2024-03-05", *PAGE_PARAGRAPHS]
     assert cleaned.fields["published"] == "2024-03-05"
 
 

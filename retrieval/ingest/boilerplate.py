@@ -54,6 +54,9 @@ _BULLET = re.compile(r"^[\s\-*•·●◆■]+")
 _TABLE_CHARS = re.compile(r"[\[\]【】|｜]")
 _BRACKETED = re.compile(r"[\[【][^\]】]{1,10}[\]】]")     # "[ 索引号 ]": a cell of a page's label table
 MAX_VALUE_CHARS = 50
+# Fields a label line keeps its place in the text for (the rest of the label lines go).
+INFO_FIELDS = frozenset({"published_document", "published_page", "issuer", "doc_number"})
+_BUTTONS = re.compile(r"[\[【]?\s*(?:打印|关闭|分享|收藏|我要纠错)(?:本页|此文|窗口)?\s*[\]】]?")
 # A 文号 names its year in brackets or ends in 号: 某府发〔2024〕2号, 某办〔2023〕15号.
 _DOC_NUMBER = re.compile(r"[〔\[［(（]\s*\d{4}\s*[〕\]］)）]|\d+\s*号$")
 
@@ -65,6 +68,34 @@ def parse_date(text: str) -> str | None:
         if 1 <= month <= 12 and 1 <= day <= 31:
             return f"{year:04d}-{month:02d}-{day:02d}"
     return None
+
+
+def starts_with_label(text: str) -> bool:
+    """Whether text (after spaces) opens with a page label: where a new label/value pair begins."""
+    return bool(_LABEL.match(text.lstrip(SPACE)))
+
+
+def info_line_noise(line: str) -> list[tuple[int, int]]:
+    """[start, end) spans of a kept information line that are page furniture: the pairs whose label gives no
+    field (公开方式: 主动公开, 浏览次数: 358, 字体: [大 中 小], [ 有效性 ] | |) and print/close buttons."""
+    matches = list(_LABEL.finditer(line))
+    spans = []
+    for index, match in enumerate(matches):
+        if _LABEL_FIELDS[_canonical_label(match.group(1))] is not None:
+            continue
+        start = match.start()
+        bracket = line.rfind("[", 0, start), line.rfind("【", 0, start)
+        opening = max(bracket)
+        if opening >= 0 and not line[opening + 1:start].strip(SPACE):
+            start = opening
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(line)
+        if index + 1 < len(matches):
+            following = max(line.rfind("[", start, end), line.rfind("【", start, end))
+            if following > match.end() and not line[following + 1:end].strip(SPACE):
+                end = following
+        spans.append((start, end))
+    spans += [m.span() for m in _BUTTONS.finditer(line)]
+    return spans
 
 
 def _canonical_label(matched: str) -> str:
@@ -211,6 +242,9 @@ class PageBoilerplate:
 
     keep: list[int]
     fields: dict[str, str] = field(default_factory=dict)
+    # Kept label lines that carry what people ask about (发布时间, 发文日期, 发布机构, 文号): the page's
+    # information block stays in the text, so "这份计划哪天发布的" can be answered and cited from it.
+    info: set[int] = field(default_factory=set)
 
 
 class _Fields:
@@ -290,13 +324,19 @@ def page_boilerplate(lines: list[str]) -> PageBoilerplate:
         if index in drop and crumbs:
             fields.add("breadcrumb", " > ".join(crumbs))
 
+    info: set[int] = set()
     index = 0
     while index < len(lines):
         parsed = label_lines.get(index)
         if parsed is None or index not in drop and not parsed.strong:
             index += 1
             continue
-        drop.add(index)
+        asked_about = any(value and _LABEL_FIELDS[label] in INFO_FIELDS for label, value in parsed.pairs) \
+            or bool(parsed.date_prefix)
+        if asked_about and in_margin(index):
+            info.add(index)
+        else:
+            drop.add(index)
         if parsed.date_prefix:
             fields.add("published_page", parsed.date_prefix)
         for label, value in parsed.pairs:
@@ -308,14 +348,18 @@ def page_boilerplate(lines: list[str]) -> PageBoilerplate:
                 and following not in drop and in_margin(following):
             candidate = _BULLET.sub("", lines[following]).strip(SPACE)
             if candidate and len(candidate) <= MAX_VALUE_CHARS and not any(p in candidate for p in _SENTENCE_PUNCTUATION):
-                drop.add(following)
+                if _LABEL_FIELDS[label] in INFO_FIELDS:
+                    drop.discard(index)
+                    info.update((index, following))
+                else:
+                    drop.add(following)
                 fields.add(_LABEL_FIELDS[label], candidate)
                 index = following
         index += 1
 
     _drop_repeated_titles(lines, drop, header_end)
     keep = [i for i, line in enumerate(lines) if i not in drop and line.strip(SPACE)]
-    return PageBoilerplate(keep=keep, fields=fields.result())
+    return PageBoilerplate(keep=keep, fields=fields.result(), info=info - drop)
 
 
 def _watermarks(lines: list[str]) -> set[int]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from retrieval.headings import SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
-from retrieval.ingest.boilerplate import page_boilerplate
+from retrieval.ingest.boilerplate import info_line_noise, page_boilerplate, starts_with_label
 from retrieval.ingest.repair import SPACE, Char, join_hard_wraps, normalise_characters, remove_layout_whitespace
 
 # Inline markers: Word bookmarks exported as text, and a sharing site's trailing "查看更多".
@@ -28,7 +28,8 @@ class CleanedText:
 
     text: str
     raw_offsets: tuple[int, ...]
-    # Page metadata read off the boilerplate that cleaning removes: "published" (YYYY-MM-DD), "issuer",
+    # Page metadata read off the page's label lines (those about publication, issuer and 文号 stay in the
+    # text as its information block; the rest are removed): "published" (YYYY-MM-DD), "issuer",
     # "doc_number" (文号), "index_number" (索引号), "source" (来源), "breadcrumb" (the page's path,
     # "信息公开 > 规划计划"). Only keys that were found.
     fields: dict[str, str] = field(default_factory=dict)
@@ -39,10 +40,14 @@ def clean_text(raw: str) -> CleanedText:
     chars = normalise_characters([(ch, i) for i, ch in enumerate(raw)])
     lines = _split_lines(chars)
     page = page_boilerplate(["".join(ch for ch, _ in line) for line in lines])
-    lines = [lines[i] for i in page.keep]
+    lines = [_without_noise(lines[i]) if i in page.info else lines[i] for i in page.keep]
+    # The page-information lines stand on their own: never joined to a neighbour as a wrapped line.
+    info_starts = {lines_index[0][1] for lines_index in (lines[j] for j, i in enumerate(page.keep) if i in page.info)
+                   if lines_index}
     lines = _without_title_repeat(lines)
     lines = [_drop_inline_artifacts(line, is_last=i == len(lines) - 1) for i, line in enumerate(lines)]
-    lines = join_hard_wraps([line for line in lines if _has_text(line)])
+    lines = join_hard_wraps([line for line in lines if _has_text(line)],
+                            keep_apart=lambda line: bool(line) and line[0][1] in info_starts)
     joined: list[Char] = []
     for line in lines:
         if joined:
@@ -88,6 +93,35 @@ def _without_title_repeat(lines: list[list[Char]]) -> list[list[Char]]:
             cut += 1
         return [lines[0], body[cut:], *lines[2:]]
     return lines
+
+
+def _without_noise(line: list[Char]) -> list[Char]:
+    """A kept page-information line without its view counter, font-size and print buttons, its label/value
+    pairs separated by "；" (layout spaces between them would otherwise vanish and glue 本网发布时间)."""
+    text = "".join(ch for ch, _ in line)
+    removed: set[int] = set()
+    for start, end in info_line_noise(text):
+        removed.update(range(start, end))
+    kept = [item for i, item in enumerate(line) if i not in removed]
+    while kept and (kept[0][0] in SPACE or kept[0][0] in "-*•·●◆■"):
+        kept.pop(0)                                    # a list bullet ("- 发文机构")
+    out: list[Char] = []
+    for index, (ch, offset) in enumerate(kept):
+        if ch in SPACE:
+            if out and out[-1][0] in (" ", "；"):
+                continue
+            before = out[-1][0] if out else ""
+            after = next((c for c, _ in kept[index + 1:] if c not in SPACE), "")
+            if before.isdigit() and after.isdigit():
+                out.append((" ", offset))              # 2022-01-25 11:58:41
+            elif before and after and before not in "|[]【】:：；" and after not in "|[]【】:：；" \
+                    and starts_with_label("".join(c for c, _ in kept[index:])):
+                out.append(("；", offset))             # 来源:本网；发布时间:…
+            continue
+        out.append((ch, offset))
+    while out and (out[-1][0] in "；|" or out[-1][0] in SPACE):
+        out.pop()
+    return out
 
 
 def _drop_inline_artifacts(line: list[Char], is_last: bool) -> list[Char]:

@@ -149,13 +149,16 @@ def _is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
-def join_hard_wraps(lines: list[list[Char]], first_joinable: int = 1) -> list[list[Char]]:
+def join_hard_wraps(lines: list[list[Char]], first_joinable: int = 1,
+                    keep_apart: Callable[[list[Char]], bool] | None = None) -> list[list[Char]]:
     """Join lines cut by hard line breaks (see `is_hard_wrap`); lines before `first_joinable`
-    (the title) are left alone. A break between two Latin words becomes a space."""
+    (the title) and lines `keep_apart` says stand alone are left alone. A break between two Latin words
+    becomes a space."""
     texts = [_text(line) for line in lines]
+    apart = [bool(keep_apart and keep_apart(line)) for line in lines]
     out: list[list[Char]] = []
     for index, line in enumerate(lines):
-        if out and index >= first_joinable + 1 and is_hard_wrap(texts[index - 1], texts[index],
+        if out and index >= first_joinable + 1 and not apart[index] and not apart[index - 1] and is_hard_wrap(texts[index - 1], texts[index],
                                                                 texts[index + 1:index + MAX_WRAPPED_RUN]):
             previous = out[-1]
             while previous and previous[-1][0] in SPACE:
