@@ -38,6 +38,7 @@ PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:
 NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目|工程|协会|商会)")
 _NEGATION = ("未", "没", "尚未", "还没", "不")
 _RESULT_MARKERS = ("至", "到", "为")
+TERM_SCALE = 3.0
 # A question about a running total (一共, 累计, 到现在) wants the cumulative figure of a sentence.
 _TOTAL_CUES = ("一共", "总共", "累计", "总计", "到现在", "目前", "至今", "共计")
 _TOTAL_MARKERS = ("累计", "共计", "总计", "合计", "总数", "已")            # 从360家增至1031家: the value after 至 is the current one
@@ -53,8 +54,9 @@ class FactSpan:
 
 
 def quantities(text: str) -> list[re.Match]:
-    """Number-with-unit spans that are amounts, not years or dates."""
-    return [m for m in QUANTITY.finditer(text) if not YEAR_OR_DATE.match(_strip_leading(m.group()))]
+    """Number-with-unit spans that are amounts, not years, dates or ordinals (第五批, 第一个)."""
+    return [m for m in QUANTITY.finditer(text) if not YEAR_OR_DATE.match(_strip_leading(m.group()))
+            and text[max(0, m.start() - 1):m.start()] != "第"]
 
 
 def _strip_leading(value: str) -> str:
@@ -75,7 +77,8 @@ def _quantity_spans(text: str) -> list[FactSpan]:
         if merged and span.start < merged[-1].end:
             continue                                   # inside a longer span already taken
         if merged and span.start == merged[-1].end and not span.text.endswith("%") \
-                and not merged[-1].text.endswith("%"):
+                and not merged[-1].text.endswith("%") and span.text[:1].isdigit() \
+                and _strip_leading(merged[-1].text)[:1].isdigit():
             previous = merged.pop()
             span = FactSpan(previous.start, span.end, previous.text + span.text)
         merged.append(span)
@@ -141,6 +144,10 @@ def _choose_quantity(text: str, analysis: QueryAnalysis, weights: Mapping[str, f
     if any(word in question for word in ("比例", "结构", "比重")):
         ratios = [s for s in spans if RATIO.fullmatch(s.text)]
         spans = ratios or spans
+    if analysis.unit:
+        # An amount in the asked unit (or one that answers it: 万元 for 多少钱) beats any other amount.
+        fitting = [s for s in spans if _unit_score(s.text, analysis.unit) > 0]
+        spans = fitting or spans
     if not spans:
         return None
     return _best(text, spans, analysis, weights, prefer_result=True)
@@ -151,6 +158,9 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
     question = analysis.text
     asks_negated = any(word in question for word in _NEGATION)
     asks_total = any(word in question for word in _TOTAL_CUES)
+    predicate = _word_before_question_word(question)
+    if predicate and analysis.asked_noun and predicate in analysis.asked_noun:
+        predicate = ""                                 # the counted noun itself, scored as such above
 
     def score(span: FactSpan) -> float:
         value = _unit_score(span.text, analysis.unit) + _term_score(text, span, weights)
@@ -165,6 +175,8 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
                 value += 3.0                           # 近600家|沿街店铺: the value counts the asked noun
             elif analysis.asked_noun in before:
                 value += 1.5
+        if predicate and predicate in text[max(own_start, span.start - len(predicate) - 3):span.start]:
+            value += 2.0                               # 受理了多少户 → "受理801户": the asked verb right before it
         if asks_total and any(marker in clause for marker in _TOTAL_MARKERS):
             value += 1.0
         negated = any(word in clause for word in _NEGATION)
@@ -176,6 +188,16 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
             value -= 2.0                               # the starting value of 从…至… / 由…调整为…
         return value
     return max(spans, key=lambda s: (score(s), -s.start))
+
+
+def _word_before_question_word(question: str) -> str:
+    """The content word right before 多少/几 ("受理了多少户" → 受理, "签约金额多少" → 金额), or ""."""
+    match = re.search(r"(多少|几|第几)", question)
+    if not match:
+        return ""
+    before = re.sub(r"(?:了|是|有|达|为|共|一共|总共|要|能|将|到|达到)+$", "", question[:match.start()])
+    words = [word for _offset, word, flag in _words(before) if flag[:1] not in ("x", "u", "w")]
+    return words[-1] if words and len(words[-1]) >= 2 else ""
 
 
 def _choose_date(text: str, analysis: QueryAnalysis, weights: Mapping[str, float]) -> FactSpan | None:
@@ -291,19 +313,28 @@ def _trimmed(text: str, start: int, end: int) -> FactSpan:
     return FactSpan(begin, end, name)
 
 
+# Words that name a category, not a thing: "引进中药材品种厚朴" names 厚朴.
+_CATEGORY_WORDS = frozenset({"品种", "种类", "类型", "名称", "名单", "项目", "品牌", "产品", "工程", "企业"})
+
+
 def _name_after(text: str, noun: str) -> list[FactSpan]:
     """A proper name right after the asked noun ("首个百亿项目海芯微正式落地" → 海芯微)."""
     head = noun[-2:] if len(noun) >= 2 else noun
     spans = []
     for match in re.finditer(re.escape(head), text):
         rest = text[match.end():match.end() + 12]
-        name = ""
+        start, name = match.end(), ""
         for _offset, word, flag in _words(rest):
-            if flag[:1] in ("v", "p", "d", "a", "c", "u", "x", "m", "r", "w"):
+            # jieba tags many names as other words (厚朴 as an adjective): only a clear verb, particle,
+            # time word or punctuation ends the name; an adjective ends it only after the first word.
+            if flag[:1] in ("v", "p", "d", "c", "u", "x", "m", "r", "w", "t") or (flag[:1] == "a" and name):
                 break
+            if not name and word in _CATEGORY_WORDS:
+                start += len(word)
+                continue
             name += word
         if 2 <= len(name) <= 8:
-            spans.append(FactSpan(match.end(), match.end() + len(name), name))
+            spans.append(FactSpan(start, start + len(name), name))
     return spans
 
 
@@ -368,6 +399,10 @@ def extract_fact(sentence: str, analysis: QueryAnalysis, term_weights: Mapping[s
     """
     kind = analysis.answer_kind
     span = None
+    # Question words decide among values of the right kind; normalised, they never outweigh the kind itself.
+    total = sum(term_weights.values())
+    if total > 0:
+        term_weights = {term: TERM_SCALE * weight / total for term, weight in term_weights.items()}
     if kind == "doc_number":
         match = DOC_NUMBER.search(sentence)
         return re.sub(r"\s+", "", match.group()) if match else ""

@@ -52,6 +52,11 @@ _SUBJECT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|叫)(?:哪|什么|
 _COUNTED_SUBJECT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:有|是|共|一共|总共|达到|达)?(?:多少|几)")
 
 
+# Indicators measured in money (元, 万元, 亿元).
+_MONEY_WORDS = ("金额", "资金", "经费", "投资", "投资额", "收入", "产值", "营收", "税收", "预算", "总额", "销售额",
+                "零售额", "工资", "补贴", "奖金", "费用", "成本", "利润", "财政收入", "总产值")
+
+
 def asked_unit(question: str) -> str:
     """The unit a quantity question asks for: 多少平方米 → 平方米, 几个小区 → 个, 多少钱 → 元."""
     for cue, unit in UNIT_ALIASES.items():
@@ -67,6 +72,10 @@ def asked_unit(question: str) -> str:
         for unit in UNITS:
             if rest.startswith(unit):
                 return unit
+    # "签约金额多少", "财政收入是多少": the indicator before 多少 says the amount is money.
+    before = question[:question.find("多少")] if "多少" in question else ""
+    if before.endswith(_MONEY_WORDS) or re.search(rf"(?:{'|'.join(_MONEY_WORDS)})(?:是|有|达|为|共|一共)?$", before):
+        return "元"
     return ""
 
 

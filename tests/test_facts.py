@@ -36,6 +36,13 @@ def fact(question: str, sentence: str) -> str:
     ("社零增速多少", "完成社会消费品零售额同比增长24.15%,增速全区排名第二", "24.15%"),
     ("综合评价现在排第几", "国家高新区综合评价排名从第31位上升至第19位", "第19位"),
     ("三次产业结构比例是多少", "三次产业结构由7:48:45调整为2016年底的5.5:43:51.5", "5.5:43:51.5"),
+    # The question's verb right before 多少 finds the value right after it in the text.
+    ("第六批共有产权房申请,最后符合条件受理了多少户",
+     "完成第五批538户共有产权房居民选房,开展第六批共有产权保障住房申请受理,共计2589户家庭提出申请,符合条件并受理801户",
+     "801户"),
+    # 金额 asks for money: the amount in 元, not the count of projects.
+    ("首届招商推介会现场签约金额多少", "成功举办首届招商推介会,现场签约项目11个,金额达10.5亿元", "10.5亿元"),
+    ("帮困一共发了多少钱", "元旦、春节帮困救助惠及4720人次,总金额139.76万元", "139.76万元"),
     # Years and dates are not amounts.
     ("建党多少周年活动办了几场", "2021年是建党100周年,街道举办主题活动12场", "12场"),
 ])
@@ -61,6 +68,17 @@ def test_dates_document_numbers_and_people(question, sentence, expected):
     ("给企业整理的那本政策指南叫什么", "制订并持续完善《吴淞营商服务手册》", "《吴淞营商服务手册》"),
     ("廉政动画片拿了什么奖", "两部动漫微视频荣获第二届“钱潮杯”清廉动漫微视频大赛入围奖", "入围奖"),
     ("历来靠哪种水果撑起农业", "我乡的传统支柱产业为柑橘", "柑橘"),
+    ("青竹溪村引进的是哪种中药材", "2014年底我乡青竹溪村引进中药材品种厚朴,目前已投入资金30余万元", "厚朴"),
 ])
 def test_names_of_the_asked_kind(question, sentence, expected):
     assert fact(question, sentence) == expected
+
+
+def test_recurring_phrases_are_learned_whole_and_fragments_are_not():
+    from retrieval.tokenizer import recurring_phrases
+
+    texts = ["推进老旧小区综合整治，完成三个小区。", "老旧小区综合整治覆盖全街道，今年继续。",
+             "明年老旧小区综合整治再扩面。", "做好工作报告的起草。", "政府工作报告已经审议。", "年度工作报告提交。"]
+    learned = recurring_phrases(texts)
+    assert "老旧小区综合整治" in learned or "小区综合整治" in learned
+    assert "作报告" not in learned          # a fragment of 工作报告, never on a word boundary
