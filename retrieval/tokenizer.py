@@ -32,9 +32,87 @@ def load_stopwords() -> frozenset[str]:
     return frozenset(_read_terms(RESOURCES / "stopwords.txt"))
 
 
+# Recurring phrases learned from the corpus: CJK runs of these lengths that recur in several places, with
+# varied neighbours on both sides (a phrase, not a fragment of one longer phrase).
+NGRAM_LENGTHS = range(3, 7)
+NGRAM_MIN_COUNT = 3
+NGRAM_MIN_NEIGHBOURS = 2
+NGRAM_MAX_TERMS = 5000
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{3,}")
+# Words a phrase never starts or ends with: 的目标, 等工作, 疫情防控和 are not terms.
+_FUNCTION_WORDS = frozenset("的了和与及等以向上下可为在对把被之其并而或也都又就将是有从由于各")
+
+
+def recurring_phrases(texts: Iterable[str], base_cut: Callable[[str], Iterable[str]] | None = None) -> list[str]:
+    """Phrases a corpus repeats (项目化运作, 老旧小区改造): CJK n-grams of 3–6 characters that occur at least
+    NGRAM_MIN_COUNT times with at least NGRAM_MIN_NEIGHBOURS different characters on each side, that start
+    and end on word boundaries of jieba's own dictionary wherever they occur (so 作报告 out of 工作报告 is no
+    term), that jieba splits into several words, and that are not only ever part of one longer phrase.
+    Most frequent first."""
+    from collections import Counter, defaultdict
+
+    if base_cut is None:
+        base_cut = _base_cut
+    texts = list(texts)
+    counts: Counter = Counter()
+    left: dict[str, set] = defaultdict(set)
+    right: dict[str, set] = defaultdict(set)
+    for text in texts:
+        for run in _CJK_RUN.finditer(text):
+            chunk = run.group()
+            words = list(base_cut(chunk))
+            starts = [0]
+            for word in words:
+                starts.append(starts[-1] + len(word))
+            # Only word-aligned n-grams: they start and end where jieba's own words do.
+            for first in range(len(words)):
+                for last in range(first + 2, min(len(words), first + 6) + 1):
+                    begin, end = starts[first], starts[last]
+                    if end - begin > NGRAM_LENGTHS.stop - 1:
+                        break
+                    if end - begin < NGRAM_LENGTHS.start:
+                        continue
+                    if words[first] in _FUNCTION_WORDS or words[last - 1] in _FUNCTION_WORDS:
+                        continue
+                    gram = chunk[begin:end]
+                    counts[gram] += 1
+                    left[gram].add(chunk[begin - 1] if begin > 0 else "^")
+                    right[gram].add(chunk[end] if end < len(chunk) else "$")
+    candidates = {g: c for g, c in counts.items() if c >= NGRAM_MIN_COUNT
+                  and len(left[g]) >= NGRAM_MIN_NEIGHBOURS and len(right[g]) >= NGRAM_MIN_NEIGHBOURS}
+    # Aligned everywhere it occurs: 作报告 inside 工作报告 would not be.
+    frequent = {g: c for g, c in candidates.items() if sum(text.count(g) for text in texts) == c}
+    # A phrase that always occurs inside one longer frequent phrase is that phrase's part, not a term.
+    inside_longer: set[str] = set()
+    for gram, count in frequent.items():
+        for part in (gram[:-1], gram[1:]):
+            if frequent.get(part) == count:
+                inside_longer.add(part)
+    kept = sorted((g for g in frequent if g not in inside_longer), key=lambda g: (-frequent[g], g))
+    return kept[:NGRAM_MAX_TERMS]
+
+
+def _base_cut(text: str) -> list[str]:
+    """jieba's own segmentation (its base dictionary, no domain terms)."""
+    frequencies, total = JiebaTokenizer._base()
+    global _BASE_JIEBA
+    if _BASE_JIEBA is None:
+        import jieba
+
+        tokenizer = jieba.Tokenizer()
+        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = frequencies, total, True
+        _BASE_JIEBA = tokenizer
+    return _BASE_JIEBA.lcut(text, HMM=False)
+
+
+_BASE_JIEBA = None
+
+
 def learn_terms(texts: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
-    """Domain terms for the dictionary: the curated list, quoted names in the corpus (“一网统管”,
-    《吴淞营商服务手册》 → its name), and `extra` (organisation names and aliases, corpus/userdict.dic)."""
+    """Domain terms for the dictionary: the curated list of the domain's standard terms, quoted names in the
+    corpus (“一网统管”, 《吴淞营商服务手册》 → its name), phrases the corpus repeats (recurring_phrases), and
+    `extra` (organisation names and aliases, corpus/userdict.dic)."""
+    texts = list(texts)
     terms: dict[str, None] = {}
     for term in _read_terms(RESOURCES / "domain_terms.txt"):
         terms[term] = None
@@ -43,6 +121,8 @@ def learn_terms(texts: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
             term = match.group(1).strip()
             if _TOKEN_OK.search(term) and not re.search(r"[，。、；：,;:\s]", term):
                 terms[term] = None
+    for term in recurring_phrases(texts):
+        terms.setdefault(term, None)
     for term in extra:
         if term and len(term) >= 2:
             terms[term] = None
