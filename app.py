@@ -136,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from starlette.middleware import Middleware
 
     from retrieval.engine import SearchEngine   # imported here so --help answers at once
+    from ui import gradio_sessions
     from ui.blocks import EXAMPLES, build_app, launch_options
+
+    gradio_sessions.enable()     # API calls without a session no longer build every component's config
 
     engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index)
     engine.ask(EXAMPLES[0])      # warm up (tokenizer dictionary, encoder) so the first user does not wait for it

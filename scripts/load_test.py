@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,14 +61,19 @@ def load_questions(limit: int | None = None) -> list[str]:
 
 
 class SearchClient:
-    """The two-step Gradio call API (POST then read the event stream) over one keep-alive connection."""
+    """The two-step Gradio call API (POST then read the event stream) over one keep-alive connection.
 
-    def __init__(self, base_url: str):
+    With keep_session, one client keeps one session for all its calls, as gradio_client.Client does;
+    without, every call starts a new session, as a bare HTTP client (curl) does.
+    """
+
+    def __init__(self, base_url: str, keep_session: bool = True):
         self.base = base_url
         self.http = httpx.Client(timeout=REQUEST_TIMEOUT)
+        self.session_hash = uuid.uuid4().hex[:11] if keep_session else None
 
     def call(self, endpoint: str, data: list) -> dict:
-        posted = self.http.post(f"{self.base}gradio_api/call/{endpoint}", json={"data": data})
+        posted = self.http.post(f"{self.base}gradio_api/call/{endpoint}", json={"data": data, "session_hash": self.session_hash or uuid.uuid4().hex[:11]})
         posted.raise_for_status()
         event_id = posted.json()["event_id"]
         event = None
@@ -95,7 +101,18 @@ def signature(record: dict) -> tuple:
     return (answer.get("text"), tuple(hit["chunk_id"] for hit in record["results"]["hybrid"]))
 
 
-def run_load(base_url: str, questions: list[str], clients: int, per_client: int, deadline: float) -> dict:
+def warm_up(base_url: str, questions: list[str]) -> None:
+    """Ask every question once, untimed: the load then measures the steady state, not first-time encoding."""
+    client = SearchClient(base_url)
+    try:
+        for question in questions:
+            client.search(question)
+    finally:
+        client.close()
+
+
+def run_load(base_url: str, questions: list[str], clients: int, per_client: int, deadline: float,
+             keep_session: bool = True) -> dict:
     """Every client asks `per_client` questions back to back (each from its own offset in the list)."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -103,7 +120,7 @@ def run_load(base_url: str, questions: list[str], clients: int, per_client: int,
     lock = threading.Lock()
 
     def client(number: int) -> None:
-        search = SearchClient(base_url)
+        search = SearchClient(base_url, keep_session)
         try:
             for turn in range(per_client):
                 if time.monotonic() > deadline:
@@ -134,6 +151,7 @@ def run_load(base_url: str, questions: list[str], clients: int, per_client: int,
         return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3) if ordered else None
 
     return {"clients": clients, "questions_per_client": per_client, "requests": clients * per_client,
+            "sessions": "one per client" if keep_session else "one per call",
             "completed": len(latencies), "errors": len(errors), "error_samples": errors[:5],
             "p50_s": percentile(0.5), "p95_s": percentile(0.95), "max_s": round(ordered[-1], 3) if ordered else None,
             "mean_s": round(statistics.fmean(ordered), 3) if ordered else None,
@@ -261,15 +279,19 @@ def main(argv=None) -> int:
     for tree, url in targets:
         label = str(tree or url)
         if url:
-            run = run_load(url, questions, args.clients, args.questions, deadline)
-            runs = {"load": run}
+            warm_up(url, questions)
+            runs = {"load": run_load(url, questions, args.clients, args.questions, deadline),
+                    "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline, False)}
         else:
             with tempfile.TemporaryDirectory(prefix="load-test-") as workdir, \
                     started_app(tree, Path(workdir), args.index_source) as (url, corpus):
                 commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
                                         text=True).stdout.strip()
                 label = f"{tree} @ {commit or '?'}"
-                runs = {"load": run_load(url, questions, args.clients, args.questions, deadline)}
+                warm_up(url, questions)
+                runs = {"load": run_load(url, questions, args.clients, args.questions, deadline),
+                        "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline,
+                                                          keep_session=False)}
                 if args.upload and not has_endpoint(url, "indexing_status"):
                     print(f"{label}: no /indexing_status endpoint, so no upload scenario for this tree", flush=True)
                 elif args.upload:
@@ -282,10 +304,13 @@ def main(argv=None) -> int:
                   f"p50 {run['p50_s']} s, p95 {run['p95_s']} s, {run['throughput_qps']} q/s"
                   + (f", mixed answers {run['answers_not_from_old_or_new_index']}, new document answered "
                      f"{run['upload_answered']}" if name == "load_during_upload" else ""), flush=True)
-    loads = [run for run in report["runs"] if run["scenario"] == "load"]
-    if len(loads) >= 2 and loads[0]["throughput_qps"]:
-        report["throughput_last_over_first"] = round(loads[-1]["throughput_qps"] / loads[0]["throughput_qps"], 2)
-        print(f"throughput {loads[-1]['target']} / {loads[0]['target']}: {report['throughput_last_over_first']}×")
+    report["throughput_last_over_first"] = {}
+    for scenario in ("load", "load_session_per_call"):
+        loads = [run for run in report["runs"] if run["scenario"] == scenario]
+        if len(loads) >= 2 and loads[0]["throughput_qps"]:
+            ratio = round(loads[-1]["throughput_qps"] / loads[0]["throughput_qps"], 2)
+            report["throughput_last_over_first"][scenario] = ratio
+            print(f"{scenario}: throughput {loads[-1]['target']} / {loads[0]['target']}: {ratio}×")
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0 if all(run["errors"] == 0 for run in report["runs"]) else 1

@@ -29,7 +29,8 @@ def test_a_small_load_with_an_upload_meanwhile_has_no_errors_and_no_mixed_answer
     (ROOT / "artifacts" / "load_test.json").write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
                                                        encoding="utf-8")
     runs = {run["scenario"]: run for run in report["runs"]}
-    assert runs["load"]["completed"] == 20 and runs["load"]["errors"] == 0
+    for scenario in ("load", "load_session_per_call"):
+        assert runs[scenario]["completed"] == 20 and runs[scenario]["errors"] == 0
     during = runs["load_during_upload"]
     assert during["errors"] == 0 and during["answers_not_from_old_or_new_index"] == 0
     assert during["upload_indexed"] and during["upload_answered"]          # the new document is answerable after
