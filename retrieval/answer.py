@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from retrieval.facts import TRAILING_QUALIFIERS, extract_fact, has_value_of_kind, quantities, term_weights
+from retrieval.facts import RATIO, TRAILING_QUALIFIERS, extract_fact, has_value_of_kind, quantities, term_weights
 from retrieval.query import compatible_units
 from retrieval.types import Answer, Chunk, Hit, QueryAnalysis
 
@@ -87,6 +87,21 @@ def _is_heading_line(chunk: Chunk, start: int, end: int) -> bool:
     return False
 
 
+# Questions about the document itself (when it was published, its 文号) are answered by its page information
+# lines, whose labels say what they hold although they share no word with the question.
+PAGE_INFORMATION_COVERAGE = 0.6
+PUBLICATION_CUES = ("发布", "发文", "印发", "公布", "公开", "挂", "网上", "上网", "出台", "成文", "签发", "下发")
+PUBLICATION_LABELS = re.compile(r"发布时间|发布日期|发文日期|成文日期|印发日期|公开日期")
+
+
+def _answers_about_the_document(text: str, analysis: QueryAnalysis) -> bool:
+    if analysis.answer_kind == "doc_number":
+        return has_value_of_kind(text, analysis)
+    if analysis.answer_kind == "date" and any(cue in analysis.text for cue in PUBLICATION_CUES):
+        return bool(PUBLICATION_LABELS.search(text)) and has_value_of_kind(text, analysis)
+    return False
+
+
 def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
     """How well the clause has the kind of thing asked for: an amount in the asked unit, a date, a name."""
     kind = analysis.answer_kind
@@ -99,14 +114,16 @@ def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
         if not analysis.unit:
             return 0.2
         if analysis.unit == "%":
-            return 0.45 if "%" in candidate or "百分之" in candidate else -0.2
+            return 0.45 if "%" in candidate or "百分之" in candidate or RATIO.search(candidate) else -0.2
         if any(analysis.unit in value for value in found):
             return 0.45
         if any(value.rstrip("".join(TRAILING_QUALIFIERS)).endswith(tuple(compatible_units(analysis.unit)))
                for value in found):
             return 0.3
         return -0.2          # an amount of something else (三年 for 多少钱)
-    if kind in ("entity", "person"):
+    if kind == "person":
+        return 0.45 if extract_fact(candidate, analysis, {}) else -0.6     # 谁 needs a person's name
+    if kind == "entity":
         return 0.15 if extract_fact(candidate, analysis, {}) else 0.0
     return 0.0
 
@@ -142,7 +159,10 @@ def score_units(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping[st
             z = (unit_similarity(chunk.chunk_id, start, end) - mean) / std
             in_unit = sum(w for t, w in weights.items() if t in text)
             in_context = sum(w for t, w in weights.items() if t not in text and t in context)
-            raw.append((Candidate(chunk, start, end, text, hit.rank, z), (in_unit + 0.3 * in_context) / total))
+            coverage = (in_unit + 0.3 * in_context) / total
+            if _answers_about_the_document(text, analysis):
+                coverage = max(coverage, PAGE_INFORMATION_COVERAGE)
+            raw.append((Candidate(chunk, start, end, text, hit.rank, z), coverage))
     if not raw:
         return []
     top_similarity = max(c.similarity for c, _ in raw)
@@ -173,7 +193,7 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     # Confidence: how much of the question the unit covers, and how close it is in meaning.
     evidence = coverage + SIMILARITY_OFFSET + ABSOLUTE_SIMILARITY_WEIGHT * candidate.similarity
     confidence = 1 / (1 + math.exp(-8 * (evidence - 0.45)))
-    if analysis.answer_kind in ("quantity", "date", "doc_number") and _type_fit(candidate.text, analysis) < 0:
+    if analysis.answer_kind in ("quantity", "date", "doc_number", "person") and _type_fit(candidate.text, analysis) < 0:
         confidence = 0.0     # a 多少/哪天 question needs an amount / a date; a sentence without one does not answer
     text = candidate.text.strip()
     lead = len(candidate.text) - len(candidate.text.lstrip())

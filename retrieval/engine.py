@@ -662,8 +662,6 @@ class SearchEngine:
                 inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
                 fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
                 fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
-            hybrid = tuple(self._with_matched_terms(state, fused[:k], tokens))
-            results["hybrid"] = hybrid
         answer = best_guess = None
         scope_note = ""
         if with_answer and fused:
@@ -674,11 +672,20 @@ class SearchEngine:
                 answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.bm25.term_idf, self._unit_similarity(state, question),
                                                     (scale["mean"], scale["std"]))
+            if best_guess is not None:
+                # Second stage: the passage holding the best-fitting sentence is cited first (the answer step
+                # reads every sentence of the top passages, a finer judge than the passage-level fusion).
+                first = [h for h in fused if h.chunk_id == best_guess.chunk_id]
+                fused = [replace(h, rank=rank) for rank, h in
+                         enumerate(first + [h for h in fused if h.chunk_id != best_guess.chunk_id], 1)]
             if answer is not None and analysis.asks_organisation:
                 # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
                 answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
             if answer is None and scope is not None:
                 scope_note = f"文档中没有{scope_label}的这项数据"
+        if "hybrid" in legs:
+            hybrid = tuple(self._with_matched_terms(state, fused[:k], tokens))
+            results["hybrid"] = hybrid
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
                          chunks=state.chunks, documents=state.documents, scope_note=scope_note,
                          best_guess=best_guess, dense_pending=state.dense_pending)

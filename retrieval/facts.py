@@ -54,9 +54,18 @@ class FactSpan:
 
 
 def quantities(text: str) -> list[re.Match]:
-    """Number-with-unit spans that are amounts, not years, dates or ordinals (第五批, 第一个)."""
+    """Number-with-unit spans that are amounts, not years, dates, ordinals (第五批, 第一个) or part of a
+    quoted slogan (“两个维护”, “四个意识”)."""
     return [m for m in QUANTITY.finditer(text) if not YEAR_OR_DATE.match(_strip_leading(m.group()))
-            and text[max(0, m.start() - 1):m.start()] != "第"]
+            and text[max(0, m.start() - 1):m.start()] != "第" and not _inside_slogan(text, m.start(), m.end())]
+
+
+def _inside_slogan(text: str, start: int, end: int) -> bool:
+    """A Chinese-numeral amount inside short quotes is a slogan's name, not a figure."""
+    if text[start:start + 1].isdigit():
+        return False
+    opening = text.rfind("“", 0, start)
+    return opening >= 0 and start - opening <= 2 and "”" in text[end:end + 8] and "”" not in text[opening:start]
 
 
 def _strip_leading(value: str) -> str:
@@ -344,7 +353,8 @@ def _ending_in(text: str, noun: str) -> list[FactSpan]:
     import jieba.posseg as posseg
 
     jieba.setLogLevel(60)
-    heads = {noun, noun[-1]} if len(noun) > 1 else {noun}
+    # 县级市 → also …市 (明光市); a two-character noun keeps its whole self (手艺 is no …艺 like 技艺).
+    heads = {noun, noun[-1]} if len(noun) > 2 else {noun}
     words, position = [], 0
     for word in posseg.cut(text):
         words.append((position, word.word, word.flag))
