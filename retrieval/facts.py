@@ -39,6 +39,8 @@ NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|�
 _NEGATION = ("未", "没", "尚未", "还没", "不")
 _RESULT_MARKERS = ("至", "到", "为")
 TERM_SCALE = 3.0
+# A question about where a change started (从多少, 原来) wants the first value of 从…至….
+_ORIGIN_CUES = ("从多少", "原来", "原先", "之前是", "起初", "最初")
 # A question about a running total (一共, 累计, 到现在) wants the cumulative figure of a sentence.
 _TOTAL_CUES = ("一共", "总共", "累计", "总计", "到现在", "目前", "至今", "共计")
 _TOTAL_MARKERS = ("累计", "共计", "总计", "合计", "总数", "已")            # 从360家增至1031家: the value after 至 is the current one
@@ -167,6 +169,7 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
     question = analysis.text
     asks_negated = any(word in question for word in _NEGATION)
     asks_total = any(word in question for word in _TOTAL_CUES)
+    asks_origin = any(word in question for word in _ORIGIN_CUES)
     predicate = _word_before_question_word(question)
     if predicate and analysis.asked_noun and predicate in analysis.asked_noun:
         predicate = ""                                 # the counted noun itself, scored as such above
@@ -191,10 +194,10 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
         negated = any(word in clause for word in _NEGATION)
         if negated != asks_negated:
             value -= 1.5
-        if prefer_result and any(later.start > span.end and later.start < right
+        if prefer_result and not asks_origin and any(later.start > span.end and later.start < right
                                  and any(m in text[span.end:later.start] for m in _RESULT_MARKERS)
                                  for later in spans):
-            value -= 2.0                               # the starting value of 从…至… / 由…调整为…
+            value -= 3.0                               # the starting value of 从…至… / 由…调整为…
         return value
     return max(spans, key=lambda s: (score(s), -s.start))
 
@@ -234,6 +237,13 @@ def _choose_person(text: str, weights: Mapping[str, float]) -> FactSpan | None:
     return max(spans, key=lambda s: (_term_score(text, s, weights), -s.start))
 
 
+# Questions asking what is done or relied on (怎么处理, 靠哪项工程, 有啥安排): answered by a measure's object.
+_MEANS_CUES = ("怎么处理", "如何处理", "怎么办", "怎么解决", "如何解决", "靠什么", "靠哪", "依靠", "通过什么", "什么办法",
+               "什么安排", "啥安排", "什么措施", "怎么做", "如何做", "采取", "为了干什么", "干什么", "做什么")
+# Verbs that introduce a measure in plans and reports; their object names it.
+_MEASURE_VERBS = re.compile(r"(?:推行|实行|实施|推进|开展|建立|打造|办好|依托|采取|推广|启动|举办|设立|成立|创建|"
+                            r"落实|引进|组建|开通|试点|组织)")
+_GENERIC_TAIL = ("工作", "活动", "建设", "行动")
 _NAME_CUES = ("叫什么", "叫啥", "名称", "名字", "怎么概括", "如何概括", "怎么称呼", "叫做", "提法", "口号")
 _PLACE_CUES = ("哪条路", "哪条街", "在哪", "哪里", "什么地方", "哪个地方", "什么位置", "哪个位置", "门牌")
 
@@ -272,6 +282,9 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
     copula = _after_copula(text, weights)
     if copula:
         spans.append(copula)
+    asks_means = any(cue in analysis.text for cue in _MEANS_CUES)
+    objects = _verb_objects(text) if asks_means else []
+    spans += objects
     spans = [s for s in spans if s.text]
     if not spans:
         return None
@@ -286,6 +299,8 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
             value += 2.5
         if span is copula:
             value += 1.0
+        if span in objects:
+            value += 1.5                               # 怎么处理 → 推行|末位淘汰制: the measure taken
         if asks_place and span in places:
             value += 2.5
         if span in quoted:
@@ -293,6 +308,29 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
         value -= 4.0 * _question_word_share(span.text, weights, noun)
         return value
     return max(spans, key=lambda s: (score(s), -s.start))
+
+
+def _verb_objects(text: str) -> list[FactSpan]:
+    """Objects of measure verbs: "推行末位淘汰制" → 末位淘汰制, "强力推进公果农网改造" → 公果农网改造."""
+    spans = []
+    for match in _MEASURE_VERBS.finditer(text):
+        end = match.end()
+        stop = re.search(r"[，,。；;、：:！？!?\n]", text[end:])
+        object_end = end + (stop.start() if stop else len(text) - end)
+        if not 2 <= object_end - end <= 16:
+            continue
+        phrase = text[end:object_end]
+        for tail in _GENERIC_TAIL:
+            if phrase.endswith(tail) and len(phrase) - len(tail) >= 3:
+                object_end -= len(tail)
+                break
+        start = end
+        value = text[start:object_end]
+        if value.startswith("“") and value.endswith("”") and value.count("“") == 1:
+            start, value = start + 1, value[1:-1]          # a quoted name: the name itself
+        if len(value) >= 2:
+            spans.append(FactSpan(start, start + len(value), value))
+    return spans
 
 
 def _words(text: str) -> list[tuple[int, str, str]]:

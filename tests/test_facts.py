@@ -68,6 +68,9 @@ def test_dates_document_numbers_and_people(question, sentence, expected):
     ("给企业整理的那本政策指南叫什么", "制订并持续完善《吴淞营商服务手册》", "《吴淞营商服务手册》"),
     ("廉政动画片拿了什么奖", "两部动漫微视频荣获第二届“钱潮杯”清廉动漫微视频大赛入围奖", "入围奖"),
     ("历来靠哪种水果撑起农业", "我乡的传统支柱产业为柑橘", "柑橘"),
+    # Questions about a measure: the object of the verb that names it.
+    ("村民用电质量差这个老问题是靠哪项工程解决的", "强力推进公果农网改造,这一长期用电历史遗留问题将得到彻底解决,村民用电质量得到改善",
+     "公果农网改造"),
     ("青竹溪村引进的是哪种中药材", "2014年底我乡青竹溪村引进中药材品种厚朴,目前已投入资金30余万元", "厚朴"),
 ])
 def test_names_of_the_asked_kind(question, sentence, expected):
