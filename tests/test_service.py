@@ -248,3 +248,15 @@ def test_repeated_questions_are_answered_from_the_cache_until_the_index_snapshot
     engine.documents = dict(engine.documents)                                  # the engine swapped in a new snapshot
     service.search_record("吴淞今年拆违任务多少平方米")
     assert len(engine.asked) == 3
+
+
+def test_the_documents_table_shows_publication_date_issuer_and_document_number(service):
+    from dataclasses import replace as replaced
+
+    from retrieval.types import Document
+
+    document = service.engine.documents[WANLI]
+    meta = replaced(document.meta, published="2021-02-26", issuer="万里街道办事处", doc_number="万府发〔2021〕3号")
+    service.engine.documents[WANLI] = Document(meta, document.text)
+    row = next(row for row in service.document_rows() if row[-1] == WANLI)
+    assert row[5] == "2021-02-26 · 万里街道办事处 · 万府发〔2021〕3号" and row[7] == "已索引"

@@ -29,7 +29,7 @@ HOW_TO = (
     "答案在最前面，下面的 [1] [2] [3] 是出处；点「查看原文」在右侧打开整篇文档并定位到那一段。"
 )
 DOC_PLACEHOLDER = "点出处里的「查看原文」，整篇文档会显示在这里，并滚动到引用的段落。"
-DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布日期", "发布机构", "文号", "段落数", "索引状态", "文件名"]
+DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布（日期 · 机构 · 文号）", "段落数", "索引", "文件名"]
 TRASH_HEADERS = ["文件名", "原因", "移入时间", "用户", "保留到", "编号"]
 AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明"]
 # Questions run in parallel up to the cores (the engine reads an immutable snapshot; numpy/faiss release
@@ -164,9 +164,10 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
     # ---- listings: every page reflects the current corpus ----------------------------------
 
     def page_version() -> str:
-        """What a page's lists depend on: the indexed documents, and the audit log (trash and changes)."""
+        """What a page's lists depend on: the indexed documents (and which wait for vectors), the audit log."""
         audit_size = service.audit.path.stat().st_size if service.audit.path.exists() else 0
-        return f"{service.corpus_version()}-{audit_size}"
+        pending = len(getattr(service.engine, "dense_pending", ()))
+        return f"{service.corpus_version()}-{pending}-{audit_size}"
 
     def listings(seen: str | None, selected: str | None = None, force: bool = False) -> dict:
         """Fresh choices and tables when the corpus moved since the page last looked (or when forced); else nothing.

@@ -103,6 +103,12 @@ def upload(page: Page, path: Path) -> None:
     page.locator("#upload-btn").click()
 
 
+def wait_until_indexed(page: Page, doc_id: str) -> None:
+    """Wait until the indexing panel shows doc_id's job done (searchable by keywords and by meaning)."""
+    expect(page.locator("#index-status tr.job-done", has_text=doc_id).first).to_be_visible(timeout=INDEX_TIMEOUT_MS)
+    expect(page.locator("#index-status tr.job", has_text=doc_id).first).to_have_class("job job-done")
+
+
 def select_document(page: Page, doc_id: str) -> None:
     """Pick a document in the documents tab's picker (a substring of its label is enough)."""
     page.locator("#doc-select input").click()
@@ -200,6 +206,7 @@ def test_an_uploaded_docx_is_answerable_at_once(browser_page, tmp_path):
     upload(page, path)
     expect(page.locator("#upload-status .ok")).to_contain_text("星河街道2022年工作计划", timeout=120_000)
     expect(page.locator("#docs-table")).to_contain_text(path.name, timeout=INDEX_TIMEOUT_MS)     # indexed in the background
+    wait_until_indexed(page, path.name)
     shot(page, "05-uploaded-docx")
 
     open_tab(page, "问答")
