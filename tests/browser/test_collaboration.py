@@ -1,5 +1,6 @@
 """Two staff members at once in headless Chromium: a page opened earlier sees another's upload after reloading,
-deletes it, restores it from the trash; a same-name upload asks before replacing; the audit log shows it all."""
+deletes it, restores it from the trash; a same-name upload asks before replacing; the audit log shows it all;
+a reader (login on) asks but sees no editing controls."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -105,3 +106,22 @@ def test_a_same_name_upload_asks_before_replacing_and_an_identical_copy_is_refus
     expect(page.locator("#upload-status .error")).to_contain_text("内容完全相同", timeout=60_000)
     expect(page.locator("#upload-status .error")).to_contain_text(DOC)
     page.screenshot(path=str(SCREENSHOTS / "collab-03-duplicate.png"), full_page=True)
+
+
+def test_a_reader_can_ask_but_sees_no_editing_controls(browser, tmp_path):
+    with running_app(tmp_path, {"APP_USERS": "ed:pw-ed-1:editor,rita:pw-rita-2:reader"}) as url:
+        page = browser.new_context(locale="zh-CN").new_page()
+        page.goto(url)
+        page.locator("input[type=text], input:not([type])").first.fill("rita")
+        page.locator("input[type=password]").fill("pw-rita-2")
+        page.locator("input[type=password]").press("Enter")
+        expect(page.locator("#how-to")).to_contain_text("怎么问", timeout=30_000)
+        expect(page.locator("#role-note")).to_contain_text("只读")
+        page.locator("#question textarea").fill("吴淞今年拆违任务多少平方米")
+        page.locator("#question textarea").press("Enter")
+        expect(page.locator('#chat-log .turn[data-turn="0"] .answer-fact')).to_contain_text("3万平方米", timeout=60_000)
+        docs_tab(page)
+        expect(page.locator("#docs-table")).to_contain_text("吴淞")
+        for control in ("#upload-btn", "#delete-btn", "#save-meta", "#restore-btn", "#cancel-job"):
+            expect(page.locator(control)).to_be_hidden()          # absent or invisible
+        page.screenshot(path=str(SCREENSHOTS / "collab-04-reader.png"), full_page=True)
