@@ -14,7 +14,7 @@ from eval.suites import SuiteError, add_arguments, engine_opener, format_table, 
 from retrieval.files import write_text_atomic
 
 STEP = 0.05
-CRITERION = ("score = right facts kept - (wrong facts shown + unanswerable questions answered); "
+CRITERION = ("score = right facts kept - (wrong facts shown + unanswerable questions answered + false alarms); "
              "the highest score wins, ties go to the lower threshold")
 
 
@@ -83,7 +83,9 @@ def sweep_row(judged: Sequence[Outcome], threshold: float) -> dict:
         "false_alarms": sum(1 for o in judged if o.kind != "unanswerable" and not shown(o)),
         "sentence_right_kept": sum(1 for o in judged if o.sentence_right and shown(o)),
     }
-    row["score"] = row["right_kept"] - row["wrong_shown"] - row["unanswerable_answered"]
+    # Every kind of error costs one: a wrong fact shown, an unanswerable question answered, and an answerable
+    # question silenced (so silencing a right fact costs two, silencing a wrong one costs nothing).
+    row["score"] = row["right_kept"] - row["wrong_shown"] - row["unanswerable_answered"] - row["false_alarms"]
     return row
 
 

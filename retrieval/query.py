@@ -152,6 +152,9 @@ def _trailing_noun(phrase: str) -> str:
     return "".join(words)
 
 
+# Words naming a kind of organisation, or the organisation itself, in a question.
+_ORGANISATION_KIND = re.compile(r"街道办事处|街道办|街道|开发区|经开区|高新区|园区|管委会|党工委|办事处|镇政府|乡政府|"
+                                r"(?<![乡城村])镇(?![村])|(?<![城])乡(?![村镇])")
 _ASKS_ORGANISATION = re.compile(r"(哪个|哪一个|哪家|哪些|什么)(街道|单位|开发区|街镇|镇|乡|部门)|哪里的计划|谁家")
 
 
@@ -179,10 +182,11 @@ def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = 
 
 def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),
                         matcher: OrganisationMatcher | None = None) -> str:
-    """The question without organisation names (known ones and X街道-like ones), for scoring topic coverage."""
+    """The question without organisation names (known ones and X街道-like ones) and without the words that
+    name a kind of organisation ("街道有啥安排": the street office is who, not what), for scoring topic coverage."""
     question = normalize_question(question)
     matcher = matcher or OrganisationMatcher({meta.doc_id: meta for meta in documents})
     stripped = matcher.strip(question)
     for name in unknown_organisations(stripped, ()):
         stripped = stripped.replace(name, " ")
-    return stripped
+    return _ORGANISATION_KIND.sub(" ", stripped)

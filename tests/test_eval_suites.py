@@ -164,16 +164,17 @@ def test_sweep_by_hand():
     judged = outcomes("dev", CAL_RUNS, CAL_GOLD)
     rows = {t: sweep_row(judged, t) for t in thresholds(0.25)}
     assert list(rows) == [0.0, 0.25, 0.5, 0.75, 1.0]
-    # 0.0: a, b, c, d shown; e has no candidate: 1 right - 1 wrong - 1 unanswerable answered = -1
+    # 0.0: a, b, c, d shown; e has no candidate (a false alarm):
+    # 1 right - 1 wrong - 1 unanswerable answered - 1 false alarm = -2
     assert rows[0.0] == {"threshold": 0.0, "right_kept": 1, "right_stopped": 0, "wrong_shown": 1, "wrong_stopped": 1,
                          "unanswerable_flagged": 0, "unanswerable_answered": 1, "false_alarms": 1,
-                         "sentence_right_kept": 1, "score": -1}
-    # 0.5: b (0.4) and c (0.3) stopped; false alarms b and e
+                         "sentence_right_kept": 1, "score": -2}
+    # 0.5: b (0.4) and c (0.3) stopped; false alarms b and e: 1 - 0 - 0 - 2 = -1
     assert (rows[0.5]["wrong_stopped"], rows[0.5]["unanswerable_flagged"], rows[0.5]["false_alarms"], rows[0.5]["score"]) \
-        == (2, 1, 2, 1)
-    assert (rows[0.75]["false_alarms"], rows[0.75]["score"]) == (3, 1)      # d (0.6) silenced too
-    assert (rows[1.0]["right_kept"], rows[1.0]["false_alarms"], rows[1.0]["score"]) == (0, 4, 0)
-    assert best(list(rows.values()))["threshold"] == 0.5                    # 0.5 and 0.75 tie: the lower wins
+        == (2, 1, 2, -1)
+    assert (rows[0.75]["false_alarms"], rows[0.75]["score"]) == (3, -2)     # d (0.6) silenced too
+    assert (rows[1.0]["right_kept"], rows[1.0]["false_alarms"], rows[1.0]["score"]) == (0, 4, -4)
+    assert best(list(rows.values()))["threshold"] == 0.5
 
 
 def test_thresholds_cover_zero_to_one():
@@ -188,10 +189,11 @@ def test_report_sweeps_all_sets_together_and_each_alone():
     result = report({"dev": dev, "web-dev": web}, step=0.25)
     assert result["by_set"]["dev"]["best"]["threshold"] == 0.5
     assert result["by_set"]["web-dev"]["best"]["threshold"] == 0.0          # its one right fact has confidence 0.2
-    # together: at 0.0 and 0.25, x is kept but b and c are shown: 2 - 1 - 1 = 0; at 0.5 x is stopped: 1
-    assert result["best"]["threshold"] == 0.5 and result["best"]["score"] == 1
+    # together: at 0.0, a and x kept, b and c shown, e silenced: 2 - 1 - 1 - 1 = -1; at 0.5 x, b and e are
+    # silenced and a kept: 1 - 0 - 0 - 3 = -2; at 0.25 x is silenced while b and c are still shown: -3
+    assert result["best"]["threshold"] == 0.0 and result["best"]["score"] == -1
     assert result["candidates_from_best_guess"] == 3
-    assert "← best" in calibrate.format_report(result).splitlines()[4]      # the 0.5 row
+    assert "← best" in calibrate.format_report(result).splitlines()[2]      # the 0.0 row
 
 
 def test_calibrate_reads_the_runs_of_an_earlier_suites_run(sets, tmp_path, capsys):
