@@ -61,7 +61,7 @@ def answer_units(text: str) -> list[tuple[int, int]]:
             continue
         while end - start > ANSWER_MAX_CHARS:
             window = text[start:start + ANSWER_MAX_CHARS]
-            # Never cut inside quotes: “吴淞面塑” split in two halves answers nothing.
+            # Never cut inside quotes: “某某面塑” split in two halves answers nothing.
             cut = max((i for i, ch in enumerate(window) if ch in "，,、" and not _inside_quotes(window, i)),
                       default=-1)
             cut = cut + 1 if cut >= 20 else ANSWER_MAX_CHARS

@@ -17,7 +17,7 @@ _CN = "零〇一二两三四五六七八九十百千"
 NUMBER = rf"(?:\d+(?:[.,]\d+)*|[{_CN}]+(?:点[{_CN}]+)?)"
 _UNIT_PATTERN = "|".join(re.escape(u) for u in UNITS)
 _TIME_UNITS = "个半小时|个半月|半小时|小时|分钟|个月|天|周(?!年)"
-# Qualifiers that belong to a value (近600家, 约2500辆, 30余家, 20个以上); 达/共/累计 are verbs and stay out.
+# Qualifiers that belong to a value (近80家, 约300辆, 30余家, 12个以上); 达/共/累计 are verbs and stay out.
 LEADING_QUALIFIERS = ("超过", "近", "约", "超", "逾", "将近", "接近", "大约")
 TRAILING_QUALIFIERS = ("以上", "以内", "以下", "左右", "之多", "多", "余")
 _LEAD = "|".join(LEADING_QUALIFIERS)
@@ -43,7 +43,7 @@ TERM_SCALE = 3.0
 _ORIGIN_CUES = ("从多少", "原来", "原先", "之前是", "起初", "最初")
 # A question about a running total (一共, 累计, 到现在) wants the cumulative figure of a sentence.
 _TOTAL_CUES = ("一共", "总共", "累计", "总计", "到现在", "目前", "至今", "共计")
-_TOTAL_MARKERS = ("累计", "共计", "总计", "合计", "总数", "已")            # 从360家增至1031家: the value after 至 is the current one
+_TOTAL_MARKERS = ("累计", "共计", "总计", "合计", "总数", "已")            # 从120家增至350家: the value after 至 is the current one
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _strip_leading(value: str) -> str:
 
 
 def _quantity_spans(text: str) -> list[FactSpan]:
-    """Amounts, percentages and ratios; adjacent amounts (191户596人) are one value."""
+    """Amounts, percentages and ratios; adjacent amounts (52户163人) are one value."""
     spans = [FactSpan(m.start(), m.end(), m.group()) for m in quantities(text)]
     spans += [FactSpan(m.start(), m.end(), m.group()) for m in PERCENT.finditer(text)]
     spans += [FactSpan(m.start(), m.end(), m.group()) for m in RATIO.finditer(text)]
@@ -96,7 +96,7 @@ def _quantity_spans(text: str) -> list[FactSpan]:
     return merged
 
 
-# Clause breaks; an ASCII colon between digits belongs to a ratio or a time (5.5:43:51.5, 11:58), not a break.
+# Clause breaks; an ASCII colon between digits belongs to a ratio or a time (3.2:40:56.8, 11:58), not a break.
 _CLAUSE_BREAK_AT = re.compile(r"[，,；;。！？!?：\n]|(?<!\d):|:(?!\d)")
 
 
@@ -147,7 +147,7 @@ def _choose_quantity(text: str, analysis: QueryAnalysis, weights: Mapping[str, f
         ordinals += [FactSpan(m.start(1), m.end(1), m.group(1)) for m in QUOTED_NUMERAL.finditer(text)]
         if ordinals:
             return _best(text, ordinals, analysis, weights, prefer_result=True)
-    if "几加几" in question or "加几" in question:
+    if "加几" in question:                                # a formula such as 5+1
         formulas = [FactSpan(m.start(), m.end(), m.group()) for m in FORMULA.finditer(text)]
         if formulas:
             return formulas[0]
@@ -188,7 +188,7 @@ def _best(text: str, spans: list[FactSpan], analysis: QueryAnalysis, weights: Ma
             elif analysis.asked_noun in before:
                 value += 1.5
         if predicate and predicate in text[max(own_start, span.start - len(predicate) - 3):span.start]:
-            value += 2.0                               # 受理了多少户 → "受理801户": the asked verb right before it
+            value += 2.0                               # 受理了多少户 → "受理230户": the asked verb right before it
         if asks_total and any(marker in clause for marker in _TOTAL_MARKERS):
             value += 1.0
         negated = any(word in clause for word in _NEGATION)
@@ -262,7 +262,7 @@ def _question_word_share(span: str, weights: Mapping[str, float], asked_noun: st
 
 def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float]) -> FactSpan | None:
     """A name of the asked kind: a quoted term, a place, an organisation, a noun phrase ending in the asked
-    noun, the name standing right after the asked noun (首个百亿项目|海芯微), or what a 为/是 clause names."""
+    noun, the name standing right after the asked noun (首个重点项目|某某芯), or what a 为/是 clause names."""
     spans: list[FactSpan] = []
     quoted: list[FactSpan] = []
     for match in QUOTED.finditer(text):
@@ -300,7 +300,7 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
         if span is copula:
             value += 1.0
         if span in objects:
-            value += 1.5                               # 怎么处理 → 推行|末位淘汰制: the measure taken
+            value += 1.5                               # 怎么处理 → 推行|积分管理制: the measure taken
         if asks_place and span in places:
             value += 2.5
         if span in quoted:
@@ -311,7 +311,7 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
 
 
 def _verb_objects(text: str) -> list[FactSpan]:
-    """Objects of measure verbs: "推行末位淘汰制" → 末位淘汰制, "强力推进公果农网改造" → 公果农网改造."""
+    """Objects of measure verbs: "推行积分管理制" → 积分管理制, "强力推进某某农网改造" → 某某农网改造."""
     spans = []
     for match in _MEASURE_VERBS.finditer(text):
         end = match.end()
@@ -347,7 +347,7 @@ def _words(text: str) -> list[tuple[int, str, str]]:
 
 
 def _trimmed(text: str, start: int, end: int) -> FactSpan:
-    """A name span without the verbs and prepositions jieba finds before it: 统筹推进|同济支路 → 同济支路."""
+    """A name span without the verbs and prepositions jieba finds before it: 统筹推进|某某支路 → 某某支路."""
     words = _words(text[start:end])
     skip = 0
     for offset, word, flag in words[:-1]:
@@ -360,12 +360,12 @@ def _trimmed(text: str, start: int, end: int) -> FactSpan:
     return FactSpan(begin, end, name)
 
 
-# Words that name a category, not a thing: "引进中药材品种厚朴" names 厚朴.
+# Words that name a category, not a thing: "引进果树品种某某桃" names 某某桃.
 _CATEGORY_WORDS = frozenset({"品种", "种类", "类型", "名称", "名单", "项目", "品牌", "产品", "工程", "企业"})
 
 
 def _name_after(text: str, noun: str) -> list[FactSpan]:
-    """A proper name right after the asked noun ("首个百亿项目海芯微正式落地" → 海芯微)."""
+    """A proper name right after the asked noun ("首个重点项目某某芯正式落地" → 某某芯)."""
     head = noun[-2:] if len(noun) >= 2 else noun
     spans = []
     for match in re.finditer(re.escape(head), text):
@@ -413,7 +413,7 @@ def _ending_in(text: str, noun: str) -> list[FactSpan]:
 
 
 def _after_copula(text: str, weights: Mapping[str, float]) -> FactSpan | None:
-    """"…支柱产业为柑橘" / "…品牌是X": the phrase after 为/是 in a clause that holds the question's words."""
+    """"…主导产业为茶叶" / "…品牌是X": the phrase after 为/是 in a clause that holds the question's words."""
     for match in re.finditer(r"(?:为|是)([\u4e00-\u9fff“”]{2,12})(?=[，,；;。、]|$)", text):
         value = match.group(1).strip("“”")
         start = text.find(value, match.start(1))
@@ -427,7 +427,7 @@ _LEADING_VERBS = ("做好", "做实", "推进", "完成", "实施", "加快", "�
 
 
 def _trim_function_words(name: str) -> str:
-    """"对富水路" → "富水路", "做好中山南二路597号" → "中山南二路597号": a preposition or verb before a
+    """"对某某路" → "某某路", "做好某某路12号" → "某某路12号": a preposition or verb before a
     place or organisation name is not part of it."""
     changed = True
     while changed and len(name) > 3:

@@ -129,9 +129,9 @@ class OrdinalSequence:
 # --- what a title looks like ---------------------------------------------------------------------
 
 def has_amount(text: str) -> bool:
-    """True when text states an amount ("5个", "3万平方米", "24.15%"): sentence content, never a title.
+    """True when text states an amount ("5个", "3万平方米", "12.5%"): sentence content, never a title.
 
-    Years, dates, editions and ordinals ("2020年", "1-5月", "第19位") are not amounts.
+    Years, dates, editions and ordinals ("2020年", "1-5月", "第8位") are not amounts.
     """
     for match in _NUMBER.finditer(text):
         before = text[match.start() - 1] if match.start() else ""
@@ -207,7 +207,7 @@ def is_colon_title(line: str) -> bool:
 
 def repeats_title(line: str, earlier: list[str]) -> bool:
     """True when the Chinese characters of `line` nearly all occur in one earlier line: a web page or a
-    report repeating its title ("金鸡乡政府工作报告" after "金鸡乡2020年度政府工作报告")."""
+    report repeating its title ("某乡政府工作报告" after "某乡2020年度政府工作报告")."""
     characters = [ch for ch in line if ch >= "\u4e00"]
     return bool(characters) and any(
         sum(ch in set(other) for ch in characters) >= TITLE_REPEAT_SHARE * len(characters) for other in earlier)

@@ -50,7 +50,7 @@ _ORG = re.compile(
     r"(?P<body>人民政府|办事处|党工委|党委|管委会|管理委员会)?")
 _ADMIN_ITEMS = re.compile(_ADMIN_ITEM)
 _PLACEHOLDER = re.compile(r"某|^[XxＸｘ×*＊○]+(?:[省市县区旗]|$)")
-# A name made of these is a common noun phrase (各乡镇, 全省高新区, 国家级开发区, 特色小镇), not a place.
+# A name made of these is a common noun phrase (各乡镇, 全省高新区, 省级开发区, 特色小镇), not a place.
 _GENERIC_NAME = re.compile(r"^[各全本该我其每此诸在对把由从被]|^关于|乡镇|街镇|城镇|村镇|城乡|小镇|国家|省级|市级|县级|区级"
                            r"|重点|特色|示范|中心|周边|相关|有关|所属|辖区|片区|农业|工业|产业|经济|高新|一批|若干")
 # jieba part-of-speech tags of words that are not names: verbs, adverbs, prepositions, conjunctions, pronouns.
@@ -64,7 +64,7 @@ _DATE_ISO = re.compile(r"((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
 # The document's own date (发文/成文/印发) comes before the page's (发布), as in cleaning's page fields.
 _DOCUMENT_DATE_LABELS = re.compile(r"(?:发文日期|成文日期|印发日期)\s*[\]】]?\s*[:：|]?\s*")
 _DATE_LABELS = re.compile(r"(?:发布时间|发布日期|发文日期|成文日期|印发日期|日期)\s*[\]】]?\s*[:：|]?\s*")
-# A 文号 ends in 号 after its year in brackets (木洞府发〔2024〕2号) or its serial number.
+# A 文号 ends in 号 after its year in brackets (某府发〔2023〕5号) or its serial number.
 _DOC_NUMBER_SHAPE = re.compile(r"[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]|\d\s*号$")
 _DOC_NUMBER = re.compile(rf"[{_CJK}]{{1,12}}[〔\[［【(（]\s*(?:19|20)\d{{2}}\s*[〕\]］】)）]\s*第?\s*\d{{1,4}}\s*号")
 _ISSUER_LINE = re.compile(rf"^[{_CJK}()（）]{{2,30}}(?:人民政府|管委会|管理委员会|办事处|党工委|党委|委员会)$")
@@ -359,7 +359,7 @@ def _date_in(text: str) -> str:
 
 
 def dated_lines(lines: list[str]) -> list[tuple[int, str]]:
-    """(line index, YYYY-MM-DD) of lines that are a date: "(2021年2月5日)", "2020年6月19日",
+    """(line index, YYYY-MM-DD) of lines that are a date: "(2022年3月1日)", "2022年3月1日",
     "2017年1月9日在…会议上", "2021年02月26日 来源: 上海普陀"."""
     found = []
     for index, line in enumerate(lines):
@@ -395,7 +395,7 @@ def published_date(lines: list[str], text: str, fields: Mapping[str, str]) -> st
 
 
 def issuer_of(lines: list[str], text: str, fields: Mapping[str, str]) -> str:
-    """The issuing body: the page's field, else a labelled 发布机构, else a signature line (珠海高新区管委会)."""
+    """The issuing body: the page's field, else a labelled 发布机构, else a signature line (某高新区管委会)."""
     if fields.get("issuer"):
         return _squash_spaces(fields["issuer"])
     for line in lines:
@@ -411,7 +411,7 @@ def issuer_of(lines: list[str], text: str, fields: Mapping[str, str]) -> str:
 
 
 def doc_number_of(text: str, fields: Mapping[str, str]) -> str:
-    """The 文号 (木洞府发〔2024〕2号): the page's field when it has that shape, else one written near the top."""
+    """The 文号 (某府发〔2023〕5号): the page's field when it has that shape, else one written near the top."""
     if fields.get("doc_number") and _DOC_NUMBER_SHAPE.search(fields["doc_number"]):
         return _squash_spaces(fields["doc_number"])
     match = _DOC_NUMBER.search(text[:TOP_CHARS])

@@ -110,7 +110,7 @@ _BASE_JIEBA = None
 
 def learn_terms(texts: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
     """Domain terms for the dictionary: the curated list of the domain's standard terms, quoted names in the
-    corpus (“一网统管”, 《吴淞营商服务手册》 → its name), phrases the corpus repeats (recurring_phrases), and
+    corpus (“一网统管”, 《营商服务手册》 → its name), phrases the corpus repeats (recurring_phrases), and
     `extra` (organisation names and aliases, corpus/userdict.dic)."""
     texts = list(texts)
     terms: dict[str, None] = {}

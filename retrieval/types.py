@@ -22,7 +22,7 @@ class DocumentMeta:
     period: str = ""                 # 上半年 / 下半年 / 一季度 … when the plan covers part of a year
     published: str = ""              # publication date as YYYY-MM-DD (page metadata or the dated signature), "" unknown
     issuer: str = ""                 # issuing body (发布机构 / 发文机关 / the signature), "" unknown
-    doc_number: str = ""             # 文号 such as 木洞府发〔2024〕2号, "" when none
+    doc_number: str = ""             # 文号 such as 某府发〔2023〕5号, "" when none
 
 
 @dataclass(frozen=True)

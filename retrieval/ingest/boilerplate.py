@@ -57,12 +57,12 @@ MAX_VALUE_CHARS = 50
 # Fields a label line keeps its place in the text for (the rest of the label lines go).
 INFO_FIELDS = frozenset({"published_document", "published_page", "issuer", "doc_number"})
 _BUTTONS = re.compile(r"[\[【]?\s*(?:打印|关闭|分享|收藏|我要纠错)(?:本页|此文|窗口)?\s*[\]】]?")
-# A 文号 names its year in brackets or ends in 号: 某府发〔2024〕2号, 某办〔2023〕15号.
+# A 文号 names its year in brackets or ends in 号: 某府发〔2023〕5号, 某办〔2023〕15号.
 _DOC_NUMBER = re.compile(r"[〔\[［(（]\s*\d{4}\s*[〕\]］)）]|\d+\s*号$")
 
 
 def parse_date(text: str) -> str | None:
-    """The first date in text as YYYY-MM-DD ("2021年02月26日", "2024-02-01 16:55"), None when there is none."""
+    """The first date in text as YYYY-MM-DD ("2021年02月26日", "2023-03-01 09:30"), None when there is none."""
     for match in _DATE.finditer(text):
         year, month, day = (int(part) for part in match.groups())
         if 1 <= month <= 12 and 1 <= day <= 31:

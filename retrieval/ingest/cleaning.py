@@ -113,7 +113,7 @@ def _without_noise(line: list[Char]) -> list[Char]:
             before = out[-1][0] if out else ""
             after = next((c for c, _ in kept[index + 1:] if c not in SPACE), "")
             if before.isdigit() and after.isdigit():
-                out.append((" ", offset))              # 2022-01-25 11:58:41
+                out.append((" ", offset))              # 2023-03-01 09:30:00
             elif before and after and before not in "|[]【】:：；" and after not in "|[]【】:：；" \
                     and starts_with_label("".join(c for c, _ in kept[index:])):
                 out.append(("；", offset))             # 来源:本网；发布时间:…
