@@ -145,31 +145,40 @@ def run_load(base_url: str, questions: list[str], clients: int, per_client: int,
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(client, range(clients)))
     wall = time.perf_counter() - started
+    return summarize(latencies, errors, records, wall, clients, per_client, keep_session)
+
+
+def summarize(latencies: list[float], errors: list[str], records: list, wall: float, clients: int, per_client: int,
+              keep_session: bool, rounds: int = 1) -> dict:
     ordered = sorted(latencies)
 
     def percentile(share: float) -> float | None:
         return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3) if ordered else None
 
-    return {"clients": clients, "questions_per_client": per_client, "requests": clients * per_client,
-            "sessions": "one per client" if keep_session else "one per call",
+    return {"clients": clients, "questions_per_client": per_client, "requests": clients * per_client * rounds,
+            "rounds": rounds, "sessions": "one per client" if keep_session else "one per call",
             "completed": len(latencies), "errors": len(errors), "error_samples": errors[:5],
             "p50_s": percentile(0.5), "p95_s": percentile(0.95), "max_s": round(ordered[-1], 3) if ordered else None,
             "mean_s": round(statistics.fmean(ordered), 3) if ordered else None,
             "throughput_qps": round(len(latencies) / wall, 2) if wall else None, "wall_s": round(wall, 2),
-            "_records": records}
+            "_records": records, "_latencies": latencies, "_errors": errors}
 
 
-def wait_until_indexed(base_url: str, deadline: float) -> bool:
-    """Poll /indexing_status until no job is active and no document waits for vectors."""
+def indexed(base_url: str, documents: int) -> bool:
+    """Whether the index holds `documents` documents, with no job active and no document waiting for vectors."""
     client = SearchClient(base_url)
     try:
-        while time.monotonic() < deadline:
-            status = client.call("indexing_status", [])
-            active = [job for job in status["jobs"] if job["state"] in ("queued", "chunking", "encoding")]
-            if not active and not status["dense_pending"] and status["documents"] > 0:
-                return True
-            time.sleep(0.5)
-        return False
+        status = client.call("indexing_status", [])
+    finally:
+        client.close()
+    active = [job for job in status["jobs"] if job["state"] in ("queued", "chunking", "encoding")]
+    return not active and not status["dense_pending"] and status["documents"] == documents
+
+
+def documents_indexed(base_url: str) -> int:
+    client = SearchClient(base_url)
+    try:
+        return client.call("indexing_status", [])["documents"]
     finally:
         client.close()
 
@@ -180,20 +189,32 @@ def run_with_upload(base_url: str, corpus_dir: Path, questions: list[str], clien
     probe = SearchClient(base_url)
     questions = [*questions, UPLOAD_QUESTION]
     before = {q: signature(probe.search(q)) for q in questions}
-    timer = threading.Timer(1.0, lambda: (corpus_dir / UPLOAD_NAME).write_text(UPLOAD_TEXT, encoding="utf-8"))
+    wanted = documents_indexed(base_url) + 1
+    timer = threading.Timer(0.3, lambda: (corpus_dir / UPLOAD_NAME).write_text(UPLOAD_TEXT, encoding="utf-8"))
     timer.start()
+    # Rounds of the load go on until the new document is fully indexed, so the answers span the whole change.
+    latencies, errors, records, wall, rounds = [], [], [], 0.0, 0
     try:
-        result = run_load(base_url, questions, clients, per_client, deadline)
+        while True:
+            round_result = run_load(base_url, questions, clients, per_client, deadline)
+            latencies += round_result["_latencies"]
+            errors += round_result["_errors"]
+            records += round_result["_records"]
+            wall += round_result["wall_s"]
+            rounds += 1
+            settled = indexed(base_url, wanted)
+            if settled or time.monotonic() > deadline:
+                break
     finally:
         timer.join()
-    indexed = wait_until_indexed(base_url, deadline)
+    result = summarize(latencies, errors, records, wall, clients, per_client, True, rounds)
     after = {q: signature(probe.search(q)) for q in questions}
     probe.close()
     mixed = [q for q, record in result["_records"]
              if signature(record) not in (before[q], after[q]) and not record.get("dense_pending")]
     keyword_phase = sum(1 for _, record in result["_records"] if record.get("dense_pending"))
     result.update({
-        "upload_indexed": indexed,
+        "upload_indexed": settled,
         "upload_answered": any(hit["doc"] == UPLOAD_NAME for hit in probe_results(base_url, UPLOAD_QUESTION)),
         "answers_not_from_old_or_new_index": len(mixed), "mixed_samples": mixed[:5],
         "answers_during_keyword_only_phase": keyword_phase,
@@ -298,7 +319,8 @@ def main(argv=None) -> int:
                     runs["load_during_upload"] = run_with_upload(url, corpus, questions, args.clients, args.questions,
                                                                  deadline)
         for name, run in runs.items():
-            run.pop("_records", None)
+            for raw in ("_records", "_latencies", "_errors"):
+                run.pop(raw, None)
             report["runs"].append({"target": label, "scenario": name, **run})
             print(f"{label} · {name}: {run['completed']}/{run['requests']} ok, {run['errors']} errors, "
                   f"p50 {run['p50_s']} s, p95 {run['p95_s']} s, {run['throughput_qps']} q/s"
