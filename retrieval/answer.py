@@ -26,6 +26,7 @@ RANK_WEIGHT = 0.3                  # the top passage's sentences get +0.3, the s
 _SENTENCE = re.compile(r"[^。！？；;!?\n]+[。！？；;!?]?[”’」』]?")
 _SENTENCE_END = re.compile(r"[。！？；;!?]")
 SIGNATURE_LINE_MAX = 8
+_SIGNATURE_LINE = re.compile(r"[\u4e00-\u9fff（）()·]{2,8}")     # a name or a body, nothing else
 @dataclass(frozen=True)
 class Candidate:
     chunk: Chunk
@@ -53,8 +54,7 @@ def answer_units(text: str) -> list[tuple[int, int]]:
             end -= 1
         if end - start < 2:
             continue
-        if units and end - start <= SIGNATURE_LINE_MAX and not _SENTENCE_END.search(text[start:end]) \
-                and text[end - 1] not in "：:" \
+        if units and end - start <= SIGNATURE_LINE_MAX and _SIGNATURE_LINE.fullmatch(text[start:end]) \
                 and text[units[-1][1]:start].count("\n") >= 1 and not _SENTENCE_END.search(text[units[-1][1] - 1]) \
                 and end - units[-1][0] <= ANSWER_MAX_CHARS:
             units[-1] = (units[-1][0], end)

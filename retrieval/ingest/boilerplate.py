@@ -174,6 +174,9 @@ _SHARING_LINES = (
 _DISCLAIMER = re.compile(r"^(?:申明敬告|免责声明|版权声明|特别声明|声明)\s*[:：].*(?:本站|本网站|本网|本平台)")
 # Page numbers a printed document repeats on every page: "- 3 -", "—3—", "第 3 页 共 11 页".
 _PAGE_NUMBER = re.compile(r"^(?:[-—–]\s*\d{1,3}\s*[-—–]|第\s*\d{1,3}\s*页(?:\s*[,，/]?\s*共\s*\d{1,3}\s*页)?)$")
+# What a browser prints on every page of a saved PDF: the time stamp and the page's address with "1/3".
+_PRINT_STAMP = re.compile(r"^(?:\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}(?:\s*[AP]M)?|"
+                          r"(?:file|https?)://\S+(?:\s+\d{1,3}/\d{1,3})?)$", re.IGNORECASE)
 # Site footers: ownership, hosting, registration, contact.
 _FOOTER = re.compile(r"^(?:版权所有|主办单位|主办|承办单位|承办|协办|技术支持|运维单位|网站标识码|网站识别码|"
                      r"ICP|[\u4e00-\u9fff]ICP备|备案号|[\u4e00-\u9fff]?公网安备|Copyright|©)", re.IGNORECASE)
@@ -224,7 +227,7 @@ def _breadcrumb(line: str) -> tuple[list[str], bool] | None:
 def _is_sharing_or_page_line(line: str) -> bool:
     body = _BULLET.sub("", line).strip(SPACE + "|｜")
     return (any(p.match(body) for p in _SHARING_LINES) or bool(_DISCLAIMER.match(body))
-            or bool(_PAGE_NUMBER.match(line.strip(SPACE))))
+            or bool(_PAGE_NUMBER.match(line.strip(SPACE))) or bool(_PRINT_STAMP.match(line.strip(SPACE))))
 
 
 def _is_prose(line: str) -> bool:

@@ -90,6 +90,9 @@ def _starts_heading(text: str) -> bool:
     return bool(match_marker(text, 0) or RUN_IN_PATTERN.match(text))
 
 
+_MID_SENTENCE = "，、,"
+
+
 def is_hard_wrap(line: str, following: str, rest: list[str] = ()) -> bool:
     """True when `following` continues `line` that a hard line break cut mid-sentence or mid-number.
 
@@ -102,10 +105,14 @@ def is_hard_wrap(line: str, following: str, rest: list[str] = ()) -> bool:
     """
     if len(line) < MIN_WRAPPED_LINE or not following:
         return False
-    if line[-1] in _LINE_FINAL or _starts_heading(line):
-        return False
     if following[0] in _ITEM_START or _starts_heading(following):
         return False
+    if line[-1] in _MID_SENTENCE:
+        return True                 # "…培训30场次，" + "服务企业…": a line ending on a comma goes on, item lines too
+    if line[-1] in _LINE_FINAL:
+        return False
+    if _starts_heading(line) and not any(mark in line for mark in _CLAUSE_MARKS):
+        return False                # a heading; a numbered item that is prose may wrap like any paragraph
     if line[-1].isdigit() and following[0].isdigit():
         return True
     if not any(mark in line for mark in _CLAUSE_MARKS) or not _fits_width(following, line):
