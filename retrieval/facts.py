@@ -245,6 +245,7 @@ _MEASURE_VERBS = re.compile(r"(?:推行|实行|实施|推进|开展|建立|打�
                             r"落实|引进|组建|开通|试点|组织)")
 _GENERIC_TAIL = ("工作", "活动", "建设", "行动")
 _NAME_CUES = ("叫什么", "叫啥", "名称", "名字", "怎么概括", "如何概括", "怎么称呼", "叫做", "提法", "口号")
+_PLACE_HEADS = ("路", "街", "道", "河", "桥", "线", "站", "弄", "巷")   # 哪条步行街: a place is asked
 _PLACE_CUES = ("哪条路", "哪条街", "在哪", "哪里", "什么地方", "哪个地方", "什么位置", "哪个位置", "门牌")
 
 
@@ -288,8 +289,9 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
     spans = [s for s in spans if s.text]
     if not spans:
         return None
-    asks_place = any(cue in analysis.text for cue in _PLACE_CUES)
+    asks_place = any(cue in analysis.text for cue in _PLACE_CUES) or noun.endswith(_PLACE_HEADS)
     asks_name = any(cue in analysis.text for cue in _NAME_CUES)
+    asks_label = "几号" in analysis.text
 
     def score(span: FactSpan) -> float:
         value = _term_score(text, span, weights)
@@ -303,6 +305,8 @@ def _choose_name(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
             value += 1.5                               # 怎么处理 → 推行|积分管理制: the measure taken
         if asks_place and span in places:
             value += 2.5
+        if asks_label and not any(ch.isdigit() for ch in span.text):
+            value -= 3.0                               # 几号地块 is answered by a numbered one
         if span in quoted:
             value += 2.5 if asks_name else 0.5
         value -= 4.0 * _question_word_share(span.text, weights, noun)
@@ -406,6 +410,10 @@ def _ending_in(text: str, noun: str) -> list[FactSpan]:
             previous = words[index - 1] if index else None
             if previous and previous[2][:1] in ("n", "v", "a", "j", "b", "s") and len(previous[1]) >= 2:
                 begin = previous[0]
+            else:
+                back = index - 1                     # 90|号|地块, 3号|楼: a numbered one
+                while back >= 0 and words[back][2][:1] == "m" and re.fullmatch(r"\d+号?|号", words[back][1]):
+                    begin, back = words[back][0], back - 1
         phrase = text[begin:start + len(word)]
         if len(phrase) >= 2 and phrase != noun:
             spans.append(FactSpan(begin, start + len(word), phrase))

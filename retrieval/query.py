@@ -45,7 +45,8 @@ PERSON_CUES = ("是谁", "谁代表", "谁作", "谁做", "由谁", "哪位")
 PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
 _YEAR = re.compile(r"(20\d{2})\s*年?")
 # What a 什么/哪种/多少 question asks about: 什么奖 → 奖, 哪种水果 → 水果, 多少家沿街店铺 → 沿街店铺.
-_ASKED_NOUN_AFTER = re.compile(r"(?:什么|哪种|哪个|哪项|哪类|哪家|哪条|哪所|哪位|啥)([\u4e00-\u9fff]{1,8})")
+_ASKED_NOUN_AFTER = re.compile(r"(?:什么|哪种|哪个|哪项|哪类|哪家|哪条|哪所|哪位|啥|几号)([\u4e00-\u9fff]{1,8})")
+_NUMBERED_LABEL = re.compile(r"几号(?![\u4e00-\u9fff]*?[日天])[\u4e00-\u9fff]")
 _COUNTED_NOUN_AFTER = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,10})")
 # "第一个百亿级项目是哪个": the thing asked about is the subject before 是哪个 / 叫什么.
 _SUBJECT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|叫)(?:哪|什么|啥)")
@@ -85,6 +86,8 @@ def answer_kind(question: str) -> str:
         return "doc_number"
     if any(cue in question for cue in DATE_CUES):
         return "date"
+    if _NUMBERED_LABEL.search(question):
+        return "entity"                      # 几号地块 asks for a label (90号地块), not an amount
     if any(cue in question for cue in LIST_CUES):
         return "list"
     if any(cue in question for cue in QUANTITY_CUES):
