@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from retrieval.facts import RATIO, TRAILING_QUALIFIERS, extract_fact, has_value_of_kind, quantities, term_weights
+from retrieval.facts import (RATIO, TRAILING_QUALIFIERS, extract_fact, has_name, has_value_of_kind, quantities,
+                             term_weights)
 from retrieval.query import compatible_units
 from retrieval.types import Answer, Chunk, Hit, QueryAnalysis
 
@@ -125,7 +126,7 @@ def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
     if kind == "person":
         return 0.45 if extract_fact(candidate, analysis, {}) else -0.6     # 谁 needs a person's name
     if kind == "entity":
-        return 0.15 if extract_fact(candidate, analysis, {}) else 0.0
+        return 0.15 if has_name(candidate) else 0.0
     return 0.0
 
 

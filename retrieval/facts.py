@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Mapping, Sequence
 
 from retrieval.query import UNITS, compatible_units
@@ -221,15 +222,8 @@ def _choose_date(text: str, analysis: QueryAnalysis, weights: Mapping[str, float
 
 
 def _choose_person(text: str, weights: Mapping[str, float]) -> FactSpan | None:
-    import jieba
-    import jieba.posseg as posseg
-
-    jieba.setLogLevel(60)
-    spans, position = [], 0
-    for word in posseg.cut(text):
-        if word.flag == "nr" and 2 <= len(word.word) <= 4:
-            spans.append(FactSpan(position, position + len(word.word), word.word))
-        position += len(word.word)
+    spans = [FactSpan(offset, offset + len(word), word) for offset, word, flag in _words(text)
+             if flag == "nr" and 2 <= len(word) <= 4]
     lines = [(m.start(), m.end(), m.group()) for m in re.finditer(r"(?m)^[\u4e00-\u9fff]{2,4}$", text)]
     spans += [FactSpan(start, end, line) for start, end, line in lines if not any(s.text == line for s in spans)]
     if not spans:
@@ -337,8 +331,9 @@ def _verb_objects(text: str) -> list[FactSpan]:
     return spans
 
 
-def _words(text: str) -> list[tuple[int, str, str]]:
-    """(offset, word, part of speech) of the text, by jieba."""
+@lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[tuple[int, str, str], ...]:
+    """(offset, word, part of speech) of the text, by jieba; cached, as the same sentences come back."""
     import jieba
     import jieba.posseg as posseg
 
@@ -347,7 +342,7 @@ def _words(text: str) -> list[tuple[int, str, str]]:
     for word in posseg.cut(text):
         words.append((position, word.word, word.flag))
         position += len(word.word)
-    return words
+    return tuple(words)
 
 
 def _trimmed(text: str, start: int, end: int) -> FactSpan:
@@ -391,16 +386,9 @@ def _name_after(text: str, noun: str) -> list[FactSpan]:
 
 def _ending_in(text: str, noun: str) -> list[FactSpan]:
     """Short noun phrases that end in the asked noun or its head character (入围奖, 明光市)."""
-    import jieba
-    import jieba.posseg as posseg
-
-    jieba.setLogLevel(60)
     # 县级市 → also …市 (明光市); a two-character noun keeps its whole self (手艺 is no …艺 like 技艺).
     heads = {noun, noun[-1]} if len(noun) > 2 else {noun}
-    words, position = [], 0
-    for word in posseg.cut(text):
-        words.append((position, word.word, word.flag))
-        position += len(word.word)
+    words = _words(text)
     spans = []
     for index, (start, word, _flag) in enumerate(words):
         if not any(word.endswith(head) for head in heads) or word in heads and index == 0:
@@ -474,6 +462,11 @@ def extract_fact(sentence: str, analysis: QueryAnalysis, term_weights: Mapping[s
             span = _choose_quantity(sentence, analysis, term_weights)
     # A single character is never a fact worth highlighting.
     return span.text if span and len(span.text) >= 2 else ""
+
+
+def has_name(sentence: str) -> bool:
+    """Whether the sentence holds a quoted term, a place or an organisation's name (a cheap test)."""
+    return bool(QUOTED.search(sentence) or PLACE.search(sentence) or NAMED.search(sentence))
 
 
 def has_value_of_kind(sentence: str, analysis: QueryAnalysis) -> bool:
