@@ -28,6 +28,7 @@ ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 ANSWER_TIMEOUT_MS = 60_000
 INDEX_TIMEOUT_MS = 180_000          # background indexing of a small document, on a busy machine
+UPLOAD_TIMEOUT_MS = 120_000        # the file reaches the server and its name shows, while the machine indexes
 WUSONG_DOC = "吴淞街道2021年工作要点.txt"
 
 TIMINGS: dict[str, float] = {}
@@ -99,7 +100,7 @@ def open_tab(page: Page, name: str) -> None:
 def upload(page: Page, path: Path) -> None:
     open_tab(page, "文档")
     page.locator("#upload-file input[type=file]").set_input_files(str(path))
-    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=30_000)
+    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=UPLOAD_TIMEOUT_MS)
     page.locator("#upload-btn").click()
 
 
@@ -188,17 +189,26 @@ def test_a_citation_opens_the_whole_document_scrolled_to_the_marked_passage(brow
     shot(page, "04-full-document")
 
 
-def test_an_uploaded_docx_is_answerable_at_once(browser_page, tmp_path):
+def test_an_uploaded_docx_with_facts_on_item_lines_is_answered_with_the_right_fact(browser_page, tmp_path):
+    """A staff member's own Word plan: its facts sit on numbered item lines and in a table, not in headings."""
     page = browser_page
     path = tmp_path / "星河街道2022年工作计划.docx"
     document = docx.Document()
     for paragraph in (
         "星河街道2022年工作计划",
         "一、提升城区环境品质",
-        "（一）建设口袋公园。全年新建口袋公园17座，新增公共绿地2.6公顷。",
-        "（二）改造老旧小区。完成老旧小区综合改造5个。",
+        "（一）建设口袋公园",
+        "1. 全年新建口袋公园17座，新增公共绿地2.6公顷",
+        "2. 完成老旧小区综合改造5个",
+        "（二）整治违法建筑",
+        "（1）全年拆除违法建筑1.2万平方米",
+        "二、优化营商环境",
+        "一是走访企业300家次。二是举办政策宣讲会8场。",
     ):
         document.add_paragraph(paragraph)
+    table = document.add_table(rows=2, cols=2)
+    for row, (item, target) in enumerate((("新增停车位", "600个"), ("新建充电桩", "120个"))):
+        table.cell(row, 0).text, table.cell(row, 1).text = item, target
     buffer = io.BytesIO()
     document.save(buffer)
     path.write_bytes(buffer.getvalue())
@@ -211,8 +221,10 @@ def test_an_uploaded_docx_is_answerable_at_once(browser_page, tmp_path):
 
     open_tab(page, "问答")
     reply = ask(page, "星河街道今年新建多少座口袋公园？", 2, "uploaded_doc_enter_to_answer")
-    expect(reply.locator(".answer-fact mark.fact")).to_contain_text("17座")
+    # The fact on the "1." item line is the highlighted fact, and the passage marks its sentence.
+    expect(reply.locator(".answer-fact mark.fact")).to_have_text("17座")
     expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", path.name)
+    expect(reply.locator(".cite").first).to_contain_text("新建口袋公园17座")
     shot(page, "06-uploaded-answer")
 
 

@@ -45,7 +45,7 @@ def docs_tab(page: Page) -> None:
 
 def upload(page: Page, path: Path) -> None:
     page.locator("#upload-file input[type=file]").set_input_files(str(path))
-    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=30_000)
+    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=120_000)
     page.locator("#upload-btn").click()
 
 
