@@ -112,8 +112,12 @@ def warm_up(base_url: str, questions: list[str]) -> None:
 
 
 def run_load(base_url: str, questions: list[str], clients: int, per_client: int, deadline: float,
-             keep_session: bool = True) -> dict:
-    """Every client asks `per_client` questions back to back (each from its own offset in the list)."""
+             keep_session: bool = True, fresh: bool = False) -> dict:
+    """Every client asks `per_client` questions back to back (each from its own offset in the list).
+
+    fresh: every request's wording is new (a numbered suffix), so no query-vector or answer cache helps:
+    the server encodes, searches and answers each one, as with many users asking different things.
+    """
     latencies: list[float] = []
     errors: list[str] = []
     records: list[tuple[str, dict]] = []
@@ -128,6 +132,8 @@ def run_load(base_url: str, questions: list[str], clients: int, per_client: int,
                         errors.append("deadline reached")
                     return
                 question = questions[(number * 7 + turn) % len(questions)]
+                if fresh:
+                    question = f"{question}（{number}-{turn}）"
                 started = time.perf_counter()
                 try:
                     record = search.search(question)
@@ -302,7 +308,9 @@ def main(argv=None) -> int:
         if url:
             warm_up(url, questions)
             runs = {"load": run_load(url, questions, args.clients, args.questions, deadline),
-                    "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline, False)}
+                    "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline, False),
+                    "load_fresh_questions": run_load(url, questions, args.clients, args.questions, deadline,
+                                                     fresh=True)}
         else:
             with tempfile.TemporaryDirectory(prefix="load-test-") as workdir, \
                     started_app(tree, Path(workdir), args.index_source) as (url, corpus):
@@ -312,7 +320,9 @@ def main(argv=None) -> int:
                 warm_up(url, questions)
                 runs = {"load": run_load(url, questions, args.clients, args.questions, deadline),
                         "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline,
-                                                          keep_session=False)}
+                                                          keep_session=False),
+                        "load_fresh_questions": run_load(url, questions, args.clients, args.questions, deadline,
+                                                         fresh=True)}
                 if args.upload and not has_endpoint(url, "indexing_status"):
                     print(f"{label}: no /indexing_status endpoint, so no upload scenario for this tree", flush=True)
                 elif args.upload:
@@ -327,7 +337,7 @@ def main(argv=None) -> int:
                   + (f", mixed answers {run['answers_not_from_old_or_new_index']}, new document answered "
                      f"{run['upload_answered']}" if name == "load_during_upload" else ""), flush=True)
     report["throughput_last_over_first"] = {}
-    for scenario in ("load", "load_session_per_call"):
+    for scenario in ("load", "load_session_per_call", "load_fresh_questions"):
         loads = [run for run in report["runs"] if run["scenario"] == scenario]
         if len(loads) >= 2 and loads[0]["throughput_qps"]:
             ratio = round(loads[-1]["throughput_qps"] / loads[0]["throughput_qps"], 2)
