@@ -135,13 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from starlette.middleware import Middleware
 
-    from retrieval.engine import SearchEngine   # imported here so --help answers at once
+    from retrieval.batching import BatchingEncoder   # imported here so --help answers at once
+    from retrieval.encoders import DEFAULT_ENCODER, load_encoder
+    from retrieval.engine import SearchEngine
     from ui import gradio_sessions
     from ui.blocks import EXAMPLES, build_app, launch_options
 
     gradio_sessions.enable()     # API calls without a session no longer build every component's config
 
-    engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index)
+    # Questions asked at the same time are encoded in one model call (a third of the cost of one call each).
+    engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index,
+                               encoder=BatchingEncoder(load_encoder(DEFAULT_ENCODER)))
     engine.ask(EXAMPLES[0])      # warm up (tokenizer dictionary, encoder) so the first user does not wait for it
     engine.start_watching()      # files copied into the corpus folder by hand are indexed too
     demo = build_app(engine, corpus_dir=args.corpus, users={u.name: u.role for u in users} if users else None)

@@ -1,0 +1,73 @@
+"""Query batching: concurrent questions are encoded together, each caller gets its own vector, errors reach the
+callers."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from retrieval.batching import BatchingEncoder
+from retrieval.encoders import HashingEncoder
+
+
+class CountingEncoder(HashingEncoder):
+    """The fake encoder, recording the size of every query call (slow enough for callers to pile up)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[int] = []
+        self.fail = False
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def encode_queries(self, texts):
+        self.gate.wait(5)
+        if self.fail:
+            raise RuntimeError("model crashed")
+        self.calls.append(len(texts))
+        return super().encode_queries(texts)
+
+
+QUESTIONS = [f"第{i}个问题：拆违任务多少平方米" for i in range(24)]
+
+
+def test_concurrent_questions_share_calls_and_get_their_own_vectors():
+    inner = CountingEncoder()
+    batching = BatchingEncoder(inner, max_batch=8, max_wait=0.05)
+    inner.gate.clear()                              # hold the model so questions pile up
+    with ThreadPoolExecutor(max_workers=len(QUESTIONS)) as pool:
+        futures = [pool.submit(batching.encode_queries, [q]) for q in QUESTIONS]
+        inner.gate.set()
+        vectors = [f.result() for f in futures]
+    expected = HashingEncoder().encode_queries(QUESTIONS)
+    for question_vector, wanted in zip(vectors, expected):
+        assert question_vector.shape == (1, inner.dim)
+        assert np.allclose(question_vector[0], wanted)
+    assert sum(inner.calls) == len(QUESTIONS)
+    assert len(inner.calls) < len(QUESTIONS) and max(inner.calls) <= 8   # batched, never over max_batch
+    batching.close()
+
+
+def test_documents_and_several_queries_pass_straight_through():
+    inner = CountingEncoder()
+    batching = BatchingEncoder(inner)
+    assert batching.model_id == inner.model_id and batching.dim == inner.dim
+    assert np.allclose(batching.encode_queries(QUESTIONS[:3]), HashingEncoder().encode_queries(QUESTIONS[:3]))
+    assert inner.calls == [3]
+    batching.close()
+
+
+def test_an_encoder_error_reaches_every_waiting_caller():
+    inner = CountingEncoder()
+    inner.fail = True
+    batching = BatchingEncoder(inner, max_wait=0.01)
+    with pytest.raises(RuntimeError, match="model crashed"):
+        batching.encode_queries(["吴淞今年拆违任务多少平方米"])
+    batching.close()
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="max_batch"):
+        BatchingEncoder(HashingEncoder(), max_batch=0)
