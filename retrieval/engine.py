@@ -400,6 +400,11 @@ class SearchEngine:
     def _encode_query_uncached(self, question: str) -> np.ndarray:
         return self.encoder.encode_queries([question])[0]
 
+    @staticmethod
+    def _check_question(question: str, k: int, year: int | None = None, org: str | None = None) -> str:
+        """The stripped question, or InvalidQuery (see retrieval.validation.validate_request)."""
+        return validate_request(question, k, year, org)
+
     def retrievers(self) -> dict[str, Retriever]:
         """The "bm25", "dense" and "hybrid" retrievers over the current index."""
         return {r.name: r for r in SearchPipeline(self._state, self._encode_query, self.leg_weights).retrievers()}
@@ -418,7 +423,7 @@ class SearchEngine:
         `org` (a doc_id) and `year` are hard filters from the app; organisations and years named in the
         question itself are soft preferences.
         """
-        question = validate_request(question, k, year, org)
+        question = self._check_question(question, k, year, org)
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
