@@ -146,6 +146,8 @@ class SearchEngine:
         engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes))
         if synced and changed:
             engine._sync(progress)               # documents added, changed or removed while no engine was open
+        if engine.dense_pending:
+            engine.indexing.resume_encoding()    # an encoding a kill interrupted goes on in the background
         return engine
 
     @staticmethod
@@ -280,6 +282,11 @@ class SearchEngine:
         if kind == "rebuild":
             self.rebuild(progress, phase=phase, should_stop=should_stop)
             return "索引已重建"
+        if kind == "encode":
+            phase("encoding")
+            self._change(lambda state, _: builder.finish_encoding(state, self.index_dir, self.encoder, progress,
+                                                                  should_stop=should_stop), progress)
+            return "向量编码完成"
         raise RetrievalError(f"unknown indexing job kind {kind!r}")
 
     @property

@@ -140,3 +140,55 @@ def test_bm25_over_segments_with_deletions_equals_one_bm25_over_the_live_passage
         np.testing.assert_allclose(segmented.scores(query)[live_rows], reference.scores(query), rtol=1e-6)
         assert not segmented.scores(query)[np.setdiff1d(np.arange(segmented.size), live_rows)].any()
     assert segmented.term_idf("t3") == pytest.approx(reference.term_idf("t3"), rel=1e-6)
+
+
+# --- a kill during background encoding ----------------------------------------------------------------------
+
+KILLED_WHILE_ENCODING = """
+import os, sys
+from pathlib import Path
+from retrieval.encoders import HashingEncoder
+from retrieval.engine import SearchEngine
+from retrieval.index import builder
+builder.ENCODE_BATCH, builder.CHECKPOINT_BATCHES = 8, 1      # small batches, each one saved
+class DiesOnTheFourthBatch(HashingEncoder):
+    batches = 0
+    def encode_documents(self, texts):
+        DiesOnTheFourthBatch.batches += 1
+        if DiesOnTheFourthBatch.batches == 4:
+            os._exit(9)                        # killed: no except, no finally runs
+        return super().encode_documents(texts)
+corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+SearchEngine.open(corpus, index, encoder=DiesOnTheFourthBatch(256))     # indexes the file copied in meanwhile
+"""
+
+
+def test_a_kill_during_encoding_resumes_without_losing_the_work_done(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.store_fakes import CountingEncoder
+
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_002, SEED_001))
+    index = tmp_path / "index"
+    SearchEngine.open(corpus, index, encoder=HashingEncoder(256))
+    shutil.copyfile(CORPUS / SEED_000, corpus / SEED_000)
+    root = Path(__file__).resolve().parents[1]
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_ENCODING, str(corpus), str(index)], cwd=root)
+    assert killed.returncode == 9
+    assert len(list(index.glob("segments/*/checkpoint-*.npy"))) == 3, "three batches were saved before the kill"
+
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    assert SEED_000 in engine.documents, "the document is searchable by BM25 at once"
+    engine.indexing.wait_idle(60)
+    assert engine.dense_pending == ()
+    (segment,) = [s for s in engine._state.index.segments if SEED_000 in s.documents]
+    assert len(encoder.documents) == len(set(segment.keys)) - 3 * 8, "only the rest is encoded"
+    fresh = HashingEncoder(256).encode_documents([c.text for c in segment.chunks])
+    np.testing.assert_array_equal(np.asarray(segment.passage_vectors), fresh)
+    assert not list(index.glob("segments/*/checkpoint-*")), "checkpoints give way to the segment's vectors"
+    hits = engine.search("永兴街道规划建设什么", k=10, leg="dense")
+    assert SEED_000 in {engine.chunks[h.chunk_id].doc_id for h in hits}
+    engine.close()
