@@ -189,6 +189,7 @@ def phase_build(options: dict) -> dict:
     timer = StageTimer()
     timer.wrap(builder_module, "fingerprint", "fingerprint")
     timer.wrap(builder_module, "load_corpus", "read_clean")
+    timer.wrap(builder_module, "_read_in_parallel", "read_clean")
     timer.wrap(passages_module, "chunk_document", "chunk")
     timer.wrap(Segment, "build", "bm25_matrix")
     timer.wrap(store_module, "save_index", "save")

@@ -192,3 +192,18 @@ def test_a_kill_during_encoding_resumes_without_losing_the_work_done(tmp_path):
     hits = engine.search("永兴街道规划建设什么", k=10, leg="dense")
     assert SEED_000 in {engine.chunks[h.chunk_id].doc_id for h in hits}
     engine.close()
+
+
+def test_a_build_spread_over_worker_processes_equals_one_in_this_process(tmp_path, monkeypatch):
+    from tests.seeds import ALL_SEEDS
+
+    corpus = copy_seeds(tmp_path / "corpus", ALL_SEEDS)
+    monkeypatch.setattr(builder, "PARALLEL_MIN_DOCUMENTS", 10**9)
+    serial = SearchEngine.open(corpus, tmp_path / "serial", encoder=HashingEncoder(256))
+    monkeypatch.setattr(builder, "PARALLEL_MIN_DOCUMENTS", 2)
+    monkeypatch.setattr(builder, "BUILD_WORKERS", 2)
+    parallel = SearchEngine.open(corpus, tmp_path / "parallel", encoder=HashingEncoder(256))
+    assert parallel.documents == serial.documents and parallel.chunks == serial.chunks
+    (one,), (other,) = serial._state.index.segments, parallel._state.index.segments
+    assert one.vocabulary == other.vocabulary and (one.postings != other.postings).nnz == 0
+    assert_same_rankings(ranked(parallel), ranked(serial))
