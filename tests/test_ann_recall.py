@@ -25,14 +25,17 @@ def _sentences(count: int, directory: Path) -> list[str]:
     from retrieval.chunking import ChunkingConfig, chunk_document
     from retrieval.corpus import corpus_files, load_document
 
-    generate(count // 5, directory, seed=11)
+    generate(count, directory, seed=11)          # sentences recur across documents: many more passages than needed
     seen: dict[str, None] = {}
     for path in corpus_files(directory):
         document = load_document(path)
         for chunk in chunk_document(document.doc_id, document.text, ChunkingConfig()):
             for start, end in answer_units(chunk.text):
-                seen.setdefault(chunk.text[start:end].strip(), None)
-    return [s for s in seen if len(s) >= 8][:count]
+                if end - start >= 8:
+                    seen.setdefault(chunk.text[start:end].strip(), None)
+        if len(seen) >= count:
+            break
+    return list(seen)[:count]
 
 
 def _vectors(tmp_path: Path) -> tuple[np.ndarray, np.ndarray]:
