@@ -167,6 +167,8 @@ class SearchEngine:
             reasons.append(f"index format {manifest.get('format_version')} != {store.INDEX_FORMAT}")
         if manifest.get("chunking") != {**asdict(chunking), "version": CHUNKER_VERSION}:
             reasons.append("chunking settings changed")
+        if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
+            reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("domain_terms_hash") != domain_terms_hash():
             reasons.append("domain dictionary changed")
         current, built = fingerprint(corpus_dir), manifest.get("corpus", {})

@@ -207,3 +207,30 @@ def test_a_build_spread_over_worker_processes_equals_one_in_this_process(tmp_pat
     (one,), (other,) = serial._state.index.segments, parallel._state.index.segments
     assert one.vocabulary == other.vocabulary and (one.postings != other.postings).nnz == 0
     assert_same_rankings(ranked(parallel), ranked(serial))
+
+
+def test_unit_mean_passage_vectors_are_their_sentences_mean_and_are_not_encoded(tmp_path, monkeypatch):
+    from tests.store_fakes import CountingEncoder
+
+    monkeypatch.setattr(builder, "PASSAGE_VECTORS", "unit_mean")
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder)
+    (segment,) = engine._state.index.segments
+    encoded = set(encoder.documents)
+    checked = 0
+    for row, chunk in enumerate(segment.chunks):
+        units = [segment.size + i for i, (r, _, _) in enumerate(segment.unit_spans) if r == row]
+        if not units:
+            continue
+        unit_texts = {chunk.text[s:e] for r, s, e in segment.unit_spans if r == row}
+        if chunk.text not in unit_texts:
+            assert chunk.text not in encoded, "a passage with sentences is not encoded itself"
+        mean = np.mean([segment.vectors[i] for i in units], axis=0)
+        np.testing.assert_allclose(segment.passage_vectors[row], mean / np.linalg.norm(mean), rtol=1e-5, atol=1e-6)
+        checked += 1
+    assert checked > 10
+    assert engine.manifest["dense"]["passage_vector"] == "unit_mean"
+    monkeypatch.setattr(builder, "PASSAGE_VECTORS", "encoded")
+    with pytest.raises(Exception, match="passage vectors"):
+        SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
