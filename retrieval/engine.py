@@ -27,11 +27,10 @@ from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.indexing import IndexingCancelled, IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
-from retrieval.metadata import METADATA_FILE, load_overrides, remove_override, save_override
+from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.retrievers import Retriever
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
                                        SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
-from retrieval.tokenizer import USER_DICTIONARY_FILE
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
@@ -55,8 +54,8 @@ def _never_stop() -> bool:
 class SearchEngine:
     """Hybrid retrieval over one corpus directory and its index directory.
 
-    Open it with `SearchEngine.open(corpus_dir, index_dir)`: the index is loaded, or (re)built when it
-    is missing or the corpus changed; only passages whose text changed are encoded again.
+    Open it with `SearchEngine.open(corpus_dir, index_dir)`: the index is loaded, or built when it is
+    missing or its settings changed; documents added, changed or removed since become one segment each.
     """
 
     def __init__(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, state: IndexState,

@@ -19,7 +19,7 @@ from retrieval.orgs import OrganisationMatcher
 from retrieval.query import analyze_query, strip_organisations
 from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from retrieval.tokenizer import JiebaTokenizer
-from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 
 CANDIDATES_PER_LEG = 50
 # Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
