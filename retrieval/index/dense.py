@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -111,7 +112,7 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
     return found[:k]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DensePart:
     """One encoded segment as the dense search sees it."""
 
@@ -121,6 +122,10 @@ class DensePart:
     passage_ivf: InvertedFile | None
     unit_ivf: InvertedFile | None
 
+    @cached_property
+    def unit_live(self) -> np.ndarray | None:
+        return None if self.live is None else self.live[self.segment.unit_spans[:, 0]]
+
 
 class SegmentedDense:
     """The dense leg over every encoded segment; rows are numbered across segments as in SegmentedBM25."""
@@ -129,6 +134,7 @@ class SegmentedDense:
         self.parts = list(parts)
         self.sentence_weight = sentence_weight
         self.passages = sum(p.segment.size if p.live is None else int(p.live.sum()) for p in self.parts)
+        self.units = sum(p.segment.unit_count if p.live is None else int(p.unit_live.sum()) for p in self.parts)
 
     def search(self, query: np.ndarray, pool: int) -> list[tuple[int, float]]:
         """(row, mixed score) of candidate passages, best first (ties: lower row first)."""
@@ -137,17 +143,14 @@ class SegmentedDense:
         faiss.omp_set_num_threads(FAISS_QUERY_THREADS)
         query = np.ascontiguousarray(query, dtype=np.float32)
         passage_k = min(2 * pool, self.passages)
-        unit_total = sum(p.segment.unit_count if p.live is None else int(p.live[p.segment.unit_spans[:, 0]].sum())
-                         for p in self.parts)
-        unit_k = min(8 * pool, unit_total)
+        unit_k = min(8 * pool, self.units)
         passage_hits, unit_hits = [], []
         for part in self.parts:
             segment = part.segment
             passage_hits += [(s, part.offset + r) for s, r in
                              nearest(segment.passage_vectors, query, passage_k, part.live, part.passage_ivf)]
-            unit_live = None if part.live is None else part.live[segment.unit_spans[:, 0]]
             unit_hits += [(s, part.offset + int(segment.unit_spans[r, 0])) for s, r in
-                          nearest(segment.unit_vectors, query, unit_k, unit_live, part.unit_ivf)]
+                          nearest(segment.unit_vectors, query, unit_k, part.unit_live, part.unit_ivf)]
         top_passages = heapq.nlargest(passage_k, passage_hits, key=lambda pair: (pair[0], -pair[1]))
         top_units = heapq.nlargest(unit_k, unit_hits, key=lambda pair: (pair[0], -pair[1]))
         best_sentence: dict[int, float] = {}
