@@ -234,3 +234,14 @@ def test_unit_mean_passage_vectors_are_their_sentences_mean_and_are_not_encoded(
     monkeypatch.setattr(builder, "PASSAGE_VECTORS", "encoded")
     with pytest.raises(Exception, match="passage vectors"):
         SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
+
+
+def test_one_segment_scores_are_bit_identical_to_bm25index():
+    """The dev results stay the same only if a one-segment index scores exactly as before the redesign."""
+    rng = np.random.default_rng(5)
+    vocabulary = [f"t{i}" for i in range(30)]
+    corpus = [list(rng.choice(vocabulary, size=rng.integers(2, 20))) for _ in range(80)]
+    segment = Segment.build("s", [], _passages(corpus))
+    segmented, reference = SegmentedBM25([(segment, np.ones(len(corpus), bool))]), BM25Index.build(corpus)
+    for query in (["t1", "t2", "t2"], ["t7"], ["t3", "t11", "t29", "t0"]):
+        np.testing.assert_array_equal(segmented.scores(query), reference.scores(query))

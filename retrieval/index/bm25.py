@@ -41,6 +41,7 @@ class SegmentedBM25:
                 frequency[np.diff(postings.indptr) == 0] = 0
             term_ids.append(ids)
             document_frequency.append(frequency)
+        self._term_ids = term_ids
         df = np.zeros(len(vocabulary), dtype=np.int64)
         for ids, frequency in zip(term_ids, document_frequency):
             np.add.at(df, ids, frequency)
@@ -56,7 +57,6 @@ class SegmentedBM25:
         self.idf = idf
         lengths = np.concatenate([segment.lengths for segment, _ in self.parts]).astype(np.float64) if self.parts else np.zeros(0)
         self.average_length = (lengths[self.live].mean() if n else 0.0) or 1.0
-        # Same expression as BM25Index.build, so single-segment scores are bit-identical to it.
         self._norm = self.k1 * (1 - self.b + self.b * lengths / self.average_length)
         self.passages = n
 
@@ -69,21 +69,33 @@ class SegmentedBM25:
     def _idf32(self) -> np.ndarray:
         return self.idf.astype(np.float32)
 
+    @cached_property
+    def _weights(self) -> list[np.ndarray]:
+        """BM25 weight of every posting under this snapshot's statistics, float32, aligned with each segment's
+        postings: computed once per snapshot (one pass over the postings), so a query only gathers and adds."""
+        weights = []
+        for (segment, _), ids, offset in zip(self.parts, self._term_ids, self.offsets):
+            postings = segment.postings
+            idf = self.idf[np.repeat(ids, np.diff(postings.indptr))]
+            tf = postings.data.astype(np.float64)
+            norm = self._norm[postings.indices.astype(np.int64) + offset]
+            # Same expression as BM25Index.build, so single-segment scores are bit-identical to it.
+            weights.append((idf * tf * (self.k1 + 1) / (tf + norm)).astype(np.float32))
+        return weights
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row; a repeated query token counts again, as in BM25Okapi."""
         scores = np.zeros(self.size, dtype=np.float32)
         counts = Counter(t for t in query_tokens if t in self.vocabulary)
+        weights = self._weights if counts else []
         for term, multiplicity in counts.items():
-            idf = self.idf[self.vocabulary[term]]
-            for (segment, _), offset in zip(self.parts, self.offsets):
+            for (segment, _), offset, segment_weights in zip(self.parts, self.offsets, weights):
                 row = segment.term_rows.get(term)
                 if row is None:
                     continue
                 start, end = segment.postings.indptr[row], segment.postings.indptr[row + 1]
-                cols = segment.postings.indices[start:end].astype(np.int64) + offset
-                tf = segment.postings.data[start:end].astype(np.float64)
-                weights = (idf * tf * (self.k1 + 1) / (tf + self._norm[cols])).astype(np.float32)
-                scores[cols] += weights * np.float32(multiplicity)
+                cols = segment.postings.indices[start:end] + offset
+                scores[cols] += segment_weights[start:end] * np.float32(multiplicity)
         if not self.live.all():
             scores[~self.live] = 0.0
         return scores
