@@ -177,18 +177,21 @@ def phase_generate(options: dict) -> dict:
 
 def phase_build(options: dict) -> dict:
     import retrieval.engine as engine_module
+    import retrieval.index.builder as builder_module
+    import retrieval.ingest.passages as passages_module
     import retrieval.store as store_module
-    from retrieval.bm25 import BM25Index
     from retrieval.encoders import load_encoder
+    from retrieval.index.segment import Segment
 
     started = perf_counter()
     encoder = load_encoder(options["encoder"])
     encoder_load = perf_counter() - started
     timer = StageTimer()
-    timer.wrap(engine_module, "fingerprint", "fingerprint")
-    timer.wrap(engine_module, "load_corpus", "read_clean")
-    timer.wrap(engine_module, "chunk_document", "chunk")
-    timer.wrap(BM25Index, "build", "bm25_matrix")
+    timer.wrap(builder_module, "fingerprint", "fingerprint")
+    timer.wrap(builder_module, "load_corpus", "read_clean")
+    timer.wrap(builder_module, "_read_in_parallel", "read_clean")
+    timer.wrap(passages_module, "chunk_document", "chunk")
+    timer.wrap(Segment, "build", "bm25_matrix")
     timer.wrap(store_module, "save_index", "save")
     progress: list[tuple[float, float]] = []
     started = perf_counter()

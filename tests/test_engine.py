@@ -148,7 +148,7 @@ def test_manifest_records_what_built_the_index(built):
 
 def test_chunks_file_keeps_chinese_readable(built):
     _, index, _ = built
-    text = (index / "chunks.jsonl").read_text(encoding="utf-8")
+    text = "".join(path.read_text(encoding="utf-8") for path in index.glob("segments/*/chunks.jsonl"))
     assert "完成3万平方米年度拆违任务" in text
     assert "\\u" not in text
 
@@ -343,7 +343,7 @@ def test_leg_weights_steer_the_fusion(built):
 def test_a_damaged_index_file_is_rebuilt_not_a_crash(tmp_path):
     corpus = copy_corpus(tmp_path / "corpus", (WUSONG,))
     SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
-    vectors = tmp_path / "index" / "embeddings.npy"
+    (vectors,) = (tmp_path / "index").glob("segments/*/vectors.npy")
     vectors.write_bytes(vectors.read_bytes()[:100])               # a truncated write
     with pytest.raises(IndexMismatch, match="damaged"):
         SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")

@@ -56,7 +56,9 @@ def test_a_new_document_is_found_by_bm25_before_its_vectors_exist(gated):
     assert engine.dense_pending == (NEW_DOC,)
     assert NEW_DOC in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=3, leg="bm25"))
     assert NEW_DOC not in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=50, leg="dense"))
-    assert NEW_DOC not in indexed_on_disk(index), "the half-built state lives in memory only"
+    on_disk = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    assert NEW_DOC in on_disk["corpus"], "the BM25-first state is saved, so a kill does not lose the document"
+    assert [s["encoded"] for s in on_disk["segments"]] == [True, False], "its segment waits for its vectors"
 
     encoder.gate.set()
     finished = engine.indexing.wait(job.job_id, timeout=60)
@@ -65,6 +67,7 @@ def test_a_new_document_is_found_by_bm25_before_its_vectors_exist(gated):
     assert engine.dense_pending == ()
     assert NEW_DOC in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=5, leg="dense"))
     assert NEW_DOC in indexed_on_disk(index)
+    assert all(s["encoded"] for s in json.loads((index / "manifest.json").read_text(encoding="utf-8"))["segments"])
 
 
 def test_cancelling_a_running_job_leaves_the_index_as_it_was(gated):

@@ -36,7 +36,20 @@ def indexed(tmp_path):
 
 def unique_inputs(engine: SearchEngine) -> int:
     """How many distinct texts a build from nothing encodes (passages and answer units)."""
-    return len({store.text_key(encoded_text(c)) for c in engine.chunks.values()} | set(engine._state.unit_keys))
+    return len({key for segment in engine._state.index.segments for key in segment.keys})
+
+
+def segment_file(index: Path, name: str) -> Path:
+    """The one segment's file of that name (the fixture's index is one segment)."""
+    (path,) = index.glob(f"segments/*/{name}")
+    return path
+
+
+def assert_vectors_are_fresh(engine: SearchEngine) -> None:
+    """Every stored passage vector is the encoder's vector of that passage, none a damaged copy."""
+    for segment in engine._state.index.segments:
+        fresh = HashingEncoder(256).encode_documents([encoded_text(c) for c in segment.chunks])
+        np.testing.assert_array_equal(np.asarray(segment.passage_vectors), fresh)
 
 
 def flip_bytes(path: Path, offset_from_end: int = 64) -> None:
@@ -50,7 +63,7 @@ def flip_bytes(path: Path, offset_from_end: int = 64) -> None:
 
 def test_an_edited_passage_is_caught_and_rebuilt_from_the_corpus(indexed):
     corpus, index = indexed
-    chunks = index / "chunks.jsonl"
+    chunks = segment_file(index, "chunks.jsonl")
     text = chunks.read_text(encoding="utf-8")
     assert FACT in text
     chunks.write_text(text.replace(FACT, FORGED), encoding="utf-8")
@@ -63,30 +76,28 @@ def test_an_edited_passage_is_caught_and_rebuilt_from_the_corpus(indexed):
     assert any(FACT in t for t in texts) and not any(FORGED in t for t in texts)
     assert any("checksum" in note for note in engine.notes)
     assert len(set(encoder.documents)) == unique_inputs(engine), "no vector of the damaged index is reused"
-    assert FORGED not in chunks.read_text(encoding="utf-8")
+    assert FORGED not in segment_file(index, "chunks.jsonl").read_text(encoding="utf-8")
     SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")     # verifies again
 
 
-@pytest.mark.parametrize("damaged", ["embeddings.npy", "unit_embeddings.npy", "dense.faiss", "units.faiss"])
+@pytest.mark.parametrize("damaged", ["vectors.npy", "keys.json", "postings_tf.npy"])
 def test_flipped_vector_bytes_are_caught_and_no_vector_is_reused(indexed, damaged):
     corpus, index = indexed
-    flip_bytes(index / damaged)
+    flip_bytes(segment_file(index, damaged))
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, index, encoder=encoder)
     assert len(set(encoder.documents)) == unique_inputs(engine)
-    fresh = HashingEncoder(256).encode_documents([encoded_text(engine.chunks[c]) for c in engine._state.chunk_ids])
-    np.testing.assert_array_equal(engine._state.embeddings, fresh)
+    assert_vectors_are_fresh(engine)
 
 
 def test_build_force_reuses_no_vector_from_a_damaged_index(indexed):
     """`build --force` (rebuild="always") used to read the old vectors without checking them."""
     corpus, index = indexed
-    flip_bytes(index / "embeddings.npy")
+    flip_bytes(segment_file(index, "vectors.npy"))
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, index, encoder=encoder, rebuild="always")
     assert len(set(encoder.documents)) == unique_inputs(engine)
-    fresh = HashingEncoder(256).encode_documents([encoded_text(engine.chunks[c]) for c in engine._state.chunk_ids])
-    np.testing.assert_array_equal(engine._state.embeddings, fresh)
+    assert_vectors_are_fresh(engine)
 
 
 def test_an_intact_index_is_reused_by_build_force(indexed):
@@ -102,7 +113,8 @@ def test_every_index_file_has_a_recorded_checksum(indexed):
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     files = {p.relative_to(index).as_posix() for p in index.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == files
-    assert manifest["files"]["chunks.jsonl"] == store.file_sha256(index / "chunks.jsonl")
+    chunks = segment_file(index, "chunks.jsonl")
+    assert manifest["files"][chunks.relative_to(index).as_posix()] == store.file_sha256(chunks)
 
 
 # --- unreadable manifest ----------------------------------------------------------------------------------
@@ -234,7 +246,7 @@ def test_an_incomplete_copy_is_never_restored(indexed, tmp_path):
     corpus, index = indexed
     broken = tmp_path / f".index.tmp-{os.getpid()}-9"
     os.replace(index, broken)
-    flip_bytes(broken / "embeddings.npy")
+    flip_bytes(segment_file(broken, "vectors.npy"))
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, index, encoder=encoder)
     assert len(set(encoder.documents)) == unique_inputs(engine)

@@ -1,0 +1,109 @@
+"""The index store's interface: what the search pipeline and the writers need from any backend.
+
+A backend holds documents' passages: their BM25 tokens, their vectors, and the chunks themselves. The
+local segments (LocalSegmentBackend, below) are the first backend; a remote vector database is meant to
+be a second one behind the same methods, checked by the same contract tests (tests/test_backend_contract.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from retrieval import store
+from retrieval.index.local import Ann, SegmentIndex, new_segment_id
+from retrieval.index.segment import Segment
+from retrieval.ingest.passages import PreparedPassage
+from retrieval.types import Chunk, Document
+
+
+@runtime_checkable
+class IndexBackend(Protocol):
+    def add(self, document: Document, passages: Sequence[PreparedPassage], vectors: np.ndarray | None = None) -> None:
+        """Index one document's passages, replacing any earlier version of it. `vectors`: one row per vector
+        input, in the order of `[text for p in passages for text in p.vector_inputs]`, or None (BM25 only)."""
+
+    def delete(self, doc_id: str) -> None:
+        """Take a document's passages out; unknown ids are an error."""
+
+    def bm25(self, query_tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
+        """(chunk id, score) of the k best passages by BM25 over every live passage, best first."""
+
+    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """(chunk id, score) of the k best encoded passages for a query vector, best first."""
+
+    def fetch(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """The live chunks of these ids, in the order asked; unknown ids are left out."""
+
+    def count(self) -> int:
+        """Live passages."""
+
+    def flush(self) -> None:
+        """Make every change so far durable: a backend opened afterwards sees them."""
+
+
+class LocalSegmentBackend:
+    """The local segments in one directory: each add writes one segment, each delete marks rows deleted.
+
+    Changes are kept in memory until flush(), which swaps a new copy of the directory in atomically.
+    The index keeps the manifest of its owner (the engine's build settings) and adds its own entries.
+    """
+
+    def __init__(self, directory: Path, terms: Sequence[str] = (), manifest: dict | None = None,
+                 index: SegmentIndex | None = None, sentence_weight: float = 0.5):
+        self.directory = Path(directory)
+        self.terms = list(terms)
+        self.manifest = dict(manifest or {})
+        self.index = index or SegmentIndex((), {}, {}, sentence_weight)
+
+    @classmethod
+    def open(cls, directory: Path, sentence_weight: float = 0.5) -> "LocalSegmentBackend":
+        manifest = store.verify_index(Path(directory))
+        terms = [t for t in (Path(directory) / "userdict.txt").read_text(encoding="utf-8").split("\n") if t]
+        return cls(directory, terms, manifest, SegmentIndex.load(Path(directory), manifest, sentence_weight))
+
+    def add(self, document: Document, passages: Sequence[PreparedPassage], vectors: np.ndarray | None = None) -> None:
+        if not passages:
+            raise ValueError(f"document {document.doc_id!r} has no passage to add")
+        segment = Segment.build(new_segment_id(), [document], passages)
+        if vectors is not None:
+            # Inputs come passage by passage (its own text, then its units); a segment keeps passages first.
+            starts = np.cumsum([0] + [1 + len(p.units) for p in passages])[:-1]
+            order = [*starts, *(start + 1 + j for start, p in zip(starts, passages) for j in range(len(p.units)))]
+            segment = segment.with_vectors(np.asarray(vectors, dtype=np.float32)[order])
+        self.index = self.index.with_segment(segment, Ann.train(segment) if segment.encoded else Ann())
+
+    def delete(self, doc_id: str) -> None:
+        if doc_id not in self.index.documents:
+            raise KeyError(f"no document {doc_id!r} in the index at {self.directory}")
+        self.index = self.index.without([doc_id])
+
+    def bm25(self, query_tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
+        ids = self.index.chunk_ids
+        return [(ids[row], score) for row, score in self.index.bm25.top_k(query_tokens, k)]
+
+    def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        if self.index.dense.passages == 0:
+            return []
+        ids = self.index.chunk_ids
+        return [(ids[row], score) for row, score in self.index.dense.search(query_vector, k)[:k]]
+
+    def fetch(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        chunks = self.index.chunks
+        return [chunks[chunk_id] for chunk_id in chunk_ids if chunk_id in chunks]
+
+    def count(self) -> int:
+        return self.index.count()
+
+    def merge(self) -> None:
+        """Every segment merged into one (live passages only)."""
+        if len(self.index.segments) > 1 or self.index.deleted:
+            self.index = self.index.merged([s.segment_id for s in self.index.segments])
+
+    def flush(self) -> None:
+        manifest = {key: value for key, value in self.manifest.items() if key != "files"}
+        manifest.setdefault("format_version", store.INDEX_FORMAT)
+        manifest["counts"] = {"documents": len(self.index.documents), "chunks": self.index.count(),
+                              "units": self.index.unit_count()}
+        self.manifest = self.index.save(self.directory, manifest, self.terms)

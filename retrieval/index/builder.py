@@ -1,0 +1,510 @@
+"""Writing the local index: a full build streamed segment by segment, and one-document changes as new segments.
+
+Every path publishes a snapshot searchable by BM25 first (when vectors are missing), encodes in batches
+(asking `should_stop` between them), then saves and returns the final snapshot. A change never re-reads,
+re-cleans or re-tokenises another document: it writes one segment and marks the old passages deleted.
+The learned dictionary is a corpus-wide statistic (recurring phrases): a full build learns it, a
+one-document change tokenises with the index's dictionary, and `rebuild` learns it again.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from retrieval import store
+from retrieval.chunking import ChunkingConfig
+from retrieval.corpus import corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
+from retrieval.encoders import Encoder
+from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
+from retrieval.indexing import IndexingCancelled
+from retrieval.index.local import SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id
+from retrieval.index.segment import VECTORS_FILE, Segment
+from retrieval.ingest.passages import PreparedPassage, prepare_passages
+from retrieval.metadata import METADATA_FILE, load_overrides
+from retrieval.orgs import organisation_names
+from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
+from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
+from retrieval.types import Document
+
+CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
+ENCODE_BATCH = 32                 # vectors encoded between two cancellation checks / progress reports
+CHECKPOINT_BATCHES = 32           # batches between two saves of the vectors encoded so far (resumable encoding)
+SEGMENT_PASSAGES = 50_000         # a full build writes segments of about this many passages
+MAX_SEGMENTS = 8                  # more than this after a change: the small segments are merged
+MAX_DELETED_SHARE = 0.3           # a segment with more deleted passages than this is compacted by a merge
+CALIBRATION_SAMPLE = 64
+# How a passage gets its vector: "encoded" (the model reads the passage) or "unit_mean" (the normalised mean of
+# its sentence vectors, which the dense leg encodes anyway: about half the encoder's work per passage).
+PASSAGE_VECTORS = os.environ.get("RETRIEVAL_PASSAGE_VECTORS", "encoded")
+if PASSAGE_VECTORS not in ("encoded", "unit_mean"):
+    raise ValueError(f"RETRIEVAL_PASSAGE_VECTORS must be 'encoded' or 'unit_mean', got {PASSAGE_VECTORS!r}")
+SETTINGS_FILES = (METADATA_FILE, USER_DICTIONARY_FILE)   # a change to one of them re-reads the whole corpus
+
+Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    pass
+
+
+def _no_phase(name: str) -> None:
+    pass
+
+
+def _never_stop() -> bool:
+    return False
+
+
+def domain_terms_hash() -> str:
+    from retrieval.tokenizer import RESOURCES, dictionary_hash
+
+    terms = _read_terms(RESOURCES / "domain_terms.txt") + sorted(_read_terms(RESOURCES / "stopwords.txt"))
+    return dictionary_hash(terms)
+
+
+def similarity_calibration(encoder: Encoder, unit_texts: list[str], unit_vectors: np.ndarray) -> dict:
+    """Mean and std of query-to-sentence cosines for this encoder on this corpus.
+
+    Encoders differ in scale (e5 puts unrelated Chinese sentences near 0.86, MiniLM near 0.1), so answer
+    confidence uses similarities in standard deviations. Pseudo-queries are the openings of a fixed
+    sample of sentences, scored against every sentence.
+    """
+    if len(unit_texts) < 2:
+        return {"mean": 0.0, "std": 1.0, "sample": len(unit_texts)}
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(unit_texts), size=min(CALIBRATION_SAMPLE, len(unit_texts)), replace=False)
+    queries = encoder.encode_queries([unit_texts[i][:40] for i in sample])
+    cosines = queries @ np.asarray(unit_vectors, dtype=np.float32).T
+    return {"mean": round(float(cosines.mean()), 6), "std": round(float(cosines.std()), 6), "sample": int(len(sample))}
+
+
+def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[str], chunking: ChunkingConfig,
+                  prints: dict, skipped: dict, calibration: dict, *, documents: int, chunks: int, units: int,
+                  encoded: int, seconds: float) -> dict:
+    from retrieval.index.bm25 import B, EPSILON, K1
+
+    return {
+        "format_version": store.INDEX_FORMAT,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "library_versions": store.library_versions(),
+        "encoder": {"model_id": encoder.model_id, "dim": encoder.dim},
+        "tokenizer": {"name": "jieba.cut_for_search", "dictionary_hash": tokenizer.dictionary_hash,
+                      "domain_terms_hash": domain_terms_hash(), "terms": len(terms)},
+        "bm25": {"k1": K1, "b": B, "epsilon": EPSILON},
+        "dense": {"search": "exact below the IVF threshold, IVF with exact re-rank above", "normalised": True,
+                  "input": "passage text", "passage_vector": PASSAGE_VECTORS, "sentence_weight": SENTENCE_WEIGHT,
+                  "answer_units": units,
+                  "query_unit_similarity": calibration},
+        "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
+        "corpus": prints,
+        "skipped": skipped,
+        "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
+        "build_seconds": round(seconds, 2),
+    }
+
+
+def load_state(index_dir: Path, manifest: dict) -> IndexState:
+    """The snapshot of a verified index directory."""
+    terms = [t for t in (index_dir / "userdict.txt").read_text(encoding="utf-8").split("\n") if t]
+    tokenizer = JiebaTokenizer(terms)
+    if tokenizer.dictionary_hash != manifest["tokenizer"]["dictionary_hash"]:
+        raise IndexMismatch(f"dictionary in {index_dir} does not match its manifest: rebuild the index")
+    index = SegmentIndex.load(index_dir, manifest, SENTENCE_WEIGHT)
+    counts = manifest.get("counts", {})
+    if index.count() != counts.get("chunks") or index.unit_count() != counts.get("units"):
+        raise IndexMismatch(f"index in {index_dir} is inconsistent ({index.count()} passages, {index.unit_count()} "
+                            f"units, manifest {counts}): rebuild with `python -m retrieval build --force`")
+    return IndexState(manifest, index, tokenizer, tuple(terms))
+
+
+def stored_vectors(index_dir: Path, encoder: Encoder, previous: IndexState | None,
+                   progress: Progress = _no_progress) -> dict[str, np.ndarray]:
+    """Vectors of the current index by input-text key, so unchanged passages are not encoded again.
+
+    Vectors on disk are reused only from an index whose every file passes its checksum.
+    """
+    if previous is not None:
+        return previous.index.vectors_by_key()
+    try:
+        manifest = store.read_manifest(index_dir)
+        if manifest and manifest.get("encoder") == {"model_id": encoder.model_id, "dim": encoder.dim} \
+                and manifest.get("format_version") == store.INDEX_FORMAT \
+                and manifest.get("dense", {}).get("passage_vector") == PASSAGE_VECTORS:
+            store.verify_index(index_dir, manifest)
+            return SegmentIndex.load(index_dir, manifest, SENTENCE_WEIGHT).vectors_by_key()
+    except IndexDamaged as error:
+        log.warning("%s", error)
+        progress(0.2, "旧索引校验失败，全部重新编码，不复用其中任何向量")
+    except (OSError, ValueError, KeyError, TypeError, RetrievalError):
+        pass                                 # an unreadable old index only means encoding everything
+    return {}
+
+
+Checkpoint = Callable[[str, list[str], np.ndarray], None]
+
+
+def _segment_inputs(segment: Segment) -> dict[str, str]:
+    """Key → encoder input of every vector of a segment, read from its own chunks (no document is re-read)."""
+    from retrieval.ingest.passages import encoded_text
+
+    texts = {}
+    with_units = set(int(row) for row in segment.unit_spans[:, 0]) if PASSAGE_VECTORS == "unit_mean" else set()
+    for row, (key, chunk) in enumerate(zip(segment.keys, segment.chunks)):
+        if row not in with_units:                # "unit_mean": derived from its units, not encoded
+            texts[key] = encoded_text(chunk)
+    for key, (row, start, end) in zip(segment.keys[segment.size:], segment.unit_spans):
+        texts.setdefault(key, segment.chunks[row].text[start:end])
+    return texts
+
+
+def _derive_passage_vectors(segment: Segment, cache: dict) -> None:
+    """Passage vectors as the normalised mean of their units' vectors (PASSAGE_VECTORS = "unit_mean")."""
+    units_of: dict[int, list[str]] = {}
+    for key, (row, _, _) in zip(segment.keys[segment.size:], segment.unit_spans):
+        units_of.setdefault(int(row), []).append(key)
+    for row, key in enumerate(segment.keys[:segment.size]):
+        if key not in cache and row in units_of:
+            mean = np.mean([cache[k] for k in units_of[row]], axis=0)
+            cache[key] = (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
+
+
+def _encode_segments(segments: Sequence[Segment], cache: dict, encoder: Encoder, progress: Progress,
+                     should_stop: Callable[[], bool], checkpoint: Checkpoint | None = None,
+                     start: float = 0.2, span: float = 0.75) -> tuple[list[Segment], int]:
+    """Every segment with its vectors: cached ones reused by key, the others encoded in batches.
+
+    `checkpoint(segment id, keys, vectors)` receives what was encoded for a segment every
+    CHECKPOINT_BATCHES batches, so an interrupted encoding resumes from there.
+    """
+    todo = []
+    for segment in segments:
+        texts = {key: text for key, text in _segment_inputs(segment).items() if key not in cache}
+        todo.append((segment, texts))
+    total = len({key for _, texts in todo for key in texts})
+    done = 0
+    for segment, texts in todo:
+        missing = [key for key in texts if key not in cache]
+        unsaved: list[str] = []
+        for first in range(0, len(missing), ENCODE_BATCH):
+            if should_stop():
+                raise IndexingCancelled()
+            keys = missing[first:first + ENCODE_BATCH]
+            for key, vector in zip(keys, encoder.encode_documents([texts[k] for k in keys])):
+                cache[key] = vector
+            unsaved += keys
+            done += len(keys)
+            progress(start + span * min(1.0, done / total), f"向量编码 {done}/{total}")
+            if checkpoint is not None and len(unsaved) >= CHECKPOINT_BATCHES * ENCODE_BATCH \
+                    and first + ENCODE_BATCH < len(missing):
+                checkpoint(segment.segment_id, unsaved, np.stack([cache[k] for k in unsaved]))
+                unsaved = []
+        if PASSAGE_VECTORS == "unit_mean":
+            _derive_passage_vectors(segment, cache)
+    if should_stop():
+        raise IndexingCancelled()
+    encoded = [segment.with_vectors(np.stack([cache[k] for k in segment.keys]).astype(np.float32)
+                                    if segment.keys else np.zeros((0, encoder.dim), np.float32))
+               for segment in segments]
+    return encoded, total
+
+
+def _unit_texts(index: SegmentIndex) -> tuple[list[str], np.ndarray]:
+    """Text and vector of every live answer unit, in row order (for the similarity calibration)."""
+    texts, vectors = [], []
+    for segment in index.segments:
+        live = index.live(segment)
+        kept = live[segment.unit_spans[:, 0]] if segment.unit_count else np.zeros(0, bool)
+        texts += [segment.chunks[row].text[start:end] for row, start, end in segment.unit_spans[kept]]
+        vectors.append(np.asarray(segment.unit_vectors[kept], dtype=np.float32))
+    return texts, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32)
+
+
+# Reading, cleaning and tokenising a large corpus are spread over worker processes (forked, so each starts
+# with the tokenizer and its dictionary already built); a small corpus is faster in one process.
+BUILD_WORKERS = min(2, os.cpu_count() or 1)
+PARALLEL_MIN_DOCUMENTS = 64
+_worker_tokenizer: JiebaTokenizer | None = None
+_worker_chunking: ChunkingConfig | None = None
+
+
+def _read_one(path: Path, override: dict | None) -> tuple[str, Document | None, str]:
+    try:
+        return path.name, load_document(path, override), ""
+    except IngestError as error:
+        return path.name, None, error.reason
+
+
+def _read_in_parallel(corpus_dir: Path, exclude: frozenset[str]) -> tuple[dict[str, Document], dict[str, str]]:
+    """load_corpus over BUILD_WORKERS processes: the readable documents in file order, and why the others are not."""
+    overrides = load_overrides(corpus_dir)
+    paths = [p for p in corpus_files(corpus_dir) if p.name not in exclude]
+    documents, skipped = {}, {}
+    with multiprocessing.get_context("fork").Pool(BUILD_WORKERS) as pool:
+        for name, document, reason in pool.starmap(_read_one, [(p, overrides.get(p.name)) for p in paths],
+                                                  chunksize=4):
+            if document is None:
+                skipped[name] = reason
+            else:
+                documents[name] = document
+    return documents, skipped
+
+
+def _prepare_in_worker(document: Document) -> list[PreparedPassage]:
+    return prepare_passages(document, _worker_chunking, _worker_tokenizer)
+
+
+def _prepared(documents: list[Document], chunking: ChunkingConfig, tokenizer: JiebaTokenizer):
+    """(document, its prepared passages) in order; chunked and tokenised by BUILD_WORKERS processes when large."""
+    global _worker_tokenizer, _worker_chunking
+    if len(documents) < PARALLEL_MIN_DOCUMENTS or BUILD_WORKERS < 2:
+        for document in documents:
+            yield document, prepare_passages(document, chunking, tokenizer)
+        return
+    _worker_tokenizer, _worker_chunking = tokenizer, chunking
+    try:
+        with multiprocessing.get_context("fork").Pool(BUILD_WORKERS) as pool:
+            yield from zip(documents, pool.imap(_prepare_in_worker, documents, chunksize=4))
+    finally:
+        _worker_tokenizer = _worker_chunking = None
+
+
+def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
+               progress: Progress = _no_progress, previous: IndexState | None = None, *,
+               publish: Callable[[IndexState], None] | None = None, phase: Callable[[str], None] = _no_phase,
+               should_stop: Callable[[], bool] = _never_stop, exclude: frozenset[str] = frozenset()) -> IndexState:
+    """Read, clean and chunk the corpus (without the `exclude` documents), learn its dictionary, write segments.
+
+    Call it with the writer lock held. Documents are tokenised segment by segment; only vectors whose input
+    text is new are encoded. `should_stop` is asked at every batch; IndexingCancelled leaves the index as it was.
+    """
+    started = time.perf_counter()
+    phase("chunking")
+    progress(0.0, "读取文档")
+    prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
+    if len(prints) >= PARALLEL_MIN_DOCUMENTS and BUILD_WORKERS > 1:
+        documents, skipped = _read_in_parallel(corpus_dir, exclude)
+    else:
+        loaded = load_corpus(corpus_dir)
+        documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
+        skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
+    progress(0.1, f"已读取 {len(documents)} 篇文档")
+    names = [n for d in documents.values() for n in organisation_names(d.meta)]
+    terms = learn_terms((d.text for d in documents.values()),
+                        extra=[*names, *_read_terms(corpus_dir / USER_DICTIONARY_FILE)])
+    tokenizer = JiebaTokenizer(terms)
+    segments: list[Segment] = []
+    batch_docs: list[Document] = []
+    batch: list[PreparedPassage] = []
+
+    def close_segment() -> None:
+        if batch:
+            segment = Segment.build(new_segment_id(), batch_docs, batch)
+            segments.append(segment)
+        batch_docs.clear()
+        batch.clear()
+
+    for number, (document, prepared) in enumerate(_prepared(list(documents.values()), chunking, tokenizer), 1):
+        if prepared:
+            batch_docs.append(document)
+            batch.extend(prepared)
+        if len(batch) >= SEGMENT_PASSAGES:
+            close_segment()
+        if should_stop():
+            raise IndexingCancelled()
+        if number % 50 == 0:
+            progress(0.1 + 0.1 * number / (len(documents) + 1), f"分段与分词 {number}/{len(documents)}")
+    close_segment()
+    total = sum(s.size for s in segments)
+    if not total:
+        raise RetrievalError(f"no readable documents in {corpus_dir}" + (f" (unreadable: {skipped})" if skipped else ""))
+    progress(0.2, f"{len(documents)} 篇文档，{total} 段")
+
+    cache = stored_vectors(index_dir, encoder, previous, progress)
+    calibration = (previous.manifest["dense"]["query_unit_similarity"] if previous is not None
+                   else {"mean": 0.0, "std": 1.0, "sample": 0})
+    ready = [s.with_vectors(np.stack([cache[k] for k in s.keys]).astype(np.float32))
+             if s.keys and all(k in cache for k in s.keys) else s for s in segments]
+    index = SegmentIndex(tuple(ready), {}, {s.segment_id: Ann.train(s) for s in ready if s.encoded}, SENTENCE_WEIGHT)
+    manifest = base_manifest(encoder, tokenizer, terms, chunking, prints, skipped, calibration,
+                             documents=len(documents), chunks=total, units=index.unit_count(), encoded=0,
+                             seconds=time.perf_counter() - started)
+    if all(s.encoded for s in ready):               # every vector known: one save, nothing to resume
+        unit_texts, unit_vectors = _unit_texts(index)
+        manifest["dense"]["query_unit_similarity"] = similarity_calibration(encoder, unit_texts, unit_vectors)
+        manifest = index.save(index_dir, manifest, terms)
+        progress(1.0, f"索引完成：复用 {len({k for s in segments for k in s.keys})} 条向量")
+        return IndexState(manifest, index, tokenizer, tuple(terms))
+    # Saved searchable by BM25 first, then encoded segment by segment: a kill resumes (finish_encoding).
+    pending = IndexState(index.save(index_dir, manifest, terms), index, tokenizer, tuple(terms))
+    if publish is not None and any(s.encoded for s in ready):
+        publish(pending)             # with nothing encoded yet (all new chunking), the old state serves on
+    phase("encoding")
+    try:
+        return _finish(pending, index_dir, encoder, cache, progress, should_stop, started, recalibrate=True)
+    except BaseException:
+        if previous is not None:
+            _restore(previous, index_dir)
+        raise
+
+
+def _changed_manifest(state: IndexState, index: SegmentIndex, prints: dict, skipped: dict, encoded: int,
+                      seconds: float) -> dict:
+    manifest = {key: value for key, value in state.manifest.items() if key != "files"}
+    manifest.update(created=datetime.now(timezone.utc).isoformat(timespec="seconds"), corpus=prints,
+                    skipped=skipped, build_seconds=round(seconds, 2),
+                    counts={"documents": len(index.documents), "chunks": index.count(), "units": index.unit_count(),
+                            "encoded": encoded})
+    manifest["dense"] = {**manifest["dense"], "answer_units": index.unit_count()}
+    return manifest
+
+
+def add_document(state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
+                 chunking: ChunkingConfig, progress: Progress = _no_progress, *,
+                 publish: Callable[[IndexState], None] | None = None, phase: Callable[[str], None] = _no_phase,
+                 should_stop: Callable[[], bool] = _never_stop) -> IndexState:
+    """One document (new, or a new version) as a new segment; its earlier passages are marked deleted.
+
+    When vectors must be encoded, the segment is saved first without them (searchable by BM25, and
+    `publish`ed), then the encoding saves checkpoints and finally the vectors. A kill leaves an index
+    whose encoding `finish_encoding` resumes; a cancel or a failure puts the previous index back.
+    Raises IngestError for an unreadable file, before the index is touched.
+    """
+    started = time.perf_counter()
+    phase("chunking")
+    document = load_document(path, load_overrides(corpus_dir).get(path.name))
+    prepared = prepare_passages(document, chunking, state.tokenizer)
+    if not prepared:
+        raise RetrievalError(f"{path.name} has no passage to index after cleaning")
+    segment = Segment.build(new_segment_id(), [document], prepared)
+    progress(0.2, f"{len(prepared)} 段")
+    if should_stop():
+        raise IndexingCancelled()
+    prints = {**state.manifest["corpus"], path.name: document.meta.sha256}
+    skipped = {k: v for k, v in state.manifest.get("skipped", {}).items() if k != path.name}
+    cache = state.index.vectors_by_key([document.doc_id])
+    bm25_first = state.index.with_segment(segment)
+    manifest = _changed_manifest(state, bm25_first, prints, skipped, 0, 0.0)
+    saved = not all(k in cache for k in segment.keys)
+    if saved:
+        manifest = bm25_first.save(index_dir, manifest, list(state.terms))
+    pending = IndexState(manifest, bm25_first, state.tokenizer, state.terms)
+    if saved and publish is not None:
+        publish(pending)
+    try:
+        phase("encoding")
+        return _finish(pending, index_dir, encoder, cache, progress, should_stop, started)
+    except BaseException:
+        if saved:
+            _restore(state, index_dir)
+        raise
+
+
+def _restore(state: IndexState, index_dir: Path) -> None:
+    """Save a previous snapshot again (its files are all still on disk): the index is as it was."""
+    state.index.save(index_dir, {k: v for k, v in state.manifest.items() if k != "files"}, list(state.terms))
+
+
+def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, progress: Progress,
+            should_stop: Callable[[], bool], started: float, recalibrate: bool = False) -> IndexState:
+    """Encode the segments of a snapshot that have no vectors yet, one at a time, and save each.
+
+    Each segment's vectors are saved (with checkpoints on the way) and then read back memory-mapped, so
+    the vectors held in memory are those of one segment, and a kill loses at most one checkpoint's work.
+    """
+    current = state
+
+    def checkpoint(segment_id: str, keys: list[str], vectors: np.ndarray) -> None:
+        nonlocal current
+        manifest = {k: v for k, v in current.manifest.items() if k != "files"}
+        current = IndexState(current.index.save(index_dir, manifest, list(current.terms), (segment_id, keys, vectors)),
+                             current.index, current.tokenizer, current.terms)
+
+    unencoded = [s for s in state.index.segments if not s.encoded]
+    weights = np.cumsum([0] + [len(s.keys) for s in unencoded]) / max(1, sum(len(s.keys) for s in unencoded))
+    count = 0
+    for number, segment in enumerate(unencoded):
+        (encoded,), encoded_now = _encode_segments([segment], cache, encoder, progress, should_stop, checkpoint,
+                                                   0.2 + 0.75 * weights[number],
+                                                   0.75 * (weights[number + 1] - weights[number]))
+        count += encoded_now
+        index = current.index.with_encoded(encoded, Ann.train(encoded))
+        manifest = _changed_manifest(current, index, state.manifest["corpus"], state.manifest.get("skipped", {}),
+                                     count, time.perf_counter() - started)
+        last = number == len(unencoded) - 1
+        if last and (recalibrate or not manifest["dense"]["query_unit_similarity"].get("sample")):
+            unit_texts, unit_vectors = _unit_texts(index)
+            manifest["dense"] = {**manifest["dense"],
+                                 "query_unit_similarity": similarity_calibration(encoder, unit_texts, unit_vectors)}
+        manifest = index.save(index_dir, manifest, list(state.terms))
+        # The vectors now live in the segment's file: serve them from there, memory-mapped.
+        mapped = encoded.with_vectors(np.load(Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE,
+                                              mmap_mode="r", allow_pickle=False))
+        cache.update(zip(mapped.keys, mapped.vectors))
+        current = IndexState(manifest, index.with_encoded(mapped, index.ann.get(mapped.segment_id)),
+                             state.tokenizer, state.terms)
+    progress(1.0, f"索引完成：编码 {count} 条")
+    return current
+
+
+def finish_encoding(state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = _no_progress, *,
+                    should_stop: Callable[[], bool] = _never_stop) -> IndexState:
+    """Resume an encoding a restart or a kill interrupted: vectors already checkpointed are reused."""
+    started = time.perf_counter()
+    cache = state.index.vectors_by_key([d for s in state.index.segments if not s.encoded for d in s.documents])
+    return _finish(state, index_dir, encoder, cache, progress, should_stop, started)
+
+
+def remove_documents(state: IndexState, corpus_dir: Path, index_dir: Path, doc_ids: Sequence[str],
+                     forget_files: Sequence[str] = ()) -> IndexState:
+    """The documents' passages marked deleted (no segment is rewritten); `forget_files` leave the manifest too.
+
+    The manifest records the settings files (metadata.yaml) as they are now: a removal drops its entry there.
+    """
+    started = time.perf_counter()
+    index = state.index.without(doc_ids)
+    gone = set(doc_ids) | set(forget_files)
+    prints = {k: v for k, v in state.manifest["corpus"].items() if k not in gone and k not in SETTINGS_FILES}
+    prints.update({name: sha256_bytes((corpus_dir / name).read_bytes()) for name in SETTINGS_FILES
+                   if (corpus_dir / name).exists()})
+    skipped = {k: v for k, v in state.manifest.get("skipped", {}).items() if k not in gone}
+    manifest = _changed_manifest(state, index, prints, skipped, 0, time.perf_counter() - started)
+    manifest = index.save(index_dir, manifest, list(state.terms))
+    return IndexState(manifest, index, state.tokenizer, state.terms)
+
+
+def record_unreadable(state: IndexState, index_dir: Path, name: str, digest: str, reason: str) -> IndexState:
+    """A corpus file that cannot be read: its old passages (if any) leave the index, the reason is recorded."""
+    index = state.index.without([name])
+    prints = {**state.manifest["corpus"], name: digest}
+    skipped = {**state.manifest.get("skipped", {}), name: reason}
+    manifest = index.save(index_dir, _changed_manifest(state, index, prints, skipped, 0, 0.0), list(state.terms))
+    return IndexState(manifest, index, state.tokenizer, state.terms)
+
+
+def merge_plan(index: SegmentIndex) -> list[str]:
+    """Segments to merge now: the smaller ones when there are too many, and those mostly deleted."""
+    if not index.segments:
+        return []
+    crowded = len(index.segments) > MAX_SEGMENTS
+    largest = max(s.size for s in index.segments)
+    chosen = [s.segment_id for s in index.segments
+              if (crowded and s.size < max(largest, 1) / 4 and s.encoded)
+              or (s.encoded and len(index.deleted.get(s.segment_id, ())) > MAX_DELETED_SHARE * s.size)]
+    return chosen if len(chosen) >= 2 or (chosen and index.deleted.get(chosen[0])) else []
+
+
+def merge_segments(state: IndexState, index_dir: Path, segment_ids: Sequence[str]) -> IndexState:
+    """The segments replaced by one (live passages only, nothing re-read or re-encoded), saved."""
+    index = state.index.merged(segment_ids)
+    manifest = {key: value for key, value in state.manifest.items() if key != "files"}
+    manifest = index.save(index_dir, manifest, list(state.terms))
+    return IndexState(manifest, index, state.tokenizer, state.terms)

@@ -1,0 +1,295 @@
+"""The local backend: immutable segments plus deleted rows, in one index directory, searched in this process.
+
+    index/
+      manifest.json      what retrieval.store records (versions, checksums of every file, …) plus
+                         "segments": [{"id", "passages", "units", "encoded", "ivf"}] in row order and
+                         "deleted": {segment id: [passage rows]}
+      userdict.txt       the jieba dictionary the passages were tokenised with
+      segments/<id>/     one retrieval.index.segment.Segment (and its IVF arrays when it is large); a segment
+                         not encoded yet may hold checkpoint files of the vectors encoded so far
+
+A change writes only its new segment: the files of the others are hard-linked into the new copy of the
+directory (retrieval.store.save_index swaps it in atomically) with the checksums the manifest already has.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from retrieval import store
+from retrieval.index.bm25 import SegmentedBM25
+from retrieval.index.dense import DensePart, InvertedFile, SegmentedDense, needs_ivf
+from retrieval.index.segment import VECTORS_FILE, Segment
+from retrieval.types import Chunk, Document
+
+SEGMENTS_DIR = "segments"
+PARTIAL = "checkpoint-"           # segments/<id>/checkpoint-00000.npy + .json: vectors of an encoding under way
+_counter = itertools.count()
+
+
+def new_segment_id() -> str:
+    """Unique within this index: time, process and a counter (a segment id is never reused)."""
+    return f"{time.time_ns():x}-{os.getpid():x}-{next(_counter)}"
+
+
+@dataclass(frozen=True)
+class Ann:
+    """The inverted files of one segment's passage and unit vectors (None below the size threshold)."""
+
+    passages: InvertedFile | None = None
+    units: InvertedFile | None = None
+
+    @classmethod
+    def train(cls, segment: Segment) -> "Ann":
+        return cls(InvertedFile.train(segment.passage_vectors) if needs_ivf(segment.size) else None,
+                   InvertedFile.train(segment.unit_vectors) if needs_ivf(segment.unit_count) else None)
+
+    @property
+    def empty(self) -> bool:
+        return self.passages is None and self.units is None
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentIndex:
+    """One snapshot of the local backend. Searches read it while a change builds the next one."""
+
+    segments: tuple[Segment, ...]
+    deleted: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    ann: Mapping[str, Ann] = field(default_factory=dict)
+    sentence_weight: float = 0.5
+    # Vectors already encoded for segments that are not encoded yet (checkpoints of an interrupted encoding).
+    partial: Mapping[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- what is live
+    def live(self, segment: Segment) -> np.ndarray:
+        mask = np.ones(segment.size, dtype=bool)
+        gone = self.deleted.get(segment.segment_id)
+        if gone:
+            mask[list(gone)] = False
+        return mask
+
+    @cached_property
+    def chunk_ids(self) -> list[str]:
+        """Chunk id of every row, live or deleted, across segments in order (the retrievers' row numbering)."""
+        return [c.chunk_id for segment in self.segments for c in segment.chunks]
+
+    @cached_property
+    def _live_rows(self) -> list[tuple[Segment, int]]:
+        return [(segment, int(row)) for segment in self.segments for row in np.flatnonzero(self.live(segment))]
+
+    @cached_property
+    def chunks(self) -> dict[str, Chunk]:
+        return {segment.chunks[row].chunk_id: segment.chunks[row] for segment, row in self._live_rows}
+
+    @cached_property
+    def locations(self) -> dict[str, tuple[Segment, int]]:
+        """Live chunk id → (segment, row in it)."""
+        return {segment.chunks[row].chunk_id: (segment, row) for segment, row in self._live_rows}
+
+    @cached_property
+    def documents(self) -> dict[str, Document]:
+        live_docs = {segment.chunks[row].doc_id for segment, row in self._live_rows}
+        return {doc_id: doc for segment in self.segments for doc_id, doc in segment.documents.items()
+                if doc_id in live_docs}
+
+    @cached_property
+    def dense_pending(self) -> tuple[str, ...]:
+        """Documents whose passages have no vectors yet (the dense leg does not see them, BM25 does)."""
+        return tuple(dict.fromkeys(segment.chunks[row].doc_id for segment, row in self._live_rows
+                                   if not segment.encoded))
+
+    def count(self) -> int:
+        return len(self._live_rows)
+
+    def unit_count(self) -> int:
+        return sum(int(self.live(s)[s.unit_spans[:, 0]].sum()) if s.unit_count else 0 for s in self.segments)
+
+    # ---------------------------------------------------------------- searching
+    @cached_property
+    def bm25(self) -> SegmentedBM25:
+        return SegmentedBM25([(segment, self.live(segment)) for segment in self.segments])
+
+    @cached_property
+    def dense(self) -> SegmentedDense:
+        parts, offset = [], 0
+        for segment in self.segments:
+            if segment.encoded:
+                live = self.live(segment)
+                ann = self.ann.get(segment.segment_id, Ann())
+                parts.append(DensePart(segment, None if live.all() else live, offset, ann.passages, ann.units))
+            offset += segment.size
+        return SegmentedDense(parts, self.sentence_weight)
+
+    def unit_vector(self, chunk_id: str, start: int) -> np.ndarray | None:
+        """The vector of the answer unit starting at `start` in a live passage, None when it has none."""
+        segment, row = self.locations[chunk_id]
+        unit = segment.unit_rows.get((row, start))
+        if unit is None or not segment.encoded:
+            return None
+        return segment.unit_vectors[unit]
+
+    def vectors_by_key(self, doc_ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Input-text key → vector of encoded passages and units (of `doc_ids` only, when given), for reuse."""
+        wanted = None if doc_ids is None else set(doc_ids)
+        found: dict[str, np.ndarray] = {}
+        for segment in self.segments:
+            if wanted is not None and not wanted & set(segment.documents):
+                continue
+            if segment.encoded:
+                found.update(zip(segment.keys, segment.vectors))
+            else:
+                found.update(self.partial.get(segment.segment_id, {}))
+        return found
+
+    # ---------------------------------------------------------------- changing (each returns a new snapshot)
+    def _deleting(self, doc_ids: set[str]) -> dict[str, frozenset[int]]:
+        deleted = dict(self.deleted)
+        for segment in self.segments:
+            if doc_ids & set(segment.documents):
+                rows = {i for i, c in enumerate(segment.chunks) if c.doc_id in doc_ids}
+                deleted[segment.segment_id] = frozenset(deleted.get(segment.segment_id, frozenset()) | rows)
+        return deleted
+
+    def _replace(self, segments, deleted, ann) -> "SegmentIndex":
+        # Segments whose every passage is deleted are dropped: nothing of them can be found any more.
+        kept = tuple(s for s in segments if len(deleted.get(s.segment_id, ())) < s.size)
+        ids = {s.segment_id for s in kept}
+        return SegmentIndex(kept, {k: v for k, v in deleted.items() if k in ids and v},
+                            {k: v for k, v in ann.items() if k in ids}, self.sentence_weight,
+                            {k: v for k, v in self.partial.items() if k in ids})
+
+    def with_segment(self, segment: Segment, ann: Ann | None = None) -> "SegmentIndex":
+        """The new segment added; earlier passages of its documents marked deleted."""
+        deleted = self._deleting(set(segment.documents))
+        return self._replace((*self.segments, segment), deleted, {**self.ann, segment.segment_id: ann or Ann()})
+
+    def with_encoded(self, segment: Segment, ann: Ann | None = None) -> "SegmentIndex":
+        """A segment of this snapshot replaced by its encoded version (same id, same passages)."""
+        segments = tuple(segment if s.segment_id == segment.segment_id else s for s in self.segments)
+        partial = {k: v for k, v in self.partial.items() if k != segment.segment_id}
+        return SegmentIndex(segments, self.deleted, {**self.ann, segment.segment_id: ann or Ann()},
+                            self.sentence_weight, partial)
+
+    def without(self, doc_ids: Iterable[str]) -> "SegmentIndex":
+        return self._replace(self.segments, self._deleting(set(doc_ids)), self.ann)
+
+    def merged(self, segment_ids: Iterable[str], merged_id: str | None = None) -> "SegmentIndex":
+        """The given segments replaced by one holding their live passages, placed where the first of them was."""
+        chosen = set(segment_ids)
+        parts = [(s, self.live(s)) for s in self.segments if s.segment_id in chosen]
+        merged = Segment.merge(merged_id or new_segment_id(), parts)
+        ann = Ann.train(merged) if merged.encoded else Ann()
+        segments, placed = [], False
+        for segment in self.segments:
+            if segment.segment_id not in chosen:
+                segments.append(segment)
+            elif not placed:
+                segments.append(merged)
+                placed = True
+        return self._replace(segments, {k: v for k, v in self.deleted.items() if k not in chosen},
+                             {**self.ann, merged.segment_id: ann})
+
+    # ---------------------------------------------------------------- files
+    def manifest_entries(self) -> dict:
+        return {"segments": [{"id": s.segment_id, "passages": s.size, "units": s.unit_count, "encoded": s.encoded,
+                              "ivf": not self.ann.get(s.segment_id, Ann()).empty} for s in self.segments],
+                "deleted": {k: sorted(v) for k, v in sorted(self.deleted.items())}}
+
+    def save(self, index_dir: Path, manifest: dict, terms: list[str],
+             partial: tuple[str, list[str], np.ndarray] | None = None) -> dict:
+        """Write this snapshot as the index directory and return the manifest saved.
+
+        Files of segments already on disk are carried over (hard links, recorded checksums); a segment
+        encoded since gets only its vectors written. `partial` = (segment id, keys, vectors) adds one
+        checkpoint file of vectors encoded so far for a segment that is not encoded yet: they are kept
+        across a restart and reused by key (vectors_by_key) when encoding resumes.
+        """
+        index_dir = Path(index_dir)
+        previous = _recorded_files(index_dir)
+        carried: dict[str, str] = {}
+        new: list[Segment] = []
+        vectors_only: list[Segment] = []
+        for segment in self.segments:
+            prefix = f"{SEGMENTS_DIR}/{segment.segment_id}/"
+            files = {name: digest for name, digest in previous.items() if name.startswith(prefix)}
+            if not files:
+                new.append(segment)
+            elif not segment.encoded or f"{prefix}{VECTORS_FILE}" in files:
+                carried.update(files)
+            else:                                # encoded since it was saved: its checkpoints give way to vectors
+                carried.update({name: digest for name, digest in files.items() if PARTIAL not in name})
+                vectors_only.append(segment)
+
+        def write_ann(segment: Segment, target: Path) -> None:
+            ann = self.ann.get(segment.segment_id, Ann())
+            if ann.passages is not None:
+                ann.passages.write(target, "passage_ivf")
+            if ann.units is not None:
+                ann.units.write(target, "unit_ivf")
+
+        def write(directory: Path) -> None:
+            for segment in new:
+                target = directory / SEGMENTS_DIR / segment.segment_id
+                segment.write(target)
+                write_ann(segment, target)
+            for segment in vectors_only:
+                target = directory / SEGMENTS_DIR / segment.segment_id
+                segment.write_vectors(target)
+                write_ann(segment, target)
+            if partial is not None:
+                segment_id, keys, vectors = partial
+                target = directory / SEGMENTS_DIR / segment_id
+                number = len(list(target.glob(f"{PARTIAL}*.npy")))
+                np.save(target / f"{PARTIAL}{number:05d}.npy", np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+                (target / f"{PARTIAL}{number:05d}.json").write_text(json.dumps(keys), encoding="utf-8")
+            (directory / "userdict.txt").write_text("\n".join(terms) + "\n", encoding="utf-8")
+
+        full = {**manifest, **self.manifest_entries()}
+        return store.save_index(index_dir, full, write, carried)
+
+    @classmethod
+    def load(cls, index_dir: Path, manifest: dict, sentence_weight: float) -> "SegmentIndex":
+        """Read the segments a verified manifest lists (vectors memory-mapped)."""
+        segments, ann = [], {}
+        for entry in manifest["segments"]:
+            directory = Path(index_dir) / SEGMENTS_DIR / entry["id"]
+            segment = Segment.read(directory, entry["id"], with_vectors=entry["encoded"])
+            if segment.size != entry["passages"] or segment.unit_count != entry["units"]:
+                raise ValueError(f"segment {entry['id']} holds {segment.size} passages and {segment.unit_count} "
+                                 f"units, the manifest says {entry['passages']} and {entry['units']}")
+            segments.append(segment)
+            ann[entry["id"]] = Ann(InvertedFile.read(directory, "passage_ivf"), InvertedFile.read(directory, "unit_ivf"))
+        deleted = {k: frozenset(v) for k, v in manifest.get("deleted", {}).items()}
+        partial = {segment.segment_id: read_checkpoints(Path(index_dir) / SEGMENTS_DIR / segment.segment_id)
+                   for segment in segments if not segment.encoded}
+        return cls(tuple(segments), deleted, ann, sentence_weight, {k: v for k, v in partial.items() if v})
+
+
+def read_checkpoints(directory: Path) -> dict[str, np.ndarray]:
+    """Key → vector of the checkpoint files of a segment whose encoding was interrupted."""
+    found: dict[str, np.ndarray] = {}
+    for path in sorted(directory.glob(f"{PARTIAL}*.npy")):
+        keys = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        vectors = np.load(path, allow_pickle=False)
+        if len(keys) != len(vectors):
+            raise ValueError(f"{path} holds {len(vectors)} vectors for {len(keys)} keys")
+        found.update(zip(keys, vectors))
+    return found
+
+
+def _recorded_files(index_dir: Path) -> dict[str, str]:
+    """Checksums the live index's manifest records, {} when there is no readable index."""
+    try:
+        manifest = store.read_manifest(index_dir)
+    except Exception:  # noqa: BLE001 - an unreadable manifest only means writing every segment anew
+        return {}
+    files = (manifest or {}).get("files")
+    return files if isinstance(files, dict) else {}

@@ -1,0 +1,218 @@
+"""The search pipeline over one index snapshot: analyse → retrieve → fuse → prefer → answer.
+
+Each step hands a value to the next and only calls downward (the index store, the encoder, the answer
+step); nothing here changes the index.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Callable, Mapping
+
+import numpy as np
+
+from retrieval.answer import extract_answer
+from retrieval.fusion import RRF_K
+from retrieval.index.local import SegmentIndex
+from retrieval.orgs import OrganisationMatcher
+from retrieval.query import analyze_query, strip_organisations
+from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from retrieval.tokenizer import JiebaTokenizer
+from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+
+CANDIDATES_PER_LEG = 50
+# Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
+# a named organisation puts its plan first; a named year or half-year prefers the matching plan or section.
+ORG_BONUS = 0.05
+YEAR_BONUS = 0.02
+PERIOD_BONUS = 0.02
+LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
+# The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
+# a 200-character passage about several things is found by the one sentence that matches.
+SENTENCE_WEIGHT = 0.5
+
+
+def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
+    """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part), else the plan's."""
+    years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
+    return tuple(sorted(years)) or document.meta.years
+
+
+@dataclass(frozen=True, eq=False)
+class IndexState:
+    """One immutable snapshot: the index store's view, the tokenizer it was built with, and its manifest."""
+
+    manifest: dict
+    index: SegmentIndex
+    tokenizer: JiebaTokenizer
+    terms: tuple[str, ...] = ()
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self.index.documents
+
+    @property
+    def chunks(self) -> dict[str, Chunk]:
+        return self.index.chunks
+
+    @property
+    def dense_pending(self) -> tuple[str, ...]:
+        return self.index.dense_pending
+
+    @property
+    def bm25(self):
+        return self.index.bm25
+
+    @cached_property
+    def chunk_years(self) -> dict[str, tuple[int, ...]]:
+        return {c.chunk_id: section_years(c, self.documents[c.doc_id]) for c in self.chunks.values()}
+
+    @cached_property
+    def organisation_names(self) -> dict[str, DocumentMeta]:
+        return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
+
+    @cached_property
+    def org_matcher(self) -> OrganisationMatcher:
+        """Every document's organisation names in one automaton, built once per snapshot."""
+        return OrganisationMatcher(self.organisation_names)
+
+    @cached_property
+    def document_years(self) -> dict[str, frozenset[int]]:
+        """Years each document covers: its own and those its sections are about (a 总结 part and a 计划 part)."""
+        years: dict[str, set[int]] = {doc_id: set(doc.meta.years) for doc_id, doc in self.documents.items()}
+        for chunk_id, chunk in self.chunks.items():
+            years[chunk.doc_id].update(self.chunk_years[chunk_id])
+        return {doc_id: frozenset(found) for doc_id, found in years.items()}
+
+
+class SearchPipeline:
+    """Questions answered from one snapshot with a query encoder and the legs' fusion weights."""
+
+    def __init__(self, state: IndexState, encode_query: Callable[[str], np.ndarray],
+                 leg_weights: Mapping[str, float] | None = None):
+        self.state = state
+        self.encode_query = encode_query
+        self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
+
+    def retrievers(self) -> tuple[BM25Retriever, DenseRetriever, HybridRetriever]:
+        state = self.state
+        bm25 = BM25Retriever(state.index.bm25, state.index.chunk_ids, state.tokenizer)
+        dense = DenseRetriever(state.index.dense, state.index.chunk_ids, self.encode_query)
+        return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
+
+    def analyze(self, question: str) -> QueryAnalysis:
+        return analyze_query(question, matcher=self.state.org_matcher)
+
+    def _unit_similarity(self, question: str):
+        vector = self.encode_query(question)
+        index = self.state.index
+
+        def similarity(chunk_id: str, start: int, end: int) -> float:
+            unit = index.unit_vector(chunk_id, start)
+            return 0.0 if unit is None else float(np.asarray(unit, dtype=np.float32) @ vector)
+        return similarity
+
+    def _preference(self, analysis: QueryAnalysis, chunk_id: str) -> float:
+        """Query-aware bonus on the fused score: the named organisation's plan, the named year or half-year."""
+        state = self.state
+        chunk = state.chunks[chunk_id]
+        document = state.documents[chunk.doc_id]
+        bonus = 0.0
+        if analysis.orgs and chunk.doc_id in analysis.orgs:
+            bonus += ORG_BONUS
+        if analysis.years and set(analysis.years) & set(state.chunk_years[chunk_id]):
+            bonus += YEAR_BONUS
+        if analysis.half and analysis.half == document.meta.period:
+            bonus += PERIOD_BONUS
+        return bonus
+
+    def ask(self, question: str, k: int, org: str | None, year: int | None, legs: tuple[str, ...],
+            with_answer: bool) -> AskResult:
+        """Answer a checked question (see SearchEngine.ask)."""
+        state = self.state
+        analysis = self.analyze(question)
+        question = analysis.text                 # simplified characters, ASCII digits
+        tokens = state.tokenizer(question)
+        n = max(CANDIDATES_PER_LEG, k)
+
+        def allowed(chunk_id: str) -> bool:
+            chunk = state.chunks[chunk_id]
+            if org is not None and chunk.doc_id != org:
+                return False
+            return year is None or year in state.chunk_years[chunk_id]
+
+        where = allowed if org is not None or year is not None else None
+        bm25, dense, hybrid_retriever = self.retrievers()
+        searched = {leg.name: leg.search(question, n, where) for leg in (bm25, dense)
+                    if leg.name in legs or "hybrid" in legs}
+        results: dict[str, tuple[Hit, ...]] = {
+            name: tuple(self._with_matched_terms(hits[:k], tokens)) for name, hits in searched.items()
+            if name in legs}
+        scope, scope_label = self._answer_scope(analysis)
+        hybrid: tuple[Hit, ...] = ()
+        fused: list[Hit] = []
+        if "hybrid" in legs:
+            fused = hybrid_retriever.fuse(searched, n, lambda chunk_id: self._preference(analysis, chunk_id))
+            if scope is not None:
+                # The organisation asked about comes first; other organisations' passages follow, labelled as such.
+                inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
+                fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
+                fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
+        answer = best_guess = None
+        scope_note = ""
+        if with_answer and fused:
+            candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
+            if candidates:
+                content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
+                scale = state.manifest["dense"]["query_unit_similarity"]
+                answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
+                                                    state.index.bm25.term_idf, self._unit_similarity(question),
+                                                    (scale["mean"], scale["std"]))
+            if best_guess is not None:
+                # Second stage: the passage holding the best-fitting sentence is cited first (the answer step
+                # reads every sentence of the top passages, a finer judge than the passage-level fusion).
+                first = [h for h in fused if h.chunk_id == best_guess.chunk_id]
+                fused = [replace(h, rank=rank) for rank, h in
+                         enumerate(first + [h for h in fused if h.chunk_id != best_guess.chunk_id], 1)]
+            if answer is not None and analysis.asks_organisation:
+                # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
+                answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
+            if answer is None and scope is not None:
+                scope_note = f"文档中没有{scope_label}的这项数据"
+        if "hybrid" in legs:
+            hybrid = tuple(self._with_matched_terms(fused[:k], tokens))
+            results["hybrid"] = hybrid
+        return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
+                         chunks=state.chunks, documents=state.documents, scope_note=scope_note,
+                         best_guess=best_guess, dense_pending=state.dense_pending)
+
+    def _answer_scope(self, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:
+        """The documents an answer may come from, and how to name them in a 未找到 note.
+
+        None when the question names no organisation (any document may answer). A named organisation limits
+        the answer to its documents: an organisation no document belongs to ("火星街道") leaves none, so the
+        answer is 未找到 rather than another organisation's figure. A named year the organisation's documents
+        do not cover leaves none as well.
+        """
+        if not analysis.asked_org:
+            return None, ""
+        docs = frozenset(analysis.orgs)
+        label = analysis.asked_org
+        if docs and analysis.years:
+            covering = frozenset(doc_id for doc_id in docs
+                                 if set(analysis.years) & set(self.state.document_years[doc_id]))
+            if not covering:
+                label = f"{analysis.asked_org}{'、'.join(str(y) for y in analysis.years)}年"
+            docs = covering
+        return docs, label
+
+    def _with_matched_terms(self, hits, question_tokens: list[str]) -> list[Hit]:
+        """Hits with the question's words that occur in the passage text itself, longest first (for highlighting)."""
+        words = set(question_tokens)
+        out = []
+        for hit in hits:
+            text = self.state.chunks[hit.chunk_id].text
+            matched = sorted((w for w in words if w in text), key=lambda w: (-len(w), w))
+            out.append(replace(hit, matched_terms=tuple(matched)))
+        return out
