@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,11 @@ WATCHER_USER = "watcher"
 SETTINGS_FILES = (METADATA_FILE, USER_DICTIONARY_FILE)   # a change re-reads the whole corpus
 
 Signature = tuple[int, int]              # (size, mtime_ns)
+
+
+# A file must be this old (by modification time) before the watcher queues it: a write still going on, or an
+# upload the app is about to queue itself, is left alone.
+SETTLE_SECONDS = 2.0
 
 
 class CorpusWatcher:
@@ -107,9 +113,12 @@ class CorpusWatcher:
         indexed = self.engine.manifest.get("corpus", {})
         documents = self.engine.documents
         queued = []
+        now_ns = time.time_ns()
         for name, signature in current.items():
             if self._settled.get(name) == signature or previous.get(name) != signature:
                 continue                 # acted on already, or still being written
+            if now_ns - signature[1] < SETTLE_SECONDS * 1e9:
+                continue                 # too fresh: the app queues its own uploads right after writing them
             if name in busy or (name in SETTINGS_FILES and busy):
                 continue                 # a job of the app is on it (a removal edits metadata.yaml); look again after
             digest = sha256_bytes((self.engine.corpus_dir / name).read_bytes())

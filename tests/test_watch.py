@@ -2,13 +2,14 @@
 seconds, through the same job queue, and the app's own uploads are not indexed twice."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
 from retrieval.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
-from retrieval.watch import WATCHER_USER, CorpusWatcher
+from retrieval.watch import SETTLE_SECONDS, WATCHER_USER, CorpusWatcher
 from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002
 from tests.store_fakes import copy_seeds
 
@@ -68,13 +69,23 @@ def test_a_cancelled_change_is_not_queued_again_until_the_file_changes(tmp_path)
     engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
     watcher = CorpusWatcher(engine)
     (corpus / SEED_002).write_bytes((CORPUS / SEED_002).read_bytes())
-    assert watcher.check() == []                     # seen once: it may still be being copied
+    assert watcher.check() == []                     # too fresh: it may still be being copied
+    assert watcher.check() == []
+    settled(corpus / SEED_002)
+    assert watcher.check() == []                     # seen once with its final signature
     [job_id] = watcher.check()
     engine.indexing.cancel(job_id)
     engine.indexing.wait_idle(30)
     assert watcher.check() == [] and watcher.check() == []
     with (corpus / SEED_002).open("a", encoding="utf-8") as handle:
         handle.write(ADDED_SENTENCE)
+    settled(corpus / SEED_002)
     watcher.check()
     assert len(watcher.check()) == 1
     engine.close()
+
+
+def settled(path) -> None:
+    """Date a file's last change a little further back than the watcher's settle time."""
+    past = time.time() - SETTLE_SECONDS - 1
+    os.utime(path, (past, past))
