@@ -19,6 +19,17 @@ from retrieval.errors import IndexMismatch, IndexNotFound
 BM25_FORMAT = 1
 
 
+def best_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, score) of the k highest positive scores, best first; ties go to the lower row."""
+    positive = np.flatnonzero(scores > 0)
+    if positive.size == 0:
+        return []
+    k = min(k, positive.size)
+    best = positive[np.argpartition(-scores[positive], k - 1)[:k]]
+    best = best[np.lexsort((best, -scores[best]))]
+    return [(int(i), float(scores[i])) for i in best]
+
+
 class BM25Index:
     """BM25 weights for a fixed list of tokenised passages (rows of the matrix are terms)."""
 
@@ -75,14 +86,7 @@ class BM25Index:
 
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(passage index, score) of the k best passages with a positive score, best first."""
-        scores = self.scores(query_tokens)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size == 0:
-            return []
-        k = min(k, positive.size)
-        best = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        best = best[np.lexsort((best, -scores[best]))]
-        return [(int(i), float(scores[i])) for i in best]
+        return best_positive(self.scores(query_tokens), k)
 
     def term_idf(self, term: str) -> float:
         """idf of a term; 0 for a term no passage has."""

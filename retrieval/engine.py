@@ -39,16 +39,7 @@ log = logging.getLogger(__name__)
 SETTINGS_FILES = builder.SETTINGS_FILES
 
 
-def _no_progress(fraction: float, message: str) -> None:
-    pass
-
-
-def _no_phase(name: str) -> None:
-    pass
-
-
-def _never_stop() -> bool:
-    return False
+_no_progress, _no_phase, _never_stop = builder._no_progress, builder._no_phase, builder._never_stop
 
 
 class SearchEngine:

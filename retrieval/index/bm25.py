@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from retrieval.bm25 import best_positive
+
 from retrieval.index.segment import Segment
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
@@ -102,14 +104,7 @@ class SegmentedBM25:
 
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(row, score) of the k best live passages with a positive score, best first (ties: lower row first)."""
-        scores = self.scores(query_tokens)
-        positive = np.flatnonzero(scores > 0)
-        if positive.size == 0:
-            return []
-        k = min(k, positive.size)
-        best = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-        best = best[np.lexsort((best, -scores[best]))]
-        return [(int(i), float(scores[i])) for i in best]
+        return best_positive(self.scores(query_tokens), k)
 
     def term_idf(self, term: str) -> float:
         """idf of a term over the live passages; 0 for a term none has."""
