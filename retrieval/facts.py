@@ -233,14 +233,14 @@ def _choose_person(text: str, weights: Mapping[str, float]) -> FactSpan | None:
 
 # Questions asking what is done or relied on (怎么处理, 靠哪项工程, 有啥安排): answered by a measure's object.
 _MEANS_CUES = ("怎么处理", "如何处理", "怎么办", "怎么解决", "如何解决", "靠什么", "靠哪", "依靠", "通过什么", "什么办法",
-               "什么安排", "啥安排", "什么措施", "怎么做", "如何做", "采取", "为了干什么", "干什么", "做什么")
+               "什么安排", "什么措施", "怎么做", "如何做", "采取", "做什么")
 # Verbs that introduce a measure in plans and reports; their object names it.
 _MEASURE_VERBS = re.compile(r"(?:推行|实行|实施|推进|开展|建立|打造|办好|依托|采取|推广|启动|举办|设立|成立|创建|"
                             r"落实|引进|组建|开通|试点|组织)")
 _GENERIC_TAIL = ("工作", "活动", "建设", "行动")
-_NAME_CUES = ("叫什么", "叫啥", "名称", "名字", "怎么概括", "如何概括", "怎么称呼", "叫做", "提法", "口号")
+_NAME_CUES = ("叫什么", "叫啥", "名称", "名字", "怎么称呼", "叫做", "口号")
 _PLACE_HEADS = ("路", "街", "道", "河", "桥", "线", "站", "弄", "巷")   # 哪条步行街: a place is asked
-_PLACE_CUES = ("哪条路", "哪条街", "在哪", "哪里", "什么地方", "哪个地方", "什么位置", "哪个位置", "门牌")
+_PLACE_CUES = ("哪条路", "哪条街", "在哪", "哪里", "什么地方", "哪个地方", "什么位置", "哪个位置")
 
 
 def _question_word_share(span: str, weights: Mapping[str, float], asked_noun: str = "") -> float:
