@@ -281,8 +281,9 @@ def phase_rank_bm25(options: dict) -> dict:
                                rebuild="never")
     bm25 = engine.retrievers()["bm25"]
     started = perf_counter()
+    chunk_ids = list(engine.chunks)
     tokens = [bm25.tokenize(indexed_text(engine.documents[engine.chunks[chunk_id].doc_id], engine.chunks[chunk_id]))
-              for chunk_id in bm25.chunk_ids]
+              for chunk_id in chunk_ids]
     tokenise = perf_counter() - started
     started = perf_counter()
     BM25Index.build(tokens)
@@ -296,12 +297,12 @@ def phase_rank_bm25(options: dict) -> dict:
     for question in benchmark_questions(engine):
         query = bm25.tokenize(question)
         began = perf_counter()
-        ours = [row for row, _ in bm25.index.top_k(query, TOP_K)]
+        ours = [chunk_id for chunk_id, _ in bm25.backend.bm25(query, TOP_K)]
         ours_ms.append((perf_counter() - began) * 1000)
         began = perf_counter()
         scores = reference.get_scores(query)
         best = np.argsort(-scores, kind="stable")[:TOP_K]
-        theirs = [int(row) for row in best if scores[row] > 0]
+        theirs = [chunk_ids[int(row)] for row in best if scores[row] > 0]
         reference_ms.append((perf_counter() - began) * 1000)
         agreement.append(len(set(ours) & set(theirs)) / max(len(ours), len(theirs)) if ours or theirs else 1.0)
     ours_p, reference_p = percentiles_ms(ours_ms), percentiles_ms(reference_ms)

@@ -27,44 +27,33 @@ def _ranked_hits(name: str, scored: Sequence[tuple[str, float]], k: int, where: 
 
 
 class BM25Retriever:
-    """BM25 over the tokenised title + section path + passage of every chunk; `index` has top_k(tokens, k)
-    and size (retrieval.bm25.BM25Index, retrieval.index.bm25.SegmentedBM25)."""
+    """BM25 over the tokenised title + section path + passage of every chunk, searched by an index backend
+    (retrieval.index.backend.IndexBackend: the local segments or Milvus)."""
 
     name = "bm25"
 
-    def __init__(self, index, chunk_ids: Sequence[str], tokenize: Tokenizer):
-        self.index, self.chunk_ids, self.tokenize = index, chunk_ids, tokenize
+    def __init__(self, backend, tokenize: Tokenizer):
+        self.backend, self.tokenize = backend, tokenize
 
     def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
-        pool = k if where is None else self.index.size
-        scored = [(self.chunk_ids[i], s) for i, s in self.index.top_k(self.tokenize(query), pool)]
-        return _ranked_hits(self.name, scored, k, where)
-
-
-class DenseIndex(Protocol):
-    passages: int                        # live passages with vectors
-
-    def search(self, query: np.ndarray, pool: int) -> list[tuple[int, float]]:
-        """(row, score) of candidate passages for a query vector, best first."""
+        # A filter keeps any passage, so every passage is a candidate (the local backend returns only positive scores).
+        pool = k if where is None else max(k, self.backend.count())
+        return _ranked_hits(self.name, self.backend.bm25(self.tokenize(query), pool), k, where)
 
 
 class DenseRetriever:
-    """Passages by (1 - w) · passage cosine + w · best sentence cosine (see retrieval.index.dense).
-
-    A 200-character passage about several things is found by the one sentence that matches.
+    """Passages by (1 - w) · passage cosine + w · best sentence cosine (see retrieval.index.dense), searched
+    by an index backend. A 200-character passage about several things is found by the one sentence that matches.
     """
 
     name = "dense"
 
-    def __init__(self, index: DenseIndex, chunk_ids: Sequence[str], encode_query: Callable[[str], np.ndarray]):
-        self.index, self.chunk_ids, self.encode_query = index, chunk_ids, encode_query
+    def __init__(self, backend, encode_query: Callable[[str], np.ndarray]):
+        self.backend, self.encode_query = backend, encode_query
 
     def search(self, query: str, k: int, where: Where | None = None) -> list[Hit]:
-        if self.index.passages == 0:
-            return []
-        pool = k if where is None else self.index.passages
-        scored = self.index.search(self.encode_query(query), pool)
-        return _ranked_hits(self.name, [(self.chunk_ids[row], score) for row, score in scored], k, where)
+        pool = k if where is None else max(k, self.backend.count())
+        return _ranked_hits(self.name, self.backend.dense(self.encode_query(query), pool), k, where)
 
 
 class HybridRetriever:

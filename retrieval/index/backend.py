@@ -1,13 +1,17 @@
 """The index store's interface: what the search pipeline and the writers need from any backend.
 
 A backend holds documents' passages: their BM25 tokens, their vectors, and the chunks themselves. The
-local segments (LocalSegmentBackend, below) are the first backend; a remote vector database is meant to
-be a second one behind the same methods, checked by the same contract tests (tests/test_backend_contract.py).
+local segments (LocalSegmentBackend, below) are one backend; Milvus (retrieval.index.milvus) is the other,
+behind the same methods and checked by the same contract tests (tests/test_backend_contract.py).
+
+Writers use add / delete / flush; the search pipeline reads only through bm25 / dense / fetch / count and
+the four read methods the answer step and the query analysis need (documents, chunks, term_idf,
+unit_vectors). Nothing here calls back into the pipeline.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -42,6 +46,20 @@ class IndexBackend(Protocol):
     def flush(self) -> None:
         """Make every change so far durable: a backend opened afterwards sees them."""
 
+    def documents(self) -> Mapping[str, Document]:
+        """Every live document by id: its metadata (organisation, aliases, years, …) and its cleaned text."""
+
+    def chunks(self) -> Mapping[str, Chunk]:
+        """Every live chunk by id (the pipeline reads the metadata of the candidates it ranks from it)."""
+
+    def term_idf(self, term: str) -> float:
+        """BM25 idf of one (local tokenizer) term over the live passages, as rank_bm25 computes it; 0 when no
+        passage has it. The answer step weights a question's terms by it, whatever the backend's own scoring."""
+
+    def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+        """(chunk id, start of the unit in the passage text) → vector of every answer unit of these passages
+        (the answer step's sentence similarity); passages without vectors are left out."""
+
 
 class LocalSegmentBackend:
     """The local segments in one directory: each add writes one segment, each delete marks rows deleted.
@@ -56,6 +74,11 @@ class LocalSegmentBackend:
         self.terms = list(terms)
         self.manifest = dict(manifest or {})
         self.index = index or SegmentIndex((), {}, {}, sentence_weight)
+
+    @classmethod
+    def over(cls, index: SegmentIndex) -> "LocalSegmentBackend":
+        """A read view of one snapshot (the search pipeline's): writes go through retrieval.index.builder."""
+        return cls(Path(), (), {}, index)
 
     @classmethod
     def open(cls, directory: Path, sentence_weight: float = 0.5) -> "LocalSegmentBackend":
@@ -96,6 +119,27 @@ class LocalSegmentBackend:
     def count(self) -> int:
         return self.index.count()
 
+    def documents(self) -> Mapping[str, Document]:
+        return self.index.documents
+
+    def chunks(self) -> Mapping[str, Chunk]:
+        return self.index.chunks
+
+    def term_idf(self, term: str) -> float:
+        return self.index.bm25.term_idf(term)
+
+    def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+        found = {}
+        for chunk_id in chunk_ids:
+            location = self.index.locations.get(chunk_id)
+            if location is None or not location[0].encoded:
+                continue
+            segment, row = location
+            for start, end in _unit_spans(segment, row):
+                unit = segment.unit_rows[(row, start)]
+                found[(chunk_id, start)] = segment.unit_vectors[unit]
+        return found
+
     def merge(self) -> None:
         """Every segment merged into one (live passages only)."""
         if len(self.index.segments) > 1 or self.index.deleted:
@@ -107,3 +151,12 @@ class LocalSegmentBackend:
         manifest["counts"] = {"documents": len(self.index.documents), "chunks": self.index.count(),
                               "units": self.index.unit_count()}
         self.manifest = self.index.save(self.directory, manifest, self.terms)
+
+
+def _unit_spans(segment: Segment, row: int) -> list[tuple[int, int]]:
+    """(start, end) of the answer units of one passage row of a segment."""
+    if not segment.unit_count:
+        return []
+    spans = segment.unit_spans                   # grouped by passage row, in row order
+    first, last = np.searchsorted(spans[:, 0], [row, row + 1])
+    return [(int(start), int(end)) for _, start, end in spans[first:last]]

@@ -1,7 +1,7 @@
 """The search pipeline over one index snapshot: analyse → retrieve → fuse → prefer → answer.
 
-Each step hands a value to the next and only calls downward (the index store, the encoder, the answer
-step); nothing here changes the index.
+Each step hands a value to the next and only calls downward (the index store through its backend
+interface, retrieval.index.backend.IndexBackend; the encoder; the answer step); nothing here changes the index.
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from retrieval.answer import extract_answer
+from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
 from retrieval.fusion import RRF_K
+from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
 from retrieval.orgs import OrganisationMatcher
 from retrieval.query import analyze_query, strip_organisations
@@ -41,28 +42,34 @@ def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
 
 @dataclass(frozen=True, eq=False)
 class IndexState:
-    """One immutable snapshot: the index store's view, the tokenizer it was built with, and its manifest."""
+    """One immutable snapshot: the index store's view, the tokenizer it was built with, and its manifest.
+
+    `index` is the local segments snapshot (None on a remote backend); `remote` a remote backend (Milvus).
+    The pipeline reads either through `backend`.
+    """
 
     manifest: dict
-    index: SegmentIndex
+    index: SegmentIndex | None
     tokenizer: JiebaTokenizer
     terms: tuple[str, ...] = ()
+    remote: IndexBackend | None = None
 
-    @property
+    @cached_property
+    def backend(self) -> IndexBackend:
+        return self.remote if self.remote is not None else LocalSegmentBackend.over(self.index)
+
+    @cached_property
     def documents(self) -> dict[str, Document]:
-        return self.index.documents
+        return self.backend.documents()
 
-    @property
+    @cached_property
     def chunks(self) -> dict[str, Chunk]:
-        return self.index.chunks
+        return self.backend.chunks()
 
     @property
     def dense_pending(self) -> tuple[str, ...]:
-        return self.index.dense_pending
-
-    @property
-    def bm25(self):
-        return self.index.bm25
+        """Documents whose vectors are being encoded (a remote backend only ever holds encoded documents)."""
+        return self.index.dense_pending if self.index is not None else ()
 
     @cached_property
     def chunk_years(self) -> dict[str, tuple[int, ...]]:
@@ -97,19 +104,20 @@ class SearchPipeline:
 
     def retrievers(self) -> tuple[BM25Retriever, DenseRetriever, HybridRetriever]:
         state = self.state
-        bm25 = BM25Retriever(state.index.bm25, state.index.chunk_ids, state.tokenizer)
-        dense = DenseRetriever(state.index.dense, state.index.chunk_ids, self.encode_query)
+        bm25 = BM25Retriever(state.backend, state.tokenizer)
+        dense = DenseRetriever(state.backend, self.encode_query)
         return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
 
     def analyze(self, question: str) -> QueryAnalysis:
         return analyze_query(question, matcher=self.state.org_matcher)
 
-    def _unit_similarity(self, question: str):
+    def _unit_similarity(self, question: str, candidates: list[Hit]):
+        """Cosine of the question to each answer unit of the passages the answer step reads (fetched in one call)."""
         vector = self.encode_query(question)
-        index = self.state.index
+        units = self.state.backend.unit_vectors([h.chunk_id for h in candidates[:CANDIDATE_PASSAGES]])
 
         def similarity(chunk_id: str, start: int, end: int) -> float:
-            unit = index.unit_vector(chunk_id, start)
+            unit = units.get((chunk_id, start))
             return 0.0 if unit is None else float(np.asarray(unit, dtype=np.float32) @ vector)
         return similarity
 
@@ -167,7 +175,7 @@ class SearchPipeline:
                 content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
                 scale = state.manifest["dense"]["query_unit_similarity"]
                 answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
-                                                    state.index.bm25.term_idf, self._unit_similarity(question),
+                                                    state.backend.term_idf, self._unit_similarity(question, candidates),
                                                     (scale["mean"], scale["std"]))
             if best_guess is not None:
                 # Second stage: the passage holding the best-fitting sentence is cited first (the answer step
