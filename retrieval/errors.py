@@ -30,5 +30,9 @@ class IndexLocked(RetrievalError):
     """Another writer (another process or engine) holds the index directory's write lock for too long."""
 
 
+class BackendUnavailable(RetrievalError):
+    """The index backend's server (Milvus) cannot be reached or failed; the message says so in Chinese."""
+
+
 class InvalidQuery(RetrievalError, ValueError):
     """The question or a search parameter is unusable (empty, too long, k out of range)."""
