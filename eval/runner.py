@@ -256,6 +256,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-k", type=_positive_int, default=10, help="ranking depth per leg (default 10)")
     parser.add_argument("--corpus", default="corpus", help="corpus directory (default corpus)")
     parser.add_argument("--index", default="index", help="index directory, built when missing or stale (default index)")
+    from retrieval.__main__ import add_backend_arguments
+
+    add_backend_arguments(parser)
     return parser
 
 
@@ -272,7 +275,8 @@ def main(argv: Sequence[str] | None = None, engine=None) -> int:
         from retrieval.engine import SearchEngine
 
         started = perf_counter()
-        engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index)
+        engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index, backend=args.backend,
+                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection)
         open_ms = round((perf_counter() - started) * 1000, 1)
     metrics, runs = evaluate(engine, questions, k=args.k)
     metrics["timing"]["open_ms"] = open_ms

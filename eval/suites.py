@@ -96,12 +96,19 @@ def prepare(suite: Suite) -> list[dict]:
     return questions
 
 
-def engine_opener(encoder: str | None) -> Callable:
-    """open_engine(corpus, index) for run_suites: SearchEngine.open, building the index when missing or stale."""
+def engine_opener(encoder: str | None, backend: str | None = None, milvus_uri: str | None = None) -> Callable:
+    """open_engine(corpus, index) for run_suites: SearchEngine.open, building the index when missing or stale.
+
+    On Milvus each set has its own collections: milvus-lite in `<index>.milvus.db`, or on a server given by
+    `milvus_uri` the prefix plans_<index directory's parent name> (plans_wt_milvus, plans_webdev)."""
     def open_engine(corpus_dir: Path, index_dir: Path):
         from retrieval.engine import SearchEngine  # imported late: loading the engine stack is slow
 
-        return SearchEngine.open(corpus_dir=corpus_dir, index_dir=index_dir, encoder=encoder)
+        collection = None
+        if milvus_uri and "://" in milvus_uri:
+            collection = "plans_" + "".join(c if c.isalnum() else "_" for c in Path(index_dir).resolve().parent.name)
+        return SearchEngine.open(corpus_dir=corpus_dir, index_dir=index_dir, encoder=encoder, backend=backend,
+                                 milvus_uri=milvus_uri if collection else None, collection=collection)
 
     return open_engine
 
@@ -212,6 +219,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--web-dev", type=Path, default=WEB_DEV,
                         help="the web-dev set: questions.jsonl and docs/ (default ../shared/eval/web-dev)")
     parser.add_argument("--encoder", default=None, help="encoder for building indexes (default the engine's)")
+    parser.add_argument("--backend", choices=("local", "milvus"), default=None,
+                        help="where the indexes live: local segments (default) or Milvus (env RETRIEVAL_BACKEND)")
+    parser.add_argument("--milvus-uri", default=None,
+                        help="http://host:19530 for a Milvus server (each set gets its own collections); "
+                             "default: milvus-lite in <index>.milvus.db per set")
 
 
 def selected_suites(args: argparse.Namespace) -> list[Suite]:
@@ -235,7 +247,8 @@ def main(argv: Sequence[str] | None = None, open_engine: Callable | None = None)
     except SuiteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows, _ = run_suites(suites, args.out, args.k, open_engine or engine_opener(args.encoder))
+    rows, _ = run_suites(suites, args.out, args.k,
+                         open_engine or engine_opener(args.encoder, args.backend, args.milvus_uri))
     print(format_table(rows, args.k))
     for row in rows:
         if row.get("wrong_org_ids") or row.get("answered_unanswerable_ids"):

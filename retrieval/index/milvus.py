@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections import Counter
 from dataclasses import asdict
@@ -37,6 +38,7 @@ BM25_K1, BM25_B = 1.5, 0.75
 # HNSW as Milvus documents it: M links per node, efConstruction at build; ef at search is at least the limit.
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_MIN = 16, 200, 64
 MAX_LIMIT = 16_384                  # Milvus's largest topK of one search
+RESCORE_POOL_FACTOR, RESCORE_POOL_MIN = 4, 200   # Milvus BM25 candidates re-scored for k passages: max(4·k, 200)
 PART_CHARS = 20_000                 # a catalog part: 20,000 characters stay under VARCHAR's 65,535 bytes
 TEXT_BYTES = 65_535
 CONNECT_TIMEOUT_S = 10.0
@@ -50,10 +52,23 @@ def bm25_text(text: str) -> str:
     return _PUNCTUATION.sub(" ", arabic_numerals(fold_width(to_simplified(text)))).strip()
 
 
-def analyzer_params(terms: Sequence[str], stopwords: Sequence[str]) -> dict:
-    """Milvus's jieba tokenizer in search mode with jieba's own dictionary plus the project's terms, and the
-    project's stopwords (the analyzer type "chinese" is refused: it cannot take custom words)."""
-    return {"tokenizer": {"type": "jieba", "dict": ["_default_", *terms], "mode": "search", "hmm": False},
+ANALYZERS = ("jieba", "tokens")
+
+
+def analyzer_params(analyzer: str, terms: Sequence[str], stopwords: Sequence[str], lite: bool) -> dict:
+    """How Milvus analyses the BM25 text.
+
+    "jieba": Milvus's jieba tokenizer in search mode with jieba's own dictionary plus the project's terms, and
+    the project's stopwords (the analyzer type "chinese" is refused: it cannot take custom words).
+    "tokens": the text is the local tokenizer's tokens joined by spaces, split again on whitespace (a server's
+    "whitespace" tokenizer; milvus-lite has none, its "standard" one splits on non-word characters), so
+    Milvus indexes exactly the local tokens.
+    """
+    if analyzer == "tokens":
+        return {"tokenizer": "standard" if lite else "whitespace"}
+    if analyzer != "jieba":
+        raise ValueError(f"Milvus analyzer must be one of {ANALYZERS}, got {analyzer!r}")
+    return {"tokenizer": {"type": "jieba", "dict": ["_default_", *terms], "mode": "search", "hmm": True},
             "filter": ["lowercase", {"type": "stop", "stop_words": list(stopwords)}]}
 
 
@@ -91,6 +106,10 @@ def _document_from(body: str) -> Document:
     return Document(DocumentMeta(**meta), data["text"])
 
 
+def _tokens(joined: str) -> list[str]:
+    return [token for token in joined.split(" ") if token]
+
+
 def _parts(text: str) -> list[str]:
     return [text[i:i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
 
@@ -98,13 +117,17 @@ def _parts(text: str) -> list[str]:
 class MilvusBackend:
     """IndexBackend over Milvus collections named `<prefix>_passages`, `<prefix>_units`, `<prefix>_catalog`."""
 
-    def __init__(self, client, uri: str, prefix: str, dim: int):
-        self.client, self.uri, self.prefix, self.dim = client, uri, prefix, dim
+    def __init__(self, client, uri: str, prefix: str, dim: int, analyzer: str = "jieba", rescore: bool | None = None):
+        self.client, self.uri, self.prefix, self.dim, self.analyzer = client, uri, prefix, dim, analyzer
+        # Milvus's BM25 finds the candidates; re-scored with rank_bm25's formula over the local tokens (returned
+        # with each hit) they rank as on the local backend. MILVUS_BM25_RESCORE=0 keeps Milvus's own scores.
+        self.rescore = (os.environ.get("MILVUS_BM25_RESCORE", "1") != "0") if rescore is None else rescore
         self.passages, self.units, self.catalog = f"{prefix}_passages", f"{prefix}_units", f"{prefix}_catalog"
         self._documents: dict[str, Document] = {}
         self._chunks: dict[str, Chunk] = {}
-        self._terms_of: dict[str, list[str]] = {}            # chunk id → its distinct local tokens
-        self._df: Counter = Counter()
+        self._lengths: dict[str, int] = {}                    # chunk id → its number of local tokens
+        self._df: Counter = Counter()                         # local token → live passages holding it
+        self._total_length = 0
         self._idf_floor: float | None = None
         self._encoded: set[str] = set()
 
@@ -124,11 +147,11 @@ class MilvusBackend:
 
     @classmethod
     def create(cls, uri: str, prefix: str, dim: int, terms: Sequence[str] = (),
-               stopwords: Sequence[str] | None = None) -> "MilvusBackend":
-        """New, empty collections (earlier ones of this prefix are dropped)."""
+               stopwords: Sequence[str] | None = None, analyzer: str = "jieba") -> "MilvusBackend":
+        """New, empty collections (earlier ones of this prefix are dropped); `analyzer`: see analyzer_params."""
         from retrieval.tokenizer import load_stopwords
 
-        backend = cls(cls.connect(uri), uri, prefix, dim)
+        backend = cls(cls.connect(uri), uri, prefix, dim, analyzer)
         backend._guard(lambda: backend._create(terms, sorted(load_stopwords() if stopwords is None else stopwords)))
         return backend
 
@@ -141,10 +164,14 @@ class MilvusBackend:
             present = all(client.has_collection(name) for name in names)
             if not present:
                 return None
-            dim = next(f for f in client.describe_collection(names[0])["fields"] if f["name"] == "vector")["params"]["dim"]
+            fields = {f["name"]: f for f in client.describe_collection(names[0])["fields"]}
+            dim = fields["vector"]["params"]["dim"]
+            analyzer = "jieba" if "jieba" in json.dumps(fields["text"]["params"], ensure_ascii=False) else "tokens"
+            for name in names:                   # a reopened database starts with its collections released
+                client.load_collection(name)
         except Exception as error:  # noqa: BLE001
             raise BackendUnavailable(f"无法连接检索服务 {uri}：{error}。{_RECONNECT_HINT}") from error
-        backend = cls(client, uri, prefix, int(dim))
+        backend = cls(client, uri, prefix, int(dim), analyzer)
         backend._guard(backend._load)
         return backend
 
@@ -186,8 +213,8 @@ class MilvusBackend:
         schema.add_field("section_path", DataType.VARCHAR, max_length=8192)
         schema.add_field("record", DataType.VARCHAR, max_length=TEXT_BYTES)
         schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES, enable_analyzer=True,
-                         analyzer_params=analyzer_params(terms, stopwords))
-        schema.add_field("terms", DataType.VARCHAR, max_length=TEXT_BYTES)
+                         analyzer_params=analyzer_params(self.analyzer, terms, stopwords, is_lite(self.uri)))
+        schema.add_field("tokens", DataType.VARCHAR, max_length=TEXT_BYTES)
         schema.add_field("encoded", DataType.BOOL)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
@@ -243,8 +270,8 @@ class MilvusBackend:
             parts.setdefault(row["doc_id"], []).append((row["part"], row["body"]))
         self._documents = {doc_id: _document_from("".join(body for _, body in sorted(found)))
                            for doc_id, found in parts.items()}
-        for row in self._query_all(self.passages, ["chunk_id", "doc_id", "record", "terms", "encoded"]):
-            self._remember(_chunk_from(row["chunk_id"], row["doc_id"], row["record"]), row["terms"].split(" "),
+        for row in self._query_all(self.passages, ["chunk_id", "doc_id", "record", "tokens", "encoded"]):
+            self._remember(_chunk_from(row["chunk_id"], row["doc_id"], row["record"]), _tokens(row["tokens"]),
                            bool(row["encoded"]))
 
     # ---------------------------------------------------------------- the engine's manifest
@@ -282,12 +309,12 @@ class MilvusBackend:
         for passage in passages:
             chunk = passage.chunk
             own = zero if vectors is None else np.asarray(vectors[row], dtype=np.float32).tolist()
-            terms = sorted(set(passage.tokens))
             passage_rows.append({
                 "chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "org": meta.org,
                 "years": list(section_years(chunk, document)), "kind": meta.kind,
                 "section_path": " › ".join(chunk.section_path), "record": _chunk_record(chunk),
-                "text": bm25_text(indexed_text(document, chunk)), "terms": " ".join(terms),
+                "text": (" ".join(passage.tokens) if self.analyzer == "tokens"
+                         else bm25_text(indexed_text(document, chunk))), "tokens": " ".join(passage.tokens),
                 "encoded": vectors is not None, "vector": own})
             for number, (start, end) in enumerate(passage.units, 1):
                 if vectors is not None:
@@ -304,12 +331,13 @@ class MilvusBackend:
         self._write_parts("document", document.doc_id, _document_json(document))
         self._documents[document.doc_id] = document
         for passage in passages:
-            self._remember(passage.chunk, sorted(set(passage.tokens)), vectors is not None)
+            self._remember(passage.chunk, list(passage.tokens), vectors is not None)
 
     def delete(self, doc_id: str) -> None:
         if doc_id not in self._documents:
             raise KeyError(f"no document {doc_id!r} in the Milvus collections {self.prefix}_* at {self.uri}")
         where = f"doc_id == {_quoted(doc_id)}"
+        rows = self._guard(lambda: self._query_all(self.passages, ["chunk_id", "tokens"], where))
 
         def delete():
             self.client.delete(self.passages, filter=where)
@@ -317,24 +345,27 @@ class MilvusBackend:
             self.client.delete(self.catalog, filter=f'kind == "document" and {where}')
         self._guard(delete)
         del self._documents[doc_id]
-        for chunk_id in [c for c, chunk in self._chunks.items() if chunk.doc_id == doc_id]:
-            self._forget(chunk_id)
+        for row in rows:
+            if row["chunk_id"] in self._chunks:
+                self._forget(row["chunk_id"], _tokens(row["tokens"]))
         self._df = +self._df                        # drops terms no live passage has any more
 
     def flush(self) -> None:
         self._guard(lambda: [self.client.flush(name) for name in (self.passages, self.units, self.catalog)])
 
-    def _remember(self, chunk: Chunk, terms: list[str], encoded: bool) -> None:
+    def _remember(self, chunk: Chunk, tokens: list[str], encoded: bool) -> None:
         self._chunks[chunk.chunk_id] = chunk
-        self._terms_of[chunk.chunk_id] = [t for t in terms if t]
-        self._df.update(self._terms_of[chunk.chunk_id])
+        self._lengths[chunk.chunk_id] = len(tokens)
+        self._total_length += len(tokens)
+        self._df.update(set(tokens))
         if encoded:
             self._encoded.add(chunk.chunk_id)
         self._idf_floor = None
 
-    def _forget(self, chunk_id: str) -> None:
+    def _forget(self, chunk_id: str, tokens: list[str]) -> None:
         del self._chunks[chunk_id]
-        self._df.subtract(self._terms_of.pop(chunk_id))
+        self._total_length -= self._lengths.pop(chunk_id)
+        self._df.subtract(set(tokens))
         self._encoded.discard(chunk_id)
         self._idf_floor = None
 
@@ -343,12 +374,38 @@ class MilvusBackend:
         if not query_tokens or not self._chunks:
             return []
         # Milvus analyses the query itself; the local tokens joined by spaces give it the same words.
+        limit = min(max(RESCORE_POOL_FACTOR * k, RESCORE_POOL_MIN) if self.rescore else k, MAX_LIMIT)
         result = self._guard(lambda: self.client.search(
-            self.passages, data=[" ".join(query_tokens)], anns_field="sparse", limit=min(k, MAX_LIMIT),
-            output_fields=["chunk_id"], search_params={"metric_type": "BM25"}))
+            self.passages, data=[" ".join(query_tokens)], anns_field="sparse", limit=limit,
+            output_fields=["chunk_id", "tokens"] if self.rescore else ["chunk_id"],
+            search_params={"metric_type": "BM25"}))
+        hits = [hit for hit in result[0] if hit["entity"]["chunk_id"] in self._chunks]
+        if self.rescore:
+            scored = self._rank_bm25_scores(query_tokens, [(h["entity"]["chunk_id"], h["entity"]["tokens"]) for h in hits])
+            scored.sort(key=lambda pair: (-pair[1], pair[0]))
+            return [(chunk_id, score) for chunk_id, score in scored if score > 0][:k]
         # A BM25 score is positive; milvus-lite reports it negated as a distance, a server as the score.
-        found = [(hit["entity"]["chunk_id"], abs(float(hit["distance"]))) for hit in result[0]]
-        return [(chunk_id, score) for chunk_id, score in found if score > 0 and chunk_id in self._chunks]
+        found = [(hit["entity"]["chunk_id"], abs(float(hit["distance"]))) for hit in hits]
+        return [(chunk_id, score) for chunk_id, score in found if score > 0]
+
+    def _rank_bm25_scores(self, query_tokens: Sequence[str], candidates: list[tuple[str, str]]) -> list[tuple[str, float]]:
+        """rank_bm25's BM25Okapi scores of candidate passages (chunk id, their tokens joined by spaces) over
+        the live passages' statistics; a repeated query token counts again, as in the local index."""
+        from retrieval.index.bm25 import B, K1
+
+        counts = Counter(t for t in query_tokens if self._df.get(t, 0) > 0)
+        idf = {term: self._idf(term) for term in counts}
+        average = (self._total_length / len(self._chunks) if self._chunks else 0.0) or 1.0
+        scored = []
+        for chunk_id, text in candidates:
+            tf = Counter(t for t in _tokens(text) if t in counts)
+            norm = K1 * (1 - B + B * self._lengths[chunk_id] / average)
+            score = np.float32(0.0)
+            for term, frequency in tf.items():
+                weight = np.float32(idf[term] * frequency * (K1 + 1) / (frequency + norm))
+                score += weight * np.float32(counts[term])
+            scored.append((chunk_id, float(score)))
+        return scored
 
     def dense(self, query_vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         """(1 - w) · passage cosine + w · best sentence cosine, as the local dense leg (retrieval.index.dense):
@@ -405,17 +462,20 @@ class MilvusBackend:
 
     def term_idf(self, term: str) -> float:
         """rank_bm25's idf from the document frequencies this process keeps (Milvus does not expose them)."""
+        return float(np.float32(self._idf(term)))
+
+    def _idf(self, term: str) -> float:
         df = self._df.get(term, 0)
         if df <= 0:
             return 0.0
         n = len(self._chunks)
         idf = math.log(n - df + 0.5) - math.log(df + 0.5)
         if idf >= 0:
-            return float(np.float32(idf))
-        if self._idf_floor is None:
-            values = np.array([math.log(n - d + 0.5) - math.log(d + 0.5) for d in self._df.values()])
+            return idf
+        if self._idf_floor is None:       # rank_bm25: negative idf floored at EPSILON x the mean idf
+            values = np.array([math.log(n - d + 0.5) - math.log(d + 0.5) for d in self._df.values() if d > 0])
             self._idf_floor = EPSILON * float(values.mean()) if len(values) else 0.0
-        return float(np.float32(self._idf_floor))
+        return self._idf_floor
 
     def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
         wanted = [chunk_id for chunk_id in chunk_ids if chunk_id in self._encoded]
