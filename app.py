@@ -1,4 +1,5 @@
-"""Start the web app: `python app.py [--host 127.0.0.1] [--port 7860] [--corpus DIR] [--index DIR] [--allow-anonymous]`.
+"""Start the web app: `python app.py [--host 127.0.0.1] [--port 7860] [--corpus DIR] [--index DIR] [--allow-anonymous]
+[--backend local|milvus] [--milvus-uri PATH.db|http://host:19530]`.
 
 Binds to 127.0.0.1 unless --host says otherwise. With APP_USERS="name:password[:editor|reader],…" set,
 every page and the API require a login; readers ask and evaluate, editors also change documents.
@@ -111,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--index", default="index", help="index directory, built when missing or stale (default index)")
     parser.add_argument("--allow-anonymous", action="store_true",
                         help="serve another address than loopback without APP_USERS (anyone who can reach it may edit)")
+    from retrieval.__main__ import add_backend_arguments
+
+    add_backend_arguments(parser)
     return parser
 
 
@@ -138,14 +142,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from retrieval.batching import BatchingEncoder   # imported here so --help answers at once
     from retrieval.encoders import DEFAULT_ENCODER, load_encoder
     from retrieval.engine import SearchEngine
+    from retrieval.errors import BackendUnavailable
     from ui import gradio_sessions
     from ui.blocks import EXAMPLES, build_app, launch_options
 
     gradio_sessions.enable()     # API calls without a session no longer build every component's config
 
     # Questions asked at the same time are encoded in one model call (a third of the cost of one call each).
-    engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index,
-                               encoder=BatchingEncoder(load_encoder(DEFAULT_ENCODER)))
+    try:
+        engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index,
+                                   encoder=BatchingEncoder(load_encoder(DEFAULT_ENCODER)), backend=args.backend,
+                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection)
+    except BackendUnavailable as error:          # "无法连接检索服务 …": no app over an empty index
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     engine.ask(EXAMPLES[0])      # warm up (tokenizer dictionary, encoder) so the first user does not wait for it
     engine.start_watching()      # files copied into the corpus folder by hand are indexed too
     demo = build_app(engine, corpus_dir=args.corpus, users={u.name: u.role for u in users} if users else None)

@@ -93,7 +93,7 @@ def unknown_organisations(text: str, known: Iterable[OrgMention]) -> list[str]:
     generic words (国家高新区, 代表镇政府 name no organisation).
     """
     import jieba
-    import jieba.posseg as posseg
+    from retrieval.tokenizer import part_of_speech_cut
 
     jieba.setLogLevel(60)
     covered = [(m.start, m.end) for m in known]
@@ -103,7 +103,7 @@ def unknown_organisations(text: str, known: Iterable[OrgMention]) -> list[str]:
         if any(s < end and start < e for s, e in covered):
             continue
         suffix = match.group(2)
-        words = list(posseg.cut(match.group(1)))
+        words = list(part_of_speech_cut(match.group(1)))
         kept: list[str] = []
         for word in reversed(words):
             if word.flag[:1] not in _NAME_FLAGS or word.word in _GENERIC_WORDS:

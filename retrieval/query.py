@@ -102,12 +102,12 @@ def answer_kind(question: str) -> str:
 def _leading_noun(phrase: str) -> str:
     """The noun phrase a phrase opens with: 水果撑起农业 → 水果, 沿街店铺要管门责 → 沿街店铺."""
     import jieba
-    import jieba.posseg as posseg
+    from retrieval.tokenizer import part_of_speech_cut
 
     jieba.setLogLevel(60)
     words: list[str] = []
     pending: list[str] = []                    # an amount inside the phrase (亿元|项目) counts once a noun follows
-    for word in posseg.cut(phrase):
+    for word in part_of_speech_cut(phrase):
         if word.flag[:1] in ("n", "j", "b", "s") or word.flag == "f" and not words \
                 or (words and word.flag in ("vn", "ng")):
             words.extend(pending)
@@ -143,10 +143,10 @@ def asked_noun(question: str, kind: str) -> str:
 
 def _trailing_noun(phrase: str) -> str:
     """The noun phrase a phrase ends with: 第一个百亿级项目 → 百亿级项目."""
-    import jieba.posseg as posseg
+    from retrieval.tokenizer import part_of_speech_cut
 
     words: list[str] = []
-    for word in reversed(list(posseg.cut(phrase))):
+    for word in reversed(list(part_of_speech_cut(phrase))):
         if word.flag[:1] in ("n", "j", "b") or (words and word.flag[:1] in ("m", "q") and len(word.word) > 1
                                                   and not word.word[0] in "第一二三四五六七八九十"):
             words.insert(0, word.word)

@@ -181,3 +181,23 @@ class JiebaTokenizer:
             if token and token not in self.stopwords and _TOKEN_OK.search(token):
                 tokens.append(token)
         return tokens
+
+
+_PART_OF_SPEECH = None
+
+
+def part_of_speech_cut(text: str):
+    """jieba.posseg's (word, flag) pairs with jieba's own dictionary only, whatever else in this process adds
+    words to the global jieba (milvus-lite's in-process jieba analyser adds an index's whole dictionary there)."""
+    global _PART_OF_SPEECH
+    if _PART_OF_SPEECH is None:
+        import jieba
+        import jieba.posseg as posseg
+
+        frequencies, total = JiebaTokenizer._base()
+        with JiebaTokenizer._lock:
+            if _PART_OF_SPEECH is None:
+                base = jieba.Tokenizer()
+                base.FREQ, base.total, base.initialized = frequencies, total, True
+                _PART_OF_SPEECH = posseg.POSTokenizer(base)
+    return _PART_OF_SPEECH.cut(text)

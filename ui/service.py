@@ -22,7 +22,7 @@ from pathlib import Path
 from retrieval.audit import AuditEntry, AuditLog
 from retrieval.conversation import resolve_followup
 from retrieval.corpus import sha256_bytes
-from retrieval.errors import IngestError, InvalidQuery, RetrievalError
+from retrieval.errors import BackendUnavailable, IngestError, InvalidQuery, RetrievalError
 from retrieval.ingest.cleaning import clean_text
 from retrieval.ingest.readers import read_bytes
 from retrieval.metadata import load_overrides, save_override
@@ -44,6 +44,9 @@ AUDIT_SHOWN = 200
 logger = logging.getLogger(__name__)
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
 _SPACE = re.compile(r"\s+")
+
+
+BACKEND_DOWN_MESSAGE = "检索服务暂时连接不上，这个问题没有查成。请稍后再问；一直如此请联系管理员检查 Milvus 服务。"
 
 
 class UserFacingError(Exception):
@@ -300,6 +303,9 @@ class EngineService:
         except InvalidQuery as error:
             logger.info("question refused by the engine: %s", error)
             raise UserFacingError("这个问题没法查询：请换个说法，或把问题写短一些。") from error
+        except BackendUnavailable as error:      # the Milvus server went away: say so, the app stays up
+            logger.warning("search backend failed: %s", error)
+            raise UserFacingError(BACKEND_DOWN_MESSAGE) from error
         citations = render.build_citations(result, result.documents, result.chunks, CITATIONS_SHOWN)
         filters = self._filters_label(org, year)
         pending = tuple(result.documents[d].meta.title for d in getattr(result, "dense_pending", ()) if d in result.documents)
@@ -351,6 +357,9 @@ class EngineService:
         except InvalidQuery as error:
             logger.info("API question refused by the engine: %s", error)
             raise UserFacingError("问题无法查询：请换个说法，或把问题写短一些。") from error
+        except BackendUnavailable as error:
+            logger.warning("search backend failed: %s", error)
+            raise UserFacingError(BACKEND_DOWN_MESSAGE) from error
         record = ask_record(self.engine, result)
         record.setdefault("scope_note", getattr(result, "scope_note", ""))
         record.setdefault("dense_pending", list(getattr(result, "dense_pending", ())))
