@@ -334,12 +334,10 @@ def _verb_objects(text: str) -> list[FactSpan]:
 @lru_cache(maxsize=8192)
 def _words(text: str) -> tuple[tuple[int, str, str], ...]:
     """(offset, word, part of speech) of the text, by jieba; cached, as the same sentences come back."""
-    import jieba
-    import jieba.posseg as posseg
+    from retrieval.tokenizer import part_of_speech_cut
 
-    jieba.setLogLevel(60)
     words, position = [], 0
-    for word in posseg.cut(text):
+    for word in part_of_speech_cut(text):
         words.append((position, word.word, word.flag))
         position += len(word.word)
     return tuple(words)

@@ -94,6 +94,12 @@ def recurring_phrases(texts: Iterable[str], base_cut: Callable[[str], Iterable[s
 
 def _base_cut(text: str) -> list[str]:
     """jieba's own segmentation (its base dictionary, no domain terms)."""
+    return default_cut(text, hmm=False)
+
+
+def default_cut(text: str, hmm: bool = True) -> list[str]:
+    """jieba.lcut with jieba's own dictionary only, whatever else in this process adds words to the global
+    jieba (milvus-lite's in-process jieba analyser adds an index's whole dictionary there)."""
     frequencies, total = JiebaTokenizer._base()
     global _BASE_JIEBA
     if _BASE_JIEBA is None:
@@ -102,7 +108,7 @@ def _base_cut(text: str) -> list[str]:
         tokenizer = jieba.Tokenizer()
         tokenizer.FREQ, tokenizer.total, tokenizer.initialized = frequencies, total, True
         _BASE_JIEBA = tokenizer
-    return _BASE_JIEBA.lcut(text, HMM=False)
+    return _BASE_JIEBA.lcut(text, HMM=hmm)
 
 
 _BASE_JIEBA = None

@@ -225,12 +225,9 @@ def _split_heading_from_body(window: str, comma: int) -> int | None:
     verb; a following noun means the noun phrase goes on. Among equals the later one wins, so a
     phrase like "机制联动成效" is kept whole.
     """
-    import jieba
-    import jieba.posseg as posseg  # only documents without line breaks need part-of-speech tags
+    from retrieval.tokenizer import part_of_speech_cut  # only documents without line breaks need part-of-speech tags
 
-    jieba.setLogLevel(60)
-
-    words = list(posseg.cut(window[comma + 1:]))
+    words = list(part_of_speech_cut(window[comma + 1:]))
     best: tuple[float, int] | None = None
     length = 0
     for index, word in enumerate(words[:-1]):

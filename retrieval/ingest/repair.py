@@ -138,14 +138,13 @@ def _paragraph_ends_at_width(first: str, lines: list[str]) -> bool:
 
 def _cuts_a_word(line: str, following: str) -> bool:
     """True when a dictionary word spans the break ("优化和调" + "整农业" → 调整)."""
-    import jieba  # loaded only for lines that may have been cut
+    from retrieval.tokenizer import default_cut  # loaded only for lines that may have been cut
 
-    jieba.setLogLevel(60)
     tail, head = line[-3:], following[:3]
     if not (_is_cjk(tail[-1]) and _is_cjk(head[0])):
         return False
     position = 0
-    for word in jieba.cut(tail + head, HMM=False):
+    for word in default_cut(tail + head, hmm=False):
         if position < len(tail) < position + len(word):
             return True
         position += len(word)
