@@ -282,11 +282,13 @@ class MilvusBackend:
     def write_manifest(self, manifest: dict) -> None:
         self._write_parts("manifest", "", json.dumps(manifest, ensure_ascii=False))
 
-    def _write_parts(self, kind: str, doc_id: str, body: str) -> None:
+    def _write_parts(self, kind: str, doc_id: str, body: str, replace: bool = True) -> None:
+        """A JSON body as catalog rows; `replace`: delete the earlier rows of this kind and doc id first."""
         key = f"{kind}:{doc_id}"
 
         def write():
-            self.client.delete(self.catalog, filter=f"kind == {_quoted(kind)} and doc_id == {_quoted(doc_id)}")
+            if replace:
+                self.client.delete(self.catalog, filter=f"kind == {_quoted(kind)} and doc_id == {_quoted(doc_id)}")
             self.client.insert(self.catalog, [{"key": f"{key}#{number}", "kind": kind, "doc_id": doc_id,
                                                "part": number, "body": part, "placeholder": [0.0, 0.0]}
                                               for number, part in enumerate(_parts(body))])
@@ -301,7 +303,8 @@ class MilvusBackend:
             raise ValueError(f"document {document.doc_id!r} needs {expected} vectors, got {len(vectors)}")
         from retrieval.search.pipeline import section_years
 
-        if document.doc_id in self._documents:
+        replacing = document.doc_id in self._documents
+        if replacing:
             self.delete(document.doc_id)
         meta = document.meta
         zero = [0.0] * self.dim
@@ -328,7 +331,7 @@ class MilvusBackend:
             if unit_rows:
                 self.client.insert(self.units, unit_rows)
         self._guard(insert)
-        self._write_parts("document", document.doc_id, _document_json(document))
+        self._write_parts("document", document.doc_id, _document_json(document), replace=False)
         self._documents[document.doc_id] = document
         for passage in passages:
             self._remember(passage.chunk, list(passage.tokens), vectors is not None)
