@@ -114,17 +114,20 @@ def test_bm25_ranks_the_live_passages_as_rank_bm25(backend_pair, prepared):
     for question in ("拆违任务多少平方米", "老旧小区电梯", "产业基金投资项目"):
         tokens = TOKENIZER(question)
         expected = reference.get_scores(tokens)
-        got = backend.bm25(tokens, 10)
-        assert got, "the question has words in the corpus"
         best = [i for i in np.argsort(-expected, kind="stable")[:10] if expected[i] > 0]
-        assert {c for c, _ in got} == {live[i].chunk.chunk_id for i in best}
         if isinstance(backend, LocalSegmentBackend) or getattr(backend, "rescore", False):
+            got = backend.bm25(tokens, 10)
+            assert {c for c, _ in got} == {live[i].chunk.chunk_id for i in best}
             scores = dict(got)
             for i in best:                   # rank_bm25's very scores (Milvus: its candidates re-scored)
                 assert scores[live[i].chunk.chunk_id] == pytest.approx(expected[i], rel=1e-5)
         else:
             # Milvus analyses the text itself and uses Lucene's idf, log(1 + (N - df + 0.5) / (df + 0.5)):
-            # the same passages, and the reference's best three among its best five.
+            # every passage sharing a word with the question, and the reference's best three among its best
+            # five (its tenth place may differ: another idf, another analysis).
+            got = backend.bm25(tokens, len(live))
+            matching = {live[i].chunk.chunk_id for i in range(len(live)) if expected[i] > 0}
+            assert {c for c, _ in got} == matching
             top_five = [c for c, _ in got[:5]]
             assert all(live[i].chunk.chunk_id in top_five for i in best[:3])
 
