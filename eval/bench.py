@@ -264,6 +264,7 @@ def phase_update(options: dict) -> dict:
     engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
                                rebuild="never", **_backend(options))
     scratch = Path(options["scratch"])
+    shutil.rmtree(scratch, ignore_errors=True)    # the bench's own scratch: an earlier backend's run left it
     generate(EXTRA_DOCUMENT_PASSAGES, scratch, seed=options["seed"] + 1)
     source = sorted(scratch.iterdir())[0]
     # A name no generated file has; the organisation may repeat one of the corpus, as real archives do.
