@@ -37,6 +37,9 @@ DEFAULT_COLLECTION = "plans"
 BM25_K1, BM25_B = 1.5, 0.75
 # HNSW as Milvus documents it: M links per node, efConstruction at build; ef at search is at least the limit.
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_MIN = 16, 200, 64
+# "Session": this client's searches see its own inserts and deletes at once (the app is the one writer), without
+# the cost of "Strong" for other readers; Milvus's default, "Bounded", may miss a document added seconds ago.
+CONSISTENCY = "Session"
 MAX_LIMIT = 16_384                  # Milvus's largest topK of one search
 RESCORE_POOL_FACTOR, RESCORE_POOL_MIN = 4, 200   # Milvus BM25 candidates re-scored for k passages: max(4·k, 200)
 PART_CHARS = 20_000                 # a catalog part: 20,000 characters stay under VARCHAR's 65,535 bytes
@@ -225,7 +228,7 @@ class MilvusBackend:
                         params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
         index.add_index("vector", index_type="HNSW", metric_type="IP",
                         params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
-        client.create_collection(self.passages, schema=schema, index_params=index)
+        client.create_collection(self.passages, schema=schema, index_params=index, consistency_level=CONSISTENCY)
 
         units = client.create_schema(auto_id=False)
         units.add_field("unit_id", DataType.VARCHAR, max_length=160, is_primary=True)
@@ -237,7 +240,7 @@ class MilvusBackend:
         index = client.prepare_index_params()
         index.add_index("vector", index_type="HNSW", metric_type="IP",
                         params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
-        client.create_collection(self.units, schema=units, index_params=index)
+        client.create_collection(self.units, schema=units, index_params=index, consistency_level=CONSISTENCY)
 
         catalog = client.create_schema(auto_id=False)
         catalog.add_field("key", DataType.VARCHAR, max_length=1200, is_primary=True)
@@ -248,7 +251,7 @@ class MilvusBackend:
         catalog.add_field("placeholder", DataType.FLOAT_VECTOR, dim=2)
         index = client.prepare_index_params()
         index.add_index("placeholder", index_type="FLAT", metric_type="L2")
-        client.create_collection(self.catalog, schema=catalog, index_params=index)
+        client.create_collection(self.catalog, schema=catalog, index_params=index, consistency_level=CONSISTENCY)
 
     def _query_all(self, collection: str, output_fields: list[str], filter: str = "") -> list[dict]:
         """Every row matching the filter, read in pages."""
