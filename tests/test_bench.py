@@ -70,7 +70,7 @@ def test_a_size_that_does_not_fit_is_reported_and_larger_sizes_are_skipped(tmp_p
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first["status"].startswith("does not fit: generate")
     assert first["phases"] == {"generate": first["status"]} and first["latency_ms"] is None
-    assert second == {"passages_asked": 200, "encoder": "hashing", "seed": 0,
+    assert second == {"passages_asked": 200, "encoder": "hashing", "seed": 0, "backend": "local",
                       "status": f"skipped: 100 passages did not build ({first['status']})"}
 
 
