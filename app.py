@@ -139,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from starlette.middleware import Middleware
 
-    from retrieval.batching import BatchingEncoder   # imported here so --help answers at once
-    from retrieval.encoders import DEFAULT_ENCODER, load_encoder
+    from retrieval.batching import serving_encoder   # imported here so --help answers at once
+    from retrieval.encoders import DEFAULT_ENCODER
     from retrieval.engine import SearchEngine
     from retrieval.errors import BackendUnavailable
     from ui import gradio_sessions
@@ -148,10 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     gradio_sessions.enable()     # API calls without a session no longer build every component's config
 
-    # Questions asked at the same time are encoded in one model call (a third of the cost of one call each).
+    # Questions asked at the same time are encoded in one model call (a third of the cost of one call each),
+    # and batches are encoded in parallel, one per core.
     try:
         engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index,
-                                   encoder=BatchingEncoder(load_encoder(DEFAULT_ENCODER)), backend=args.backend,
+                                   encoder=serving_encoder(DEFAULT_ENCODER), backend=args.backend,
                                    milvus_uri=args.milvus_uri, collection=args.milvus_collection)
     except BackendUnavailable as error:          # "无法连接检索服务 …": no app over an empty index
         print(f"error: {error}", file=sys.stderr)

