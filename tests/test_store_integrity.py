@@ -114,7 +114,35 @@ def test_every_index_file_has_a_recorded_checksum(indexed):
     files = {p.relative_to(index).as_posix() for p in index.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == files
     chunks = segment_file(index, "chunks.jsonl")
-    assert manifest["files"][chunks.relative_to(index).as_posix()] == store.file_sha256(chunks)
+    recorded = manifest["files"][chunks.relative_to(index).as_posix()]
+    assert recorded.startswith("xxh3_128:") and recorded == store.file_checksum(chunks)
+
+
+def test_a_checksum_tells_apart_files_that_differ_in_one_byte(tmp_path):
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    data = bytes(range(256)) * 5000
+    first.write_bytes(data)
+    second.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    assert store.file_checksum(first) != store.file_checksum(second)
+    assert store.file_checksum(first) == store.file_checksum(tmp_path / "a.bin")
+    assert store.file_checksum(first, "sha256") == store.file_sha256(first)
+    with pytest.raises(ValueError, match="unknown checksum algorithm"):
+        store.file_checksum(first, "md4")
+
+
+def test_an_index_whose_manifest_records_sha256_still_opens_and_its_damage_is_still_caught(indexed):
+    """Indexes written before the switch to xxh3 record bare sha256 values: they stay verifiable."""
+    corpus, index = indexed
+    path = index / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["files"] = {name: store.file_sha256(index / name) for name in manifest["files"]}
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    assert store.verify_index(index)["files"] == manifest["files"]
+    assert SearchEngine.open(corpus, index, encoder=HashingEncoder(), rebuild="never").ask("吴淞今年拆违任务多少平方米").answer
+    chunks = segment_file(index, "chunks.jsonl")
+    chunks.write_text(chunks.read_text(encoding="utf-8").replace("3万平方米", "8万平方米"), encoding="utf-8")
+    with pytest.raises(IndexDamaged, match="chunks.jsonl changed"):
+        store.verify_index(index)
 
 
 # --- unreadable manifest ----------------------------------------------------------------------------------
