@@ -22,12 +22,25 @@ BM25_FORMAT = 1
 def best_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """(row, score) of the k highest positive scores, best first; ties go to the lower row."""
     positive = np.flatnonzero(scores > 0)
-    if positive.size == 0:
+    return best_of(positive, scores[positive], k)
+
+
+def best_of(rows: np.ndarray, values: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, value) of the k highest values, best first; ties go to the lower row, at the k-th place too.
+
+    `rows` must be ascending. Rows tied with the k-th value are kept lowest first: an argpartition alone
+    would keep whichever of them its selection happens to leave in front.
+    """
+    if k <= 0 or rows.size == 0:
         return []
-    k = min(k, positive.size)
-    best = positive[np.argpartition(-scores[positive], k - 1)[:k]]
-    best = best[np.lexsort((best, -scores[best]))]
-    return [(int(i), float(scores[i])) for i in best]
+    if k < rows.size:
+        kth = np.partition(values, rows.size - k)[rows.size - k]            # the k-th highest value
+        above = values > kth
+        tied = np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]
+        keep = np.concatenate([np.flatnonzero(above), tied])
+        rows, values = rows[keep], values[keep]
+    order = np.lexsort((rows, -values))
+    return [(int(rows[i]), float(values[i])) for i in order]
 
 
 class BM25Index:
