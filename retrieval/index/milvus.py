@@ -117,6 +117,13 @@ def _parts(text: str) -> list[str]:
     return [text[i:i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
 
 
+# pymilvus pings every connection every 10 s, even between calls; milvus-lite's gRPC server keeps gRPC's default
+# policy (at most one ping in 5 minutes without data) and after a few answers a connection with GOAWAY
+# "too_many_pings", failing the next call (seen during a long build in the test suite). To milvus-lite, a local
+# socket, a ping every 10 minutes and none between calls.
+LITE_GRPC_OPTIONS = {"grpc.keepalive_time_ms": 600_000, "grpc.keepalive_permit_without_calls": 0}
+
+
 class MilvusBackend:
     """IndexBackend over Milvus collections named `<prefix>_passages`, `<prefix>_units`, `<prefix>_catalog`."""
 
@@ -143,7 +150,7 @@ class MilvusBackend:
         try:
             if is_lite(uri):
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
-                return MilvusClient(uri)
+                return MilvusClient(uri, grpc_options=LITE_GRPC_OPTIONS)
             return MilvusClient(uri=uri, timeout=CONNECT_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001 - pymilvus raises several kinds for one cause
             raise BackendUnavailable(f"无法连接检索服务 {uri}：{error}。{_RECONNECT_HINT}") from error
