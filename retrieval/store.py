@@ -8,8 +8,8 @@
 
 The manifest records a checksum of every other file ("files"); loading verifies them, so an edited passage or
 a flipped vector byte is caught (IndexDamaged) instead of being answered from. Checksums are XXH3-128
-("xxh3_128:<hex>"): about ten times the speed of sha256 here (5.3 against 0.5 GB/s), which matters because every
-open reads every file, a gigabyte at 100k passages. It detects damage, which is what it is for; it is not a
+("xxh3_128:<hex>"): about ten times the speed of sha256 here (5.3 against 0.5 GB/s); every open reads every
+file, a gigabyte at 100k passages, though hashing turned out to be a small part of that warm start. It detects damage, which is what it is for; it is not a
 defence against someone who can write the index directory. A bare hex value is the sha256 of indexes written
 before, and is still verified as such. Writers of one index directory
 take turns through an OS file lock beside it (`.index-writer.lock`); a save writes `.index.tmp-<pid>-<ns>`, renames
@@ -69,12 +69,15 @@ def read_manifest(index_dir: Path) -> dict | None:
     return manifest
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _file_digest(path: Path, digest):
     with path.open("rb") as handle:
         while block := handle.read(CHECKSUM_CHUNK):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
+
+
+def file_sha256(path: Path) -> str:
+    return _file_digest(path, hashlib.sha256()).hexdigest()
 
 
 def file_checksum(path: Path, algorithm: str = CHECKSUM_ALGORITHM) -> str:
@@ -85,11 +88,7 @@ def file_checksum(path: Path, algorithm: str = CHECKSUM_ALGORITHM) -> str:
         raise ValueError(f"unknown checksum algorithm {algorithm!r}")
     import xxhash
 
-    digest = xxhash.xxh3_128()
-    with path.open("rb") as handle:
-        while block := handle.read(CHECKSUM_CHUNK):
-            digest.update(block)
-    return f"{CHECKSUM_ALGORITHM}:{digest.hexdigest()}"
+    return f"{CHECKSUM_ALGORITHM}:{_file_digest(path, xxhash.xxh3_128()).hexdigest()}"
 
 
 def checksum_algorithm(recorded: str) -> str:
