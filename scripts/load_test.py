@@ -1,11 +1,12 @@
 """Load test of the app's `search` API on this machine: concurrent clients, latency percentiles, throughput.
 
-    python scripts/load_test.py --tree . --tree /tmp/old-checkout [--clients 20] [--questions 25] [--upload]
+    python scripts/load_test.py --tree /tmp/old-checkout --tree . [--clients 20] [--questions 25] [--rounds 3] [--upload]
     python scripts/load_test.py --url http://127.0.0.1:7860/ [--clients 20] [--questions 25]
 
 Each --tree starts that checkout's app.py (with this interpreter) on a free loopback port over a fresh copy
-of this repository's corpus (and of --index-source when given), runs the load, stops it. Trees are run one
-after the other in the same invocation, so the figures compare on the same machine. With --upload, a new
+of this repository's corpus (and of --index-source when given). All of them run at once, and every round runs
+each scenario on each tree in turn, so the figures compare on the same machine at the same time; the ratio is
+the last tree's median throughput over the first's. With --upload, a new
 document is added to the corpus while the load runs (picked up by the app's corpus watcher, the same
 indexing queue an upload uses) and every answer is checked to come from the old or the new index.
 Only loopback addresses are ever contacted; client count, questions and total time are bounded.
@@ -26,7 +27,7 @@ import time
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -60,32 +61,128 @@ def load_questions(limit: int | None = None) -> list[str]:
     return questions[:limit] if limit else questions
 
 
+class LoopbackHTTP:
+    """A minimal HTTP/1.1 keep-alive client over one socket, for loopback load only.
+
+    The load client shares this machine's cores with the server it measures, so its own cost per request
+    must be small: httpx spent about 3 ms of CPU per question here (two requests), half of what the
+    server spent on a cached answer. This client sends a request and reads a Content-Length or chunked
+    response with a few buffer operations; it follows no redirects and speaks no TLS.
+    """
+
+    def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT):
+        parsed = urllib.parse.urlparse(base_url)
+        self.host, self.port = parsed.hostname, parsed.port or 80
+        self.prefix = parsed.path.rstrip("/")
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buffer = b""
+        return self.sock
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """(status, body) of one request; a connection the server closed is reopened once."""
+        for attempt in (0, 1):
+            sock = self._connect()
+            head = (f"{method} {self.prefix}{path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                    "Connection: keep-alive\r\n")
+            if body is not None:
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            try:
+                sock.sendall(head.encode("ascii") + b"\r\n" + (body or b""))
+                return self._response()
+            except (ConnectionError, socket.timeout, _Closed):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise _Closed()
+        self.buffer += data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _response(self) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():          # trailers end with an empty line
+                        pass
+                    break
+                parts.append(self._exactly(size))
+                self._exactly(2)
+            body = b"".join(parts)
+        else:
+            body = self._exactly(int(headers.get("content-length", "0")))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+class _Closed(Exception):
+    """The server closed the connection."""
+
+
 class SearchClient:
-    """The two-step Gradio call API (POST then read the event stream) over one keep-alive connection.
+    """The two-step Gradio call API (POST, then read the event stream) over one keep-alive connection.
 
     With keep_session, one client keeps one session for all its calls, as gradio_client.Client does;
     without, every call starts a new session, as a bare HTTP client (curl) does.
     """
 
     def __init__(self, base_url: str, keep_session: bool = True):
-        self.base = base_url
-        self.http = httpx.Client(timeout=REQUEST_TIMEOUT)
+        self.http = LoopbackHTTP(base_url)
         self.session_hash = uuid.uuid4().hex[:11] if keep_session else None
 
     def call(self, endpoint: str, data: list) -> dict:
-        posted = self.http.post(f"{self.base}gradio_api/call/{endpoint}", json={"data": data, "session_hash": self.session_hash or uuid.uuid4().hex[:11]})
-        posted.raise_for_status()
-        event_id = posted.json()["event_id"]
+        body = json.dumps({"data": data, "session_hash": self.session_hash or uuid.uuid4().hex[:11]}).encode("utf-8")
+        status, posted = self.http.request("POST", f"/gradio_api/call/{endpoint}", body)
+        if status != 200:
+            raise RuntimeError(f"{endpoint}: HTTP {status}: {posted[:200]!r}")
+        event_id = json.loads(posted)["event_id"]
+        status, stream = self.http.request("GET", f"/gradio_api/call/{endpoint}/{event_id}")
+        if status != 200:
+            raise RuntimeError(f"{endpoint}: HTTP {status} on the event stream")
         event = None
-        with self.http.stream("GET", f"{self.base}gradio_api/call/{endpoint}/{event_id}") as stream:
-            for line in stream.iter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event in ("complete", "error"):
-                    payload = line.split(":", 1)[1].strip()
-                    if event == "error":
-                        raise RuntimeError(f"{endpoint} failed: {payload}")
-                    return json.loads(payload)[0]
+        for line in stream.decode("utf-8").splitlines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                payload = line.split(":", 1)[1].strip()
+                if event == "error":
+                    raise RuntimeError(f"{endpoint} failed: {payload}")
+                return json.loads(payload)[0]
         raise RuntimeError(f"{endpoint}: the event stream ended without a result")
 
     def search(self, question: str) -> dict:
@@ -112,11 +209,12 @@ def warm_up(base_url: str, questions: list[str]) -> None:
 
 
 def run_load(base_url: str, questions: list[str], clients: int, per_client: int, deadline: float,
-             keep_session: bool = True, fresh: bool = False) -> dict:
+             keep_session: bool = True, fresh: str | None = None) -> dict:
     """Every client asks `per_client` questions back to back (each from its own offset in the list).
 
-    fresh: every request's wording is new (a numbered suffix), so no query-vector or answer cache helps:
-    the server encodes, searches and answers each one, as with many users asking different things.
+    fresh: a tag new to the server (e.g. the round number); every request's wording is then new (the tag and
+    a numbered suffix), so no query-vector or answer cache helps: the server encodes, searches and answers
+    each one, as with many users asking different things.
     """
     latencies: list[float] = []
     errors: list[str] = []
@@ -132,8 +230,8 @@ def run_load(base_url: str, questions: list[str], clients: int, per_client: int,
                         errors.append("deadline reached")
                     return
                 question = questions[(number * 7 + turn) % len(questions)]
-                if fresh:
-                    question = f"{question}（{number}-{turn}）"
+                if fresh is not None:
+                    question = f"{question}（{fresh}-{number}-{turn}）"
                 started = time.perf_counter()
                 try:
                     record = search.search(question)
@@ -271,7 +369,7 @@ def started_app(tree: Path, workdir: Path, index_source: Path | None):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{tree}/app.py did not answer within {STARTUP_SECONDS}s")
             time.sleep(0.5)
-        yield url, corpus
+        yield url, corpus, process.pid
     finally:
         process.terminate()
         try:
@@ -279,6 +377,46 @@ def started_app(tree: Path, workdir: Path, index_source: Path | None):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+SCENARIOS = ("load", "load_session_per_call", "load_fresh_questions")
+
+
+def run_scenario(name: str, url: str, questions: list[str], args, deadline: float, round_number: int) -> dict:
+    if name == "load":
+        return run_load(url, questions, args.clients, args.questions, deadline)
+    if name == "load_session_per_call":
+        return run_load(url, questions, args.clients, args.questions, deadline, keep_session=False)
+    return run_load(url, questions, args.clients, args.questions, deadline, fresh=f"r{round_number}")
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system, all threads) the process has used so far; None where /proc is not readable.
+
+    On a shared machine throughput moves with the neighbours' load; the server's own CPU time per question
+    moves much less, so it is reported beside throughput as the measure of the server's cost."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def combine(rounds: list[dict]) -> dict:
+    """One scenario's rounds on one target: latencies pooled, throughput the median of the rounds."""
+    latencies = [x for r in rounds for x in r["_latencies"]]
+    errors = [x for r in rounds for x in r["_errors"]]
+    combined = summarize(latencies, errors, [x for r in rounds for x in r["_records"]], sum(r["wall_s"] for r in rounds),
+                         rounds[0]["clients"], rounds[0]["questions_per_client"], rounds[0]["sessions"] == "one per client",
+                         len(rounds))
+    combined["throughput_qps_per_round"] = [r["throughput_qps"] for r in rounds]
+    cpu = [r["server_cpu_ms_per_question"] for r in rounds if r.get("server_cpu_ms_per_question") is not None]
+    if cpu:
+        combined["server_cpu_ms_per_question"] = round(statistics.median(cpu), 2)
+    combined["throughput_qps"] = round(statistics.median(r["throughput_qps"] or 0.0 for r in rounds), 2)
+    return combined
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -290,59 +428,82 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--questions", type=int, default=25, help=f"questions per client (1-{MAX_QUESTIONS}, default 25)")
     parser.add_argument("--upload", action="store_true", help="also run the load while a document is added (--tree only)")
     parser.add_argument("--index-source", type=Path, help="a built index of corpus/ to copy for each tree (saves a build)")
-    parser.add_argument("--timeout", type=float, default=900, help="seconds for the whole run (default 900)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every scenario (1-10, default 3); targets alternate within each round")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole run (default 1800)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     return parser
 
 
 def main(argv=None) -> int:
+    """Start every target, then run the rounds: within a round, each scenario runs on every target in turn
+    (the order reversed every other round), so a target never gets a quieter stretch of the shared machine
+    than the others. Throughput is the median of the rounds; latencies are pooled over them."""
     args = _parser().parse_args(argv)
-    if not 1 <= args.clients <= MAX_CLIENTS or not 1 <= args.questions <= MAX_QUESTIONS:
-        raise SystemExit(f"error: --clients must be 1-{MAX_CLIENTS} and --questions 1-{MAX_QUESTIONS}")
+    if not 1 <= args.clients <= MAX_CLIENTS or not 1 <= args.questions <= MAX_QUESTIONS or not 1 <= args.rounds <= 10:
+        raise SystemExit(f"error: --clients must be 1-{MAX_CLIENTS}, --questions 1-{MAX_QUESTIONS} and --rounds 1-10")
     deadline = time.monotonic() + args.timeout
     questions = load_questions()
-    report: dict = {"machine": {"cpus": os.cpu_count()}, "runs": []}
-    targets = [(None, loopback_url(args.url))] if args.url else [(tree.resolve(), None) for tree in args.tree]
-    for tree, url in targets:
-        label = str(tree or url)
-        if url:
+    report: dict = {"machine": {"cpus": os.cpu_count()}, "rounds": args.rounds, "runs": []}
+    with ExitStack() as stack:
+        targets: list[tuple[str, str, Path | None, int | None]] = []    # (label, url, corpus folder, server pid)
+        if args.url:
+            targets.append((args.url, loopback_url(args.url), None, None))
+        for tree in args.tree or []:
+            tree = tree.resolve()
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="load-test-")))
+            url, corpus, pid = stack.enter_context(started_app(tree, workdir, args.index_source))
+            commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                    text=True).stdout.strip()
+            targets.append((f"{tree} @ {commit or '?'}", url, corpus, pid))
+        for _, url, _, _ in targets:
             warm_up(url, questions)
-            runs = {"load": run_load(url, questions, args.clients, args.questions, deadline),
-                    "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline, False),
-                    "load_fresh_questions": run_load(url, questions, args.clients, args.questions, deadline,
-                                                     fresh=True)}
-        else:
-            with tempfile.TemporaryDirectory(prefix="load-test-") as workdir, \
-                    started_app(tree, Path(workdir), args.index_source) as (url, corpus):
-                commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                        text=True).stdout.strip()
-                label = f"{tree} @ {commit or '?'}"
-                warm_up(url, questions)
-                runs = {"load": run_load(url, questions, args.clients, args.questions, deadline),
-                        "load_session_per_call": run_load(url, questions, args.clients, args.questions, deadline,
-                                                          keep_session=False),
-                        "load_fresh_questions": run_load(url, questions, args.clients, args.questions, deadline,
-                                                         fresh=True)}
-                if args.upload and not has_endpoint(url, "indexing_status"):
+        rounds: dict[tuple[str, str], list[dict]] = {}
+        for round_number in range(args.rounds):
+            order = targets if round_number % 2 == 0 else targets[::-1]
+            for scenario in SCENARIOS:
+                for label, url, _, pid in order:
+                    cpu_before = process_cpu_seconds(pid)
+                    result = run_scenario(scenario, url, questions, args, deadline, round_number)
+                    if cpu_before is not None and result["completed"]:
+                        result["server_cpu_ms_per_question"] = round(
+                            (process_cpu_seconds(pid) - cpu_before) * 1000 / result["completed"], 2)
+                    rounds.setdefault((label, scenario), []).append(result)
+                    print(f"round {round_number + 1} · {label} · {scenario}: {result['throughput_qps']} q/s, "
+                          f"p95 {result['p95_s']} s, {result['errors']} errors, server CPU "
+                          f"{result.get('server_cpu_ms_per_question')} ms/question", flush=True)
+        runs = {key: combine(value) for key, value in rounds.items()}
+        if args.upload:
+            for label, url, corpus, _ in targets:
+                if corpus is None:
+                    continue
+                if not has_endpoint(url, "indexing_status"):
                     print(f"{label}: no /indexing_status endpoint, so no upload scenario for this tree", flush=True)
-                elif args.upload:
-                    runs["load_during_upload"] = run_with_upload(url, corpus, questions, args.clients, args.questions,
-                                                                 deadline)
-        for name, run in runs.items():
-            for raw in ("_records", "_latencies", "_errors"):
-                run.pop(raw, None)
-            report["runs"].append({"target": label, "scenario": name, **run})
-            print(f"{label} · {name}: {run['completed']}/{run['requests']} ok, {run['errors']} errors, "
-                  f"p50 {run['p50_s']} s, p95 {run['p95_s']} s, {run['throughput_qps']} q/s"
-                  + (f", mixed answers {run['answers_not_from_old_or_new_index']}, new document answered "
-                     f"{run['upload_answered']}" if name == "load_during_upload" else ""), flush=True)
+                    continue
+                runs[(label, "load_during_upload")] = run_with_upload(url, corpus, questions, args.clients,
+                                                                      args.questions, deadline)
+    for (label, name), run in sorted(runs.items(), key=lambda item: [t[0] for t in targets].index(item[0][0])):
+        for raw in ("_records", "_latencies", "_errors"):
+            run.pop(raw, None)
+        report["runs"].append({"target": label, "scenario": name, **run})
+        print(f"{label} · {name}: {run['completed']}/{run['requests']} ok, {run['errors']} errors, "
+              f"p50 {run['p50_s']} s, p95 {run['p95_s']} s, {run['throughput_qps']} q/s"
+              + (f" (rounds: {run['throughput_qps_per_round']})" if "throughput_qps_per_round" in run else "")
+              + (f", server CPU {run['server_cpu_ms_per_question']} ms/question"
+                 if run.get("server_cpu_ms_per_question") is not None else "")
+              + (f", mixed answers {run['answers_not_from_old_or_new_index']}, new document answered "
+                 f"{run['upload_answered']}" if name == "load_during_upload" else ""), flush=True)
     report["throughput_last_over_first"] = {}
-    for scenario in ("load", "load_session_per_call", "load_fresh_questions"):
+    for scenario in SCENARIOS:
         loads = [run for run in report["runs"] if run["scenario"] == scenario]
         if len(loads) >= 2 and loads[0]["throughput_qps"]:
             ratio = round(loads[-1]["throughput_qps"] / loads[0]["throughput_qps"], 2)
             report["throughput_last_over_first"][scenario] = ratio
             print(f"{scenario}: throughput {loads[-1]['target']} / {loads[0]['target']}: {ratio}×")
+            if loads[0].get("server_cpu_ms_per_question") and loads[-1].get("server_cpu_ms_per_question"):
+                cpu_ratio = round(loads[0]["server_cpu_ms_per_question"] / loads[-1]["server_cpu_ms_per_question"], 2)
+                report.setdefault("server_cpu_first_over_last", {})[scenario] = cpu_ratio
+                print(f"{scenario}: server CPU per question {loads[0]['target']} / {loads[-1]['target']}: {cpu_ratio}×")
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0 if all(run["errors"] == 0 for run in report["runs"]) else 1

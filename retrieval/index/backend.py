@@ -129,15 +129,23 @@ class LocalSegmentBackend:
         return self.index.bm25.term_idf(term)
 
     def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
-        found = {}
+        # One gather per segment into a plain float32 array: indexing the memory-mapped vectors row by row
+        # made a numpy memmap object per row, most of this call's time.
+        wanted: dict[str, tuple[Segment, list[tuple[str, int]], list[int]]] = {}
         for chunk_id in chunk_ids:
             location = self.index.locations.get(chunk_id)
             if location is None or not location[0].encoded:
                 continue
             segment, row = location
-            for start, end in _unit_spans(segment, row):
-                unit = segment.unit_rows[(row, start)]
-                found[(chunk_id, start)] = segment.unit_vectors[unit]
+            _, keys, rows = wanted.setdefault(segment.segment_id, (segment, [], []))
+            for start, _ in _unit_spans(segment, row):
+                keys.append((chunk_id, start))
+                rows.append(segment.unit_rows[(row, start)])
+        found = {}
+        for segment, keys, rows in wanted.values():
+            if rows:
+                gathered = np.asarray(segment.unit_vectors[np.asarray(rows)], dtype=np.float32)
+                found.update(zip(keys, gathered))
         return found
 
     def merge(self) -> None:
