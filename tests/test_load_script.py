@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_a_small_load_with_an_upload_meanwhile_has_no_errors_and_no_mixed_answers(tmp_path):
     report_path = tmp_path / "load.json"
     command = [sys.executable, str(ROOT / "scripts" / "load_test.py"), "--tree", str(ROOT), "--clients", "4",
-               "--questions", "5", "--upload", "--timeout", "600", "--json", str(report_path)]
+               "--questions", "5", "--rounds", "2", "--upload", "--timeout", "600", "--json", str(report_path)]
     index = os.environ.get(INDEX_SOURCE_ENV) or (ROOT / "index")
     if os.path.isdir(index):
         command += ["--index-source", str(index)]
@@ -30,7 +30,9 @@ def test_a_small_load_with_an_upload_meanwhile_has_no_errors_and_no_mixed_answer
                                                        encoding="utf-8")
     runs = {run["scenario"]: run for run in report["runs"]}
     for scenario in ("load", "load_session_per_call"):
-        assert runs[scenario]["completed"] == 20 and runs[scenario]["errors"] == 0
+        # 4 clients x 5 questions in each of the 2 rounds, all answered
+        assert runs[scenario]["completed"] == 40 and runs[scenario]["errors"] == 0
+        assert len(runs[scenario]["throughput_qps_per_round"]) == 2
     during = runs["load_during_upload"]
     assert during["errors"] == 0 and during["answers_not_from_old_or_new_index"] == 0
     assert during["upload_indexed"] and during["upload_answered"]          # the new document is answerable after
