@@ -162,10 +162,12 @@ _ASKS_ORGANISATION = re.compile(r"(哪个|哪一个|哪家|哪些|什么)(街道
 
 
 def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = None,
-                  matcher: OrganisationMatcher | None = None) -> QueryAnalysis:
+                  matcher: OrganisationMatcher | None = None, with_asked_noun: bool = True) -> QueryAnalysis:
     """What a question asks: whose documents (by name, alias, or an organisation the corpus lacks), which
     year or half-year, and what kind of answer. The question is read in simplified characters with ASCII
     digits. Pass `matcher` (built once per index) instead of `documents` to reuse its name automaton.
+    with_asked_noun=False leaves asked_noun empty (its part-of-speech tagging is the slowest step here and
+    only the answer step reads it).
     """
     question = normalize_question(question)
     if matcher is None:
@@ -180,7 +182,7 @@ def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = 
     return QueryAnalysis(text=question, orgs=orgs, years=years, half=half, answer_kind=kind,
                          unit=asked_unit(question) if kind == "quantity" else "",
                          asks_organisation=not asked and bool(_ASKS_ORGANISATION.search(question)),
-                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind))
+                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "")
 
 
 def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),

@@ -124,3 +124,14 @@ def test_a_question_asking_which_organisation_is_flagged():
     assert analyze("哪个街道要建2.5公里夜跑环道？", metas).asks_organisation
     assert not analyze("万里是哪个街道的？", metas).asks_organisation
     assert not analyze("吴淞今年拆违任务多少平方米", metas).asks_organisation
+
+
+def test_a_search_without_answer_skips_only_the_asked_noun(metas):
+    """The BM25/dense-only path (with_asked_noun=False) reads the same organisations, years and kind."""
+    question = "吴淞2021年要管理多少家沿街店铺"
+    full = analyze_query(question, metas)
+    lean = analyze_query(question, metas, with_asked_noun=False)
+    assert full.asked_noun and not lean.asked_noun
+    assert (lean.orgs, lean.years, lean.answer_kind, lean.unit, lean.asked_org) == \
+        (full.orgs, full.years, full.answer_kind, full.unit, full.asked_org)
+    assert lean.orgs == (SEED_001,)

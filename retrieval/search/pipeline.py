@@ -102,9 +102,14 @@ class SearchPipeline:
         self.encode_query = encode_query
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
 
-    def retrievers(self) -> tuple[BM25Retriever, DenseRetriever, HybridRetriever]:
+    def retrievers(self, tokenized: Mapping[str, list[str]] | None = None
+                   ) -> tuple[BM25Retriever, DenseRetriever, HybridRetriever]:
+        """The legs over this snapshot; `tokenized` gives tokens already computed for some texts (the question)."""
         state = self.state
-        bm25 = BM25Retriever(state.backend, state.tokenizer)
+        tokenize = state.tokenizer
+        if tokenized:
+            tokenize = lambda text: tokenized[text] if text in tokenized else state.tokenizer(text)  # noqa: E731
+        bm25 = BM25Retriever(state.backend, tokenize)
         dense = DenseRetriever(state.backend, self.encode_query)
         return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
 
@@ -139,7 +144,8 @@ class SearchPipeline:
             with_answer: bool) -> AskResult:
         """Answer a checked question (see SearchEngine.ask)."""
         state = self.state
-        analysis = self.analyze(question)
+        # What is asked for (the noun after 多少) is read by part-of-speech tagging, for the answer step only.
+        analysis = analyze_query(question, matcher=state.org_matcher, with_asked_noun=with_answer)
         question = analysis.text                 # simplified characters, ASCII digits
         tokens = state.tokenizer(question)
         n = max(CANDIDATES_PER_LEG, k)
@@ -151,7 +157,7 @@ class SearchPipeline:
             return year is None or year in state.chunk_years[chunk_id]
 
         where = allowed if org is not None or year is not None else None
-        bm25, dense, hybrid_retriever = self.retrievers()
+        bm25, dense, hybrid_retriever = self.retrievers({question: tokens})     # the question is tokenised once
         searched = {leg.name: leg.search(question, n, where) for leg in (bm25, dense)
                     if leg.name in legs or "hybrid" in legs}
         results: dict[str, tuple[Hit, ...]] = {
