@@ -269,7 +269,7 @@ def _prepared(documents: list[Document], chunking: ChunkingConfig, tokenizer: Ji
         for document in documents:
             yield document, prepare_passages(document, chunking, tokenizer)
         return
-    _worker_tokenizer, _worker_chunking = tokenizer, chunking
+    _worker_tokenizer, _worker_chunking = tokenizer.load(), chunking
     try:
         with multiprocessing.get_context("fork").Pool(BUILD_WORKERS) as pool:
             yield from zip(documents, pool.imap(_prepare_in_worker, documents, chunksize=4))
