@@ -157,7 +157,8 @@ def test_documents_chunks_and_unit_vectors_are_those_added(backend_pair, prepare
     units = backend.unit_vectors([passage.chunk.chunk_id, prepared[SEED_004][1][0].chunk.chunk_id])
     assert set(units) == {(passage.chunk.chunk_id, start) for start, _ in passage.units}
     start = passage.units[1][0]
-    assert np.allclose(units[(passage.chunk.chunk_id, start)], vectors[row + 2], atol=1e-6)
+    # Within storage precision: the local segments store float16 (a relative 2^-11 per component), Milvus float32.
+    assert np.allclose(units[(passage.chunk.chunk_id, start)], vectors[row + 2], rtol=2 ** -10, atol=1e-6)
 
 
 def test_a_passage_is_its_own_nearest_dense_neighbour(backend_pair, prepared):

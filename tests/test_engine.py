@@ -146,11 +146,15 @@ def test_manifest_records_what_built_the_index(built):
     assert manifest["skipped"] == {}
 
 
-def test_chunks_file_keeps_chinese_readable(built):
+def test_passage_files_keep_chinese_readable(built):
     _, index, _ = built
-    text = "".join(path.read_text(encoding="utf-8") for path in index.glob("segments/*/chunks.jsonl"))
-    assert "完成3万平方米年度拆违任务" in text
-    assert "\\u" not in text
+    texts = "".join(path.read_text(encoding="utf-8") for path in index.glob("segments/*/document_texts.txt"))
+    assert "完成3万平方米年度拆违任务" in texts
+    for name in ("documents.json", "sections.json", "vocabulary.json"):
+        text = "".join(path.read_text(encoding="utf-8") for path in index.glob(f"segments/*/{name}"))
+        assert text and "\\u" not in text, name
+    sections = "".join(path.read_text(encoding="utf-8") for path in index.glob("segments/*/sections.json"))
+    assert "二、" in sections
 
 
 # --- staleness and incremental encoding ----------------------------------------------------------

@@ -49,7 +49,7 @@ def assert_vectors_are_fresh(engine: SearchEngine) -> None:
     """Every stored passage vector is the encoder's vector of that passage, none a damaged copy."""
     for segment in engine._state.index.segments:
         fresh = HashingEncoder(256).encode_documents([encoded_text(c) for c in segment.chunks])
-        np.testing.assert_array_equal(np.asarray(segment.passage_vectors), fresh)
+        np.testing.assert_array_equal(np.asarray(segment.passage_vectors), fresh.astype(np.float16))
 
 
 def flip_bytes(path: Path, offset_from_end: int = 64) -> None:
@@ -63,11 +63,11 @@ def flip_bytes(path: Path, offset_from_end: int = 64) -> None:
 
 def test_an_edited_passage_is_caught_and_rebuilt_from_the_corpus(indexed):
     corpus, index = indexed
-    chunks = segment_file(index, "chunks.jsonl")
-    text = chunks.read_text(encoding="utf-8")
+    texts = segment_file(index, "document_texts.txt")        # a passage's text is its document's at its span
+    text = texts.read_text(encoding="utf-8")
     assert FACT in text
-    chunks.write_text(text.replace(FACT, FORGED), encoding="utf-8")
-    with pytest.raises(IndexDamaged, match="chunks.jsonl changed"):
+    texts.write_text(text.replace(FACT, FORGED), encoding="utf-8")
+    with pytest.raises(IndexDamaged, match="document_texts.txt changed"):
         SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
 
     encoder = CountingEncoder()
@@ -76,11 +76,11 @@ def test_an_edited_passage_is_caught_and_rebuilt_from_the_corpus(indexed):
     assert any(FACT in t for t in texts) and not any(FORGED in t for t in texts)
     assert any("checksum" in note for note in engine.notes)
     assert len(set(encoder.documents)) == unique_inputs(engine), "no vector of the damaged index is reused"
-    assert FORGED not in segment_file(index, "chunks.jsonl").read_text(encoding="utf-8")
+    assert FORGED not in segment_file(index, "document_texts.txt").read_text(encoding="utf-8")
     SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")     # verifies again
 
 
-@pytest.mark.parametrize("damaged", ["vectors.npy", "keys.json", "postings_tf.npy"])
+@pytest.mark.parametrize("damaged", ["vectors.npy", "keys.json", "postings_tf.npy", "passages.npy"])
 def test_flipped_vector_bytes_are_caught_and_no_vector_is_reused(indexed, damaged):
     corpus, index = indexed
     flip_bytes(segment_file(index, damaged))
@@ -113,9 +113,9 @@ def test_every_index_file_has_a_recorded_checksum(indexed):
     manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
     files = {p.relative_to(index).as_posix() for p in index.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == files
-    chunks = segment_file(index, "chunks.jsonl")
-    recorded = manifest["files"][chunks.relative_to(index).as_posix()]
-    assert recorded.startswith("xxh3_128:") and recorded == store.file_checksum(chunks)
+    texts = segment_file(index, "document_texts.txt")
+    recorded = manifest["files"][texts.relative_to(index).as_posix()]
+    assert recorded.startswith("xxh3_128:") and recorded == store.file_checksum(texts)
 
 
 def test_a_checksum_tells_apart_files_that_differ_in_one_byte(tmp_path):
@@ -139,9 +139,9 @@ def test_an_index_whose_manifest_records_sha256_still_opens_and_its_damage_is_st
     path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     assert store.verify_index(index)["files"] == manifest["files"]
     assert SearchEngine.open(corpus, index, encoder=HashingEncoder(), rebuild="never").ask("吴淞今年拆违任务多少平方米").answer
-    chunks = segment_file(index, "chunks.jsonl")
-    chunks.write_text(chunks.read_text(encoding="utf-8").replace("3万平方米", "8万平方米"), encoding="utf-8")
-    with pytest.raises(IndexDamaged, match="chunks.jsonl changed"):
+    texts = segment_file(index, "document_texts.txt")
+    texts.write_text(texts.read_text(encoding="utf-8").replace("3万平方米", "8万平方米"), encoding="utf-8")
+    with pytest.raises(IndexDamaged, match="document_texts.txt changed"):
         store.verify_index(index)
 
 

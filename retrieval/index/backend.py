@@ -138,9 +138,9 @@ class LocalSegmentBackend:
                 continue
             segment, row = location
             _, keys, rows = wanted.setdefault(segment.segment_id, (segment, [], []))
-            for start, _ in _unit_spans(segment, row):
-                keys.append((chunk_id, start))
-                rows.append(segment.unit_rows[(row, start)])
+            units = segment.unit_rows_of(row)       # a passage's units are consecutive rows (no dict to build)
+            keys.extend((chunk_id, start) for start in segment.unit_spans[units.start:units.stop, 1].tolist())
+            rows.extend(units)
         found = {}
         for segment, keys, rows in wanted.values():
             if rows:
@@ -160,11 +160,3 @@ class LocalSegmentBackend:
                               "units": self.index.unit_count()}
         self.manifest = self.index.save(self.directory, manifest, self.terms)
 
-
-def _unit_spans(segment: Segment, row: int) -> list[tuple[int, int]]:
-    """(start, end) of the answer units of one passage row of a segment."""
-    if not segment.unit_count:
-        return []
-    spans = segment.unit_spans                   # grouped by passage row, in row order
-    first, last = np.searchsorted(spans[:, 0], [row, row + 1])
-    return [(int(start), int(end)) for _, start, end in spans[first:last]]

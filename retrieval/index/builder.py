@@ -25,8 +25,8 @@ from retrieval.corpus import corpus_files, fingerprint, load_corpus, load_docume
 from retrieval.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
 from retrieval.indexing import IndexingCancelled
-from retrieval.index.local import SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id
-from retrieval.index.segment import VECTORS_FILE, Segment
+from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
+from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.metadata import METADATA_FILE, load_overrides
 from retrieval.orgs import organisation_names
@@ -130,17 +130,18 @@ def stored_vectors(index_dir: Path, encoder: Encoder, previous: IndexState | Non
                    progress: Progress = _no_progress) -> dict[str, np.ndarray]:
     """Vectors of the current index by input-text key, so unchanged passages are not encoded again.
 
-    Vectors on disk are reused only from an index whose every file passes its checksum.
+    Vectors on disk are reused only from an index whose every file passes its checksum, of this format or
+    of one whose vectors mean the same (REUSABLE_FORMATS: a format upgrade encodes nothing again).
     """
     if previous is not None:
         return previous.index.vectors_by_key()
     try:
         manifest = store.read_manifest(index_dir)
         if manifest and manifest.get("encoder") == {"model_id": encoder.model_id, "dim": encoder.dim} \
-                and manifest.get("format_version") == store.INDEX_FORMAT \
+                and manifest.get("format_version") in REUSABLE_FORMATS \
                 and manifest.get("dense", {}).get("passage_vector") == PASSAGE_VECTORS:
             store.verify_index(index_dir, manifest)
-            return SegmentIndex.load(index_dir, manifest, SENTENCE_WEIGHT).vectors_by_key()
+            return reusable_vectors(index_dir, manifest)
     except IndexDamaged as error:
         log.warning("%s", error)
         progress(0.2, "旧索引校验失败，全部重新编码，不复用其中任何向量")
@@ -173,7 +174,8 @@ def _derive_passage_vectors(segment: Segment, cache: dict) -> None:
         units_of.setdefault(int(row), []).append(key)
     for row, key in enumerate(segment.keys[:segment.size]):
         if key not in cache and row in units_of:
-            mean = np.mean([cache[k] for k in units_of[row]], axis=0)
+            # The mean of the stored (float16) unit vectors: the same whether they were encoded now or reused.
+            mean = np.mean(as_stored([cache[k] for k in units_of[row]]).astype(np.float32), axis=0)
             cache[key] = (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
 
 

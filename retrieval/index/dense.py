@@ -4,10 +4,12 @@ A passage scores (1 - w) · its own cosine + w · its best sentence cosine: a 20
 several things is found by the one sentence that matches. Candidates are the best 2·k passages and the
 best 8·k sentences; a passage found only by its passage vector gets the lowest sentence cosine returned.
 
-Small segments are scanned exactly (faiss.knn over the memory-mapped vectors, the same code as a flat
-FAISS index). A segment of at least ANN_MIN_ROWS vectors gets an inverted file: k-means centroids and the
-rows of each list, stored as small .npy arrays beside the vectors, which are stored once. A query scans
-the IVF_PROBES nearest lists and re-ranks their rows with exact inner products.
+Vectors are stored as float16 (retrieval.index.segment) and compared in float32. Small segments are scanned
+exactly (faiss.knn, the same code as a flat FAISS index) over a float32 copy each keeps in memory. A segment
+of at least ANN_MIN_ROWS vectors gets an inverted file: k-means centroids and the rows of each list, stored
+as small .npy arrays beside the vectors, which are stored once. A query scans the IVF_PROBES nearest lists
+and re-ranks their rows, gathered from the memory-mapped vectors and widened to float32, with exact inner
+products.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ ANN_MIN_ROWS = int(os.environ.get("RETRIEVAL_ANN_MIN_ROWS", 20_000))
 IVF_PROBES = 24
 IVF_TRAIN_SAMPLE = 40_000
 IVF_ITERATIONS = 12
+ASSIGN_BLOCK = 65_536             # vectors widened to float32 at a time when assigning them to lists
 # One thread per query: on this 2-core machine a single query ran about 3x faster on 1 FAISS thread than on 2.
 FAISS_QUERY_THREADS = 1
 
@@ -49,15 +52,18 @@ class InvertedFile:
     def train(cls, vectors: np.ndarray, seed: int = 0) -> "InvertedFile":
         import faiss
 
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         lists = ivf_lists(len(vectors))
         rng = np.random.default_rng(seed)
-        sample = vectors[np.sort(rng.choice(len(vectors), min(IVF_TRAIN_SAMPLE, len(vectors)), replace=False))]
+        sample = np.ascontiguousarray(
+            vectors[np.sort(rng.choice(len(vectors), min(IVF_TRAIN_SAMPLE, len(vectors)), replace=False))],
+            dtype=np.float32)
         kmeans = faiss.Kmeans(vectors.shape[1], lists, niter=IVF_ITERATIONS, seed=seed, spherical=True,
                               max_points_per_centroid=max(1, IVF_TRAIN_SAMPLE // lists + 1))
         kmeans.train(sample)
-        _, assigned = kmeans.index.search(vectors, 1)
-        assigned = assigned.ravel()
+        # Assigned block by block: a float32 copy of every vector would be twice the float16 segment.
+        assigned = np.concatenate([
+            kmeans.index.search(np.ascontiguousarray(vectors[first:first + ASSIGN_BLOCK], dtype=np.float32), 1)[1].ravel()
+            for first in range(0, len(vectors), ASSIGN_BLOCK)])
         order = np.argsort(assigned, kind="stable").astype(np.int32)
         offsets = np.searchsorted(assigned[order], np.arange(lists + 1)).astype(np.int64)
         return cls(kmeans.centroids.astype(np.float32), offsets, order)
@@ -88,7 +94,8 @@ def needs_ivf(rows: int) -> bool:
 
 def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | None,
             ivf: InvertedFile | None) -> list[tuple[float, int]]:
-    """(inner product, row) of the k best live rows of one segment's vectors."""
+    """(inner product, row) of the k best live rows of one segment's vectors (float16 or float32; without an
+    inverted file, pass float32 ones: they are scanned as given, a float16 matrix is widened at every call)."""
     import faiss
 
     if k <= 0 or len(vectors) == 0:
@@ -107,7 +114,8 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
 
     deleted = 0 if live is None else int(len(live) - live.sum())
     wanted = min(len(vectors), k + deleted)
-    scores, rows = faiss.knn(query[None, :], np.asarray(vectors), wanted, metric=faiss.METRIC_INNER_PRODUCT)
+    scores, rows = faiss.knn(query[None, :], np.ascontiguousarray(vectors, dtype=np.float32), wanted,
+                             metric=faiss.METRIC_INNER_PRODUCT)
     found = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and (live is None or live[r])]
     return found[:k]
 
@@ -147,10 +155,12 @@ class SegmentedDense:
         passage_hits, unit_hits = [], []
         for part in self.parts:
             segment = part.segment
+            passages = segment.passage_vectors if part.passage_ivf is not None else segment.passage_vectors_float32
+            units = segment.unit_vectors if part.unit_ivf is not None else segment.unit_vectors_float32
             passage_hits += [(s, part.offset + r) for s, r in
-                             nearest(segment.passage_vectors, query, passage_k, part.live, part.passage_ivf)]
+                             nearest(passages, query, passage_k, part.live, part.passage_ivf)]
             unit_hits += [(s, part.offset + int(segment.unit_spans[r, 0])) for s, r in
-                          nearest(segment.unit_vectors, query, unit_k, part.unit_live, part.unit_ivf)]
+                          nearest(units, query, unit_k, part.unit_live, part.unit_ivf)]
         top_passages = heapq.nlargest(passage_k, passage_hits, key=lambda pair: (pair[0], -pair[1]))
         top_units = heapq.nlargest(unit_k, unit_hits, key=lambda pair: (pair[0], -pair[1]))
         best_sentence: dict[int, float] = {}

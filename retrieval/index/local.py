@@ -20,18 +20,21 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
 from retrieval import store
 from retrieval.index.bm25 import SegmentedBM25
 from retrieval.index.dense import DensePart, InvertedFile, SegmentedDense, needs_ivf
-from retrieval.index.segment import VECTORS_FILE, Segment
+from retrieval.index.segment import KEYS_FILE, VECTORS_FILE, Segment, StoredPassages, as_stored
 from retrieval.types import Chunk, Document
 
 SEGMENTS_DIR = "segments"
 PARTIAL = "checkpoint-"           # segments/<id>/checkpoint-00000.npy + .json: vectors of an encoding under way
+# Index formats whose keys.json, vectors.npy and checkpoints mean what they mean now (6: float32 vectors),
+# so a rebuild after a format change reuses their vectors.
+REUSABLE_FORMATS = (6, store.INDEX_FORMAT)
 _counter = itertools.count()
 
 
@@ -79,35 +82,46 @@ class SegmentIndex:
     @cached_property
     def chunk_ids(self) -> list[str]:
         """Chunk id of every row, live or deleted, across segments in order (the retrievers' row numbering)."""
-        return [c.chunk_id for segment in self.segments for c in segment.chunks]
-
-    @cached_property
-    def _live_rows(self) -> list[tuple[Segment, int]]:
-        return [(segment, int(row)) for segment in self.segments for row in np.flatnonzero(self.live(segment))]
-
-    @cached_property
-    def chunks(self) -> dict[str, Chunk]:
-        return {segment.chunks[row].chunk_id: segment.chunks[row] for segment, row in self._live_rows}
+        return [chunk_id for segment in self.segments for chunk_id in segment.chunk_ids]
 
     @cached_property
     def locations(self) -> dict[str, tuple[Segment, int]]:
         """Live chunk id → (segment, row in it)."""
-        return {segment.chunks[row].chunk_id: (segment, row) for segment, row in self._live_rows}
+        found: dict[str, tuple[Segment, int]] = {}
+        for segment in self.segments:
+            ids = segment.chunk_ids
+            gone = self.deleted.get(segment.segment_id)
+            rows = range(segment.size) if not gone else np.flatnonzero(self.live(segment)).tolist()
+            found.update((ids[row], (segment, row)) for row in rows)
+        return found
+
+    @cached_property
+    def chunks(self) -> "LiveChunks":
+        """Live chunk id → Chunk; a stored passage becomes a Chunk only when it is read."""
+        return LiveChunks(self.locations)
+
+    def _live_doc_ids(self, segment: Segment) -> list[str]:
+        """The documents of a segment that still have a live passage there, in document order."""
+        if not self.deleted.get(segment.segment_id):
+            return list(segment.documents)
+        ids = segment.passage_doc_ids
+        live = {ids[row] for row in np.flatnonzero(self.live(segment)).tolist()}
+        return [doc_id for doc_id in segment.documents if doc_id in live]
 
     @cached_property
     def documents(self) -> dict[str, Document]:
-        live_docs = {segment.chunks[row].doc_id for segment, row in self._live_rows}
+        live_docs = {doc_id for segment in self.segments for doc_id in self._live_doc_ids(segment)}
         return {doc_id: doc for segment in self.segments for doc_id, doc in segment.documents.items()
                 if doc_id in live_docs}
 
     @cached_property
     def dense_pending(self) -> tuple[str, ...]:
         """Documents whose passages have no vectors yet (the dense leg does not see them, BM25 does)."""
-        return tuple(dict.fromkeys(segment.chunks[row].doc_id for segment, row in self._live_rows
-                                   if not segment.encoded))
+        return tuple(dict.fromkeys(doc_id for segment in self.segments if not segment.encoded
+                                   for doc_id in self._live_doc_ids(segment)))
 
     def count(self) -> int:
-        return len(self._live_rows)
+        return sum(segment.size - len(self.deleted.get(segment.segment_id, ())) for segment in self.segments)
 
     def unit_count(self) -> int:
         return sum(int(self.live(s)[s.unit_spans[:, 0]].sum()) if s.unit_count else 0 for s in self.segments)
@@ -131,7 +145,7 @@ class SegmentIndex:
     def unit_vector(self, chunk_id: str, start: int) -> np.ndarray | None:
         """The vector of the answer unit starting at `start` in a live passage, None when it has none."""
         segment, row = self.locations[chunk_id]
-        unit = segment.unit_rows.get((row, start))
+        unit = segment.unit_row(row, start)
         if unit is None or not segment.encoded:
             return None
         return segment.unit_vectors[unit]
@@ -154,7 +168,7 @@ class SegmentIndex:
         deleted = dict(self.deleted)
         for segment in self.segments:
             if doc_ids & set(segment.documents):
-                rows = {i for i, c in enumerate(segment.chunks) if c.doc_id in doc_ids}
+                rows = {i for i, doc_id in enumerate(segment.passage_doc_ids) if doc_id in doc_ids}
                 deleted[segment.segment_id] = frozenset(deleted.get(segment.segment_id, frozenset()) | rows)
         return deleted
 
@@ -248,7 +262,7 @@ class SegmentIndex:
                 segment_id, keys, vectors = partial
                 target = directory / SEGMENTS_DIR / segment_id
                 number = len(list(target.glob(f"{PARTIAL}*.npy")))
-                np.save(target / f"{PARTIAL}{number:05d}.npy", np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+                np.save(target / f"{PARTIAL}{number:05d}.npy", as_stored(vectors), allow_pickle=False)
                 (target / f"{PARTIAL}{number:05d}.json").write_text(json.dumps(keys), encoding="utf-8")
             (directory / "userdict.txt").write_text("\n".join(terms) + "\n", encoding="utf-8")
 
@@ -271,6 +285,57 @@ class SegmentIndex:
         partial = {segment.segment_id: read_checkpoints(Path(index_dir) / SEGMENTS_DIR / segment.segment_id)
                    for segment in segments if not segment.encoded}
         return cls(tuple(segments), deleted, ann, sentence_weight, {k: v for k, v in partial.items() if v})
+
+
+class LiveChunks(Mapping):
+    """Live chunk id → Chunk over a snapshot's locations: the retrievers' fetch, the pipeline's passages."""
+
+    def __init__(self, locations: Mapping[str, tuple[Segment, int]]):
+        self._locations = locations
+
+    def __getitem__(self, chunk_id: str) -> Chunk:
+        segment, row = self._locations[chunk_id]
+        return segment.chunks[row]
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return chunk_id in self._locations
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._locations)
+
+    def __len__(self) -> int:
+        return len(self._locations)
+
+    def values(self):
+        self._build_all()
+        return super().values()
+
+    def items(self):
+        self._build_all()
+        return super().items()
+
+    def _build_all(self) -> None:
+        """Before a pass over every passage: each segment's Chunks built in bulk, not one lookup at a time."""
+        for segment in {id(segment): segment for segment, _ in self._locations.values()}.values():
+            if isinstance(segment.chunks, StoredPassages):
+                segment.chunks.build_all()
+
+
+def reusable_vectors(index_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
+    """Key → vector of the encoded segments and checkpoints of a verified index of a REUSABLE_FORMATS format:
+    only keys.json and vectors.npy are read (memory-mapped), whichever way that format stores passages."""
+    found: dict[str, np.ndarray] = {}
+    for entry in manifest["segments"]:
+        directory = Path(index_dir) / SEGMENTS_DIR / entry["id"]
+        if not entry["encoded"]:
+            found.update(read_checkpoints(directory))
+            continue
+        keys = json.loads((directory / KEYS_FILE).read_text(encoding="utf-8"))
+        vectors = np.load(directory / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        if len(keys) != len(vectors):
+            raise ValueError(f"{directory} holds {len(vectors)} vectors for {len(keys)} keys")
+        found.update(zip(keys, vectors))
+    return found
 
 
 def read_checkpoints(directory: Path) -> dict[str, np.ndarray]:

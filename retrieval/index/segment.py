@@ -1,29 +1,45 @@
 """One immutable segment of the index: some documents' passages, their term postings and (once encoded) vectors.
 
     segments/<id>/
-      documents.jsonl        metadata and cleaned text of each document of the segment
-      chunks.jsonl           one passage a line (ensure_ascii=False), in row order
+      documents.json         metadata of each document of the segment, in document order (ensure_ascii=False)
+      document_texts.txt     their cleaned texts one after another (UTF-8); document_offsets.npy: where each
+                             starts, in characters (documents + 1, int64)
+      passage_ids.txt        chunk id of each passage, one a line, in row order
+      passages.npy           int32 row per passage: document, start, end (its span of the document text), section
+      sections.json          the distinct section paths the passages name, [[heading, ...], ...]
+      heading_offsets.npy    CSR over passages (int64): the title-only lines of passage p are
+      heading_spans.npy      heading_spans[heading_offsets[p]:heading_offsets[p+1]], (start, end) in its text
       vocabulary.json        the segment's terms, in posting-row order
       postings_indptr.npy    CSR over terms: the passages of term t are rows[indptr[t]:indptr[t+1]]
       postings_rows.npy, postings_tf.npy      passage row and term frequency of each posting
       lengths.npy            tokens per passage (BM25 length normalisation)
       unit_spans.npy         (passage row, start, end) of every answer unit (sentence), in passage order
       keys.json              sha1 of every vector input: passages first, then units (vectors are reused by it)
-      vectors.npy            passage vectors then unit vectors, float32, written when the segment is encoded
+      vectors.npy            passage vectors then unit vectors, float16, written when the segment is encoded
+
+A passage's text is not stored twice: it is its document's text at its span (the chunker cuts it so). Opening
+a segment reads the columns, not one object per passage: a passage becomes a Chunk when it is first asked for
+(StoredPassages), keys.json is read when vectors are reused, and postings and vectors are memory-mapped.
 
 A segment never changes once written, except that its vectors file is added when encoding finishes. A
 document that changes gets a new segment; its old passages are marked deleted in the manifest, not erased.
 Term frequencies, not BM25 weights, are stored: the weights depend on corpus-wide statistics (document
 frequency, average length) that every change moves, and are computed at query time from global figures.
+
+Vectors are stored as float16: half the disk and page cache of float32, and the rounding (a relative 2^-11
+per component) moves cosines by about 1e-4, below what separates ranked passages (dev and web-dev answered
+the same). Every vector enters a segment rounded, whether encoded now, reused or resumed from a checkpoint,
+so one passage has one vector whichever way it got there. Searches compute in float32.
 """
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -32,6 +48,108 @@ from retrieval.ingest.passages import PreparedPassage
 from retrieval.types import Chunk, Document, DocumentMeta
 
 VECTORS_FILE = "vectors.npy"
+KEYS_FILE = "keys.json"
+VECTOR_DTYPE = np.float16              # how vectors are stored (retrieval.store.INDEX_FORMAT 7)
+
+
+def as_stored(vectors) -> np.ndarray:
+    """Vectors as a segment holds them: float16 (an array already float16, such as a memory map, is not copied)."""
+    return np.ascontiguousarray(vectors, dtype=VECTOR_DTYPE)
+
+
+class StoredPassages(Sequence):
+    """The passages of a segment read from disk, as columns; row i becomes a Chunk when it is first asked for.
+
+    Opening an index builds no object per passage: the chunk ids and each row's document are plain lists,
+    and a Chunk (its text a slice of its document's text) is built and kept on first access.
+    """
+
+    def __init__(self, chunk_ids: list[str], doc_ids: list[str], texts: Sequence[str], columns: np.ndarray,
+                 sections: list[tuple[str, ...]], heading_offsets: np.ndarray, heading_spans: np.ndarray):
+        self.chunk_ids = chunk_ids
+        self._doc_ids = doc_ids                  # of the segment's documents, in document order
+        self._texts = texts                      # their texts, in the same order
+        self._columns = columns                  # passages x (document, start, end, section), int32
+        self._sections = sections
+        self._heading_offsets = heading_offsets
+        self._heading_spans = heading_spans
+        self._built: list[Chunk | None] = [None] * len(chunk_ids)
+        self._all_built = False
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    @cached_property
+    def document_rows(self) -> np.ndarray:
+        """Index (in document order) of each passage's document."""
+        return np.ascontiguousarray(self._columns[:, 0])
+
+    @cached_property
+    def doc_ids(self) -> list[str]:
+        """doc_id of each passage, in row order."""
+        return [self._doc_ids[i] for i in self.document_rows.tolist()]
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        chunk = self._built[row]
+        if chunk is None:
+            with self._lock:                     # one Chunk per row, even when two threads ask at once
+                chunk = self._built[row]
+                if chunk is None:
+                    chunk = self._built[row] = self._chunk(row)
+        return chunk
+
+    def __iter__(self):
+        self.build_all()
+        return iter(self._built)
+
+    def build_all(self) -> None:
+        """Every passage as a Chunk at once: the columns read in bulk, several times faster than row by row."""
+        if self._all_built:
+            return
+        with self._lock:
+            columns, offsets = self._columns.tolist(), self._heading_offsets.tolist()
+            spans = list(map(tuple, self._heading_spans.tolist()))
+            ids, doc_ids, sections, texts, built = self.chunk_ids, self._doc_ids, self._sections, self._texts, self._built
+            for row, (document, start, end, section) in enumerate(columns):
+                if built[row] is None:
+                    built[row] = Chunk(ids[row], doc_ids[document], sections[section], (start, end),
+                                       texts[document][start:end], tuple(spans[offsets[row]:offsets[row + 1]]))
+            self._all_built = True
+
+    def _chunk(self, row: int) -> Chunk:
+        document, start, end, section = self._columns[row].tolist()
+        first, last = self._heading_offsets[row:row + 2].tolist()
+        headings = tuple(map(tuple, self._heading_spans[first:last].tolist()))
+        return Chunk(self.chunk_ids[row], self._doc_ids[document], self._sections[section], (start, end),
+                     self._texts[document][start:end], headings)
+
+
+class StoredKeys(Sequence):
+    """A segment's vector keys, read from keys.json when first used (only rebuilds, merges and encoding use them)."""
+
+    def __init__(self, path: Path, count: int):
+        self.path = path
+        self.count = count
+
+    @cached_property
+    def _keys(self) -> list[str]:
+        keys = json.loads(self.path.read_text(encoding="utf-8"))
+        if not isinstance(keys, list) or len(keys) != self.count:
+            raise ValueError(f"{self.path} holds {len(keys) if isinstance(keys, list) else 'no list of'} keys, "
+                             f"the segment has {self.count} passages and units")
+        return keys
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):
+        return self._keys[index]
+
+    def __iter__(self):
+        return iter(self._keys)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,13 +158,13 @@ class Segment:
 
     segment_id: str
     documents: dict[str, Document]
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]               # a list, or StoredPassages when read from disk
     vocabulary: list[str]
     postings: sparse.csr_matrix           # terms x passages, term frequencies (int32)
     lengths: np.ndarray                   # int32, tokens per passage
     unit_spans: np.ndarray                # int32 rows of (passage row, start, end)
-    keys: list[str]                       # passage keys then unit keys
-    vectors: np.ndarray | None = field(default=None)   # (passages + units) x dim, float32; memory-mapped when read
+    keys: Sequence[str]                   # passage keys then unit keys (StoredKeys when read from disk)
+    vectors: np.ndarray | None = field(default=None)   # (passages + units) x dim, float16; memory-mapped when read
 
     @property
     def size(self) -> int:
@@ -68,20 +186,53 @@ class Segment:
     def unit_vectors(self) -> np.ndarray:
         return self.vectors[self.size:]
 
+    # FAISS's exact scan (faiss.knn) takes float32: small segments, the only ones scanned exactly, keep a
+    # float32 copy made on their first search (below dense.ANN_MIN_ROWS rows, a few MB each).
+    @cached_property
+    def passage_vectors_float32(self) -> np.ndarray:
+        return np.ascontiguousarray(self.passage_vectors, dtype=np.float32)
+
+    @cached_property
+    def unit_vectors_float32(self) -> np.ndarray:
+        return np.ascontiguousarray(self.unit_vectors, dtype=np.float32)
+
+    @cached_property
+    def chunk_ids(self) -> list[str]:
+        """Chunk id of each passage, in row order (read from its column, no Chunk built)."""
+        if isinstance(self.chunks, StoredPassages):
+            return self.chunks.chunk_ids
+        return [chunk.chunk_id for chunk in self.chunks]
+
+    @cached_property
+    def passage_doc_ids(self) -> list[str]:
+        """doc_id of each passage, in row order (read from its column, no Chunk built)."""
+        if isinstance(self.chunks, StoredPassages):
+            return self.chunks.doc_ids
+        return [chunk.doc_id for chunk in self.chunks]
+
     @cached_property
     def term_rows(self) -> dict[str, int]:
         return {term: row for row, term in enumerate(self.vocabulary)}
 
-    @cached_property
-    def unit_rows(self) -> dict[tuple[int, int], int]:
-        """(passage row, unit start) → unit row."""
-        return {(int(c), int(s)): i for i, (c, s, _) in enumerate(self.unit_spans)}
+    def unit_rows_of(self, row: int) -> range:
+        """Unit rows of one passage row (units are stored grouped by passage, in row order)."""
+        if not self.unit_count:
+            return range(0)
+        first, last = np.searchsorted(self.unit_spans[:, 0], [row, row + 1])
+        return range(int(first), int(last))
+
+    def unit_row(self, row: int, start: int) -> int | None:
+        """The unit of passage `row` that starts at `start`, None when there is none."""
+        for unit in self.unit_rows_of(row):
+            if self.unit_spans[unit, 1] == start:
+                return unit
+        return None
 
     def with_vectors(self, vectors: np.ndarray) -> "Segment":
         if vectors.shape[0] != len(self.keys):
             raise ValueError(f"segment {self.segment_id} needs {len(self.keys)} vectors, got {vectors.shape[0]}")
         return Segment(self.segment_id, self.documents, self.chunks, self.vocabulary, self.postings, self.lengths,
-                       self.unit_spans, self.keys, np.ascontiguousarray(vectors, dtype=np.float32))
+                       self.unit_spans, self.keys, as_stored(vectors))
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -132,7 +283,7 @@ class Segment:
             vectors.append(None if segment.vectors is None else
                            (segment.passage_vectors[kept], segment.unit_vectors[unit_live]))
             chunks.extend(segment.chunks[i] for i in kept)
-            kept_docs = {segment.chunks[i].doc_id for i in kept}
+            kept_docs = {segment.passage_doc_ids[i] for i in kept}
             documents.update({doc_id: d for doc_id, d in segment.documents.items() if doc_id in kept_docs})
             offset += kept.size
         rows = np.concatenate([p[0] for p in postings]) if postings else np.zeros(0, np.int64)
@@ -152,60 +303,92 @@ class Segment:
     def write(self, directory: Path) -> None:
         """Write the segment's files into a new directory (vectors too, when it has them)."""
         directory.mkdir(parents=True)
-        _write_jsonl(directory / "documents.jsonl",
-                     ({"meta": asdict(d.meta), "text": d.text} for d in self.documents.values()))
-        _write_jsonl(directory / "chunks.jsonl", ({"chunk_id": c.chunk_id, "doc_id": c.doc_id,
-                                                   "section_path": list(c.section_path),
-                                                   "char_span": list(c.char_span), "text": c.text,
-                                                   "heading_spans": [list(s) for s in c.heading_spans]}
-                                                  for c in self.chunks))
+        documents = list(self.documents.values())
+        order = {document.doc_id: number for number, document in enumerate(documents)}
+        sections: dict[tuple[str, ...], int] = {}
+        columns = np.zeros((self.size, 4), dtype=np.int32)
+        heading_offsets = np.zeros(self.size + 1, dtype=np.int64)
+        heading_spans: list[tuple[int, int]] = []
+        for row, chunk in enumerate(self.chunks):
+            number = order.get(chunk.doc_id)
+            start, end = chunk.char_span
+            if number is None or documents[number].text[start:end] != chunk.text:
+                # Only a chunker's passage is stored as a span: anything else would be read back changed.
+                raise ValueError(f"passage {chunk.chunk_id} of segment {self.segment_id} is not the text of its "
+                                 f"document {chunk.doc_id!r} at {chunk.char_span}")
+            columns[row] = (number, start, end, sections.setdefault(tuple(chunk.section_path), len(sections)))
+            heading_spans.extend(chunk.heading_spans)
+            heading_offsets[row + 1] = len(heading_spans)
+        (directory / "documents.json").write_text(
+            json.dumps([asdict(d.meta) for d in documents], ensure_ascii=False), encoding="utf-8")
+        with (directory / "document_texts.txt").open("w", encoding="utf-8", newline="") as handle:
+            for document in documents:
+                handle.write(document.text)
+        offsets = np.cumsum([0] + [len(d.text) for d in documents], dtype=np.int64)
+        np.save(directory / "document_offsets.npy", offsets, allow_pickle=False)
+        (directory / "passage_ids.txt").write_text("\n".join(self.chunk_ids), encoding="utf-8")
+        np.save(directory / "passages.npy", columns, allow_pickle=False)
+        (directory / "sections.json").write_text(json.dumps([list(p) for p in sections], ensure_ascii=False),
+                                                 encoding="utf-8")
+        np.save(directory / "heading_offsets.npy", heading_offsets, allow_pickle=False)
+        np.save(directory / "heading_spans.npy", np.asarray(heading_spans, dtype=np.int32).reshape(-1, 2),
+                allow_pickle=False)
         (directory / "vocabulary.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False), encoding="utf-8")
         np.save(directory / "postings_indptr.npy", self.postings.indptr.astype(np.int64), allow_pickle=False)
         np.save(directory / "postings_rows.npy", self.postings.indices.astype(np.int32), allow_pickle=False)
         np.save(directory / "postings_tf.npy", self.postings.data.astype(np.int32), allow_pickle=False)
         np.save(directory / "lengths.npy", self.lengths, allow_pickle=False)
         np.save(directory / "unit_spans.npy", self.unit_spans, allow_pickle=False)
-        (directory / "keys.json").write_text(json.dumps(self.keys), encoding="utf-8")
+        (directory / KEYS_FILE).write_text(json.dumps(list(self.keys)), encoding="utf-8")
         if self.vectors is not None:
             self.write_vectors(directory)
 
     def write_vectors(self, directory: Path) -> None:
-        np.save(directory / VECTORS_FILE, np.asarray(self.vectors, dtype=np.float32), allow_pickle=False)
+        np.save(directory / VECTORS_FILE, as_stored(self.vectors), allow_pickle=False)
 
     @classmethod
     def read(cls, directory: Path, segment_id: str, with_vectors: bool) -> "Segment":
-        """Read a segment written by `write`; its vectors are memory-mapped, not loaded."""
+        """Read a segment written by `write`: documents whole, passages as columns (StoredPassages), keys when
+        first used; postings and vectors memory-mapped, not loaded."""
+        metas = json.loads((directory / "documents.json").read_text(encoding="utf-8"))
+        texts = (directory / "document_texts.txt").read_text(encoding="utf-8")
+        offsets = np.load(directory / "document_offsets.npy", allow_pickle=False).tolist()
+        if len(offsets) != len(metas) + 1 or offsets[-1] != len(texts):
+            raise ValueError(f"segment {segment_id} is inconsistent: {len(metas)} documents, {len(offsets)} text "
+                             f"offsets up to {offsets[-1] if offsets else None}, {len(texts)} characters of text")
         documents = {}
-        for row in _read_jsonl(directory / "documents.jsonl"):
-            meta = row["meta"]
+        for number, meta in enumerate(metas):
             meta["aliases"], meta["years"] = tuple(meta["aliases"]), tuple(meta["years"])
-            documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta), text=row["text"])
-        chunks = [Chunk(r["chunk_id"], r["doc_id"], tuple(r["section_path"]), tuple(r["char_span"]), r["text"],
-                        tuple(tuple(s) for s in r.get("heading_spans", ())))
-                  for r in _read_jsonl(directory / "chunks.jsonl")]
+            documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta),
+                                                 text=texts[offsets[number]:offsets[number + 1]])
+        del texts
+        ids = (directory / "passage_ids.txt").read_text(encoding="utf-8")
+        chunk_ids = ids.split("\n") if ids else []
+        columns = np.load(directory / "passages.npy", allow_pickle=False).reshape(-1, 4)
+        sections = [tuple(path) for path in json.loads((directory / "sections.json").read_text(encoding="utf-8"))]
+        heading_offsets = np.load(directory / "heading_offsets.npy", allow_pickle=False)
+        heading_spans = np.load(directory / "heading_spans.npy", allow_pickle=False).reshape(-1, 2)
+        doc_ids = list(documents)
+        if len(columns) != len(chunk_ids) or len(heading_offsets) != len(chunk_ids) + 1 or (len(columns) and (
+                columns[:, 0].min() < 0 or columns[:, 0].max() >= len(doc_ids)
+                or columns[:, 3].min() < 0 or columns[:, 3].max() >= len(sections))) \
+                or heading_offsets[-1] != len(heading_spans):
+            raise ValueError(f"segment {segment_id} is inconsistent: {len(chunk_ids)} passage ids, {len(columns)} "
+                             f"passage rows, {len(heading_offsets)} heading offsets")
+        chunks = StoredPassages(chunk_ids, doc_ids, [documents[d].text for d in doc_ids], columns, sections,
+                                heading_offsets, heading_spans)
         vocabulary = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
-        postings = sparse.csr_matrix((np.load(directory / "postings_tf.npy", allow_pickle=False),
-                                      np.load(directory / "postings_rows.npy", allow_pickle=False),
+        postings = sparse.csr_matrix((np.load(directory / "postings_tf.npy", mmap_mode="r", allow_pickle=False),
+                                      np.load(directory / "postings_rows.npy", mmap_mode="r", allow_pickle=False),
                                       np.load(directory / "postings_indptr.npy", allow_pickle=False)),
                                      shape=(len(vocabulary), len(chunks)))
         lengths = np.load(directory / "lengths.npy", allow_pickle=False)
         unit_spans = np.load(directory / "unit_spans.npy", allow_pickle=False).reshape(-1, 3)
-        keys = json.loads((directory / "keys.json").read_text(encoding="utf-8"))
+        keys = StoredKeys(directory / KEYS_FILE, len(chunks) + len(unit_spans))
         vectors = np.load(directory / VECTORS_FILE, mmap_mode="r", allow_pickle=False) if with_vectors else None
-        if len(lengths) != len(chunks) or len(keys) != len(chunks) + len(unit_spans) or (
-                vectors is not None and vectors.shape[0] != len(keys)):
+        if len(lengths) != len(chunks) or (vectors is not None and (
+                vectors.shape[0] != len(keys) or vectors.dtype != VECTOR_DTYPE)):
             raise ValueError(f"segment {segment_id} is inconsistent: {len(chunks)} passages, {len(lengths)} lengths, "
-                             f"{len(unit_spans)} units, {len(keys)} keys"
-                             + ("" if vectors is None else f", {vectors.shape[0]} vectors"))
+                             f"{len(unit_spans)} units"
+                             + ("" if vectors is None else f", {vectors.shape[0]} vectors of {vectors.dtype}"))
         return cls(segment_id, documents, chunks, vocabulary, postings, lengths, unit_spans, keys, vectors)
-
-
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
