@@ -40,7 +40,7 @@ def test_bench_at_2000_passages_prints_one_line_with_every_field_sane(tmp_path):
     assert set(record["build_s"]) == set(BUILD_STAGES)
     assert all(record["build_s"][stage] >= 0 for stage in BUILD_STAGES), record["build_s"]
     assert record["build_s"]["total"] >= record["build_s"]["encode"]
-    for seconds in ("generate_s", "warm_start_s", "add_one_s", "delete_one_s"):
+    for seconds in ("generate_s", "warm_start_s", "first_ask_s", "add_one_s", "delete_one_s"):
         assert record[seconds] > 0, seconds
     assert record["queries"] >= 20
     for kind in LATENCY_KINDS:
