@@ -66,6 +66,21 @@ def test_inverted_file_recall_at_10_on_real_vectors(tmp_path):
     assert np.mean(recalls) >= 0.95, f"recall@10 {np.mean(recalls):.3f} over {QUERIES} queries"
 
 
+@pytest.mark.slow
+def test_float16_storage_keeps_exact_and_ivf_results_on_real_vectors(tmp_path):
+    """Vectors stored as float16 (index format 7) find what float32 ones find, exactly and through the IVF."""
+    base, queries = _vectors(tmp_path)
+    half = base.astype(np.float16)
+    ivf = InvertedFile.train(half)
+    exact_agreement, ivf_recalls = [], []
+    for query in queries:
+        exact = [row for _, row in nearest(base, query, 10, None, None)]
+        exact_agreement.append(len(set(exact) & {row for _, row in nearest(half, query, 10, None, None)}) / 10)
+        ivf_recalls.append(len(set(exact) & {row for _, row in nearest(half, query, 10, None, ivf)}) / 10)
+    assert np.mean(exact_agreement) >= 0.98, f"float16 exact top 10 agreement {np.mean(exact_agreement):.3f}"
+    assert np.mean(ivf_recalls) >= 0.95, f"float16 IVF recall@10 {np.mean(ivf_recalls):.3f}"
+
+
 def test_inverted_file_rows_cover_every_vector_once():
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(3000, 32)).astype(np.float32)

@@ -55,8 +55,13 @@ def test_vectors_are_stored_as_float16_and_searched_in_float32(built):
     engine = SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
     (segment,) = engine._state.index.segments
     assert segment.vectors.dtype == np.float16 and isinstance(segment.vectors, np.memmap)
-    assert segment.passage_vectors_float32.dtype == np.float32
-    np.testing.assert_array_equal(segment.passage_vectors_float32, np.asarray(segment.passage_vectors, np.float32))
+    # FAISS's fp16 index holds the stored bytes unchanged and scores them as float32 inner products.
+    flat = dense.float16_index(segment.passage_vectors)
+    query = HashingEncoder(256).encode_queries(["老旧小区加装电梯"])[0]
+    scores, rows = flat.search(query[None, :], 5)
+    expected = np.asarray(segment.passage_vectors, dtype=np.float32) @ query
+    np.testing.assert_allclose(scores[0], expected[rows[0]], rtol=1e-5, atol=1e-6)
+    assert list(rows[0]) == list(np.argsort(-expected, kind="stable")[:5])
 
 
 @pytest.mark.parametrize("with_ivf", [False, True], ids=["exact", "ivf"])
@@ -196,15 +201,14 @@ def test_a_damaged_index_of_format_6_gives_no_vector_to_the_rebuild(tmp_path):
     assert len(set(encoder.documents)) == len(set(segment.keys)), "every vector is encoded again"
 
 
-def test_small_segments_keep_one_float32_copy_for_the_exact_scan(built, monkeypatch):
+def test_small_segments_keep_one_flat_index_for_the_exact_scan(built):
     corpus, index = built
     engine = SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
     (segment,) = engine._state.index.segments
-    assert not dense.needs_ivf(segment.size)
-    calls = []
-    real = dense.nearest
-    monkeypatch.setattr(dense, "nearest", lambda vectors, *rest: calls.append(vectors.dtype) or real(vectors, *rest))
-    engine.search("老旧小区加装电梯", k=5, leg="dense")
+    assert not dense.needs_ivf(segment.size) and not dense.needs_ivf(segment.unit_count)
+    first = engine.search("老旧小区加装电梯", k=5, leg="dense")
+    made = dense.flat_index(segment, "passages")
+    assert made.ntotal == segment.size and dense.flat_index(segment, "units").ntotal == segment.unit_count
     engine.search("垃圾分类", k=5, leg="dense")
-    assert calls and set(calls) == {np.dtype(np.float32)}
-    assert segment.__dict__["passage_vectors_float32"] is segment.passage_vectors_float32   # made once, kept
+    assert dense.flat_index(segment, "passages") is made, "made once, kept with the segment"
+    assert first and engine.search("老旧小区加装电梯", k=5, leg="dense") == first

@@ -4,17 +4,19 @@ A passage scores (1 - w) · its own cosine + w · its best sentence cosine: a 20
 several things is found by the one sentence that matches. Candidates are the best 2·k passages and the
 best 8·k sentences; a passage found only by its passage vector gets the lowest sentence cosine returned.
 
-Vectors are stored as float16 (retrieval.index.segment) and compared in float32. Small segments are scanned
-exactly (faiss.knn, the same code as a flat FAISS index) over a float32 copy each keeps in memory. A segment
-of at least ANN_MIN_ROWS vectors gets an inverted file: k-means centroids and the rows of each list, stored
-as small .npy arrays beside the vectors, which are stored once. A query scans the IVF_PROBES nearest lists
-and re-ranks their rows, gathered from the memory-mapped vectors and widened to float32, with exact inner
-products.
+Vectors are stored as float16 (retrieval.index.segment); FAISS's fp16 scalar quantizer compares a float32
+query with them as they are (float16_index). Small segments are scanned exactly by a flat index over a copy
+of their vectors, kept while the segment lives. A segment of at least ANN_MIN_ROWS vectors gets an inverted
+file: k-means centroids and the rows of each list, stored as small .npy arrays beside the vectors, which are
+stored once. A query scans the IVF_PROBES nearest lists and re-ranks their rows, gathered from the
+memory-mapped vectors into a flat index, with exact inner products.
 """
 from __future__ import annotations
 
 import heapq
 import os
+import threading
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -92,30 +94,83 @@ def needs_ivf(rows: int) -> bool:
     return rows >= ANN_MIN_ROWS
 
 
+def float16_index(vectors: np.ndarray, rows: np.ndarray | None = None):
+    """A flat FAISS index (scalar quantizer fp16, inner product) over float16 vectors, or over `rows` of them.
+
+    Their bytes are copied in as they are, and FAISS compares the float32 query with them directly (F16C
+    instructions): on 27,000 rows of 256 dims, gathering and searching take 2.3 ms, where widening them to
+    float32 with numpy first took 15 ms (float32 rows gathered for faiss.knn: 4.9 ms).
+    """
+    import faiss
+
+    if vectors.dtype != np.float16:
+        raise ValueError(f"float16_index takes float16 vectors, got {vectors.dtype}")
+    count, dim = len(vectors) if rows is None else len(rows), vectors.shape[1]
+    index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    nbytes = count * dim * np.dtype(np.float16).itemsize
+    index.codes.resize(nbytes)
+    if nbytes:
+        codes = faiss.rev_swig_ptr(index.codes.data(), nbytes).view(np.float16).reshape(count, dim)
+        if rows is None:
+            codes[:] = vectors
+        else:                                    # "clip" lets take write into `codes` without a buffer
+            np.take(vectors, rows, axis=0, out=codes, mode="clip")
+    index.ntotal = count
+    return index
+
+
+_flat_indexes: "weakref.WeakKeyDictionary[Segment, dict[str, object]]" = weakref.WeakKeyDictionary()
+_flat_lock = threading.Lock()
+
+
+def flat_index(segment: Segment, which: str):
+    """The flat float16 index of a small segment's "passages" or "units" (those below ANN_MIN_ROWS are scanned
+    exactly), made on its first search and kept as long as the segment: a copy of its vectors, at most a few MB."""
+    vectors = segment.passage_vectors if which == "passages" else segment.unit_vectors
+    if vectors.dtype != np.float16:
+        return None                              # float32 vectors (a reference in tests) are scanned as they are
+    with _flat_lock:
+        made = _flat_indexes.setdefault(segment, {})
+        if which not in made:
+            made[which] = float16_index(vectors)
+        return made[which]
+
+
 def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | None,
-            ivf: InvertedFile | None) -> list[tuple[float, int]]:
-    """(inner product, row) of the k best live rows of one segment's vectors (float16 or float32; without an
-    inverted file, pass float32 ones: they are scanned as given, a float16 matrix is widened at every call)."""
+            ivf: InvertedFile | None, flat=None) -> list[tuple[float, int]]:
+    """(inner product, row) of the k best live rows of one segment's vectors, float16 (as stored) or float32.
+
+    With an inverted file, the rows of its nearest lists are re-ranked exactly; without one, every row is
+    scanned, by `flat` (float16_index over all of `vectors`) when given.
+    """
     import faiss
 
     if k <= 0 or len(vectors) == 0:
         return []
+    half = vectors.dtype == np.float16
+    query = np.ascontiguousarray(query, dtype=np.float32)[None, :]
     if ivf is not None:
-        rows = ivf.candidates(query)
+        rows = ivf.candidates(query[0])
         if live is not None:
             rows = rows[live[rows]]
         if len(rows) == 0:
             return []
         rows.sort()                          # sequential reads of the memory-mapped vectors
         # The re-rank is exact; FAISS's own single-threaded scan (numpy's BLAS would start threads per call).
-        scores, top = faiss.knn(query[None, :], np.ascontiguousarray(vectors[rows], dtype=np.float32),
-                                min(k, len(rows)), metric=faiss.METRIC_INNER_PRODUCT)
+        wanted = min(k, len(rows))
+        if half:
+            scores, top = float16_index(vectors, rows).search(query, wanted)
+        else:
+            scores, top = faiss.knn(query, np.ascontiguousarray(vectors[rows]), wanted,
+                                    metric=faiss.METRIC_INNER_PRODUCT)
         return [(float(score), int(rows[i])) for score, i in zip(scores[0], top[0]) if i >= 0]
 
     deleted = 0 if live is None else int(len(live) - live.sum())
     wanted = min(len(vectors), k + deleted)
-    scores, rows = faiss.knn(query[None, :], np.ascontiguousarray(vectors, dtype=np.float32), wanted,
-                             metric=faiss.METRIC_INNER_PRODUCT)
+    if half:
+        scores, rows = (flat if flat is not None else float16_index(vectors)).search(query, wanted)
+    else:
+        scores, rows = faiss.knn(query, np.ascontiguousarray(vectors), wanted, metric=faiss.METRIC_INNER_PRODUCT)
     found = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and (live is None or live[r])]
     return found[:k]
 
@@ -155,12 +210,13 @@ class SegmentedDense:
         passage_hits, unit_hits = [], []
         for part in self.parts:
             segment = part.segment
-            passages = segment.passage_vectors if part.passage_ivf is not None else segment.passage_vectors_float32
-            units = segment.unit_vectors if part.unit_ivf is not None else segment.unit_vectors_float32
+            passage_flat = flat_index(segment, "passages") if part.passage_ivf is None else None
+            unit_flat = flat_index(segment, "units") if part.unit_ivf is None else None
             passage_hits += [(s, part.offset + r) for s, r in
-                             nearest(passages, query, passage_k, part.live, part.passage_ivf)]
+                             nearest(segment.passage_vectors, query, passage_k, part.live, part.passage_ivf,
+                                     passage_flat)]
             unit_hits += [(s, part.offset + int(segment.unit_spans[r, 0])) for s, r in
-                          nearest(units, query, unit_k, part.unit_live, part.unit_ivf)]
+                          nearest(segment.unit_vectors, query, unit_k, part.unit_live, part.unit_ivf, unit_flat)]
         top_passages = heapq.nlargest(passage_k, passage_hits, key=lambda pair: (pair[0], -pair[1]))
         top_units = heapq.nlargest(unit_k, unit_hits, key=lambda pair: (pair[0], -pair[1]))
         best_sentence: dict[int, float] = {}

@@ -186,16 +186,6 @@ class Segment:
     def unit_vectors(self) -> np.ndarray:
         return self.vectors[self.size:]
 
-    # FAISS's exact scan (faiss.knn) takes float32: small segments, the only ones scanned exactly, keep a
-    # float32 copy made on their first search (below dense.ANN_MIN_ROWS rows, a few MB each).
-    @cached_property
-    def passage_vectors_float32(self) -> np.ndarray:
-        return np.ascontiguousarray(self.passage_vectors, dtype=np.float32)
-
-    @cached_property
-    def unit_vectors_float32(self) -> np.ndarray:
-        return np.ascontiguousarray(self.unit_vectors, dtype=np.float32)
-
     @cached_property
     def chunk_ids(self) -> list[str]:
         """Chunk id of each passage, in row order (read from its column, no Chunk built)."""
