@@ -253,6 +253,18 @@ def test_k_limits_the_hits(built):
     assert all(len(hits) <= 3 for hits in result.legs.values())
 
 
+
+@pytest.mark.parametrize("question", [WUSONG_QUESTION, "社区食堂", "2021年 老旧小区 加装电梯 多少台"])
+def test_the_bm25_leg_alone_ranks_as_it_does_beside_the_fusion(built, question):
+    """A BM25-only search asks the backend for k passages, a hybrid one for its candidate pool: same top k."""
+    _, _, engine = built
+    for k in (1, 3, 8):
+        alone = engine.search(question, k=k, leg="bm25")
+        beside = engine.ask(question, k=k, legs=("bm25", "hybrid"), with_answer=False).legs["bm25"]
+        assert [(h.chunk_id, h.score, h.rank) for h in alone] == [(h.chunk_id, h.score, h.rank) for h in beside]
+        assert alone, question
+
+
 # --- corpus management ----------------------------------------------------------------------------
 
 NEW_DOC = "青藤镇2021年工作要点.txt"

@@ -158,8 +158,10 @@ class SearchPipeline:
 
         where = allowed if org is not None or year is not None else None
         bm25, dense, hybrid_retriever = self.retrievers({question: tokens})     # the question is tokenised once
-        searched = {leg.name: leg.search(question, n, where) for leg in (bm25, dense)
-                    if leg.name in legs or "hybrid" in legs}
+        # Fusion reads CANDIDATES_PER_LEG of each leg. BM25 alone needs only its k best (the same k whatever the
+        # pool: ties are broken by row); the dense leg keeps its pool, which sets how many sentences it reads.
+        searched = {leg.name: leg.search(question, k if leg is bm25 and "hybrid" not in legs else n, where)
+                    for leg in (bm25, dense) if leg.name in legs or "hybrid" in legs}
         results: dict[str, tuple[Hit, ...]] = {
             name: tuple(self._with_matched_terms(hits[:k], tokens)) for name, hits in searched.items()
             if name in legs}
