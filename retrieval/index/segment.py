@@ -28,8 +28,9 @@ frequency, average length) that every change moves, and are computed at query ti
 
 Vectors are stored as float16: half the disk and page cache of float32, and the rounding (a relative 2^-11
 per component) moves cosines by about 1e-4, below what separates ranked passages (dev and web-dev: the same
-answers and metrics; a few neighbours at ranks 7-10 trade places). Every vector enters a segment rounded, whether encoded now, reused or resumed from a checkpoint,
-so one passage has one vector whichever way it got there. Searches compute in float32.
+answers and metrics; a few neighbours at ranks 7-10 trade places). Every vector enters a segment rounded,
+whether encoded now, reused or resumed from a checkpoint, so one passage has one vector whichever way it got
+there. Searches compute in float32.
 """
 from __future__ import annotations
 

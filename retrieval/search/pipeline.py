@@ -106,15 +106,16 @@ class SearchPipeline:
                    ) -> tuple[BM25Retriever, DenseRetriever, HybridRetriever]:
         """The legs over this snapshot; `tokenized` gives tokens already computed for some texts (the question)."""
         state = self.state
-        tokenize = state.tokenizer
-        if tokenized:
-            tokenize = lambda text: tokenized[text] if text in tokenized else state.tokenizer(text)  # noqa: E731
+        known = tokenized or {}
+
+        def tokenize(text: str) -> list[str]:
+            return known[text] if text in known else state.tokenizer(text)
         bm25 = BM25Retriever(state.backend, tokenize)
         dense = DenseRetriever(state.backend, self.encode_query)
         return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
 
-    def analyze(self, question: str) -> QueryAnalysis:
-        return analyze_query(question, matcher=self.state.org_matcher)
+    def analyze(self, question: str, with_asked_noun: bool = True) -> QueryAnalysis:
+        return analyze_query(question, matcher=self.state.org_matcher, with_asked_noun=with_asked_noun)
 
     def _unit_similarity(self, question: str, candidates: list[Hit]):
         """Cosine of the question to each answer unit of the passages the answer step reads (fetched in one call)."""
@@ -145,7 +146,7 @@ class SearchPipeline:
         """Answer a checked question (see SearchEngine.ask)."""
         state = self.state
         # What is asked for (the noun after 多少) is read by part-of-speech tagging, for the answer step only.
-        analysis = analyze_query(question, matcher=state.org_matcher, with_asked_noun=with_answer)
+        analysis = self.analyze(question, with_asked_noun=with_answer)
         question = analysis.text                 # simplified characters, ASCII digits
         tokens = state.tokenizer(question)
         n = max(CANDIDATES_PER_LEG, k)
