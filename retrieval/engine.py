@@ -34,6 +34,7 @@ from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.retrievers import Retriever
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
                                        SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
+from retrieval.tokenizer import TOKENIZER_NAME
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
@@ -228,6 +229,8 @@ class SearchEngine:
             reasons.append("chunking settings changed")
         if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
             reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
+        if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:
+            reasons.append(f"tokenizer {manifest.get('tokenizer', {}).get('name')} != {TOKENIZER_NAME}")
         if manifest.get("tokenizer", {}).get("domain_terms_hash") != domain_terms_hash():
             reasons.append("domain dictionary changed")
         current, built = fingerprint(corpus_dir), manifest.get("corpus", {})

@@ -41,10 +41,13 @@ def to_simplified(text: str) -> str:
     return _converter.convert(text)
 
 
+# What NFKC may change: neither ASCII, nor a unified CJK ideograph (which NFKC leaves alone), nor kept.
+_MAY_FOLD = re.compile(f"[^\\x00-\\x7f\u4e00-\u9fff{re.escape(''.join(sorted(_KEEP_FULL_WIDTH)))}]+")
+
+
 def fold_width(text: str) -> str:
     """Full-width letters, digits and symbols to ASCII (NFKC), keeping Chinese punctuation as it is."""
-    return "".join(ch if ch in _KEEP_FULL_WIDTH or ch.isascii() else unicodedata.normalize("NFKC", ch)
-                   for ch in text)
+    return _MAY_FOLD.sub(lambda run: "".join(unicodedata.normalize("NFKC", ch) for ch in run.group()), text)
 
 
 @lru_cache(maxsize=4096)

@@ -31,7 +31,7 @@ from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.metadata import METADATA_FILE, load_overrides
 from retrieval.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
-from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
+from retrieval.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document
 
 CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
@@ -97,7 +97,7 @@ def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[s
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "library_versions": store.library_versions(),
         "encoder": {"model_id": encoder.model_id, "dim": encoder.dim},
-        "tokenizer": {"name": "jieba.cut_for_search", "dictionary_hash": tokenizer.dictionary_hash,
+        "tokenizer": {"name": TOKENIZER_NAME, "dictionary_hash": tokenizer.dictionary_hash,
                       "domain_terms_hash": domain_terms_hash(), "terms": len(terms)},
         "bm25": {"k1": K1, "b": B, "epsilon": EPSILON},
         "dense": {"search": "exact below the IVF threshold, IVF with exact re-rank above", "normalised": True,
