@@ -45,10 +45,10 @@ def load_stopwords() -> frozenset[str]:
 
 
 # Recurring phrases learned from the corpus: CJK runs of these lengths that recur in several places, with
-# varied neighbours on both sides (a phrase, not a fragment of one longer phrase).
+# varied neighbours on both sides: two different characters at least (a phrase, not a fragment of one
+# longer phrase).
 NGRAM_LENGTHS = range(3, 7)
 NGRAM_MIN_COUNT = 3
-NGRAM_MIN_NEIGHBOURS = 2
 NGRAM_MAX_TERMS = 5000
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{3,}")
 # Words a phrase never starts or ends with: 的目标, 等工作, 疫情防控和 are not terms.
@@ -57,18 +57,20 @@ _FUNCTION_WORDS = frozenset("的了和与及等以向上下可为在对把被之
 
 def recurring_phrases(texts: Iterable[str], base_cut: Callable[[str], Iterable[str]] | None = None) -> list[str]:
     """Phrases a corpus repeats (项目化运作, 老旧小区改造): CJK n-grams of 3–6 characters that occur at least
-    NGRAM_MIN_COUNT times with at least NGRAM_MIN_NEIGHBOURS different characters on each side, that start
+    NGRAM_MIN_COUNT times with at least two different characters on each side, that start
     and end on word boundaries of jieba's own dictionary wherever they occur (so 作报告 out of 工作报告 is no
     term), that jieba splits into several words, and that are not only ever part of one longer phrase.
-    Most frequent first."""
-    from collections import Counter, defaultdict
+    Most frequent first.
 
+    A corpus of more than LEARN_SAMPLE_CHARS characters is learned from a sample of its texts spread evenly
+    over it (learned_sample): a phrase the corpus repeats, its sample repeats, and time and memory stay
+    bounded (every distinct n-gram is counted).
+    """
     if base_cut is None:
         base_cut = _base_cut
-    texts = list(texts)
-    counts: Counter = Counter()
-    left: dict[str, set] = defaultdict(set)
-    right: dict[str, set] = defaultdict(set)
+    texts = learned_sample(list(texts))
+    # gram → [count, first left neighbour, first right neighbour, varied left?, varied right?]
+    stats: dict[str, list] = {}
     for text in texts:
         for run in _CJK_RUN.finditer(text):
             chunk = run.group()
@@ -78,22 +80,29 @@ def recurring_phrases(texts: Iterable[str], base_cut: Callable[[str], Iterable[s
                 starts.append(starts[-1] + len(word))
             # Only word-aligned n-grams: they start and end where jieba's own words do.
             for first in range(len(words)):
+                if words[first] in _FUNCTION_WORDS:
+                    continue
                 for last in range(first + 2, min(len(words), first + 6) + 1):
                     begin, end = starts[first], starts[last]
                     if end - begin > NGRAM_LENGTHS.stop - 1:
                         break
-                    if end - begin < NGRAM_LENGTHS.start:
-                        continue
-                    if words[first] in _FUNCTION_WORDS or words[last - 1] in _FUNCTION_WORDS:
+                    if end - begin < NGRAM_LENGTHS.start or words[last - 1] in _FUNCTION_WORDS:
                         continue
                     gram = chunk[begin:end]
-                    counts[gram] += 1
-                    left[gram].add(chunk[begin - 1] if begin > 0 else "^")
-                    right[gram].add(chunk[end] if end < len(chunk) else "$")
-    candidates = {g: c for g, c in counts.items() if c >= NGRAM_MIN_COUNT
-                  and len(left[g]) >= NGRAM_MIN_NEIGHBOURS and len(right[g]) >= NGRAM_MIN_NEIGHBOURS}
+                    before = chunk[begin - 1] if begin > 0 else "^"
+                    after = chunk[end] if end < len(chunk) else "$"
+                    seen = stats.get(gram)
+                    if seen is None:
+                        stats[gram] = [1, before, after, False, False]
+                    else:
+                        seen[0] += 1
+                        seen[3] = seen[3] or before != seen[1]
+                        seen[4] = seen[4] or after != seen[2]
+    candidates = {g: v[0] for g, v in stats.items() if v[0] >= NGRAM_MIN_COUNT and v[3] and v[4]}
+    del stats
     # Aligned everywhere it occurs: 作报告 inside 工作报告 would not be.
-    frequent = {g: c for g, c in candidates.items() if sum(text.count(g) for text in texts) == c}
+    occurrences = _occurrences(candidates, texts)
+    frequent = {g: c for g, c in candidates.items() if occurrences[g] == c}
     # A phrase that always occurs inside one longer frequent phrase is that phrase's part, not a term.
     inside_longer: set[str] = set()
     for gram, count in frequent.items():
@@ -102,6 +111,41 @@ def recurring_phrases(texts: Iterable[str], base_cut: Callable[[str], Iterable[s
                 inside_longer.add(part)
     kept = sorted((g for g in frequent if g not in inside_longer), key=lambda g: (-frequent[g], g))
     return kept[:NGRAM_MAX_TERMS]
+
+
+LEARN_SAMPLE_CHARS = 12_000_000       # about 60,000 passages; a larger corpus is learned from a sample
+
+
+def learned_sample(texts: list[str]) -> list[str]:
+    """The texts phrases are learned from: all of them up to LEARN_SAMPLE_CHARS characters, otherwise every
+    n-th text (n the smallest that brings the sample under the limit), the same for the same corpus."""
+    total = sum(len(text) for text in texts)
+    if total <= LEARN_SAMPLE_CHARS:
+        return texts
+    step = -(-total // LEARN_SAMPLE_CHARS)
+    return texts[::step]
+
+
+def _occurrences(grams: Iterable[str], texts: Iterable[str]) -> dict[str, int]:
+    """How often each gram occurs in the texts, counted as str.count counts (without overlaps), in one
+    Aho-Corasick pass over the texts instead of one scan per gram."""
+    import ahocorasick
+
+    counts = {gram: 0 for gram in grams}
+    if not counts:
+        return counts
+    automaton = ahocorasick.Automaton()
+    for gram in counts:
+        automaton.add_word(gram, gram)
+    automaton.make_automaton()
+    for text in texts:
+        free_from: dict[str, int] = {}            # where the gram's next counted occurrence may start
+        for end, gram in automaton.iter(text):
+            start = end - len(gram) + 1
+            if start >= free_from.get(gram, 0):
+                counts[gram] += 1
+                free_from[gram] = end + 1
+    return counts
 
 
 def _base_cut(text: str) -> list[str]:

@@ -112,3 +112,62 @@ def test_an_index_cut_by_the_earlier_tokenizer_is_rebuilt_with_its_vectors_reuse
     assert encoder.documents == [], "the vectors do not depend on the tokenizer: none is encoded again"
     assert engine.manifest["tokenizer"]["name"] == TOKENIZER_NAME
     assert "3万平方米" in engine.ask("吴淞今年拆违任务多少平方米").answer.fact
+
+
+def reference_phrases(texts: list[str]) -> list[str]:
+    """recurring_phrases's definition spelled out directly: neighbour sets, one str.count scan per gram."""
+    from collections import Counter, defaultdict
+
+    from retrieval import tokenizer as module
+
+    counts, left, right = Counter(), defaultdict(set), defaultdict(set)
+    for text in texts:
+        for run in module._CJK_RUN.finditer(text):
+            chunk = run.group()
+            words = default_cut(chunk, hmm=False)
+            starts = [0]
+            for word in words:
+                starts.append(starts[-1] + len(word))
+            for first in range(len(words)):
+                for last in range(first + 2, min(len(words), first + 6) + 1):
+                    begin, end = starts[first], starts[last]
+                    if end - begin > 6:
+                        break
+                    if end - begin < 3 or words[first] in module._FUNCTION_WORDS \
+                            or words[last - 1] in module._FUNCTION_WORDS:
+                        continue
+                    gram = chunk[begin:end]
+                    counts[gram] += 1
+                    left[gram].add(chunk[begin - 1] if begin else "^")
+                    right[gram].add(chunk[end] if end < len(chunk) else "$")
+    frequent = {g: c for g, c in counts.items() if c >= 3 and len(left[g]) >= 2 and len(right[g]) >= 2
+                and sum(t.count(g) for t in texts) == c}
+    inside = {part for g, c in frequent.items() for part in (g[:-1], g[1:]) if frequent.get(part) == c}
+    return sorted((g for g in frequent if g not in inside), key=lambda g: (-frequent[g], g))[:5000]
+
+
+def test_recurring_phrases_of_the_seeds_follow_their_definition(seed_documents):
+    texts = [d.text for d in seed_documents]
+    phrases = recurring_phrases(texts)
+    assert len(phrases) > 20
+    assert phrases == reference_phrases(texts)
+
+
+def test_occurrences_are_counted_as_str_count_counts_them():
+    from retrieval.tokenizer import _occurrences
+
+    texts = ["哈哈哈哈哈，老旧小区改造，老旧小区改造", "改造老旧小区", "哈哈"]
+    grams = ["哈哈", "哈哈哈", "老旧小区", "小区改造", "没有的"]
+    assert _occurrences(grams, texts) == {g: sum(t.count(g) for t in texts) for g in grams}
+
+
+def test_a_large_corpus_is_learned_from_an_even_sample_that_still_finds_its_phrases(monkeypatch):
+    from retrieval import tokenizer as module
+
+    texts = [f"第{i}篇：{'开展' if i % 5 else '推进'}老旧小区改造{'工作' if i % 3 else '项目'}，完成{i}项任务。"
+             for i in range(400)]
+    monkeypatch.setattr(module, "LEARN_SAMPLE_CHARS", sum(map(len, texts)) // 4)
+    sample = module.learned_sample(texts)
+    assert sum(map(len, sample)) <= module.LEARN_SAMPLE_CHARS and sample == texts[::4]
+    assert module.learned_sample(list(texts)) == sample, "the same corpus gives the same sample"
+    assert "老旧小区改造" in recurring_phrases(texts)

@@ -431,6 +431,7 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
                              current.index, current.tokenizer, current.terms)
 
     unencoded = [s for s in state.index.segments if not s.encoded]
+    shared = _keys_in_several(unencoded)
     weights = np.cumsum([0] + [len(s.keys) for s in unencoded]) / max(1, sum(len(s.keys) for s in unencoded))
     count = 0
     for number, segment in enumerate(unencoded):
@@ -450,11 +451,27 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
         # The vectors now live in the segment's file: serve them from there, memory-mapped.
         mapped = encoded.with_vectors(np.load(Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE,
                                               mmap_mode="r", allow_pickle=False))
-        cache.update(zip(mapped.keys, mapped.vectors))
+        # The cache lets go of the segment's vectors unless a later segment has the same text: memory holds
+        # one segment's vectors at a time, and no text is encoded twice.
+        for key in mapped.keys:
+            if key not in shared:
+                cache.pop(key, None)
+        cache.update((key, vector) for key, vector in zip(mapped.keys, mapped.vectors) if key in shared)
         current = IndexState(manifest, index.with_encoded(mapped, index.ann.get(mapped.segment_id)),
                              state.tokenizer, state.terms)
     progress(1.0, f"索引完成：编码 {count} 条")
     return current
+
+
+def _keys_in_several(segments: Sequence[Segment]) -> set[str]:
+    """Vector keys (input texts) that more than one of the segments has."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for segment in segments:
+        keys = set(segment.keys)
+        shared |= keys & seen
+        seen |= keys
+    return shared
 
 
 def finish_encoding(state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = _no_progress, *,
