@@ -17,6 +17,9 @@ LEVEL_PATTERNS: tuple[tuple[int, re.Pattern], ...] = (
     (4, re.compile(r"[（(](\d{1,2})[）)]")),
     (5, re.compile(rf"([{_CIRCLED_FIRST}-{_CIRCLED_LAST}])")),
 )
+# Where a marker of levels 1–4 may start (match_marker decides whether one does): lets a scan over a text
+# jump from one possible marker to the next instead of trying every position.
+POSSIBLE_MARKER = re.compile("|".join(f"(?:{pattern.pattern})" for level, pattern in LEVEL_PATTERNS if level <= 4))
 PART_LEVEL = 0                 # an unnumbered title line above the 一、 headings ("…2020年工作回顾")
 SECTION_LEVELS = (1, 2)        # 一、 （一）: always section headings
 ITEM_LEVELS = (3, 4, 5)        # 1. （1） ①: list items, unless shaped as a title over their own body

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retrieval.headings import SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
+from retrieval.headings import POSSIBLE_MARKER, SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
 from retrieval.ingest.boilerplate import info_line_noise, page_boilerplate, starts_with_label
 from retrieval.ingest.repair import SPACE, Char, join_hard_wraps, normalise_characters, remove_layout_whitespace
 
@@ -145,6 +145,10 @@ def _restore_line_breaks(chars: list[Char]) -> list[Char]:
     sequence = OrdinalSequence()
     pos = 0
     while pos < len(text):
+        possible = POSSIBLE_MARKER.search(text, pos)
+        if possible is None:
+            break
+        pos = possible.start()
         at_line_start = pos == 0 or text[pos - 1] == "\n"
         marker = match_marker(text, pos, levels=(1, 2, 3, 4) if at_line_start else (1, 2))
         if marker and (at_line_start or (starts_sentence(text, pos) and sequence.accepts(marker))):
