@@ -16,12 +16,14 @@ write it outside the repository (or delete it), never commit it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from retrieval.chunking import ChunkingConfig, chunk_document
 from retrieval.corpus import corpus_files, load_document
@@ -168,15 +170,26 @@ def _with_placeholders(text: str, names: list[tuple[str, str]]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ organisations
-def organisations(rng: random.Random) -> list[Organisation]:
-    """Every two-syllable name once, in a seeded order, each with a suffix and a district."""
+def organisations(rng: random.Random) -> Iterator[Organisation]:
+    """Every two-syllable name once, in a seeded order, each with a suffix and a district; then, for corpora
+    larger than those can hold (about 900k passages), three-syllable names, drawn only when reached, so a
+    smaller corpus is the same as before they existed."""
     districts = [a + b + "区" for a in DISTRICT_SYLLABLES for b in DISTRICT_SYLLABLES if a != b]
     rng.shuffle(districts)
     districts = districts[:24]
     names = [a + b for a in NAME_SYLLABLES for b in NAME_SYLLABLES if a != b]
     rng.shuffle(names)
     suffixes = [suffix for suffix, weight in SUFFIXES for _ in range(weight)]
-    return [Organisation(name, rng.choice(suffixes), rng.choice(districts), rng.random() < 0.5) for name in names]
+    first = [Organisation(name, rng.choice(suffixes), rng.choice(districts), rng.random() < 0.5) for name in names]
+
+    def longer() -> Iterator[Organisation]:
+        names = [a + b + c for a in NAME_SYLLABLES for b in NAME_SYLLABLES for c in NAME_SYLLABLES
+                 if len({a, b, c}) == 3]
+        rng.shuffle(names)
+        for name in names:
+            yield Organisation(name, rng.choice(suffixes), rng.choice(districts), rng.random() < 0.5)
+
+    return itertools.chain(first, longer())
 
 
 def chinese_numeral(number: int) -> str:
@@ -302,7 +315,7 @@ class DocumentWriter:
 
 
 # ------------------------------------------------------------------------------------------------ the corpus
-def plan_documents(rng: random.Random, orgs: list[Organisation]):
+def plan_documents(rng: random.Random, orgs: Iterable[Organisation]):
     """(organisation, year, kind) triples, a few years and kinds per organisation, never one twice."""
     for org in orgs:
         pairs = [(year, kind) for year in YEARS for kind in KINDS_BY_SUFFIX[org.suffix]]

@@ -107,3 +107,17 @@ def test_refuses_a_size_that_is_not_a_positive_whole_number(tmp_path):
 @pytest.mark.parametrize("number, numeral", [(1, "一"), (9, "九"), (10, "十"), (14, "十四"), (20, "二十"), (23, "二十三")])
 def test_chinese_numerals_for_heading_ordinals(number, numeral):
     assert chinese_numeral(number) == numeral
+
+
+def test_a_corpus_larger_than_the_two_syllable_names_hold_goes_on_with_three_syllable_ones(tmp_path, monkeypatch):
+    import eval.synth as synth
+
+    monkeypatch.setattr(synth, "NAME_SYLLABLES", "青禾丰安")          # 12 two-syllable names
+    summary = generate(8000, tmp_path / "corpus", seed=0)
+    titles = [re.match(r"(?:..区)?([青禾丰安]+)(?:街道|镇|乡|开发区)\d{4}年", path.stem)
+              for path in corpus_files(tmp_path / "corpus")]
+    assert all(titles)
+    short = {t.group(1) for t in titles if len(t.group(1)) == 2}
+    longer = {t.group(1) for t in titles if len(t.group(1)) == 3}
+    assert len(short) == 12 and longer, "every two-syllable name first, then three-syllable ones"
+    assert abs(summary.passages_estimated - 8000) <= 8000 * PASSAGE_TOLERANCE
