@@ -1,6 +1,6 @@
 """Chinese tokenizer for BM25: jieba search mode with a domain dictionary learned from the corpus, plus stopwords.
 
-The cutting is jieba-rs (PyPI's rjieba), the Rust port of jieba with jieba's own dictionary and HMM: 17× the
+The cutting is jieba-rs (PyPI's rjieba), the Rust port of jieba with jieba's own dictionary and HMM: 6–17× the
 speed of jieba's pure Python on the same passages, which made tokenising most of a large build. Its search
 mode gives jieba's words on Chinese text; where it differs, in runs of ASCII letters, digits and . _ -, its
 tokens are cut again as jieba cuts them (2021-2023 → 2021 - 2023). Part-of-speech tagging (retrieval.query,
@@ -118,7 +118,8 @@ LEARN_SAMPLE_CHARS = 12_000_000       # about 60,000 passages; a larger corpus i
 
 def learned_sample(texts: list[str]) -> list[str]:
     """The texts phrases are learned from: all of them up to LEARN_SAMPLE_CHARS characters, otherwise every
-    n-th text (n the smallest that brings the sample under the limit), the same for the same corpus."""
+    n-th text, n = ⌈characters / LEARN_SAMPLE_CHARS⌉ (about LEARN_SAMPLE_CHARS characters, from every part
+    of the corpus), the same for the same corpus."""
     total = sum(len(text) for text in texts)
     if total <= LEARN_SAMPLE_CHARS:
         return texts
