@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -41,6 +41,7 @@ SEGMENT_PASSAGES = 50_000         # a full build writes segments of about this m
 MAX_SEGMENTS = 8                  # more than this after a change: the small segments are merged
 MAX_DELETED_SHARE = 0.3           # a segment with more deleted passages than this is compacted by a merge
 CALIBRATION_SAMPLE = 64
+CALIBRATION_BLOCK_ROWS = 65_536      # unit vectors scored at a time by the calibration (16 MB of cosines)
 # How a passage gets its vector: "encoded" (the model reads the passage) or "unit_mean" (the normalised mean of
 # its sentence vectors, which the dense leg encodes anyway: about half the encoder's work per passage).
 PASSAGE_VECTORS = os.environ.get("RETRIEVAL_PASSAGE_VECTORS", "encoded")
@@ -71,20 +72,41 @@ def domain_terms_hash() -> str:
     return dictionary_hash(terms)
 
 
-def similarity_calibration(encoder: Encoder, unit_texts: list[str], unit_vectors: np.ndarray) -> dict:
+def similarity_calibration(encoder: Encoder, unit_texts: Sequence[str], unit_vectors: np.ndarray) -> dict:
+    """calibrate_similarity over units held in memory (texts and vectors in the same order)."""
+    return calibrate_similarity(encoder, len(unit_texts), unit_texts.__getitem__, lambda: [unit_vectors])
+
+
+def calibrate_similarity(encoder: Encoder, count: int, text_of: Callable[[int], str],
+                         vector_blocks: Callable[[], Iterable[np.ndarray]]) -> dict:
     """Mean and std of query-to-sentence cosines for this encoder on this corpus.
 
     Encoders differ in scale (e5 puts unrelated Chinese sentences near 0.86, MiniLM near 0.1), so answer
     confidence uses similarities in standard deviations. Pseudo-queries are the openings of a fixed
-    sample of sentences, scored against every sentence.
+    sample of sentences (`text_of` the i-th of `count` units), scored against every sentence, whose vectors
+    `vector_blocks` gives in unit order: only one block of cosines is in memory at a time (at 1M passages
+    every unit's vectors at once were 6.5 GB of float32).
     """
-    if len(unit_texts) < 2:
-        return {"mean": 0.0, "std": 1.0, "sample": len(unit_texts)}
+    if count < 2:
+        return {"mean": 0.0, "std": 1.0, "sample": count}
     rng = np.random.default_rng(0)
-    sample = rng.choice(len(unit_texts), size=min(CALIBRATION_SAMPLE, len(unit_texts)), replace=False)
-    queries = encoder.encode_queries([unit_texts[i][:40] for i in sample])
-    cosines = queries @ np.asarray(unit_vectors, dtype=np.float32).T
-    return {"mean": round(float(cosines.mean()), 6), "std": round(float(cosines.std()), 6), "sample": int(len(sample))}
+    sample = rng.choice(count, size=min(CALIBRATION_SAMPLE, count), replace=False)
+    queries = encoder.encode_queries([text_of(int(i))[:40] for i in sample])
+    n, mean, squares = 0, 0.0, 0.0          # running mean and sum of squared deviations (Chan et al.)
+    for block in vector_blocks():
+        for first in range(0, len(block), CALIBRATION_BLOCK_ROWS):
+            cosines = (queries @ np.asarray(block[first:first + CALIBRATION_BLOCK_ROWS], dtype=np.float32).T
+                       ).astype(np.float64)
+            if not cosines.size:
+                continue
+            block_mean = float(cosines.mean())
+            block_squares = float(((cosines - block_mean) ** 2).sum())
+            total = n + cosines.size
+            squares += block_squares + (block_mean - mean) ** 2 * n * cosines.size / total
+            mean += (block_mean - mean) * cosines.size / total
+            n = total
+    std = (squares / n) ** 0.5 if n else 1.0
+    return {"mean": round(mean, 6), "std": round(std, 6), "sample": int(len(sample))}
 
 
 def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[str], chunking: ChunkingConfig,
@@ -219,15 +241,27 @@ def _encode_segments(segments: Sequence[Segment], cache: dict, encoder: Encoder,
     return encoded, total
 
 
-def _unit_texts(index: SegmentIndex) -> tuple[list[str], np.ndarray]:
-    """Text and vector of every live answer unit, in row order (for the similarity calibration)."""
-    texts, vectors = [], []
+def index_calibration(encoder: Encoder, index: SegmentIndex) -> dict:
+    """calibrate_similarity over the live answer units of an index, in row order, read segment by segment."""
+    parts = []
     for segment in index.segments:
         live = index.live(segment)
-        kept = live[segment.unit_spans[:, 0]] if segment.unit_count else np.zeros(0, bool)
-        texts += [segment.chunks[row].text[start:end] for row, start, end in segment.unit_spans[kept]]
-        vectors.append(np.asarray(segment.unit_vectors[kept], dtype=np.float32))
-    return texts, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32)
+        rows = np.flatnonzero(live[segment.unit_spans[:, 0]]) if segment.unit_count else np.zeros(0, np.int64)
+        parts.append((segment, rows))
+    starts = np.cumsum([0] + [len(rows) for _, rows in parts])
+
+    def text_of(i: int) -> str:
+        part = int(np.searchsorted(starts, i, side="right")) - 1
+        segment, rows = parts[part]
+        row, start, end = segment.unit_spans[rows[i - starts[part]]]
+        return segment.chunks[int(row)].text[start:end]
+
+    def vector_blocks():
+        for segment, rows in parts:
+            for first in range(0, len(rows), CALIBRATION_BLOCK_ROWS):
+                yield segment.unit_vectors[rows[first:first + CALIBRATION_BLOCK_ROWS]]
+
+    return calibrate_similarity(encoder, int(starts[-1]), text_of, vector_blocks)
 
 
 # Reading, cleaning and tokenising a large corpus are spread over worker processes (forked, so each starts
@@ -340,8 +374,7 @@ def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: Ch
                              documents=len(documents), chunks=total, units=index.unit_count(), encoded=0,
                              seconds=time.perf_counter() - started)
     if all(s.encoded for s in ready):               # every vector known: one save, nothing to resume
-        unit_texts, unit_vectors = _unit_texts(index)
-        manifest["dense"]["query_unit_similarity"] = similarity_calibration(encoder, unit_texts, unit_vectors)
+        manifest["dense"]["query_unit_similarity"] = index_calibration(encoder, index)
         manifest = index.save(index_dir, manifest, terms)
         progress(1.0, f"索引完成：复用 {len({k for s in segments for k in s.keys})} 条向量")
         return IndexState(manifest, index, tokenizer, tuple(terms))
@@ -444,9 +477,7 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
                                      count, time.perf_counter() - started)
         last = number == len(unencoded) - 1
         if last and (recalibrate or not manifest["dense"]["query_unit_similarity"].get("sample")):
-            unit_texts, unit_vectors = _unit_texts(index)
-            manifest["dense"] = {**manifest["dense"],
-                                 "query_unit_similarity": similarity_calibration(encoder, unit_texts, unit_vectors)}
+            manifest["dense"] = {**manifest["dense"], "query_unit_similarity": index_calibration(encoder, index)}
         manifest = index.save(index_dir, manifest, list(state.terms))
         # The vectors now live in the segment's file: serve them from there, memory-mapped.
         mapped = encoded.with_vectors(np.load(Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE,
