@@ -113,11 +113,18 @@ def test_nearest_on_float16_rows_finds_the_float32_neighbours():
 
 
 def test_a_segment_read_back_holds_the_passages_documents_and_keys_it_was_written_with(built, tmp_path):
+    from retrieval.chunking import ChunkingConfig
+    from retrieval.corpus import load_corpus
+    from retrieval.ingest.passages import prepare_passages
+
     corpus, index = built
     written = SearchEngine.open(corpus, tmp_path / "fresh", encoder=HashingEncoder(256))
-    (in_memory,) = written._state.index.segments
-    assert isinstance(in_memory.chunks, list)
     reopened = SearchEngine.open(corpus, tmp_path / "fresh", encoder=HashingEncoder(256), rebuild="never")
+    # The segment as the build makes it in memory, before it is written.
+    documents = list(load_corpus(corpus).documents.values())
+    in_memory = Segment.build("in-memory", documents, [p for d in documents for p in
+                                                      prepare_passages(d, ChunkingConfig(), reopened._state.tokenizer)])
+    assert isinstance(in_memory.chunks, list)
     (stored,) = reopened._state.index.segments
     assert isinstance(stored.chunks, StoredPassages)
     assert list(stored.chunks) == in_memory.chunks
