@@ -97,8 +97,6 @@ def calibrate_similarity(encoder: Encoder, count: int, text_of: Callable[[int], 
         for first in range(0, len(block), CALIBRATION_BLOCK_ROWS):
             cosines = (queries @ np.asarray(block[first:first + CALIBRATION_BLOCK_ROWS], dtype=np.float32).T
                        ).astype(np.float64)
-            if not cosines.size:
-                continue
             block_mean = float(cosines.mean())
             block_squares = float(((cosines - block_mean) ** 2).sum())
             total = n + cosines.size
@@ -489,10 +487,11 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
                                               mmap_mode="r", allow_pickle=False))
         # The cache lets go of the segment's vectors unless a later segment has the same text: memory holds
         # one segment's vectors at a time, and no text is encoded twice.
-        for key in mapped.keys:
-            if key not in shared:
+        for key, vector in zip(mapped.keys, mapped.vectors):
+            if key in shared:
+                cache[key] = vector
+            else:
                 cache.pop(key, None)
-        cache.update((key, vector) for key, vector in zip(mapped.keys, mapped.vectors) if key in shared)
         current = IndexState(manifest, index.with_encoded(mapped, index.ann.get(mapped.segment_id)),
                              state.tokenizer, state.terms)
     progress(1.0, f"索引完成：编码 {count} 条")
