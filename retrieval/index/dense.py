@@ -1,19 +1,19 @@
-"""Dense search over segments: passage and sentence vectors, exact below a size threshold, IVF above it.
+"""Dense search over segments: passage vectors first, then the sentences of the passages found.
 
 A passage scores (1 - w) · its own cosine + w · its best sentence cosine: a 200-character passage about
-several things is found by the one sentence that matches. Candidates are the best 2·k passages and the
-best 8·k sentences; a passage found only by its passage vector gets the lowest sentence cosine returned.
+several things is found by the one sentence that matches. The passage vectors give the candidates (the best
+CANDIDATES_PER_RESULT · pool over every segment); only those passages' sentence vectors are then read and
+scored exactly. No search runs over all sentences, which are about 6 per passage.
 
 Vectors are stored as float16 (retrieval.index.segment); FAISS's fp16 scalar quantizer compares a float32
 query with them as they are (float16_index). Small segments are scanned exactly by a flat index over a copy
-of their vectors, kept while the segment lives. A segment of at least ANN_MIN_ROWS vectors gets an inverted
-file: k-means centroids and the rows of each list, stored as small .npy arrays beside the vectors, which are
-stored once. A query scans the IVF_PROBES nearest lists and re-ranks their rows, gathered from the
+of their passage vectors, kept while the segment lives. A segment of at least ANN_MIN_ROWS passages gets an
+inverted file: k-means centroids and the rows of each list, stored as small .npy arrays beside the vectors,
+which are stored once. A query scans the IVF_PROBES nearest lists and re-ranks their rows, gathered from the
 memory-mapped vectors into a flat index, with exact inner products.
 """
 from __future__ import annotations
 
-import heapq
 import os
 import threading
 import weakref
@@ -35,6 +35,9 @@ IVF_ITERATIONS = 12
 ASSIGN_BLOCK = 65_536             # vectors widened to float32 at a time when assigning them to lists
 # One thread per query: on this 2-core machine a single query ran about 3x faster on 1 FAISS thread than on 2.
 FAISS_QUERY_THREADS = 1
+# The sentence stage reads the sentences of this many passages per result asked for (8 · 50 = 400 passages,
+# about 2,500 sentences). On dev and web-dev, 8 gives the runs of a search over every sentence; 2 did not.
+CANDIDATES_PER_RESULT = 8
 
 
 def ivf_lists(count: int) -> int:
@@ -119,34 +122,35 @@ def float16_index(vectors: np.ndarray, rows: np.ndarray | None = None):
     return index
 
 
-_flat_indexes: "weakref.WeakKeyDictionary[Segment, dict[str, object]]" = weakref.WeakKeyDictionary()
+_flat_indexes: "weakref.WeakKeyDictionary[Segment, object]" = weakref.WeakKeyDictionary()
 _flat_lock = threading.Lock()
 
 
-def flat_index(segment: Segment, which: str):
-    """The flat float16 index of a small segment's "passages" or "units" (those below ANN_MIN_ROWS are scanned
+def flat_index(segment: Segment):
+    """The flat float16 index of a small segment's passage vectors (those below ANN_MIN_ROWS are scanned
     exactly), made on its first search and kept as long as the segment: a copy of its vectors, at most a few MB."""
-    vectors = segment.passage_vectors if which == "passages" else segment.unit_vectors
+    vectors = segment.passage_vectors
     if vectors.dtype != np.float16:
         return None                              # float32 vectors (a reference in tests) are scanned as they are
     with _flat_lock:
-        made = _flat_indexes.setdefault(segment, {})
-        if which not in made:
-            made[which] = float16_index(vectors)
-        return made[which]
+        if segment not in _flat_indexes:
+            _flat_indexes[segment] = float16_index(vectors)
+        return _flat_indexes[segment]
 
 
-def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | None,
-            ivf: InvertedFile | None, flat=None) -> list[tuple[float, int]]:
-    """(inner product, row) of the k best live rows of one segment's vectors, float16 (as stored) or float32.
+def nearest_rows(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | None,
+                 ivf: InvertedFile | None, flat=None) -> tuple[np.ndarray, np.ndarray]:
+    """(inner products, rows) of the k best live rows of one segment's vectors, float16 (as stored) or float32,
+    best first, as float32 and int64 arrays.
 
     With an inverted file, the rows of its nearest lists are re-ranked exactly; without one, every row is
     scanned, by `flat` (float16_index over all of `vectors`) when given.
     """
     import faiss
 
+    none = np.zeros(0, np.float32), np.zeros(0, np.int64)
     if k <= 0 or len(vectors) == 0:
-        return []
+        return none
     half = vectors.dtype == np.float16
     query = np.ascontiguousarray(query, dtype=np.float32)[None, :]
     if ivf is not None:
@@ -154,7 +158,7 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
         if live is not None:
             rows = rows[live[rows]]
         if len(rows) == 0:
-            return []
+            return none
         rows.sort()                          # sequential reads of the memory-mapped vectors
         # The re-rank is exact; FAISS's own single-threaded scan (numpy's BLAS would start threads per call).
         wanted = min(k, len(rows))
@@ -163,7 +167,8 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
         else:
             scores, top = faiss.knn(query, np.ascontiguousarray(vectors[rows]), wanted,
                                     metric=faiss.METRIC_INNER_PRODUCT)
-        return [(float(score), int(rows[i])) for score, i in zip(scores[0], top[0]) if i >= 0]
+        found = top[0] >= 0
+        return scores[0][found], rows[top[0][found]].astype(np.int64)
 
     deleted = 0 if live is None else int(len(live) - live.sum())
     wanted = min(len(vectors), k + deleted)
@@ -171,8 +176,18 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
         scores, rows = (flat if flat is not None else float16_index(vectors)).search(query, wanted)
     else:
         scores, rows = faiss.knn(query, np.ascontiguousarray(vectors), wanted, metric=faiss.METRIC_INNER_PRODUCT)
-    found = [(float(s), int(r)) for s, r in zip(scores[0], rows[0]) if r >= 0 and (live is None or live[r])]
-    return found[:k]
+    scores, rows = scores[0], rows[0]
+    found = rows >= 0
+    if live is not None:
+        found &= live[np.maximum(rows, 0)]
+    return scores[found][:k], rows[found][:k].astype(np.int64)
+
+
+def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | None,
+            ivf: InvertedFile | None, flat=None) -> list[tuple[float, int]]:
+    """nearest_rows as (inner product, row) pairs."""
+    scores, rows = nearest_rows(vectors, query, k, live, ivf, flat)
+    return list(zip(scores.tolist(), rows.tolist()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,21 +198,20 @@ class DensePart:
     live: np.ndarray | None             # None: every passage is live
     offset: int                         # row of its first passage across segments
     passage_ivf: InvertedFile | None
-    unit_ivf: InvertedFile | None
-
-    @cached_property
-    def unit_live(self) -> np.ndarray | None:
-        return None if self.live is None else self.live[self.segment.unit_spans[:, 0]]
 
 
 class SegmentedDense:
-    """The dense leg over every encoded segment; rows are numbered across segments as in SegmentedBM25."""
+    """The dense leg over every encoded segment; rows are numbered across segments as in SegmentedBM25.
+
+    Two stages: the passage vectors give the CANDIDATES_PER_RESULT · pool nearest passages over every segment
+    (exact or IVF per segment), and only those passages' sentences are scored, exactly, from their stored
+    vectors. No search runs over all sentences.
+    """
 
     def __init__(self, parts: Sequence[DensePart], sentence_weight: float):
         self.parts = list(parts)
         self.sentence_weight = sentence_weight
         self.passages = sum(p.segment.size if p.live is None else int(p.live.sum()) for p in self.parts)
-        self.units = sum(p.segment.unit_count if p.live is None else int(p.unit_live.sum()) for p in self.parts)
 
     def search(self, query: np.ndarray, pool: int) -> list[tuple[int, float]]:
         """(row, mixed score) of candidate passages, best first (ties: lower row first)."""
@@ -205,37 +219,42 @@ class SegmentedDense:
 
         faiss.omp_set_num_threads(FAISS_QUERY_THREADS)
         query = np.ascontiguousarray(query, dtype=np.float32)
-        passage_k = min(2 * pool, self.passages)
-        unit_k = min(8 * pool, self.units)
-        passage_hits, unit_hits = [], []
-        for part in self.parts:
-            segment = part.segment
-            passage_flat = flat_index(segment, "passages") if part.passage_ivf is None else None
-            unit_flat = flat_index(segment, "units") if part.unit_ivf is None else None
-            passage_hits += [(s, part.offset + r) for s, r in
-                             nearest(segment.passage_vectors, query, passage_k, part.live, part.passage_ivf,
-                                     passage_flat)]
-            unit_hits += [(s, part.offset + int(segment.unit_spans[r, 0])) for s, r in
-                          nearest(segment.unit_vectors, query, unit_k, part.unit_live, part.unit_ivf, unit_flat)]
-        top_passages = heapq.nlargest(passage_k, passage_hits, key=lambda pair: (pair[0], -pair[1]))
-        top_units = heapq.nlargest(unit_k, unit_hits, key=lambda pair: (pair[0], -pair[1]))
-        best_sentence: dict[int, float] = {}
-        for score, row in top_units:
-            best_sentence[row] = max(best_sentence.get(row, -1.0), score)
-        floor = top_units[-1][0] if top_units else 0.0
-        rows = sorted({row for _, row in top_passages} | set(best_sentence))
-        cosines = self._passage_cosines(rows, query)
+        wanted = min(CANDIDATES_PER_RESULT * pool, self.passages)
+        if wanted <= 0:
+            return []
+        found = [(part, *nearest_rows(part.segment.passage_vectors, query, wanted, part.live, part.passage_ivf,
+                                      flat_index(part.segment) if part.passage_ivf is None else None))
+                 for part in self.parts]
+        scores = np.concatenate([s for _, s, _ in found])
+        rows = np.concatenate([part.offset + r for part, _, r in found])
+        owner = np.concatenate([np.full(len(r), i) for i, (_, _, r) in enumerate(found)])
+        keep = np.lexsort((rows, -scores))[:wanted]          # best first, ties: lower row first
+        best = np.empty(len(keep), np.float32)
+        for i, (part, _, _) in enumerate(found):
+            mine = np.flatnonzero(owner[keep] == i)
+            if len(mine):
+                best[mine] = self._best_sentences(part, rows[keep[mine]] - part.offset, query)
+        no_sentence = np.isnan(best)
+        if no_sentence.any():                   # a passage without sentences: the lowest best sentence found
+            best[no_sentence] = np.nanmin(best) if not no_sentence.all() else scores[keep][no_sentence]
         w = self.sentence_weight
-        mixed = [(row, (1 - w) * float(cosine) + w * best_sentence.get(row, floor)) for row, cosine in zip(rows, cosines)]
-        mixed.sort(key=lambda pair: (-pair[1], pair[0]))
-        return mixed
+        mixed = (1 - w) * scores[keep].astype(np.float64) + w * best.astype(np.float64)
+        order = np.lexsort((rows[keep], -mixed))
+        return list(zip(rows[keep][order].tolist(), mixed[order].tolist()))
 
-    def _passage_cosines(self, rows: list[int], query: np.ndarray) -> np.ndarray:
-        if not rows:
-            return np.zeros(0, np.float32)
-        gathered = []
-        for part in self.parts:                  # rows are sorted, so each part's rows are one run
-            local = [r - part.offset for r in rows if part.offset <= r < part.offset + part.segment.size]
-            if local:
-                gathered.append(np.asarray(part.segment.passage_vectors[local], dtype=np.float32))
-        return np.concatenate(gathered) @ query
+    @staticmethod
+    def _best_sentences(part: DensePart, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """The best sentence cosine of each of `rows` (one segment's passage rows), NaN for one without sentences."""
+        bounds = part.segment.unit_bounds
+        firsts, lasts = bounds[rows], bounds[rows + 1]
+        counts = lasts - firsts
+        best = np.full(len(rows), np.nan, np.float32)
+        if not counts.sum():
+            return best
+        units = np.concatenate([np.arange(f, l) for f, l in zip(firsts, lasts)])
+        order = np.argsort(units, kind="stable")          # sequential reads of the memory-mapped vectors
+        cosines = np.empty(len(units), np.float32)
+        cosines[order] = np.asarray(part.segment.unit_vectors[units[order]], dtype=np.float32) @ query
+        has = counts > 0
+        best[has] = np.maximum.reduceat(cosines, (np.cumsum(counts) - counts)[has])
+        return best

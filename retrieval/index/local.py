@@ -45,19 +45,18 @@ def new_segment_id() -> str:
 
 @dataclass(frozen=True)
 class Ann:
-    """The inverted files of one segment's passage and unit vectors (None below the size threshold)."""
+    """The inverted file of one segment's passage vectors (None below the size threshold). Sentences need
+    none: the dense leg reads only the sentences of the passages it found (retrieval.index.dense)."""
 
     passages: InvertedFile | None = None
-    units: InvertedFile | None = None
 
     @classmethod
     def train(cls, segment: Segment) -> "Ann":
-        return cls(InvertedFile.train(segment.passage_vectors) if needs_ivf(segment.size) else None,
-                   InvertedFile.train(segment.unit_vectors) if needs_ivf(segment.unit_count) else None)
+        return cls(InvertedFile.train(segment.passage_vectors) if needs_ivf(segment.size) else None)
 
     @property
     def empty(self) -> bool:
-        return self.passages is None and self.units is None
+        return self.passages is None
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +137,7 @@ class SegmentIndex:
             if segment.encoded:
                 live = self.live(segment)
                 ann = self.ann.get(segment.segment_id, Ann())
-                parts.append(DensePart(segment, None if live.all() else live, offset, ann.passages, ann.units))
+                parts.append(DensePart(segment, None if live.all() else live, offset, ann.passages))
             offset += segment.size
         return SegmentedDense(parts, self.sentence_weight)
 
@@ -246,8 +245,6 @@ class SegmentIndex:
             ann = self.ann.get(segment.segment_id, Ann())
             if ann.passages is not None:
                 ann.passages.write(target, "passage_ivf")
-            if ann.units is not None:
-                ann.units.write(target, "unit_ivf")
 
         def write(directory: Path) -> None:
             for segment in new:
@@ -280,7 +277,7 @@ class SegmentIndex:
                 raise ValueError(f"segment {entry['id']} holds {segment.size} passages and {segment.unit_count} "
                                  f"units, the manifest says {entry['passages']} and {entry['units']}")
             segments.append(segment)
-            ann[entry["id"]] = Ann(InvertedFile.read(directory, "passage_ivf"), InvertedFile.read(directory, "unit_ivf"))
+            ann[entry["id"]] = Ann(InvertedFile.read(directory, "passage_ivf"))
         deleted = {k: frozenset(v) for k, v in manifest.get("deleted", {}).items()}
         partial = {segment.segment_id: read_checkpoints(Path(index_dir) / SEGMENTS_DIR / segment.segment_id)
                    for segment in segments if not segment.encoded}

@@ -205,12 +205,15 @@ class Segment:
     def term_rows(self) -> dict[str, int]:
         return {term: row for row, term in enumerate(self.vocabulary)}
 
+    @cached_property
+    def unit_bounds(self) -> np.ndarray:
+        """int64, passages + 1: the units of passage row r are rows unit_bounds[r]:unit_bounds[r + 1] (units are
+        stored grouped by passage, in row order)."""
+        return np.searchsorted(np.ascontiguousarray(self.unit_spans[:, 0]), np.arange(self.size + 1)).astype(np.int64)
+
     def unit_rows_of(self, row: int) -> range:
-        """Unit rows of one passage row (units are stored grouped by passage, in row order)."""
-        if not self.unit_count:
-            return range(0)
-        first, last = np.searchsorted(self.unit_spans[:, 0], [row, row + 1])
-        return range(int(first), int(last))
+        """Unit rows of one passage row."""
+        return range(int(self.unit_bounds[row]), int(self.unit_bounds[row + 1]))
 
     def unit_row(self, row: int, start: int) -> int | None:
         """The unit of passage `row` that starts at `start`, None when there is none."""
