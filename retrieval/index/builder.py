@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import time
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -335,63 +336,73 @@ def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: Ch
     terms = learn_terms((d.text for d in documents.values()),
                         extra=[*names, *_read_terms(corpus_dir / USER_DICTIONARY_FILE)])
     tokenizer = JiebaTokenizer(terms)
-    segments: list[Segment] = []
-    batch_docs: list[Document] = []
-    batch: list[PreparedPassage] = []
-
-    def close_segment() -> None:
-        if batch:
-            segment = Segment.build(new_segment_id(), batch_docs, batch)
-            segments.append(segment)
-        batch_docs.clear()
-        batch.clear()
-
-    for number, (document, prepared) in enumerate(_prepared(list(documents.values()), chunking, tokenizer), 1):
-        if prepared:
-            batch_docs.append(document)
-            batch.extend(prepared)
-        if len(batch) >= SEGMENT_PASSAGES:
-            close_segment()
-        if should_stop():
-            raise IndexingCancelled()
-        if number % 50 == 0:
-            progress(0.1 + 0.1 * number / (len(documents) + 1), f"分段与分词 {number}/{len(documents)}")
-    close_segment()
-    total = sum(s.size for s in segments)
-    if not total:
-        raise RetrievalError(f"no readable documents in {corpus_dir}" + (f" (unreadable: {skipped})" if skipped else ""))
-    progress(0.2, f"{len(documents)} 篇文档，{total} 段")
-
-    cache = stored_vectors(index_dir, encoder, previous, progress)
-    calibration = (previous.manifest["dense"]["query_unit_similarity"] if previous is not None
-                   else {"mean": 0.0, "std": 1.0, "sample": 0})
-    ready = [s.with_vectors(np.stack([cache[k] for k in s.keys]).astype(np.float32))
-             if s.keys and all(k in cache for k in s.keys) else s for s in segments]
-    index = SegmentIndex(tuple(ready), {}, {s.segment_id: Ann.train(s) for s in ready if s.encoded}, SENTENCE_WEIGHT)
-    manifest = base_manifest(encoder, tokenizer, terms, chunking, prints, skipped, calibration,
-                             documents=len(documents), chunks=total, units=index.unit_count(), encoded=0,
-                             seconds=time.perf_counter() - started)
-    if all(s.encoded for s in ready):               # every vector known: one save, nothing to resume
-        manifest["dense"]["query_unit_similarity"] = index_calibration(encoder, index)
-        manifest = index.save(index_dir, manifest, terms)
-        progress(1.0, f"索引完成：复用 {len({k for s in segments for k in s.keys})} 条向量")
-        return IndexState(manifest, index, tokenizer, tuple(terms))
-    # Saved searchable by BM25 first, then encoded segment by segment: a kill resumes (finish_encoding).
-    saved = index.save(index_dir, manifest, terms)
-    # From here on the index is read as a restart reads it (passages as columns, postings memory-mapped):
-    # the built segments, every passage an object, are let go before the encoding (2.5 GB at 1M passages).
-    del documents, ready, index
-    segments.clear()
-    pending = load_state(index_dir, saved)
-    if publish is not None and any(s.encoded for s in pending.index.segments):
-        publish(pending)             # with nothing encoded yet (all new chunking), the old state serves on
-    phase("encoding")
+    # Segments are written to a build directory beside the index as they close; the save links their files.
+    staging = store.build_directory(index_dir)
     try:
-        return _finish(pending, index_dir, encoder, cache, progress, should_stop, started, recalibrate=True)
-    except BaseException:
-        if previous is not None:
-            _restore(previous, index_dir)
-        raise
+        segments: list[Segment] = []
+        batch_docs: list[Document] = []
+        batch: list[PreparedPassage] = []
+
+        def close_segment() -> None:
+            # Written as it closes and read back as a restart reads it (passages as columns, postings
+            # memory-mapped): the build holds one segment of passage objects at a time, not the corpus.
+            if batch:
+                built = Segment.build(new_segment_id(), batch_docs, batch)
+                built.write(staging / built.segment_id)
+                segments.append(Segment.read(staging / built.segment_id, built.segment_id, with_vectors=False))
+            batch_docs.clear()
+            batch.clear()
+
+        for number, (document, prepared) in enumerate(_prepared(list(documents.values()), chunking, tokenizer), 1):
+            if prepared:
+                batch_docs.append(document)
+                batch.extend(prepared)
+            if len(batch) >= SEGMENT_PASSAGES:
+                close_segment()
+            if should_stop():
+                raise IndexingCancelled()
+            if number % 50 == 0:
+                progress(0.1 + 0.1 * number / (len(documents) + 1), f"分段与分词 {number}/{len(documents)}")
+        close_segment()
+        total = sum(s.size for s in segments)
+        if not total:
+            raise RetrievalError(f"no readable documents in {corpus_dir}" + (f" (unreadable: {skipped})" if skipped else ""))
+        progress(0.2, f"{len(documents)} 篇文档，{total} 段")
+
+        cache = stored_vectors(index_dir, encoder, previous, progress)
+        calibration = (previous.manifest["dense"]["query_unit_similarity"] if previous is not None
+                       else {"mean": 0.0, "std": 1.0, "sample": 0})
+        ready = [s.with_vectors(np.stack([cache[k] for k in s.keys]).astype(np.float32))
+                 if s.keys and all(k in cache for k in s.keys) else s for s in segments]
+        index = SegmentIndex(tuple(ready), {}, {s.segment_id: Ann.train(s) for s in ready if s.encoded}, SENTENCE_WEIGHT)
+        manifest = base_manifest(encoder, tokenizer, terms, chunking, prints, skipped, calibration,
+                                 documents=len(documents), chunks=total, units=index.unit_count(), encoded=0,
+                                 seconds=time.perf_counter() - started)
+        if all(s.encoded for s in ready):               # every vector known: one save, nothing to resume
+            manifest["dense"]["query_unit_similarity"] = index_calibration(encoder, index)
+            manifest = index.save(index_dir, manifest, terms)
+            progress(1.0, f"索引完成：复用 {len({k for s in segments for k in s.keys})} 条向量")
+            del documents, ready, index
+            segments.clear()
+            return load_state(index_dir, manifest)      # read from the index, not from the build directory
+        # Saved searchable by BM25 first, then encoded segment by segment: a kill resumes (finish_encoding).
+        saved = index.save(index_dir, manifest, terms)
+        # From here on the index is read as a restart reads it, from the index directory: the segments
+        # read from the build directory and the documents are let go before the encoding.
+        del documents, ready, index
+        segments.clear()
+        pending = load_state(index_dir, saved)
+        if publish is not None and any(s.encoded for s in pending.index.segments):
+            publish(pending)             # with nothing encoded yet (all new chunking), the old state serves on
+        phase("encoding")
+        try:
+            return _finish(pending, index_dir, encoder, cache, progress, should_stop, started, recalibrate=True)
+        except BaseException:
+            if previous is not None:
+                _restore(previous, index_dir)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _changed_manifest(state: IndexState, index: SegmentIndex, prints: dict, skipped: dict, encoded: int,

@@ -249,7 +249,10 @@ class SegmentIndex:
         def write(directory: Path) -> None:
             for segment in new:
                 target = directory / SEGMENTS_DIR / segment.segment_id
-                segment.write(target)
+                if segment.stored_at is not None:        # written during the build (store.build_directory)
+                    segment.write_linked(target)
+                else:
+                    segment.write(target)
                 write_ann(segment, target)
             for segment in vectors_only:
                 target = directory / SEGMENTS_DIR / segment.segment_id

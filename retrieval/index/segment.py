@@ -35,6 +35,8 @@ there. Searches compute in float32.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -50,6 +52,10 @@ from retrieval.types import Chunk, Document, DocumentMeta
 
 VECTORS_FILE = "vectors.npy"
 KEYS_FILE = "keys.json"
+# What `write` writes besides the vectors.
+SEGMENT_FILES = ("documents.json", "document_texts.txt", "document_offsets.npy", "passage_ids.txt", "passages.npy",
+                 "sections.json", "heading_offsets.npy", "heading_spans.npy", "vocabulary.json", "postings_indptr.npy",
+                 "postings_rows.npy", "postings_tf.npy", "lengths.npy", "unit_spans.npy", KEYS_FILE)
 VECTOR_DTYPE = np.float16              # how vectors are stored (retrieval.store.INDEX_FORMAT 7)
 
 
@@ -166,6 +172,8 @@ class Segment:
     unit_spans: np.ndarray                # int32 rows of (passage row, start, end)
     keys: Sequence[str]                   # passage keys then unit keys (StoredKeys when read from disk)
     vectors: np.ndarray | None = field(default=None)   # (passages + units) x dim, float16; memory-mapped when read
+    # The directory it was read from: its files can be linked into a new index instead of written again.
+    stored_at: Path | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -226,7 +234,7 @@ class Segment:
         if vectors.shape[0] != len(self.keys):
             raise ValueError(f"segment {self.segment_id} needs {len(self.keys)} vectors, got {vectors.shape[0]}")
         return Segment(self.segment_id, self.documents, self.chunks, self.vocabulary, self.postings, self.lengths,
-                       self.unit_spans, self.keys, as_stored(vectors))
+                       self.unit_spans, self.keys, as_stored(vectors), self.stored_at)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -340,6 +348,20 @@ class Segment:
     def write_vectors(self, directory: Path) -> None:
         np.save(directory / VECTORS_FILE, as_stored(self.vectors), allow_pickle=False)
 
+    def write_linked(self, directory: Path) -> None:
+        """`write`, for a segment read from disk: its files are hard-linked into the new directory (copied across
+        file systems) instead of written from its passages again; its vectors, when it has them, are written."""
+        if self.stored_at is None:
+            raise ValueError(f"segment {self.segment_id} was not read from disk: write it")
+        directory.mkdir(parents=True)
+        for name in SEGMENT_FILES:
+            try:
+                os.link(self.stored_at / name, directory / name)
+            except OSError:
+                shutil.copyfile(self.stored_at / name, directory / name)
+        if self.vectors is not None:
+            self.write_vectors(directory)
+
     @classmethod
     def read(cls, directory: Path, segment_id: str, with_vectors: bool) -> "Segment":
         """Read a segment written by `write`: documents whole, passages as columns (StoredPassages), keys when
@@ -385,4 +407,4 @@ class Segment:
             raise ValueError(f"segment {segment_id} is inconsistent: {len(chunks)} passages, {len(lengths)} lengths, "
                              f"{len(unit_spans)} units"
                              + ("" if vectors is None else f", {vectors.shape[0]} vectors of {vectors.dtype}"))
-        return cls(segment_id, documents, chunks, vocabulary, postings, lengths, unit_spans, keys, vectors)
+        return cls(segment_id, documents, chunks, vocabulary, postings, lengths, unit_spans, keys, vectors, directory)
