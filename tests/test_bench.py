@@ -118,10 +118,10 @@ def test_sizes_are_positive_counts():
 
 
 def test_questions_are_encoded_by_the_query_encoder_and_documents_by_the_index_encoder():
-    from eval.bench import QueriesEncodedBy, serving_encoder
+    from eval.bench import QueriesEncodedBy, serve_encoder
     from retrieval.encoders import HashingEncoder
 
-    swapped = serving_encoder({"encoder": "hashing:8", "query_encoder": "hashing:8"})
+    swapped = serve_encoder({"encoder": "hashing:8", "query_encoder": "hashing:8"})
     assert isinstance(swapped, HashingEncoder) and swapped.dim == 8, "the same spec is the index's encoder itself"
     documents, queries = HashingEncoder(8), HashingEncoder(8)
     queries.encode_queries = lambda texts: np.ones((len(texts), 8), np.float32)
