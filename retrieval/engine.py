@@ -233,7 +233,10 @@ class SearchEngine:
             reasons.append(f"tokenizer {manifest.get('tokenizer', {}).get('name')} != {TOKENIZER_NAME}")
         if manifest.get("tokenizer", {}).get("domain_terms_hash") != domain_terms_hash():
             reasons.append("domain dictionary changed")
-        current, built = fingerprint(corpus_dir), manifest.get("corpus", {})
+        # Only the settings files are hashed here; the documents once, by _changed_files (619 MB at 1M passages).
+        built = manifest.get("corpus", {})
+        current = {name: sha256_bytes((corpus_dir / name).read_bytes()) for name in SETTINGS_FILES
+                   if (corpus_dir / name).is_file()}
         settings = [name for name in SETTINGS_FILES if current.get(name) != built.get(name)]
         if settings:
             reasons.append(f"corpus changed: {', '.join(settings)}")
