@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Callable, Mapping
+from typing import Callable, Generic, Mapping, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from retrieval.query import analyze_query, strip_organisations
 from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from retrieval.tokenizer import JiebaTokenizer
 from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 CANDIDATES_PER_LEG = 50
 # Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
@@ -38,6 +41,21 @@ def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
     """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part), else the plan's."""
     years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
     return tuple(sorted(years)) or document.meta.years
+
+
+class Memo(Generic[K, V]):
+    """key → value, each computed on its first lookup and kept (a snapshot never changes). Two threads may
+    compute the same value at once; both get it."""
+
+    def __init__(self, compute: Callable[[K], V]):
+        self._compute, self._values = compute, {}
+
+    def __getitem__(self, key: K) -> V:
+        try:
+            return self._values[key]
+        except KeyError:
+            value = self._values[key] = self._compute(key)
+            return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,8 +90,12 @@ class IndexState:
         return self.index.dense_pending if self.index is not None else ()
 
     @cached_property
-    def chunk_years(self) -> dict[str, tuple[int, ...]]:
-        return {c.chunk_id: section_years(c, self.documents[c.doc_id]) for c in self.chunks.values()}
+    def chunk_years(self) -> "Memo[str, tuple[int, ...]]":
+        """Years each passage is about, worked out for the passages a question reaches (not all 1M at once)."""
+        def years(chunk_id: str) -> tuple[int, ...]:
+            chunk = self.chunks[chunk_id]
+            return section_years(chunk, self.documents[chunk.doc_id])
+        return Memo(years)
 
     @cached_property
     def organisation_names(self) -> dict[str, DocumentMeta]:
@@ -85,12 +107,28 @@ class IndexState:
         return OrganisationMatcher(self.organisation_names)
 
     @cached_property
-    def document_years(self) -> dict[str, frozenset[int]]:
+    def document_years(self) -> "Memo[str, frozenset[int]]":
         """Years each document covers: its own and those its sections are about (a 总结 part and a 计划 part)."""
-        years: dict[str, set[int]] = {doc_id: set(doc.meta.years) for doc_id, doc in self.documents.items()}
-        for chunk_id, chunk in self.chunks.items():
-            years[chunk.doc_id].update(self.chunk_years[chunk_id])
-        return {doc_id: frozenset(found) for doc_id, found in years.items()}
+        def years(doc_id: str) -> frozenset[int]:
+            found = set(self.documents[doc_id].meta.years)
+            for chunk_id in self.chunk_ids_by_document.get(doc_id, ()):
+                found.update(self.chunk_years[chunk_id])
+            return frozenset(found)
+        return Memo(years)
+
+    @cached_property
+    def chunk_ids_by_document(self) -> dict[str, list[str]]:
+        """The live passages of each document, read from the segments' columns (no passage object is built)."""
+        by_document: dict[str, list[str]] = {}
+        if self.index is not None:
+            for segment in self.index.segments:
+                for chunk_id, doc_id, live in zip(segment.chunk_ids, segment.passage_doc_ids, self.index.live(segment)):
+                    if live:
+                        by_document.setdefault(doc_id, []).append(chunk_id)
+        else:
+            for chunk_id, chunk in self.chunks.items():
+                by_document.setdefault(chunk.doc_id, []).append(chunk_id)
+        return by_document
 
 
 class SearchPipeline:
