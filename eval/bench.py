@@ -17,6 +17,8 @@ For each size a synthetic corpus (eval.synth) is generated, then each phase runs
 its memory figure (VmHWM, the process's peak resident set) is its own:
 
   build      SearchEngine.open(rebuild="always"): seconds per stage, peak RSS, index size on disk
+  questions  the timed questions (the dev questions, then some naming this corpus's organisations and words),
+             written to a file, so that what choosing them reads is not in the serve phase's memory figure
   serve      a new process imports the library and opens the index (warm start), asks one question (first
              ask: what opening left to the first question, such as jieba's dictionaries and the BM25 weights),
              then times every leg and `ask` end to end; the query-vector cache is cleared before each call,
@@ -262,6 +264,25 @@ def serve_encoder(options: dict):
         QueriesEncodedBy(encoder, serving_encoder(query_encoder))
 
 
+def phase_questions(options: dict) -> dict:
+    from retrieval.encoders import load_encoder
+    from retrieval.engine import SearchEngine
+
+    engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
+                               rebuild="never", **_backend(options))
+    questions = benchmark_questions(engine)
+    Path(options["questions"]).write_text(json.dumps(questions, ensure_ascii=False), encoding="utf-8")
+    return {"queries": len(questions)}
+
+
+def timed_questions(options: dict, engine) -> list[str]:
+    """The questions phase's questions, or (without its file) the same ones chosen now."""
+    path = options.get("questions")
+    if path and Path(path).exists():
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    return benchmark_questions(engine)
+
+
 def phase_serve(options: dict) -> dict:
     started = perf_counter()
     from retrieval.engine import SearchEngine
@@ -273,7 +294,7 @@ def phase_serve(options: dict) -> dict:
     started = perf_counter()
     engine.ask(FIRST_QUESTION, TOP_K)
     first_ask = perf_counter() - started
-    questions = benchmark_questions(engine)
+    questions = timed_questions(options, engine)
 
     def timed_ms(kind: str, question: str) -> float:
         engine.clear_query_cache()
@@ -349,7 +370,7 @@ def phase_rank_bm25(options: dict) -> dict:
     del tokens
 
     ours_ms, reference_ms, agreement = [], [], []
-    for question in benchmark_questions(engine):
+    for question in timed_questions(options, engine):
         query = bm25.tokenize(question)
         began = perf_counter()
         ours = [chunk_id for chunk_id, _ in bm25.backend.bm25(query, TOP_K)]
@@ -371,7 +392,7 @@ def phase_rank_bm25(options: dict) -> dict:
     }}
 
 
-PHASES = {"generate": phase_generate, "build": phase_build, "serve": phase_serve, "update": phase_update,
+PHASES = {"generate": phase_generate, "build": phase_build, "questions": phase_questions, "serve": phase_serve, "update": phase_update,
           "rank_bm25": phase_rank_bm25}
 
 
@@ -439,7 +460,7 @@ def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> list[di
     }
     options = {"passages": passages, "seed": args.seed, "encoder": args.encoder, "query_encoder": args.query_encoder,
                "corpus": str(size_dir / "corpus"), "index": str(size_dir / "index"),
-               "scratch": str(size_dir / "extra")}
+               "scratch": str(size_dir / "extra"), "questions": str(size_dir / "questions.json")}
     status, result = run_phase("generate", options, limits)
     base["phases"]["generate"] = status
     base.update(result)
@@ -452,7 +473,7 @@ def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> list[di
         backend_options = dict(options, backend=backend)
         if backend == "milvus":              # its own index directory: no local vectors to reuse
             backend_options.update(index=str(size_dir / "index-milvus"), milvus_uri=str(size_dir / "milvus.db"))
-        for name in ("build", "serve", "update", "rank_bm25"):
+        for name in ("build", "questions", "serve", "update", "rank_bm25"):
             if name == "rank_bm25" and (not compare or backend != "local"):
                 record["phases"][name] = (f"skipped outside {RANK_BM25_FROM}–{RANK_BM25_UP_TO} passages "
                                           "(--compare-rank-bm25 runs it)" if backend == "local" else "local backend only")
