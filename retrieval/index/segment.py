@@ -72,7 +72,7 @@ class StoredPassages(Sequence):
     """
 
     def __init__(self, chunk_ids: list[str], doc_ids: list[str], texts: Sequence[str], columns: np.ndarray,
-                 sections: list[tuple[str, ...]], heading_offsets: np.ndarray, heading_spans: np.ndarray):
+                 sections: list[list[str] | tuple[str, ...]], heading_offsets: np.ndarray, heading_spans: np.ndarray):
         self.chunk_ids = chunk_ids
         self._doc_ids = doc_ids                  # of the segment's documents, in document order
         self._texts = texts                      # their texts, in the same order
@@ -119,10 +119,10 @@ class StoredPassages(Sequence):
         with self._lock:
             columns, offsets = self._columns.tolist(), self._heading_offsets.tolist()
             spans = list(map(tuple, self._heading_spans.tolist()))
-            ids, doc_ids, sections, texts, built = self.chunk_ids, self._doc_ids, self._sections, self._texts, self._built
+            ids, doc_ids, texts, built = self.chunk_ids, self._doc_ids, self._texts, self._built
             for row, (document, start, end, section) in enumerate(columns):
                 if built[row] is None:
-                    built[row] = Chunk(ids[row], doc_ids[document], sections[section], (start, end),
+                    built[row] = Chunk(ids[row], doc_ids[document], self._section(section), (start, end),
                                        texts[document][start:end], tuple(spans[offsets[row]:offsets[row + 1]]))
             self._all_built = True
 
@@ -130,8 +130,15 @@ class StoredPassages(Sequence):
         document, start, end, section = self._columns[row].tolist()
         first, last = self._heading_offsets[row:row + 2].tolist()
         headings = tuple(map(tuple, self._heading_spans[first:last].tolist()))
-        return Chunk(self.chunk_ids[row], self._doc_ids[document], self._sections[section], (start, end),
+        return Chunk(self.chunk_ids[row], self._doc_ids[document], self._section(section), (start, end),
                      self._texts[document][start:end], headings)
+
+    def _section(self, number: int) -> tuple[str, ...]:
+        """Section path `number` as a tuple, made when a passage first names it (as read, it is a list)."""
+        path = self._sections[number]
+        if type(path) is not tuple:
+            path = self._sections[number] = tuple(path)
+        return path
 
 
 class StoredKeys(Sequence):
@@ -381,7 +388,7 @@ class Segment:
         ids = (directory / "passage_ids.txt").read_text(encoding="utf-8")
         chunk_ids = ids.split("\n") if ids else []
         columns = np.load(directory / "passages.npy", allow_pickle=False).reshape(-1, 4)
-        sections = [tuple(path) for path in json.loads((directory / "sections.json").read_text(encoding="utf-8"))]
+        sections = json.loads((directory / "sections.json").read_text(encoding="utf-8"))   # lists: see _section
         heading_offsets = np.load(directory / "heading_offsets.npy", allow_pickle=False)
         heading_spans = np.load(directory / "heading_spans.npy", allow_pickle=False).reshape(-1, 2)
         doc_ids = list(documents)
