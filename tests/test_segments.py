@@ -275,3 +275,24 @@ def test_a_build_writes_each_segment_as_it_closes_and_equals_a_one_segment_build
     assert several.chunks == one.chunks and several.documents == one.documents
     assert not list(tmp_path.glob(".several.build-*")), "the build directory is removed"
     assert_same_rankings(ranked(several), ranked(one))
+
+
+def test_a_text_in_several_segments_is_encoded_once_and_stored_alike_in_each(tmp_path, monkeypatch):
+    """Two documents that share most sentences, in different segments: every distinct input is encoded once,
+    and a shared one gets the same stored vector in both segments."""
+    from tests.store_fakes import CountingEncoder
+
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
+    text = (CORPUS / SEED_001).read_text(encoding="utf-8")
+    (corpus / "吴淞街道2021年工作要点（修订）.txt").write_text(text.replace("3万平方米", "4万平方米"), encoding="utf-8")
+    monkeypatch.setattr(builder, "SEGMENT_PASSAGES", 1)          # one document a segment
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder)
+    segments = engine._state.index.segments
+    assert len(segments) == 2
+    assert len(encoder.documents) == len(set(encoder.documents)), "no input is encoded twice"
+    first, second = ({key: row for row, key in enumerate(s.keys)} for s in segments)
+    shared = set(first) & set(second)
+    assert len(shared) > len(first) // 2
+    for key in shared:
+        assert (segments[0].vectors[first[key]] == segments[1].vectors[second[key]]).all()

@@ -8,6 +8,7 @@ one-document change tokenises with the index's dictionary, and `rebuild` learns 
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -403,6 +404,7 @@ def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: Ch
         # read from the build directory and the documents are let go before the encoding.
         del documents, ready, index
         segments.clear()
+        _return_freed_memory()
         pending = load_state(index_dir, saved)
         if publish is not None and any(s.encoded for s in pending.index.segments):
             publish(pending)             # with nothing encoded yet (all new chunking), the old state serves on
@@ -415,6 +417,15 @@ def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: Ch
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _return_freed_memory() -> None:
+    """Give the heap glibc keeps after the tokenising stage back to the system (malloc_trim), so the encoding
+    stage starts from what it holds; nothing on another C library."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _changed_manifest(state: IndexState, index: SegmentIndex, prints: dict, skipped: dict, encoded: int,
@@ -509,12 +520,16 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
         mapped = encoded.with_vectors(np.load(Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE,
                                               mmap_mode="r", allow_pickle=False))
         # The cache lets go of the segment's vectors unless a later segment has the same text: memory holds
-        # one segment's vectors at a time, and no text is encoded twice.
-        for key, vector in zip(mapped.keys, mapped.vectors):
-            if key in shared:
-                cache[key] = vector
-            else:
-                cache.pop(key, None)
+        # one segment's vectors at a time, and no text is encoded twice. Those kept are a float16 copy (as
+        # stored), not rows of the mapped file: reading those back put every page they sit on in memory.
+        keys = list(mapped.keys)
+        kept_rows = [row for row, key in enumerate(keys) if key in shared]
+        kept = np.asarray(encoded.vectors[kept_rows]) if kept_rows else None
+        for key in keys:
+            cache.pop(key, None)
+        for number, row in enumerate(kept_rows):
+            cache[keys[row]] = kept[number]
+        del encoded, kept
         current = IndexState(manifest, index.with_encoded(mapped, index.ann.get(mapped.segment_id)),
                              state.tokenizer, state.terms)
     progress(1.0, f"索引完成：编码 {count} 条")
