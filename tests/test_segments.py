@@ -296,3 +296,32 @@ def test_a_text_in_several_segments_is_encoded_once_and_stored_alike_in_each(tmp
     assert len(shared) > len(first) // 2
     for key in shared:
         assert (segments[0].vectors[first[key]] == segments[1].vectors[second[key]]).all()
+
+
+def test_encoding_reads_shared_vectors_back_and_keeps_no_passage_objects(tmp_path, monkeypatch):
+    """Three segments sharing most sentences: the third gets the first one's saved vectors (read back from its
+    file), nothing is encoded twice, and encoding leaves no passage object or key list of a segment in memory."""
+    from retrieval.chunking import ChunkingConfig
+    from tests.store_fakes import CountingEncoder
+
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
+    text = (CORPUS / SEED_001).read_text(encoding="utf-8")
+    for number in (4, 5):
+        (corpus / f"吴淞街道2021年工作要点（修订{number}）.txt").write_text(
+            text.replace("3万平方米", f"{number}万平方米"), encoding="utf-8")
+    monkeypatch.setattr(builder, "SEGMENT_PASSAGES", 1)          # one document a segment
+    encoder = CountingEncoder()
+    state = builder.full_build(corpus, tmp_path / "index", encoder, ChunkingConfig())
+    segments = state.index.segments
+    assert len(segments) == 3
+    assert len(encoder.documents) == len(set(encoder.documents)), "no input is encoded twice"
+    for segment in segments:
+        assert not any(segment.chunks._built), f"encoding kept passage objects of {segment.segment_id}"
+        assert "_keys" not in segment.keys.__dict__, f"encoding kept the key list of {segment.segment_id}"
+    rows = [{key: row for row, key in enumerate(s.keys)} for s in segments]
+    in_all = set(rows[0]) & set(rows[1]) & set(rows[2])
+    assert len(in_all) > len(rows[0]) // 2
+    for key in in_all:
+        assert (segments[0].vectors[rows[0][key]] == segments[2].vectors[rows[2][key]]).all()
+    only_third = set(rows[2]) - set(rows[0]) - set(rows[1])
+    assert only_third, "the third document has sentences of its own"

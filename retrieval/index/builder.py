@@ -15,9 +15,10 @@ import os
 import shutil
 import time
 from dataclasses import asdict
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from retrieval.metadata import METADATA_FILE, load_overrides
 from retrieval.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
 from retrieval.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
-from retrieval.types import Document
+from retrieval.types import Chunk, Document
 
 CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
 ENCODE_BATCH = 32                 # vectors encoded between two cancellation checks / progress reports
@@ -180,17 +181,28 @@ def stored_vectors(index_dir: Path, encoder: Encoder, previous: IndexState | Non
 Checkpoint = Callable[[str, list[str], np.ndarray], None]
 
 
+def _transient_chunk(segment: Segment, row: int) -> Chunk:
+    """Passage `row` of a segment; one read from disk becomes a Chunk only for the caller (none is kept)."""
+    peek = getattr(segment.chunks, "peek", None)
+    return peek(row) if peek is not None else segment.chunks[row]
+
+
 def _segment_inputs(segment: Segment) -> dict[str, str]:
     """Key → encoder input of every vector of a segment, read from its own chunks (no document is re-read)."""
     from retrieval.ingest.passages import encoded_text
 
     texts = {}
+    chunk_at = partial(_transient_chunk, segment)
     with_units = set(int(row) for row in segment.unit_spans[:, 0]) if PASSAGE_VECTORS == "unit_mean" else set()
-    for row, (key, chunk) in enumerate(zip(segment.keys, segment.chunks)):
+    for row, key in enumerate(segment.keys[:segment.size]):
         if row not in with_units:                # "unit_mean": derived from its units, not encoded
-            texts[key] = encoded_text(chunk)
-    for key, (row, start, end) in zip(segment.keys[segment.size:], segment.unit_spans):
-        texts.setdefault(key, segment.chunks[row].text[start:end])
+            texts[key] = encoded_text(chunk_at(row))
+    text_row, text = -1, ""
+    for key, (row, start, end) in zip(segment.keys[segment.size:], segment.unit_spans.tolist()):
+        if key not in texts:
+            if row != text_row:
+                text_row, text = row, chunk_at(row).text
+            texts[key] = text[start:end]
     return texts
 
 
@@ -265,7 +277,7 @@ def index_calibration(encoder: Encoder, index: SegmentIndex) -> dict:
         part = int(np.searchsorted(starts, i, side="right")) - 1
         segment, rows = parts[part]
         row, start, end = segment.unit_spans[rows[i - starts[part]]]
-        return segment.chunks[int(row)].text[start:end]
+        return _transient_chunk(segment, int(row)).text[start:end]
 
     def vector_blocks():
         for number, (segment, rows) in enumerate(parts):
@@ -502,9 +514,14 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
 
     unencoded = [s for s in state.index.segments if not s.encoded]
     shared = _keys_in_several(unencoded)
+    # A vector that a later segment shares is read back from the saved file when that segment is encoded:
+    # memory holds one segment's vectors and, per shared text, where it was saved (file, row).
+    saved_files: list[Path] = []
+    saved_at: dict[str, int] = {}
     weights = np.cumsum([0] + [len(s.keys) for s in unencoded]) / max(1, sum(len(s.keys) for s in unencoded))
     count = 0
     for number, segment in enumerate(unencoded):
+        _read_saved_vectors(segment.keys, cache, saved_at, saved_files)
         (encoded,), encoded_now = _encode_segments([segment], cache, encoder, progress, should_stop, checkpoint,
                                                    0.2 + 0.75 * weights[number],
                                                    0.75 * (weights[number + 1] - weights[number]))
@@ -517,33 +534,61 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
             manifest["dense"] = {**manifest["dense"], "query_unit_similarity": index_calibration(encoder, index)}
         manifest = index.save(index_dir, manifest, list(state.terms))
         # The vectors now live in the segment's file: serve them from there, memory-mapped.
-        mapped = encoded.with_vectors(np.load(Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE,
-                                              mmap_mode="r", allow_pickle=False))
-        # The cache lets go of the segment's vectors unless a later segment has the same text: memory holds
-        # one segment's vectors at a time, and no text is encoded twice. Those kept are a float16 copy (as
-        # stored), not rows of the mapped file: reading those back put every page they sit on in memory.
-        keys = list(mapped.keys)
-        kept_rows = [row for row, key in enumerate(keys) if key in shared]
-        kept = np.asarray(encoded.vectors[kept_rows]) if kept_rows else None
-        for key in keys:
+        vectors_path = Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE
+        mapped = encoded.with_vectors(np.load(vectors_path, mmap_mode="r", allow_pickle=False))
+        saved_files.append(vectors_path)
+        file_bits = (len(saved_files) - 1) << ROW_BITS
+        for row, key in enumerate(mapped.keys):
+            if key in shared and key not in saved_at:
+                saved_at[key] = file_bits | row
             cache.pop(key, None)
-        for number, row in enumerate(kept_rows):
-            cache[keys[row]] = kept[number]
-        del encoded, kept
+        _release_keys(mapped)
+        del encoded
         current = IndexState(manifest, index.with_encoded(mapped, index.ann.get(mapped.segment_id)),
                              state.tokenizer, state.terms)
     progress(1.0, f"索引完成：编码 {count} 条")
     return current
 
 
+ROW_BITS = 32                                   # saved_at packs (file number, row) into one int
+
+
+def _read_saved_vectors(keys: Sequence[str], cache: dict, saved_at: Mapping[str, int],
+                        saved_files: Sequence[Path]) -> None:
+    """Put in `cache` the vectors of `keys` that an earlier segment of this encoding saved, read file by file
+    through a mapping that is closed at once (its pages do not stay in the process's memory)."""
+    wanted: dict[int, list[tuple[int, str]]] = {}
+    for key in keys:
+        if key not in cache and key in saved_at:
+            where = saved_at[key]
+            wanted.setdefault(where >> ROW_BITS, []).append((where & ((1 << ROW_BITS) - 1), key))
+    for file_number, rows_and_keys in wanted.items():
+        rows_and_keys.sort()
+        rows = np.fromiter((row for row, _ in rows_and_keys), np.int64, len(rows_and_keys))
+        mapped = np.load(saved_files[file_number], mmap_mode="r", allow_pickle=False)
+        block = np.array(mapped[rows])
+        del mapped
+        for (_, key), vector in zip(rows_and_keys, block):
+            cache[key] = vector
+
+
+def _release_keys(segment: Segment) -> None:
+    """Let go of a segment's keys read from disk (StoredKeys); in-memory keys stay."""
+    release = getattr(segment.keys, "release", None)
+    if release is not None:
+        release()
+
+
 def _keys_in_several(segments: Sequence[Segment]) -> set[str]:
-    """Vector keys (input texts) that more than one of the segments has."""
+    """Vector keys (input texts) that more than one of the segments has. Keys read from disk for this are
+    let go again: each segment reads its own when it is encoded."""
     seen: set[str] = set()
     shared: set[str] = set()
     for segment in segments:
         keys = set(segment.keys)
         shared |= keys & seen
         seen |= keys
+        _release_keys(segment)
     return shared
 
 

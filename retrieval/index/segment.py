@@ -126,6 +126,10 @@ class StoredPassages(Sequence):
                                        texts[document][start:end], tuple(spans[offsets[row]:offsets[row + 1]]))
             self._all_built = True
 
+    def peek(self, row: int) -> Chunk:
+        """Row `row` as a Chunk without keeping it (encoding reads every passage of a segment once)."""
+        return self._built[row] or self._chunk(row)
+
     def _chunk(self, row: int) -> Chunk:
         document, start, end, section = self._columns[row].tolist()
         first, last = self._heading_offsets[row:row + 2].tolist()
@@ -155,6 +159,10 @@ class StoredKeys(Sequence):
             raise ValueError(f"{self.path} holds {len(keys) if isinstance(keys, list) else 'no list of'} keys, "
                              f"the segment has {self.count} passages and units")
         return keys
+
+    def release(self) -> None:
+        """Let go of the keys read (they are read again when next used)."""
+        self.__dict__.pop("_keys", None)
 
     def __len__(self) -> int:
         return self.count
