@@ -85,6 +85,37 @@ def peak_rss_mb() -> float:
     return peak
 
 
+class MemorySampler:
+    """Samples this process's anonymous and file-backed resident memory (RssAnon, RssFile) every `interval`
+    seconds in a thread: which of the two a peak is made of (VmHWM alone does not say)."""
+
+    def __init__(self, interval: float = 0.5):
+        import threading
+
+        self.interval = interval
+        self.peak_anon_mb = self.peak_file_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        self.peak_anon_mb = max(self.peak_anon_mb, memory_status_mb("RssAnon") or 0.0)
+        self.peak_file_mb = max(self.peak_file_mb, memory_status_mb("RssFile") or 0.0)
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
 def percentiles_ms(samples: list[float]) -> dict[str, float]:
     import numpy as np
 
@@ -211,10 +242,13 @@ def phase_build(options: dict) -> dict:
     timer.wrap(store_module, "save_index", "save")
     progress: list[tuple[float, float]] = []
     started = perf_counter()
-    engine = engine_module.SearchEngine.open(options["corpus"], options["index"], encoder=encoder, rebuild="always",
-                                             progress=lambda fraction, message: progress.append((perf_counter(), fraction)),
-                                             **_backend(options))
+    with MemorySampler() as memory:
+        engine = engine_module.SearchEngine.open(
+            options["corpus"], options["index"], encoder=encoder, rebuild="always",
+            progress=lambda fraction, message: progress.append((perf_counter(), fraction)), **_backend(options))
     total = perf_counter() - started
+    # The BM25-first index is saved and served before the first vector is encoded.
+    first_encoding = next((t for t, f in progress if f > 0.2), None)
     counts = engine.manifest.get("counts", {})
     return {
         "encoder": encoder.model_id,
@@ -224,6 +258,9 @@ def phase_build(options: dict) -> dict:
         "units": counts.get("units"),
         "build_s": build_stages(total, progress, timer),
         "build_peak_rss_mb": peak_rss_mb(),
+        "build_peak_anon_mb": memory.peak_anon_mb,
+        "build_peak_file_mb": memory.peak_file_mb,
+        "bm25_searchable_s": None if first_encoding is None else round(first_encoding - started, 1),
         "index_mb": directory_mb(Path(options.get("milvus_uri") or options["index"])),
     }
 
@@ -452,7 +489,8 @@ def measure_size(passages: int, args, size_dir: Path, limits: Limits) -> list[di
         "passages_asked": passages, "passages": None, "passages_estimated": None, "documents": None, "units": None, "encoder": args.encoder,
         "query_encoder": args.query_encoder,
         "seed": args.seed, "status": "ok", "phases": {}, "corpus_mb": None, "generate_s": None,
-        "encoder_load_s": None, "build_s": None, "build_peak_rss_mb": None, "index_mb": None,
+        "encoder_load_s": None, "build_s": None, "build_peak_rss_mb": None, "build_peak_anon_mb": None, "build_peak_file_mb": None,
+        "bm25_searchable_s": None, "index_mb": None,
         "warm_start_s": None, "first_ask_s": None, "serve_rss_after_open_mb": None, "serve_peak_rss_mb": None, "queries": None,
         "latency_ms": None, "add_one_s": None, "delete_one_s": None, "update_peak_rss_mb": None, "rank_bm25": None,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
