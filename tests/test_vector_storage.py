@@ -266,3 +266,21 @@ def test_the_two_stage_dense_leg_finds_what_a_scan_of_every_sentence_finds(built
         agreement.append(len(exhaustive & {row for row, _ in leg.search(query, 10)[:10]}) / 10)
     assert dense.CANDIDATES_PER_RESULT * 10 < segment.size
     assert min(agreement) >= 0.9 and np.mean(agreement) >= 0.97
+
+
+def test_segments_searched_on_several_threads_give_the_serial_results(tmp_path, monkeypatch):
+    """Over at least PARALLEL_MIN_SEGMENTS segments the dense leg searches them on SEARCH_THREADS threads: the
+    same rows and scores as one thread, on every seed question."""
+    from retrieval.index import builder
+
+    monkeypatch.setattr(builder, "SEGMENT_PASSAGES", 1)                # one document a segment
+    engine = SearchEngine.open(copy_seeds(tmp_path / "corpus"), tmp_path / "index", encoder=HashingEncoder(256))
+    leg = engine._state.index.dense
+    assert len(leg.parts) >= dense.PARALLEL_MIN_SEGMENTS
+    queries = HashingEncoder(256).encode_queries(list(QUESTIONS))
+    monkeypatch.setattr(dense, "SEARCH_THREADS", 2)
+    parallel = [leg.search(query, 10) for query in queries]
+    monkeypatch.setattr(dense, "SEARCH_THREADS", 1)
+    serial = [leg.search(query, 10) for query in queries]
+    assert parallel == serial
+    assert all(len(found) == dense.CANDIDATES_PER_RESULT * 10 for found in serial)

@@ -38,6 +38,10 @@ FAISS_QUERY_THREADS = 1
 # The sentence stage reads the sentences of this many passages per result asked for (8 · 50 = 400 passages,
 # about 2,500 sentences). On dev and web-dev, 8 gives the runs of a search over every sentence; 2 did not.
 CANDIDATES_PER_RESULT = 8
+# A query over at least this many segments searches them on SEARCH_THREADS threads (the gathers and scans
+# release the GIL): a lone question then uses both cores instead of one.
+PARALLEL_MIN_SEGMENTS = 4
+SEARCH_THREADS = min(2, os.cpu_count() or 1)
 
 
 def ivf_lists(count: int) -> int:
@@ -190,6 +194,22 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
     return list(zip(scores.tolist(), rows.tolist()))
 
 
+_pool = None
+
+
+def _search_pool():
+    """The threads segments are searched on, each with one FAISS (OpenMP) thread, made on first use."""
+    global _pool
+    with _flat_lock:
+        if _pool is None:
+            import faiss
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(SEARCH_THREADS, thread_name_prefix="dense-search",
+                                       initializer=faiss.omp_set_num_threads, initargs=(FAISS_QUERY_THREADS,))
+        return _pool
+
+
 @dataclass(frozen=True, eq=False)
 class DensePart:
     """One encoded segment as the dense search sees it."""
@@ -222,18 +242,31 @@ class SegmentedDense:
         wanted = min(CANDIDATES_PER_RESULT * pool, self.passages)
         if wanted <= 0:
             return []
-        found = [(part, *nearest_rows(part.segment.passage_vectors, query, wanted, part.live, part.passage_ivf,
-                                      flat_index(part.segment) if part.passage_ivf is None else None))
-                 for part in self.parts]
+        def in_part(part: DensePart):
+            return (part, *nearest_rows(part.segment.passage_vectors, query, wanted, part.live, part.passage_ivf,
+                                        flat_index(part.segment) if part.passage_ivf is None else None))
+
+        parallel = len(self.parts) >= PARALLEL_MIN_SEGMENTS and SEARCH_THREADS > 1
+        if parallel:
+            found = list(_search_pool().map(in_part, self.parts))
+        else:
+            found = [in_part(part) for part in self.parts]
         scores = np.concatenate([s for _, s, _ in found])
         rows = np.concatenate([part.offset + r for part, _, r in found])
         owner = np.concatenate([np.full(len(r), i) for i, (_, _, r) in enumerate(found)])
         keep = np.lexsort((rows, -scores))[:wanted]          # best first, ties: lower row first
         best = np.empty(len(keep), np.float32)
-        for i, (part, _, _) in enumerate(found):
-            mine = np.flatnonzero(owner[keep] == i)
-            if len(mine):
-                best[mine] = self._best_sentences(part, rows[keep[mine]] - part.offset, query)
+        owners = owner[keep]
+        mine_of = [(part, np.flatnonzero(owners == i)) for i, (part, _, _) in enumerate(found)]
+        mine_of = [(part, mine) for part, mine in mine_of if len(mine)]
+
+        def sentences_of(part_and_mine):
+            part, mine = part_and_mine
+            return mine, self._best_sentences(part, rows[keep[mine]] - part.offset, query)
+
+        scored = (_search_pool().map(sentences_of, mine_of) if parallel else map(sentences_of, mine_of))
+        for mine, values in scored:
+            best[mine] = values
         no_sentence = np.isnan(best)
         if no_sentence.any():                   # a passage without sentences: the lowest best sentence found
             best[no_sentence] = np.nanmin(best) if not no_sentence.all() else scores[keep][no_sentence]
