@@ -414,3 +414,33 @@ def test_questions_keep_being_answered_while_the_index_is_rebuilt(tmp_path):
             thread.join()
     assert not failures
     assert answered and set(answered) == {WUSONG}
+
+
+def test_an_ask_encodes_its_question_once_while_bm25_searches(built):
+    """The question's vector is started before the analysis and BM25 search and used by the dense leg and the
+    answer step: one model call per new question, none for one asked again, and the same answer as before."""
+    from retrieval.normalize import normalize_question
+
+    corpus, index, reference = built
+
+    class QueryRecordingEncoder(RecordingEncoder):
+        def __init__(self):
+            super().__init__()
+            self.queries: list[list[str]] = []
+
+        def encode_queries(self, texts):
+            self.queries.append(list(texts))
+            return super().encode_queries(texts)
+
+    encoder = QueryRecordingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder, rebuild="never")
+    question = "吴淞今年拆违任务多少平方米？"
+    result = engine.ask(question)
+    assert encoder.queries == [[normalize_question(question)]]
+    expected = reference.ask(question)
+    assert result.answer is not None and result.answer.fact == expected.answer.fact == "3万平方米"
+    assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in expected.hits]
+    engine.ask(question)
+    assert len(encoder.queries) == 1, "asked again: the cached vector"
+    engine.ask("永兴今年排出多少项工作项目", legs=("bm25",), with_answer=False)
+    assert len(encoder.queries) == 1, "BM25 alone, without an answer, needs no vector"

@@ -6,6 +6,7 @@ interface, retrieval.index.backend.IndexBackend; the encoder; the answer step); 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Callable, Generic, Mapping, TypeVar
@@ -17,6 +18,7 @@ from retrieval.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
 from retrieval.orgs import OrganisationMatcher
+from retrieval.normalize import normalize_question
 from retrieval.query import analyze_query, strip_organisations
 from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
 from retrieval.tokenizer import JiebaTokenizer
@@ -35,6 +37,9 @@ LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
 # The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
 # a 200-character passage about several things is found by the one sentence that matches.
 SENTENCE_WEIGHT = 0.5
+# A question is encoded on one of these threads while it is analysed and searched by BM25, which need no vector
+# (the encoder's C engine releases the GIL); more threads than questions asked at once on this kind of machine.
+_QUERY_ENCODING = ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-encoding")
 
 
 def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
@@ -140,17 +145,28 @@ class SearchPipeline:
         self.encode_query = encode_query
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
 
-    def retrievers(self, tokenized: Mapping[str, list[str]] | None = None
+    def retrievers(self, tokenized: Mapping[str, list[str]] | None = None,
+                   encode_query: Callable[[str], np.ndarray] | None = None
                    ) -> tuple[BM25Retriever, DenseRetriever, HybridRetriever]:
-        """The legs over this snapshot; `tokenized` gives tokens already computed for some texts (the question)."""
+        """The legs over this snapshot; `tokenized` gives tokens already computed for some texts (the question),
+        `encode_query` another way to the query vectors (one already being encoded)."""
         state = self.state
         known = tokenized or {}
 
         def tokenize(text: str) -> list[str]:
             return known[text] if text in known else state.tokenizer(text)
         bm25 = BM25Retriever(state.backend, tokenize)
-        dense = DenseRetriever(state.backend, self.encode_query)
+        dense = DenseRetriever(state.backend, encode_query or self.encode_query)
         return bm25, dense, HybridRetriever([bm25, dense], self.leg_weights, RRF_K, CANDIDATES_PER_LEG)
+
+    def _encoding_started(self, text: str) -> Callable[[str], np.ndarray]:
+        """Start encoding `text` on another thread; the function returned waits for that vector when asked for
+        `text` (and encodes any other text as usual)."""
+        future = _QUERY_ENCODING.submit(self.encode_query, text)
+
+        def encode(asked: str) -> np.ndarray:
+            return future.result() if asked == text else self.encode_query(asked)
+        return encode
 
     def analyze(self, question: str, with_asked_noun: bool = True) -> QueryAnalysis:
         return analyze_query(question, matcher=self.state.org_matcher, with_asked_noun=with_asked_noun)
@@ -183,6 +199,9 @@ class SearchPipeline:
             with_answer: bool) -> AskResult:
         """Answer a checked question (see SearchEngine.ask)."""
         state = self.state
+        # The dense leg's vector is encoded while the question is analysed and searched by BM25.
+        encode = (self._encoding_started(normalize_question(question)) if "dense" in legs or "hybrid" in legs
+                  else None)
         # What is asked for (the noun after 多少) is read by part-of-speech tagging, for the answer step only.
         analysis = self.analyze(question, with_asked_noun=with_answer)
         question = analysis.text                 # simplified characters, ASCII digits
@@ -196,7 +215,7 @@ class SearchPipeline:
             return year is None or year in state.chunk_years[chunk_id]
 
         where = allowed if org is not None or year is not None else None
-        bm25, dense, hybrid_retriever = self.retrievers({question: tokens})     # the question is tokenised once
+        bm25, dense, hybrid_retriever = self.retrievers({question: tokens}, encode)   # tokenised once, encoded once
         # Fusion reads CANDIDATES_PER_LEG of each leg. BM25 alone needs only its k best (the same k whatever the
         # pool: ties are broken by row); the dense leg keeps its pool, which sets how many sentences it reads.
         searched = {leg.name: leg.search(question, k if leg is bm25 and "hybrid" not in legs else n, where)
