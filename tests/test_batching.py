@@ -102,6 +102,16 @@ def test_several_instances_encode_batches_at_the_same_time():
     batching.close()
 
 
+def test_a_lone_question_is_not_held_back_waiting_for_company():
+    """With every runner idle a question is encoded at once: max_wait (here a minute) applies only while another
+    runner is inside a model call."""
+    batching = BatchingEncoder([CountingEncoder(), CountingEncoder()], max_wait=60)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        vector = pool.submit(batching.encode_queries, [QUESTIONS[0]]).result(timeout=20)
+    assert np.allclose(vector[0], HashingEncoder().encode_queries([QUESTIONS[0]])[0])
+    batching.close()
+
+
 def test_instances_of_different_models_are_refused():
     with pytest.raises(ValueError, match="same model"):
         BatchingEncoder([HashingEncoder(64), HashingEncoder(128)])
