@@ -100,7 +100,16 @@ def open_tab(page: Page, name: str) -> None:
 def upload(page: Page, path: Path) -> None:
     open_tab(page, "文档")
     page.locator("#upload-file input[type=file]").set_input_files(str(path))
-    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    try:
+        page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=UPLOAD_TIMEOUT_MS)
+    except Exception:
+        # What the page showed instead, for a failure seen once on a fresh machine and not reproduced since.
+        shot(page, f"failed-upload-{path.stem}")
+        shown = {name: page.locator(selector).all_inner_texts()
+                 for name, selector in (("upload box", "#upload-file"), ("status", "#upload-status"),
+                                        ("toasts", ".toast-body"))}
+        raise AssertionError(f"{path.name} did not show in the upload box within {UPLOAD_TIMEOUT_MS} ms; "
+                             f"the page showed {shown}") from None
     page.locator("#upload-btn").click()
 
 
