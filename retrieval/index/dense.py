@@ -195,12 +195,13 @@ def nearest(vectors: np.ndarray, query: np.ndarray, k: int, live: np.ndarray | N
 
 
 _pool = None
+_pool_lock = threading.Lock()
 
 
 def _search_pool():
     """The threads segments are searched on, each with one FAISS (OpenMP) thread, made on first use."""
     global _pool
-    with _flat_lock:
+    with _pool_lock:
         if _pool is None:
             import faiss
             from concurrent.futures import ThreadPoolExecutor
@@ -242,6 +243,7 @@ class SegmentedDense:
         wanted = min(CANDIDATES_PER_RESULT * pool, self.passages)
         if wanted <= 0:
             return []
+
         def in_part(part: DensePart):
             return (part, *nearest_rows(part.segment.passage_vectors, query, wanted, part.live, part.passage_ivf,
                                         flat_index(part.segment) if part.passage_ivf is None else None))
