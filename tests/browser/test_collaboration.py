@@ -3,13 +3,12 @@ deletes it, restores it from the trash; a same-name upload asks before replacing
 a reader (login on) asks but sees no editing controls."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.app_server import ROOT, running_app
-from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, INDEX_TIMEOUT_MS, select_document
+from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, INDEX_TIMEOUT_MS, select_document, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -41,12 +40,6 @@ def new_page(browser, app_url) -> Page:
 
 def docs_tab(page: Page) -> None:
     page.get_by_role("tab", name="文档").click()
-
-
-def upload(page: Page, path: Path) -> None:
-    page.locator("#upload-file input[type=file]").set_input_files(str(path))
-    page.locator("#upload-file").get_by_text(path.name).first.wait_for(timeout=120_000)
-    page.locator("#upload-btn").click()
 
 
 def test_a_second_page_sees_the_upload_deletes_it_and_restores_it(browser, app_url, tmp_path):
