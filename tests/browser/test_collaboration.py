@@ -3,7 +3,6 @@ deletes it, restores it from the trash; a same-name upload asks before replacing
 a reader (login on) asks but sees no editing controls."""
 from __future__ import annotations
 
-
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
