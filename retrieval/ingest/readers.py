@@ -17,8 +17,12 @@ from pypdf.errors import DependencyError
 
 from retrieval.errors import IngestError
 from retrieval.ingest.html import html_text, looks_like_html
+from retrieval.ingest.word_numbering import ListNumbering
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
+# Raised when a file type is read differently, so that an index of files read the old way is read again.
+# 2: a .docx paragraph starts with the number Word's automatic list numbering draws (一、 · （一） · 1.).
+READER_VERSION = 2
 
 _TEXT_SUFFIXES = (".txt", ".md")
 _HTML_SUFFIXES = (".html", ".htm")
@@ -188,27 +192,30 @@ def _text_from_docx(path: str | Path, data: bytes) -> str:
         document = docx.Document(io.BytesIO(data))
         # python-docx and lxml raise many types (BadZipFile, KeyError, ValueError,
         # XMLSyntaxError, ...) on a damaged or foreign file; each means the same thing here.
-        return "\n".join(_block_lines(document.element.body, document))
+        numbering = ListNumbering.from_document(document)
+        return "\n".join(_block_lines(document.element.body, document, numbering))
     except Exception as error:
         raise IngestError(
             path, f"not a valid .docx (corrupt or not a Word file): {error}" + _content_hint(data, "docx")
         ) from error
 
 
-def _block_lines(container, parent) -> Iterator[str]:
-    """Lines of a body or table cell in document order: one per paragraph, one per table row."""
+def _block_lines(container, parent, numbering: ListNumbering) -> Iterator[str]:
+    """Lines of a body or table cell in document order: one per paragraph (with the number Word's automatic
+    list numbering draws before it: 一、 · （一） · 1.), one per table row."""
     for child in container.iterchildren():
         if child.tag == qn("w:p"):
-            yield Paragraph(child, parent).text
+            label, text = numbering.label(child), Paragraph(child, parent).text
+            yield label + text if text.strip() else text
         elif child.tag == qn("w:tbl"):
-            yield from _table_lines(child, parent)
+            yield from _table_lines(child, parent, numbering)
         elif child.tag == qn("w:sdt"):          # content control: its text sits in w:sdtContent
             content = child.find(qn("w:sdtContent"))
             if content is not None:
-                yield from _block_lines(content, parent)
+                yield from _block_lines(content, parent, numbering)
 
 
-def _table_lines(table_element, parent) -> Iterator[str]:
+def _table_lines(table_element, parent, numbering: ListNumbering) -> Iterator[str]:
     table = Table(table_element, parent)
     for row in table.rows:
         cells = []
@@ -218,7 +225,7 @@ def _table_lines(table_element, parent) -> Iterator[str]:
             if cell._tc is previous_tc:
                 continue
             previous_tc = cell._tc
-            lines = (line.strip() for line in _block_lines(cell._tc, cell))
+            lines = (line.strip() for line in _block_lines(cell._tc, cell, numbering))
             cells.append(" ".join(line for line in lines if line))
         if any(cells):
             yield " | ".join(cells)
