@@ -30,6 +30,7 @@ from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.indexing import IndexingCancelled, IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
+from retrieval.ingest.readers import READER_VERSION
 from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.retrievers import Retriever
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
@@ -227,6 +228,9 @@ class SearchEngine:
             reasons.append(f"index format {manifest.get('format_version')} != {store.INDEX_FORMAT}")
         if manifest.get("chunking") != {**asdict(chunking), "version": CHUNKER_VERSION}:
             reasons.append("chunking settings changed")
+        reader = manifest.get("ingest", {}).get("reader_version", 1)
+        if reader != READER_VERSION:
+            reasons.append(f"document reader {reader} != {READER_VERSION}")
         if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
             reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:

@@ -24,6 +24,7 @@ import numpy as np
 
 from retrieval import store
 from retrieval.chunking import ChunkingConfig
+from retrieval.ingest.readers import READER_VERSION
 from retrieval.corpus import corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
 from retrieval.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
@@ -133,6 +134,7 @@ def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[s
                   "answer_units": units,
                   "query_unit_similarity": calibration},
         "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
+        "ingest": {"reader_version": READER_VERSION},
         "corpus": prints,
         "skipped": skipped,
         "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
