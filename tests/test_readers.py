@@ -426,3 +426,51 @@ def test_sniff_format_ignores_the_name_a_zip_was_given(tmp_path):
     assert sniff_format(path.read_bytes()) != "pdf"
     path.write_bytes(docx_bytes())
     assert sniff_format(path.read_bytes()) == "docx"
+
+
+# ---- .docx: text python-docx's Paragraph.text leaves out --------------------------------------------
+
+_W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+_MC = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+
+
+def _docx_with_paragraph_xml(*inner_xml: str) -> bytes:
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    for inner in inner_xml:
+        document.element.body.insert(len(document.element.body) - 1, parse_xml(f"<w:p {_W} {_MC}>{inner}</w:p>"))
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _run(text: str) -> str:
+    return f"<w:r><w:t>{text}</w:t></w:r>"
+
+
+def test_docx_tracked_changes_read_as_accepted():
+    """A draft circulated with revisions (修订): inserted text is the document's text, deleted text is not."""
+    data = _docx_with_paragraph_xml(
+        _run("全年拆违") + '<w:del w:id="1" w:author="a"><w:r><w:delText>2万</w:delText></w:r></w:del>'
+        + '<w:ins w:id="2" w:author="a">' + _run("3万") + "</w:ins>" + _run("平方米。"),
+        '<w:moveTo w:id="3" w:author="a">' + _run("新建口袋公园5座。") + "</w:moveTo>")
+    assert read_bytes("draft.docx", data).splitlines() == ["全年拆违3万平方米。", "新建口袋公园5座。"]
+
+
+def test_docx_fields_smart_tags_and_inline_content_controls_keep_their_text():
+    data = _docx_with_paragraph_xml(
+        _run("详见") + '<w:fldSimple w:instr="REF x">' + _run("附件1") + "</w:fldSimple>"
+        + "<w:smartTag>" + _run("吴淞街道") + "</w:smartTag>"
+        + "<w:sdt><w:sdtContent>" + _run("2024年") + "</w:sdtContent></w:sdt>" + _run("工作计划"))
+    assert read_bytes("fields.docx", data) == "详见附件1吴淞街道2024年工作计划"
+
+
+def test_docx_text_box_is_read_once_after_its_paragraph():
+    """A text box (a red-header title, a side note) is stored twice, new format and old-format fallback."""
+    box = "<w:txbxContent><w:p>{}</w:p></w:txbxContent>".format(_run("某某街道办事处文件"))
+    drawing = ("<w:r><mc:AlternateContent><mc:Choice Requires=\"wps\"><w:drawing><wrap>" + box
+               + "</wrap></w:drawing></mc:Choice><mc:Fallback><w:pict><textbox>" + box
+               + "</textbox></w:pict></mc:Fallback></mc:AlternateContent></w:r>")
+    data = _docx_with_paragraph_xml(_run("正文第一段。") + drawing, _run("正文第二段。"))
+    assert read_bytes("boxed.docx", data).splitlines() == ["正文第一段。", "某某街道办事处文件", "正文第二段。"]

@@ -11,7 +11,6 @@ from pathlib import Path, PurePath
 import docx
 from docx.oxml.ns import qn
 from docx.table import Table
-from docx.text.paragraph import Paragraph
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
@@ -22,7 +21,8 @@ from retrieval.ingest.word_numbering import ListNumbering
 SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 # Raised when a file type is read differently, so that an index of files read the old way is read again.
 # 2: a .docx paragraph starts with the number Word's automatic list numbering draws (一、 · （一） · 1.).
-READER_VERSION = 2
+# 3: a .docx paragraph keeps tracked insertions, fields and inline content controls; text boxes are read.
+READER_VERSION = 3
 
 _TEXT_SUFFIXES = (".txt", ".md")
 _HTML_SUFFIXES = (".html", ".htm")
@@ -200,13 +200,43 @@ def _text_from_docx(path: str | Path, data: bytes) -> str:
         ) from error
 
 
+_MARKUP_COMPATIBILITY = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+# Inside a paragraph, text that is not the document's current text: deleted or moved-away revisions, and the
+# old-format copy Word keeps beside a text box (mc:Fallback; the box itself is read once, from mc:Choice).
+_NOT_CURRENT_TEXT = {qn("w:del"), qn("w:moveFrom"), qn("w:pPr"), qn("w:rPr"), _MARKUP_COMPATIBILITY + "Fallback"}
+
+
+def _paragraph_text(paragraph, boxes: list) -> str:
+    """The text a reader sees in a w:p: its runs, also those inside tracked insertions (w:ins, w:moveTo),
+    fields, smart tags and inline content controls, which python-docx's Paragraph.text leaves out; deleted
+    revisions stay out. Text boxes anchored in the paragraph are added to `boxes` (their own paragraphs)."""
+    parts: list[str] = []
+
+    def walk(element) -> None:
+        for child in element.iterchildren():
+            if child.tag in _NOT_CURRENT_TEXT:
+                continue
+            if child.tag == qn("w:r"):
+                parts.append(child.text)
+            if child.tag == qn("w:txbxContent"):
+                boxes.append(child)
+            else:
+                walk(child)
+    walk(paragraph)
+    return "".join(parts)
+
+
 def _block_lines(container, parent, numbering: ListNumbering) -> Iterator[str]:
-    """Lines of a body or table cell in document order: one per paragraph (with the number Word's automatic
-    list numbering draws before it: 一、 · （一） · 1.), one per table row."""
+    """Lines of a body, table cell or text box in document order: one per paragraph (with the number Word's
+    automatic list numbering draws before it: 一、 · （一） · 1.), then the lines of its text boxes; one per
+    table row."""
     for child in container.iterchildren():
         if child.tag == qn("w:p"):
-            label, text = numbering.label(child), Paragraph(child, parent).text
+            boxes: list = []
+            label, text = numbering.label(child), _paragraph_text(child, boxes)
             yield label + text if text.strip() else text
+            for box in boxes:
+                yield from _block_lines(box, parent, numbering)
         elif child.tag == qn("w:tbl"):
             yield from _table_lines(child, parent, numbering)
         elif child.tag == qn("w:sdt"):          # content control: its text sits in w:sdtContent
