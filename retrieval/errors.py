@@ -14,6 +14,10 @@ class IngestError(RetrievalError):
         super().__init__(f"cannot read {self.path}: {reason}")
 
 
+class ScannedPdf(IngestError):
+    """A PDF whose pages are images (a scan): its text comes only from OCR, which a quick check skips."""
+
+
 class IndexNotFound(RetrievalError):
     """There is no index directory (or no manifest in it)."""
 

@@ -13,7 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.errors import IngestError, RetrievalError
+from retrieval.errors import IngestError, RetrievalError, ScannedPdf
+from retrieval.ingest.ocr import ocr_available
 from retrieval.ingest.readers import read_bytes, sniff_format
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -111,12 +112,15 @@ def check_upload(data: bytes, original_name: str) -> tuple[str, str]:
         )
     corpus_name = safe_corpus_name(original_name, _suffix_for(kind, original_name))
     try:
-        read_bytes(corpus_name, data)
+        read_bytes(corpus_name, data, ocr=False)     # a scan's pages are read by OCR when it is indexed, not here
+    except ScannedPdf as error:
+        if not ocr_available():
+            raise UploadRejected(error.reason, "这份 PDF 是扫描件（页面是图片，没有文字），本机没有安装文字识别组件，"
+                                               "无法读取。请上传有文字的版本，或请管理员运行 make setup。") from error
     except IngestError as error:
         raise UploadRejected(
             error.reason,
-            f"文件无法读取（{error.reason}）。请确认文件没有损坏、没有加密，"
-            "PDF 需要有可复制的文字（扫描件请先做文字识别），然后重新上传。",
+            f"文件无法读取（{error.reason}）。请确认文件没有损坏、没有加密，然后重新上传。",
         ) from error
     return corpus_name, kind
 

@@ -293,11 +293,11 @@ def test_pdf_with_a_password_raises():
         read_bytes("secret.pdf", pdf)
 
 
-def test_pdf_without_text_layer_says_ocr_is_not_supported():
+def test_pdf_without_text_even_by_ocr_says_so():
     with pytest.raises(IngestError) as caught:
-        read_bytes("scan.pdf", build_pdf([b"0 0 1 rg 0 0 100 100 re f"]))
+        read_bytes("blank.pdf", build_pdf([b"0 0 1 rg 0 0 100 100 re f"]))     # a blue square, no text at all
     assert "no text layer" in caught.value.reason
-    assert "OCR" in caught.value.reason
+    assert "OCR found no text" in caught.value.reason
 
 
 def test_corrupt_pdf_raises_naming_the_file(tmp_path):

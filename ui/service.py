@@ -22,7 +22,7 @@ from pathlib import Path
 from retrieval.audit import AuditEntry, AuditLog
 from retrieval.conversation import resolve_followup
 from retrieval.corpus import sha256_bytes
-from retrieval.errors import BackendUnavailable, IngestError, InvalidQuery, RetrievalError
+from retrieval.errors import BackendUnavailable, IngestError, InvalidQuery, RetrievalError, ScannedPdf
 from retrieval.ingest.cleaning import clean_text
 from retrieval.ingest.readers import read_bytes
 from retrieval.metadata import load_overrides, save_override
@@ -418,14 +418,17 @@ class EngineService:
                 f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。请拆成几份后再上传。")
         data = source.read_bytes()
         with self._change_lock:
+            scanned = False
             try:
                 name, _ = check_upload(data, original_name)
-                text = clean_text(read_bytes(name, data)).text
+                text = clean_text(read_bytes(name, data, ocr=False)).text
             except UploadRejected as error:
                 raise UserFacingError(error.message_zh) from error
+            except ScannedPdf:
+                text, scanned = "", True          # check_upload accepted it: OCR reads it in the background
             except IngestError as error:
                 raise UserFacingError(f"文件无法读取（{error.reason}）。请确认文件没有损坏或加密后重新上传。") from error
-            if not text.strip():
+            if not text.strip() and not scanned:
                 raise UserFacingError("文件里没有可检索的文字（可能是扫描件或只有图片）。请上传有文字的版本。")
             sha = sha256_bytes(data)
             on_disk = self._corpus_hashes()
@@ -441,6 +444,8 @@ class EngineService:
             if target and not confirm_replace:
                 return UploadOutcome(target, needs_confirmation=True)
             warnings = self._near_duplicates(text, exclude=target)
+            if scanned:
+                warnings += ("这是扫描件：后台会先做文字识别（每页几秒），识别完成后才能问到其中的内容。",)
             try:
                 if target:
                     return self._replace(target, name, data, sha, original_name, user, warnings)

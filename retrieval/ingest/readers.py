@@ -14,7 +14,7 @@ from docx.table import Table
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError
 
-from retrieval.errors import IngestError
+from retrieval.errors import IngestError, ScannedPdf
 from retrieval.ingest.html import html_text, looks_like_html
 from retrieval.ingest.word_numbering import ListNumbering
 
@@ -22,7 +22,10 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm")
 # Raised when a file type is read differently, so that an index of files read the old way is read again.
 # 2: a .docx paragraph starts with the number Word's automatic list numbering draws (一、 · （一） · 1.).
 # 3: a .docx paragraph keeps tracked insertions, fields and inline content controls; text boxes are read.
-READER_VERSION = 3
+# 4: a PDF page without a text layer (a scan) is read by OCR.
+READER_VERSION = 4
+MAX_PAGE_NUMBER_CHARS = 16  # the longest page number a scan may carry as text ("第 12 页 共 30 页")
+MAX_OCR_PAGES = 300        # about 20 minutes of OCR on 2 cores
 
 _TEXT_SUFFIXES = (".txt", ".md")
 _HTML_SUFFIXES = (".html", ".htm")
@@ -60,11 +63,15 @@ def read_text(path: str | Path) -> str:
     return _read(path, suffix, data)
 
 
-def read_bytes(name: str, data: bytes) -> str:
-    """Same as `read_text`, for an upload held in memory; `name` gives the suffix. Raises IngestError."""
+def read_bytes(name: str, data: bytes, *, ocr: bool = True) -> str:
+    """Same as `read_text`, for an upload held in memory; `name` gives the suffix. Raises IngestError.
+
+    ocr=False is the quick check of an upload: scanned PDF pages are not read (OCR takes seconds a page), and
+    a PDF of scanned pages only raises ScannedPdf instead of returning its text.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    return _read(name, _supported_suffix(name, name), bytes(data))
+    return _read(name, _supported_suffix(name, name), bytes(data), ocr=ocr)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -98,7 +105,7 @@ def _supported_suffix(path: str | Path, name: str) -> str:
     raise IngestError(path, f"unsupported file type '{suffix}'; supported types: {supported}{hint}")
 
 
-def _read(path: str | Path, suffix: str, data: bytes) -> str:
+def _read(path: str | Path, suffix: str, data: bytes, ocr: bool = True) -> str:
     if suffix in _TEXT_SUFFIXES:
         text = _text_from_plain(path, data)
     elif suffix == ".docx":
@@ -106,7 +113,7 @@ def _read(path: str | Path, suffix: str, data: bytes) -> str:
     elif suffix in _HTML_SUFFIXES:
         text = _text_from_html(path, data)
     else:
-        text = _text_from_pdf(path, data)
+        text = _text_from_pdf(path, data, ocr)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise IngestError(path, _EMPTY)
@@ -263,7 +270,7 @@ def _table_lines(table_element, parent, numbering: ListNumbering) -> Iterator[st
 
 # ---- .pdf ----------------------------------------------------------------------------------
 
-def _text_from_pdf(path: str | Path, data: bytes) -> str:
+def _text_from_pdf(path: str | Path, data: bytes, ocr: bool = True) -> str:
     # pypdf raises many types (PdfReadError, ValueError, KeyError, ...) on a damaged file.
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -301,10 +308,44 @@ def _text_from_pdf(path: str | Path, data: bytes) -> str:
             raise IngestError(
                 path, f"cannot extract text from page {number + 1} of {page_count}: {error}"
             ) from error
+    scanned = [number for number, text in enumerate(page_texts) if _needs_ocr(text)]
+    if scanned and not ocr:
+        if not any(text.strip() for text in page_texts):
+            raise ScannedPdf(path, "PDF has no text layer (scanned pages): its text is read by OCR when indexed")
+    elif scanned:
+        _read_scanned_pages(path, data, page_texts, scanned)
     text = "\n".join(page_texts)
     if not text.strip():
-        raise IngestError(path, "PDF has no text layer (scanned?); OCR is not supported")
+        raise IngestError(path, "PDF has no text layer, and OCR found no text on its pages (blank pages?)")
     return text
+
+
+_PAGE_NUMBER_ONLY = re.compile(r"[\d\s\-—–－_·/|.()（）第页共Pp]*")
+
+
+def _needs_ocr(page_text: str) -> bool:
+    """A page with no text layer, or one whose only text is a page number stamped on a scan ("- 3 -", 第3页)."""
+    return len(page_text.strip()) <= MAX_PAGE_NUMBER_CHARS and bool(_PAGE_NUMBER_ONLY.fullmatch(page_text))
+
+
+def _read_scanned_pages(path: str | Path, data: bytes, page_texts: list[str], scanned: list[int]) -> None:
+    """Put OCR's text of the scanned pages into page_texts (a scan's stamped page number stays before it)."""
+    from retrieval.ingest.ocr import OcrUnavailable, ocr_pages
+
+    if len(scanned) > MAX_OCR_PAGES:
+        raise IngestError(path, f"PDF has {len(scanned)} scanned pages without text; OCR reads at most "
+                                f"{MAX_OCR_PAGES}: split the file, or save it with its text layer")
+    try:
+        read = ocr_pages(data, scanned)
+    except OcrUnavailable as error:
+        if any(text.strip() for text in page_texts):
+            return                           # the pages with a text layer are still worth indexing
+        raise IngestError(path, f"PDF has no text layer (scanned?) and OCR is not installed ({error}): "
+                                "pip install -r requirements.txt") from error
+    except Exception as error:               # PDFium and ONNX Runtime raise their own types on a bad page
+        raise IngestError(path, f"cannot read the scanned pages by OCR: {error}") from error
+    for number, text in read.items():
+        page_texts[number] = "\n".join(part for part in (page_texts[number].strip(), text) if part)
 
 
 def _content_hint(data: bytes, expected: str) -> str:
