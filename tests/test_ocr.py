@@ -112,3 +112,29 @@ def test_a_question_on_a_scanned_plan_is_answered_from_it(tmp_path):
     result = engine.ask("东湖街道今年拆除违法建筑多少平方米")
     assert result.answer is not None and result.answer.fact == "3.2万平方米"
     assert engine.chunks[result.answer.chunk_id].doc_id == "东湖街道2024年工作计划.pdf"
+
+
+@needs_font
+def test_a_scanned_upload_is_stored_with_a_note_and_answered_once_read(tmp_path):
+    """The upload is checked without OCR and stored at once, with a note; its indexing reads it by OCR."""
+    import shutil
+
+    from tests.app_server import ROOT
+    from tests.fake_indexing import ImmediateQueue
+    from tests.fakes import FakeEngine
+    from ui.service import EngineService
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "corpus" / "吴淞街道2021年工作要点.txt", corpus)
+    engine = FakeEngine(corpus)
+    engine.indexing = ImmediateQueue(engine)
+    service = EngineService(engine, corpus)
+    source = tmp_path / "东湖街道2024年工作计划.pdf"
+    source.write_bytes(scanned_pdf(SCANNED_PLAN))
+    outcome = service.upload(source, source.name)
+    assert outcome.doc_id == source.name and (corpus / source.name).is_file()
+    assert any("扫描件" in warning for warning in outcome.warnings)
+    turn = service.ask("东湖街道今年拆除违法建筑多少平方米", None, None, None)
+    assert turn.citations and turn.citations[0].meta.doc_id == source.name
+    assert "3.2万平方米" in turn.citations[0].answer.text
