@@ -6,9 +6,17 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | sha256sum | cut -c1-
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
 
-.PHONY: run test setup browser-deps index eval bench clean
+.PHONY: run test setup system-libs browser-deps index eval bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) system-libs
+
+# OpenCV (under the OCR of scanned PDFs) links libGL and GLib; Debian's python images have them, others may not.
+system-libs:
+	@if ldconfig -p | grep -q "libGL.so.1 " && ldconfig -p | grep -q "libgthread-2.0.so.0 "; then :; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; \
+	fi
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
