@@ -24,9 +24,15 @@ _engine = None
 _engine_lock = threading.Lock()
 
 
+_inherited: list = []
+
+
 def _forget_in_child() -> None:
-    """A forked build worker makes its own recogniser: ONNX Runtime's threads do not survive a fork."""
+    """A forked build worker makes its own recogniser: ONNX Runtime's threads do not survive a fork. The
+    inherited one is kept, never freed: its destructor would wait for those threads and hang the worker."""
     global _engine, _engine_lock
+    if _engine is not None:
+        _inherited.append(_engine)
     _engine, _engine_lock = None, threading.Lock()
 
 
