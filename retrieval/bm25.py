@@ -15,6 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.errors import IndexMismatch, IndexNotFound
+from retrieval.store import load_array
 
 BM25_FORMAT = 1
 
@@ -130,9 +131,9 @@ class BM25Index:
                                 f"{BM25_FORMAT}: rebuild with `python -m retrieval build --force`")
         terms = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
         weights = sparse.csr_matrix(
-            (np.load(directory / "data.npy", allow_pickle=False),
-             np.load(directory / "indices.npy", allow_pickle=False),
-             np.load(directory / "indptr.npy", allow_pickle=False)),
+            (load_array(directory / "data.npy"),
+             load_array(directory / "indices.npy"),
+             load_array(directory / "indptr.npy")),
             shape=tuple(params["shape"]))
-        idf = np.load(directory / "idf.npy", allow_pickle=False)
+        idf = load_array(directory / "idf.npy")
         return cls({t: i for i, t in enumerate(terms)}, weights, idf, params["k1"], params["b"], params["epsilon"])

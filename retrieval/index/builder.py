@@ -537,7 +537,7 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
         manifest = index.save(index_dir, manifest, list(state.terms))
         # The vectors now live in the segment's file: serve them from there, memory-mapped.
         vectors_path = Path(index_dir) / SEGMENTS_DIR / encoded.segment_id / VECTORS_FILE
-        mapped = encoded.with_vectors(np.load(vectors_path, mmap_mode="r", allow_pickle=False))
+        mapped = encoded.with_vectors(store.load_array(vectors_path, mapped=True))
         saved_files.append(vectors_path)
         file_bits = (len(saved_files) - 1) << ROW_BITS
         for row, key in enumerate(mapped.keys):
@@ -567,7 +567,7 @@ def _read_saved_vectors(keys: Sequence[str], cache: dict, saved_at: Mapping[str,
     for file_number, rows_and_keys in wanted.items():
         rows_and_keys.sort()
         rows = np.fromiter((row for row, _ in rows_and_keys), np.int64, len(rows_and_keys))
-        mapped = np.load(saved_files[file_number], mmap_mode="r", allow_pickle=False)
+        mapped = store.load_array(saved_files[file_number], mapped=True)
         block = np.array(mapped[rows])
         del mapped
         for (_, key), vector in zip(rows_and_keys, block):

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from retrieval.index.segment import Segment
+from retrieval.store import load_array
 
 # Below this many vectors an exact scan is as fast (measured on 384-d vectors, one thread: 20k rows 1.5 ms flat,
 # 1.4 ms IVF; 50k 2.9 vs 2.0 ms; 200k 11.4 vs 4.6 ms), and exact.
@@ -92,9 +93,9 @@ class InvertedFile:
     def read(cls, directory: Path, name: str) -> "InvertedFile | None":
         if not (directory / f"{name}_centroids.npy").exists():
             return None
-        return cls(np.load(directory / f"{name}_centroids.npy", allow_pickle=False),
-                   np.load(directory / f"{name}_offsets.npy", allow_pickle=False),
-                   np.load(directory / f"{name}_rows.npy", allow_pickle=False))
+        return cls(load_array(directory / f"{name}_centroids.npy"),
+                   load_array(directory / f"{name}_offsets.npy"),
+                   load_array(directory / f"{name}_rows.npy"))
 
 
 def needs_ivf(rows: int) -> bool:

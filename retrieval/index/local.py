@@ -331,7 +331,7 @@ def reusable_vectors(index_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
             found.update(read_checkpoints(directory))
             continue
         keys = json.loads((directory / KEYS_FILE).read_text(encoding="utf-8"))
-        vectors = np.load(directory / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        vectors = store.load_array(directory / VECTORS_FILE, mapped=True)
         if len(keys) != len(vectors):
             raise ValueError(f"{directory} holds {len(vectors)} vectors for {len(keys)} keys")
         found.update(zip(keys, vectors))
@@ -343,7 +343,7 @@ def read_checkpoints(directory: Path) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
     for path in sorted(directory.glob(f"{PARTIAL}*.npy")):
         keys = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        vectors = np.load(path, allow_pickle=False)
+        vectors = store.load_array(path)
         if len(keys) != len(vectors):
             raise ValueError(f"{path} holds {len(vectors)} vectors for {len(keys)} keys")
         found.update(zip(keys, vectors))

@@ -49,6 +49,7 @@ from scipy import sparse
 
 from retrieval.ingest.passages import PreparedPassage
 from retrieval.types import Chunk, Document, DocumentMeta
+from retrieval.store import load_array
 
 VECTORS_FILE = "vectors.npy"
 KEYS_FILE = "keys.json"
@@ -383,7 +384,7 @@ class Segment:
         first used; postings and vectors memory-mapped, not loaded."""
         metas = json.loads((directory / "documents.json").read_text(encoding="utf-8"))
         texts = (directory / "document_texts.txt").read_text(encoding="utf-8")
-        offsets = np.load(directory / "document_offsets.npy", allow_pickle=False).tolist()
+        offsets = load_array(directory / "document_offsets.npy").tolist()
         if len(offsets) != len(metas) + 1 or offsets[-1] != len(texts):
             raise ValueError(f"segment {segment_id} is inconsistent: {len(metas)} documents, {len(offsets)} text "
                              f"offsets up to {offsets[-1] if offsets else None}, {len(texts)} characters of text")
@@ -395,10 +396,10 @@ class Segment:
         del texts
         ids = (directory / "passage_ids.txt").read_text(encoding="utf-8")
         chunk_ids = ids.split("\n") if ids else []
-        columns = np.load(directory / "passages.npy", allow_pickle=False).reshape(-1, 4)
+        columns = load_array(directory / "passages.npy").reshape(-1, 4)
         sections = json.loads((directory / "sections.json").read_text(encoding="utf-8"))   # lists: see _section
-        heading_offsets = np.load(directory / "heading_offsets.npy", allow_pickle=False)
-        heading_spans = np.load(directory / "heading_spans.npy", allow_pickle=False).reshape(-1, 2)
+        heading_offsets = load_array(directory / "heading_offsets.npy")
+        heading_spans = load_array(directory / "heading_spans.npy").reshape(-1, 2)
         doc_ids = list(documents)
         if len(columns) != len(chunk_ids) or len(heading_offsets) != len(chunk_ids) + 1 or (len(columns) and (
                 columns[:, 0].min() < 0 or columns[:, 0].max() >= len(doc_ids)
@@ -409,14 +410,14 @@ class Segment:
         chunks = StoredPassages(chunk_ids, doc_ids, [documents[d].text for d in doc_ids], columns, sections,
                                 heading_offsets, heading_spans)
         vocabulary = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
-        postings = sparse.csr_matrix((np.load(directory / "postings_tf.npy", mmap_mode="r", allow_pickle=False),
-                                      np.load(directory / "postings_rows.npy", mmap_mode="r", allow_pickle=False),
-                                      np.load(directory / "postings_indptr.npy", allow_pickle=False)),
+        postings = sparse.csr_matrix((load_array(directory / "postings_tf.npy", mapped=True),
+                                      load_array(directory / "postings_rows.npy", mapped=True),
+                                      load_array(directory / "postings_indptr.npy")),
                                      shape=(len(vocabulary), len(chunks)))
-        lengths = np.load(directory / "lengths.npy", allow_pickle=False)
-        unit_spans = np.load(directory / "unit_spans.npy", allow_pickle=False).reshape(-1, 3)
+        lengths = load_array(directory / "lengths.npy")
+        unit_spans = load_array(directory / "unit_spans.npy").reshape(-1, 3)
         keys = StoredKeys(directory / KEYS_FILE, len(chunks) + len(unit_spans))
-        vectors = np.load(directory / VECTORS_FILE, mmap_mode="r", allow_pickle=False) if with_vectors else None
+        vectors = load_array(directory / VECTORS_FILE, mapped=True) if with_vectors else None
         if len(lengths) != len(chunks) or (vectors is not None and (
                 vectors.shape[0] != len(keys) or vectors.dtype != VECTOR_DTYPE)):
             raise ValueError(f"segment {segment_id} is inconsistent: {len(chunks)} passages, {len(lengths)} lengths, "
