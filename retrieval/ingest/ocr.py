@@ -22,9 +22,7 @@ RENDER_SCALE = 2.5            # PDF points → pixels: 180 dpi, enough for body 
 MIN_CONFIDENCE = 0.5          # boxes the recogniser is less sure of are noise (stamps, specks, table rules)
 _engine = None
 _engine_lock = threading.Lock()
-
-
-_inherited: list = []
+_inherited: list = []                 # recognisers a forked worker inherited (see _forget_in_child)
 
 
 def _forget_in_child() -> None:
