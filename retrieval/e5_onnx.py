@@ -138,9 +138,6 @@ class E5ModelFile:
         tensor = self._tensor(name, 1)
         return np.frombuffer(self._map, Q4_BLOCK, tensor.count // BLOCK, tensor.offset).reshape(-1, columns // BLOCK)
 
-    def matrix(self, name: str, columns: int) -> np.ndarray:
-        return dequantise(self.blocks(name, columns))
-
 
 def dequantise(blocks: np.ndarray) -> np.ndarray:
     """4-bit blocks [..., n] → float32 [..., n × 32]: (nibble − 8) × the block's scale."""
