@@ -12,6 +12,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from retrieval.errors import IngestError, RetrievalError, ScannedPdf
 from retrieval.ingest.ocr import ocr_available
@@ -85,11 +86,17 @@ def _suffix_for(kind: str, name: str) -> str:
     return ".md" if name.lower().endswith(".md") else ".txt"
 
 
-def check_upload(data: bytes, original_name: str) -> tuple[str, str]:
+class CheckedUpload(NamedTuple):
+    name: str         # file name for the corpus
+    kind: str         # format: 'docx' / 'pdf' / 'text'
+    text: str         # the text it was read to, "" for a scanned PDF (OCR reads it when it is indexed)
+
+
+def check_upload(data: bytes, original_name: str) -> CheckedUpload:
     """Check size, type (from the content) and readability of an upload.
 
     Returns:
-        (file name for the corpus, format: 'docx' / 'pdf' / 'text').
+        its corpus name, format and text (read once here, so that the caller need not read it again).
 
     Raises:
         UploadRejected: too large, empty, not a supported type, or unreadable (corrupt, encrypted, binary).
@@ -112,17 +119,18 @@ def check_upload(data: bytes, original_name: str) -> tuple[str, str]:
         )
     corpus_name = safe_corpus_name(original_name, _suffix_for(kind, original_name))
     try:
-        read_bytes(corpus_name, data, ocr=False)     # a scan's pages are read by OCR when it is indexed, not here
+        text = read_bytes(corpus_name, data, ocr=False)     # a scan's pages are read by OCR when it is indexed
     except ScannedPdf as error:
         if not ocr_available():
             raise UploadRejected(error.reason, "这份 PDF 是扫描件（页面是图片，没有文字），本机没有安装文字识别组件，"
                                                "无法读取。请上传有文字的版本，或请管理员运行 make setup。") from error
+        text = ""
     except IngestError as error:
         raise UploadRejected(
             error.reason,
             f"文件无法读取（{error.reason}）。请确认文件没有损坏、没有加密，然后重新上传。",
         ) from error
-    return corpus_name, kind
+    return CheckedUpload(corpus_name, kind, text)
 
 
 def _numbered(name: str, number: int) -> str:
@@ -144,7 +152,7 @@ def store_upload(data: bytes, original_name: str, corpus_dir: str | os.PathLike)
         OSError: the corpus directory cannot be written; the temporary file is removed.
     """
     corpus = Path(corpus_dir).resolve()
-    name, kind = check_upload(data, original_name)
+    name, kind, _ = check_upload(data, original_name)
     handle = tempfile.NamedTemporaryFile(dir=corpus, prefix=TEMP_PREFIX, suffix=".tmp", delete=False)
     temp = Path(handle.name)
     try:

@@ -73,7 +73,10 @@ def test_the_quick_check_of_an_upload_does_not_ocr_and_accepts_a_scan():
     data = scanned_pdf(SCANNED_PLAN)
     with pytest.raises(ScannedPdf):
         read_bytes("scan.pdf", data, ocr=False)
-    assert check_upload(data, "东湖街道2024年工作计划.pdf")[0] == "东湖街道2024年工作计划.pdf"
+    checked = check_upload(data, "东湖街道2024年工作计划.pdf")
+    assert (checked.name, checked.kind, checked.text) == ("东湖街道2024年工作计划.pdf", "pdf", "")   # OCR comes later
+    typed = check_upload("东湖街道2024年工作计划\n完成3万平方米拆违任务。".encode(), "东湖.txt")
+    assert "3万平方米" in typed.text                   # read once here: the caller does not read it again
 
 
 @needs_font

@@ -22,9 +22,8 @@ from pathlib import Path
 from retrieval.audit import AuditEntry, AuditLog
 from retrieval.conversation import resolve_followup
 from retrieval.corpus import sha256_bytes
-from retrieval.errors import BackendUnavailable, IngestError, InvalidQuery, RetrievalError, ScannedPdf
+from retrieval.errors import BackendUnavailable, InvalidQuery, RetrievalError
 from retrieval.ingest.cleaning import clean_text
-from retrieval.ingest.readers import read_bytes
 from retrieval.metadata import load_overrides, save_override
 from retrieval.query import organisation_names
 from retrieval.trash import Trash, TrashEntry, TrashError
@@ -418,16 +417,12 @@ class EngineService:
                 f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。请拆成几份后再上传。")
         data = source.read_bytes()
         with self._change_lock:
-            scanned = False
             try:
-                name, _ = check_upload(data, original_name)
-                text = clean_text(read_bytes(name, data, ocr=False)).text
+                name, _, raw = check_upload(data, original_name)
             except UploadRejected as error:
                 raise UserFacingError(error.message_zh) from error
-            except ScannedPdf:
-                text, scanned = "", True          # check_upload accepted it: OCR reads it in the background
-            except IngestError as error:
-                raise UserFacingError(f"文件无法读取（{error.reason}）。请确认文件没有损坏或加密后重新上传。") from error
+            scanned = not raw                     # check_upload accepted a scan: OCR reads it in the background
+            text = clean_text(raw).text if raw else ""
             if not text.strip() and not scanned:
                 raise UserFacingError("文件里没有可检索的文字（可能是扫描件或只有图片）。请上传有文字的版本。")
             sha = sha256_bytes(data)
