@@ -53,11 +53,11 @@ _ARRAY_LOAD_LOCK = threading.Lock()
 _LEFTOVER = re.compile(r"\.(tmp|old|build)-(\d+)-(\d+)$")
 
 
-
 def load_array(path, mapped: bool = False) -> np.ndarray:
     """np.load of an index array (never a pickle), memory-mapped read-only when `mapped`; one load at a time."""
     with _ARRAY_LOAD_LOCK:
         return np.load(path, mmap_mode="r" if mapped else None, allow_pickle=False)
+
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
