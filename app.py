@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from retrieval.users import Authenticator, LoginThrottled, User, parse_users
+from ui.auth import Authenticator, LoginThrottled, User, parse_users
 
 # Request bodies larger than this are refused with 413 (questions are at most 500 characters); file
 # uploads go to Gradio's upload route, which has its own limit (launch_options' max_file_size).
@@ -139,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from starlette.middleware import Middleware
 
-    from retrieval.batching import serving_encoder   # imported here so --help answers at once
-    from retrieval.encoders import DEFAULT_ENCODER
+    from retrieval.encode.batching import serving_encoder   # imported here so --help answers at once
+    from retrieval.encode.encoders import DEFAULT_ENCODER
     from retrieval.engine import SearchEngine
     from retrieval.errors import BackendUnavailable
     from ui import gradio_sessions

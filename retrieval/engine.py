@@ -5,7 +5,7 @@
                          (local.py, segment.py, bm25.py, dense.py) and how it is written (builder.py)
     retrieval/search/    the pipeline over one snapshot: analyse → retrieve → fuse → prefer → answer
 
-The engine opens or builds the index, applies corpus changes one at a time (retrieval.indexing queues them
+The engine opens or builds the index, applies corpus changes one at a time (retrieval.jobs queues them
 in the background), swaps immutable snapshots in, and hands questions to the pipeline. The index lives in
 the local segments (backend "local", the default) or in Milvus (backend "milvus": milvus-lite for a `.db`
 path, a server for http://host:19530; retrieval.index.milvus and milvus_writer).
@@ -21,21 +21,21 @@ from typing import Callable
 
 import numpy as np
 
-from retrieval import store
-from retrieval.chunking import ChunkingConfig
-from retrieval.corpus import corpus_files, fingerprint, load_document, sha256_bytes
-from retrieval.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
+from retrieval.index import store
+from retrieval.ingest.chunking import ChunkingConfig
+from retrieval.corpus.files import corpus_files, fingerprint, load_document, sha256_bytes
+from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
-from retrieval.indexing import IndexingCancelled, IndexingQueue
+from retrieval.jobs import IndexingCancelled, IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import READER_VERSION
-from retrieval.metadata import load_overrides, remove_override, save_override
-from retrieval.retrievers import Retriever
+from retrieval.ingest.metadata import load_overrides, remove_override, save_override
+from retrieval.search.retrievers import Retriever
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
                                        SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
-from retrieval.tokenizer import TOKENIZER_NAME
+from retrieval.text.tokenizer import TOKENIZER_NAME
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
@@ -370,7 +370,7 @@ class SearchEngine:
 
     def start_watching(self, interval: float = 1.0) -> None:
         """Pick up files copied into, edited in or removed from the corpus directory outside the app."""
-        from retrieval.watch import CorpusWatcher
+        from retrieval.corpus.watch import CorpusWatcher
 
         if self._watcher is None:
             self._watcher = CorpusWatcher(self, interval)

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.encoders import HashingEncoder
+from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
 from retrieval.errors import IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
-from retrieval.tokenizer import dictionary_hash
+from retrieval.text.tokenizer import dictionary_hash
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 WUSONG = "吴淞街道2021年工作要点.txt"
@@ -419,7 +419,7 @@ def test_questions_keep_being_answered_while_the_index_is_rebuilt(tmp_path):
 def test_an_ask_encodes_its_question_once_while_bm25_searches(built):
     """The question's vector is started before the analysis and BM25 search and used by the dense leg and the
     answer step: one model call per new question, none for one asked again, and the same answer as before."""
-    from retrieval.normalize import normalize_question
+    from retrieval.text.normalize import normalize_question
 
     corpus, index, reference = built
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from retrieval.encoders import HashingEncoder
+from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
 from retrieval.errors import RetrievalError
 from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002
@@ -141,7 +141,7 @@ def test_a_cancelled_removal_keeps_the_file_and_its_metadata(tmp_path):
     def stop_at_first_check():
         return True
 
-    from retrieval.indexing import IndexingCancelled
+    from retrieval.jobs import IndexingCancelled
     with pytest.raises(IndexingCancelled):
         engine.remove_document(SEED_000, should_stop=stop_at_first_check)
     assert (corpus / SEED_000).exists() and "测试别名" in engine.documents[SEED_000].meta.aliases

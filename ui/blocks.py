@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from retrieval.uploads import MAX_UPLOAD_BYTES
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES
 from ui import evaluation, render
 from retrieval.validation import MAX_QUESTION_CHARS
 from ui.service import EngineService, Turn, UserFacingError
@@ -33,7 +33,7 @@ DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布（日�
 TRASH_HEADERS = ["文件名", "原因", "移入时间", "用户", "保留到", "编号"]
 AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明"]
 # Questions run in parallel (the engine reads an immutable snapshot; numpy/faiss release the GIL). More of them
-# than the cores: their query encodings are batched together (retrieval.batching), which is where the time goes.
+# than the cores: their query encodings are batched together (retrieval.encode.batching), which is where the time goes.
 # Corpus edits run one at a time; status polls are trivial and never wait behind either.
 QUESTION_CONCURRENCY = 4 * (os.cpu_count() or 2)
 STATUS_POLL_SECONDS = 2.0

@@ -19,17 +19,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.audit import AuditEntry, AuditLog
-from retrieval.conversation import resolve_followup
-from retrieval.corpus import sha256_bytes
+from retrieval.corpus.audit import AuditEntry, AuditLog
+from retrieval.search.conversation import resolve_followup
+from retrieval.corpus.files import sha256_bytes
 from retrieval.errors import BackendUnavailable, InvalidQuery, RetrievalError
 from retrieval.ingest.cleaning import clean_text
-from retrieval.metadata import load_overrides, save_override
-from retrieval.query import organisation_names
-from retrieval.trash import Trash, TrashEntry, TrashError
+from retrieval.ingest.metadata import load_overrides, save_override
+from retrieval.search.query import organisation_names
+from retrieval.corpus.trash import Trash, TrashEntry, TrashError
 from retrieval.types import Answer, DocumentMeta
-from retrieval.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
-from retrieval.users import EDITOR, READER
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
+from ui.auth import EDITOR, READER
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request
 from ui import render
 
@@ -383,7 +383,7 @@ class EngineService:
 
     def _corpus_hashes(self) -> dict[str, str]:
         """File name -> sha256 of every document file in the corpus (indexed or still queued)."""
-        from retrieval.corpus import corpus_files
+        from retrieval.corpus.files import corpus_files
 
         hashes = {}
         for path in corpus_files(self.corpus_dir):

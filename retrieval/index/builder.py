@@ -22,20 +22,20 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from retrieval import store
-from retrieval.chunking import ChunkingConfig
+from retrieval.index import store
+from retrieval.ingest.chunking import ChunkingConfig
 from retrieval.ingest.readers import READER_VERSION
-from retrieval.corpus import corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
-from retrieval.encoders import Encoder
+from retrieval.corpus.files import corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
+from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
-from retrieval.indexing import IndexingCancelled
+from retrieval.jobs import IndexingCancelled
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.metadata import METADATA_FILE, load_overrides
-from retrieval.orgs import organisation_names
+from retrieval.ingest.metadata import METADATA_FILE, load_overrides
+from retrieval.search.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
-from retrieval.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
+from retrieval.text.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Chunk, Document
 
 CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
@@ -78,7 +78,7 @@ def _never_stop() -> bool:
 
 
 def domain_terms_hash() -> str:
-    from retrieval.tokenizer import RESOURCES, dictionary_hash
+    from retrieval.text.tokenizer import RESOURCES, dictionary_hash
 
     terms = _read_terms(RESOURCES / "domain_terms.txt") + sorted(_read_terms(RESOURCES / "stopwords.txt"))
     return dictionary_hash(terms)

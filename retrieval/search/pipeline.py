@@ -13,15 +13,15 @@ from typing import Callable, Generic, Mapping, TypeVar
 
 import numpy as np
 
-from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
-from retrieval.fusion import RRF_K
+from retrieval.answer.select import CANDIDATE_PASSAGES, extract_answer
+from retrieval.search.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
-from retrieval.orgs import OrganisationMatcher
-from retrieval.normalize import normalize_question
-from retrieval.query import analyze_query, strip_organisations
-from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from retrieval.tokenizer import JiebaTokenizer
+from retrieval.search.orgs import OrganisationMatcher
+from retrieval.text.normalize import normalize_question
+from retrieval.search.query import analyze_query, strip_organisations
+from retrieval.search.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from retrieval.text.tokenizer import JiebaTokenizer
 from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 
 K = TypeVar("K")
