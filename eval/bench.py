@@ -50,6 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
+from retrieval.types import LEGS
+
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUESTIONS = ROOT / "eval" / "dev.jsonl"
 RANK_BM25_FROM = 100_000          # passages from which the rank_bm25 comparison runs by default
@@ -60,7 +62,6 @@ FIRST_QUESTION = "2021年老旧小区加装电梯多少台"     # asked once rig
 TOP_K = 10
 EXTRA_DOCUMENT_PASSAGES = 40
 RESULT_PREFIX = "BENCH-RESULT "   # marks a phase's result line among anything else a child prints
-LEGS = ("bm25", "dense", "hybrid")
 
 
 # ------------------------------------------------------------------------------------------------ measuring

@@ -23,7 +23,7 @@ import numpy as np
 
 from retrieval.index import store
 from retrieval.ingest.chunking import ChunkingConfig
-from retrieval.corpus.files import corpus_files, fingerprint, load_document, sha256_bytes
+from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, load_document, sha256_bytes
 from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.index import builder
@@ -42,7 +42,6 @@ from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
 BACKENDS = ("local", "milvus")
-SETTINGS_FILES = builder.SETTINGS_FILES
 
 
 _no_progress, _no_phase, _never_stop = builder._no_progress, builder._no_phase, builder._never_stop

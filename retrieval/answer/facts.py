@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 from retrieval.search.query import UNITS, compatible_units
+from retrieval.text.patterns import DOC_NUMBER
 from retrieval.types import QueryAnalysis
 
 _CN = "零〇一二两三四五六七八九十百千"
@@ -32,7 +33,6 @@ FORMULA = re.compile(r"\d+\s*\+\s*\d+")
 QUOTED_NUMERAL = re.compile(rf"[“\"]([{_CN}]{{2,4}})[”\"]")
 DATE = re.compile(r"(?:19|20)\d{2}[-/.年]\s*\d{1,2}[-/.月]\s*\d{1,2}日?|\d{1,2}月\d{1,2}[日号]|(?:19|20)\d{2}年\d{1,2}月")
 WEEKLY_TIME = re.compile(r"每(?:周|月|年|季度|天|日)[一二三四五六日天]?(?:[上下]午|晚上|早上)?")
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,10}[〔\[［(（]\s*(?:19|20)\d{2}\s*[〕\]］)）]\s*\d+\s*号")
 YEAR_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:年度?|-)|^\d{1,2}[月日号]$|^\d{1,2}月")
 QUOTED = re.compile(r"([《])([^《》\n]{2,30})》|[“\"「]([^“”\"「」\n]{2,20})[”\"」]")
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")

@@ -12,6 +12,8 @@ from retrieval.ingest.metadata import METADATA_FILE, apply_overrides, derive_met
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE
 from retrieval.types import Document
 
+SETTINGS_FILES = (METADATA_FILE, USER_DICTIONARY_FILE)   # not documents: a change to one re-reads the whole corpus
+
 
 @dataclass
 class CorpusLoad:

@@ -15,17 +15,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retrieval.corpus.files import corpus_files, sha256_bytes
+from retrieval.corpus.files import SETTINGS_FILES, corpus_files, sha256_bytes
 from retrieval.errors import RetrievalError
-from retrieval.ingest.metadata import METADATA_FILE
-from retrieval.text.tokenizer import USER_DICTIONARY_FILE
 
 if TYPE_CHECKING:
     from retrieval.engine import SearchEngine
 
 log = logging.getLogger(__name__)
 WATCHER_USER = "watcher"
-SETTINGS_FILES = (METADATA_FILE, USER_DICTIONARY_FILE)   # a change re-reads the whole corpus
 
 Signature = tuple[int, int]              # (size, mtime_ns)
 

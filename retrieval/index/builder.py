@@ -25,14 +25,14 @@ import numpy as np
 from retrieval.index import store
 from retrieval.ingest.chunking import ChunkingConfig
 from retrieval.ingest.readers import READER_VERSION
-from retrieval.corpus.files import corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
+from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
 from retrieval.jobs import IndexingCancelled
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.ingest.metadata import METADATA_FILE, load_overrides
+from retrieval.ingest.metadata import load_overrides
 from retrieval.search.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
 from retrieval.text.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
@@ -59,7 +59,6 @@ CALIBRATION_RUN = 1_024
 PASSAGE_VECTORS = os.environ.get("RETRIEVAL_PASSAGE_VECTORS", "encoded")
 if PASSAGE_VECTORS not in ("encoded", "unit_mean"):
     raise ValueError(f"RETRIEVAL_PASSAGE_VECTORS must be 'encoded' or 'unit_mean', got {PASSAGE_VECTORS!r}")
-SETTINGS_FILES = (METADATA_FILE, USER_DICTIONARY_FILE)   # a change to one of them re-reads the whole corpus
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)

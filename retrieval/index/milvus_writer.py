@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from retrieval.ingest.chunking import ChunkingConfig
-from retrieval.corpus.files import fingerprint, load_corpus, load_document, sha256_bytes
+from retrieval.corpus.files import SETTINGS_FILES, fingerprint, load_corpus, load_document, sha256_bytes
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexMismatch, RetrievalError
 from retrieval.index import builder
@@ -131,8 +131,8 @@ class MilvusWriter:
             if doc_id in state.documents:
                 state.remote.delete(doc_id)
         gone = set(doc_ids) | set(forget_files)
-        prints = {k: v for k, v in state.manifest["corpus"].items() if k not in gone and k not in builder.SETTINGS_FILES}
-        prints.update({name: sha256_bytes((corpus_dir / name).read_bytes()) for name in builder.SETTINGS_FILES
+        prints = {k: v for k, v in state.manifest["corpus"].items() if k not in gone and k not in SETTINGS_FILES}
+        prints.update({name: sha256_bytes((corpus_dir / name).read_bytes()) for name in SETTINGS_FILES
                        if (corpus_dir / name).exists()})
         skipped = {k: v for k, v in state.manifest.get("skipped", {}).items() if k not in gone}
         return self._changed(state, prints, skipped, time.perf_counter() - started)

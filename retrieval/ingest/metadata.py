@@ -10,13 +10,13 @@ from typing import Mapping
 
 from retrieval.errors import RetrievalError
 from retrieval.corpus.atomic import write_text_atomic
+from retrieval.text.patterns import DOC_NUMBER, PERIODS
 from retrieval.types import DocumentMeta
 
 METADATA_FILE = "metadata.yaml"
 UNKNOWN_ORG = "（未识别）"
 # Kinds as a title names them; 政府工作报告 is a kind of its own (it reviews one year and plans the next).
 KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "安排", "打算", "意见", "方案", "纲要", "报告")
-PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
 TOP_LINES = 15            # titles, dates and signatures under the title are looked for in this many lines
 TOP_CHARS = 3000          # … and within this many characters
 BODY_CHARS = 30000        # organisation mentions are collected from this much text (the rest adds only counts)
@@ -66,7 +66,6 @@ _DOCUMENT_DATE_LABELS = re.compile(r"(?:发文日期|成文日期|印发日期)\
 _DATE_LABELS = re.compile(r"(?:发布时间|发布日期|发文日期|成文日期|印发日期|日期)\s*[\]】]?\s*[:：|]?\s*")
 # A 文号 ends in 号 after its year in brackets (某府发〔2023〕5号) or its serial number.
 _DOC_NUMBER_SHAPE = re.compile(r"[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]|\d\s*号$")
-_DOC_NUMBER = re.compile(rf"[{_CJK}]{{1,12}}[〔\[［【(（]\s*(?:19|20)\d{{2}}\s*[〕\]］】)）]\s*第?\s*\d{{1,4}}\s*号")
 _ISSUER_LINE = re.compile(rf"^[{_CJK}()（）]{{2,30}}(?:人民政府|管委会|管理委员会|办事处|党工委|党委|委员会)$")
 _ISSUER_LABEL = re.compile(rf"(?:发布机构|发文机构|发文机关)\s*[\]】]?\s*[:：|]?\s*([{_CJK}]{{2,30}})")
 _ORDINAL = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+[、.．]|第[一二三四五六七八九十]+(?:[、,，]|章|节|部分))")
@@ -414,7 +413,7 @@ def doc_number_of(text: str, fields: Mapping[str, str]) -> str:
     """The 文号 (某府发〔2023〕5号): the page's field when it has that shape, else one written near the top."""
     if fields.get("doc_number") and _DOC_NUMBER_SHAPE.search(fields["doc_number"]):
         return _squash_spaces(fields["doc_number"])
-    match = _DOC_NUMBER.search(text[:TOP_CHARS])
+    match = DOC_NUMBER.search(text[:TOP_CHARS])
     return re.sub(r"\s+", "", match.group()) if match else ""
 
 

@@ -6,6 +6,7 @@ from typing import Iterable, Mapping
 
 from retrieval.text.normalize import normalize_question
 from retrieval.search.orgs import OrganisationMatcher, organisation_names, unknown_organisations
+from retrieval.text.patterns import PERIODS
 from retrieval.types import DocumentMeta, QueryAnalysis
 
 # Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
@@ -42,7 +43,6 @@ ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "哪�
 DATE_CUES = ("哪天", "哪一天", "几月几日", "几月几号", "什么时候", "何时", "什么日子", "日期", "什么时间")
 DOC_NUMBER_CUES = ("文号", "发文字号")
 PERSON_CUES = ("是谁", "谁代表", "谁作", "谁做", "由谁", "哪位")
-PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
 _YEAR = re.compile(r"(20\d{2})\s*年?")
 # What a 什么/哪种/多少 question asks about: 什么奖 → 奖, 哪种水果 → 水果, 多少家沿街店铺 → 沿街店铺.
 _ASKED_NOUN_AFTER = re.compile(r"(?:什么|哪种|哪个|哪项|哪类|哪家|哪条|哪所|哪位|啥|几号)([\u4e00-\u9fff]{1,8})")
