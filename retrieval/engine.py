@@ -28,7 +28,8 @@ from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, loa
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
-from retrieval.jobs import IndexingCancelled, IndexingQueue
+from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.jobs import IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import READER_VERSION
 from retrieval.ingest.metadata import load_overrides, remove_override, save_override
@@ -39,12 +40,9 @@ from retrieval.text.tokenizer import TOKENIZER_NAME
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
-Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
 BACKENDS = ("local", "milvus")
 
-
-_no_progress, _no_phase, _never_stop = builder._no_progress, builder._no_phase, builder._never_stop
 
 
 def backend_settings(backend: str | None, milvus_uri: str | None, index_dir: Path,
@@ -85,13 +83,13 @@ class SearchEngine:
         self._write_lock = writer_lock or store.IndexWriterLock(self.index_dir)
         self._encode_query = lru_cache(maxsize=1024)(self._encode_query_uncached)
         self.notes = tuple(notes)                # how opening repaired the index, if it had to
-        self.indexing = IndexingQueue(self)
+        self.indexing = IndexingQueue(self._apply_job, self._corpus_path, lambda doc_id: doc_id in self.documents)
         self._watcher = None
 
     # ---------------------------------------------------------------- opening and building
     @classmethod
     def open(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
-             encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = _no_progress,
+             encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = no_progress,
              chunking: ChunkingConfig = ChunkingConfig(),
              leg_weights: dict[str, float] | None = None, encoder_pool: int = 1, backend: str | None = None,
              milvus_uri: str | None = None, collection: str | None = None) -> "SearchEngine":
@@ -268,8 +266,8 @@ class SearchEngine:
         """A full build of the corpus (see retrieval.index.builder.full_build); call it with the writer lock held."""
         return builder.full_build(corpus_dir, index_dir, encoder, chunking, progress, previous, **options)
 
-    def rebuild(self, progress: Progress = _no_progress, *, phase: Callable[[str], None] = _no_phase,
-                should_stop: Callable[[], bool] = _never_stop) -> None:
+    def rebuild(self, progress: Progress = no_progress, *, phase: Phase = no_phase,
+                should_stop: ShouldStop = never_stop) -> None:
         """Re-read the whole corpus directory, learn its dictionary again and swap in the new index
         (only changed passages are encoded)."""
         self._change(lambda state, publish: self._writer.full_build(
@@ -277,7 +275,7 @@ class SearchEngine:
             phase=phase, should_stop=should_stop), progress)
 
     def _change(self, apply: Callable[[IndexState, Callable[[IndexState], None]], IndexState],
-                progress: Progress = _no_progress) -> None:
+                progress: Progress = no_progress) -> None:
         """The one path of every index change: under the writer lock, apply it to the current snapshot and swap
         the result in, then merge segments if the change left too many. A cancelled or failed change swaps the
         previous snapshot back, so the index stays as it was.
@@ -319,7 +317,7 @@ class SearchEngine:
         if on_disk is not None and on_disk.get("files") != self._state.manifest.get("files"):
             self._state = self._load_state(self.index_dir)
 
-    def _sync(self, progress: Progress = _no_progress) -> None:
+    def _sync(self, progress: Progress = no_progress) -> None:
         """Bring the index up to the corpus directory file by file: new or changed files become segments,
         removed ones are marked deleted; no other document is read again."""
         names = self._changed_files(self._state.manifest, self.corpus_dir)
@@ -328,7 +326,7 @@ class SearchEngine:
             path = self.corpus_dir / name
             if name in present:
                 try:
-                    self._add(path, progress, _no_phase, _never_stop)
+                    self._add(path, progress, no_phase, never_stop)
                 except IngestError as error:
                     digest = sha256_bytes(path.read_bytes())
                     self._change(lambda state, _: self._writer.record_unreadable(state, self.index_dir, name, digest,
@@ -337,14 +335,14 @@ class SearchEngine:
                 self._change(lambda state, _: self._writer.remove_documents(state, self.corpus_dir, self.index_dir,
                                                                             [name], [name]))
 
-    def _add(self, path: Path, progress: Progress, phase: Callable[[str], None],
-             should_stop: Callable[[], bool]) -> None:
+    def _add(self, path: Path, progress: Progress, phase: Phase,
+             should_stop: ShouldStop) -> None:
         self._change(lambda state, publish: self._writer.add_document(
             state, self.corpus_dir, self.index_dir, path, self.encoder, self.chunking, progress, publish=publish,
             phase=phase, should_stop=should_stop), progress)
 
-    def _apply_job(self, kind: str, target, progress: Progress, phase: Callable[[str], None],
-                   should_stop: Callable[[], bool]) -> str:
+    def _apply_job(self, kind: str, target, progress: Progress, phase: Phase,
+                   should_stop: ShouldStop) -> str:
         """Run one IndexingQueue job in the worker thread; returns the message of a finished job."""
         if kind in ("add", "replace"):
             meta = self.add_document(target, progress, phase=phase, should_stop=should_stop)
@@ -399,9 +397,9 @@ class SearchEngine:
             raise RetrievalError(f"{path} is not inside the corpus directory {self.corpus_dir}")
         return path
 
-    def add_document(self, path: str | Path, progress: Progress = _no_progress, *,
-                     phase: Callable[[str], None] = _no_phase,
-                     should_stop: Callable[[], bool] = _never_stop) -> DocumentMeta:
+    def add_document(self, path: str | Path, progress: Progress = no_progress, *,
+                     phase: Phase = no_phase,
+                     should_stop: ShouldStop = never_stop) -> DocumentMeta:
         """Index a file already written into the corpus directory (new, or a new version of an indexed one).
 
         Raises IngestError if it is unreadable, before the index is touched.
@@ -416,9 +414,9 @@ class SearchEngine:
 
     replace_document = add_document
 
-    def remove_document(self, doc_id: str, progress: Progress = _no_progress, *,
-                        phase: Callable[[str], None] = _no_phase,
-                        should_stop: Callable[[], bool] = _never_stop) -> None:
+    def remove_document(self, doc_id: str, progress: Progress = no_progress, *,
+                        phase: Phase = no_phase,
+                        should_stop: ShouldStop = never_stop) -> None:
         """Take a document out of the index, then delete its corpus file and metadata entry.
 
         Its passages are marked deleted in the index first (no other document is touched), so a cancelled
@@ -445,7 +443,7 @@ class SearchEngine:
             (self.corpus_dir / doc_id).unlink(missing_ok=True)
 
     def update_metadata(self, doc_id: str, aliases: list[str] | None = None, years: list[int] | None = None,
-                        progress: Progress = _no_progress) -> DocumentMeta:
+                        progress: Progress = no_progress) -> DocumentMeta:
         """Set a document's extra aliases and/or years in corpus/metadata.yaml, then re-index."""
         if years is not None and not all(isinstance(y, int) and not isinstance(y, bool) and MIN_YEAR <= y <= MAX_YEAR
                                         for y in years):

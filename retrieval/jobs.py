@@ -1,5 +1,8 @@
 """Background indexing: one worker thread applies corpus changes as jobs while questions keep being answered.
 
+The queue knows no engine: it is given `apply` (runs one job), `resolve_path` (checks a path is inside the corpus)
+and `has_document`; the engine passes its own.
+
 API (the app codes against this; everything else here is internal):
 
     engine = SearchEngine.open(corpus_dir, index_dir)       # as before
@@ -45,24 +48,21 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from retrieval.errors import RetrievalError
-
-if TYPE_CHECKING:
-    from retrieval.engine import SearchEngine
+from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop
 
 log = logging.getLogger(__name__)
+# apply(kind, target, progress=, phase=, should_stop=) -> the message of a finished job; raises IndexingCancelled
+# when should_stop() said so, a RetrievalError for a job that cannot be done.
+ApplyJob = Callable[..., str]
 
 KINDS = ("add", "replace", "delete", "rebuild", "encode")
 STATES = ("queued", "chunking", "encoding", "done", "failed", "cancelled")
 FINISHED = frozenset({"done", "failed", "cancelled"})
 HISTORY = 200                            # finished jobs kept for status()
 PHASE_MESSAGES = {"chunking": "读取与分段", "encoding": "向量编码（新内容已可按关键词检索）"}
-
-
-class IndexingCancelled(Exception):
-    """Raised inside a build at a batch boundary when its job was cancelled; the index stays as it was."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,11 @@ class IndexingQueue:
     started is merged into one.
     """
 
-    def __init__(self, engine: "SearchEngine", history: int = HISTORY):
-        self._engine = engine
+    def __init__(self, apply: ApplyJob, resolve_path: Callable[[str | Path], Path],
+                 has_document: Callable[[str], bool], history: int = HISTORY):
+        self._apply = apply                      # runs one job in the worker thread, returns its done message
+        self._resolve_path = resolve_path        # a path given to add / replace, checked to be inside the corpus
+        self._has_document = has_document        # whether a doc id is in the index (delete refuses others)
         self._history = history
         self._jobs: dict[str, IndexingJob] = {}
         self._targets: dict[str, Path | str | None] = {}
@@ -107,17 +110,17 @@ class IndexingQueue:
     # ---------------------------------------------------------------- submitting
     def add(self, path: str | Path, user: str = "") -> IndexingJob:
         """Index a file already written inside the corpus directory."""
-        path = self._engine._corpus_path(path)
+        path = self._resolve_path(path)
         return self._submit("add", path.name, user, path)
 
     def replace(self, path: str | Path, user: str = "") -> IndexingJob:
         """Re-index a document whose file was overwritten with a new version."""
-        path = self._engine._corpus_path(path)
+        path = self._resolve_path(path)
         return self._submit("replace", path.name, user, path)
 
     def delete(self, doc_id: str, user: str = "") -> IndexingJob:
         """Take a document out of the index, then remove its corpus file and metadata entry."""
-        if doc_id not in self._engine.documents and doc_id not in self.pending_docs():
+        if not self._has_document(doc_id) and doc_id not in self.pending_docs():
             raise RetrievalError(f"no document {doc_id!r} in the index")
         return self._submit("delete", doc_id, user, doc_id)
 
@@ -245,8 +248,8 @@ class IndexingQueue:
             return job_id in self._cancelled
 
         try:
-            message = self._engine._apply_job(job.kind, self._targets[job_id], progress=progress, phase=phase,
-                                              should_stop=should_stop)
+            message = self._apply(job.kind, self._targets[job_id], progress=progress, phase=phase,
+                                  should_stop=should_stop)
         except IndexingCancelled:
             self._finish(job_id, "cancelled", "已取消，索引保持原样")
         except RetrievalError as error:
@@ -276,6 +279,3 @@ class IndexingQueue:
         for job_id in finished[:max(0, len(finished) - self._history)]:
             del self._jobs[job_id]
 
-
-Phase = Callable[[str], None]
-ShouldStop = Callable[[], bool]

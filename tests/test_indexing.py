@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,25 @@ def test_a_cancelled_removal_keeps_the_file_and_its_metadata(tmp_path):
     engine.remove_document(SEED_000)
     reopened = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
     assert SEED_000 not in reopened.documents, "the manifest matches the corpus after the removal"
+
+
+def test_the_queue_needs_no_engine_only_the_callables_it_is_given(tmp_path):
+    from retrieval.jobs import IndexingQueue
+
+    applied = []
+
+    def apply(kind, target, progress, phase, should_stop):
+        applied.append((kind, target))
+        return f"applied {kind}"
+
+    queue = IndexingQueue(apply, resolve_path=lambda path: Path(path).resolve(), has_document=lambda doc: doc == "a.txt")
+    try:
+        job = queue.add(tmp_path / "b.txt", user="tester")
+        done = queue.wait(job.job_id, timeout=30)
+        assert (done.state, done.message, done.user) == ("done", "applied add", "tester")
+        assert applied == [("add", (tmp_path / "b.txt").resolve())]
+        with pytest.raises(RetrievalError, match="no document"):
+            queue.delete("c.txt")
+        assert queue.wait(queue.delete("a.txt").job_id, timeout=30).message == "applied delete"
+    finally:
+        queue.close()

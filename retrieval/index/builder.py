@@ -28,8 +28,8 @@ from retrieval.ingest.readers import READER_VERSION
 from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, load_corpus, load_document, sha256_bytes
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
-from retrieval.jobs import IndexingCancelled
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
+from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.ingest.metadata import load_overrides
@@ -60,20 +60,7 @@ PASSAGE_VECTORS = os.environ.get("RETRIEVAL_PASSAGE_VECTORS", "encoded")
 if PASSAGE_VECTORS not in ("encoded", "unit_mean"):
     raise ValueError(f"RETRIEVAL_PASSAGE_VECTORS must be 'encoded' or 'unit_mean', got {PASSAGE_VECTORS!r}")
 
-Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    pass
-
-
-def _no_phase(name: str) -> None:
-    pass
-
-
-def _never_stop() -> bool:
-    return False
 
 
 def domain_terms_hash() -> str:
@@ -159,7 +146,7 @@ def load_state(index_dir: Path, manifest: dict) -> IndexState:
 
 
 def stored_vectors(index_dir: Path, encoder: Encoder, previous: IndexState | None,
-                   progress: Progress = _no_progress) -> dict[str, np.ndarray]:
+                   progress: Progress = no_progress) -> dict[str, np.ndarray]:
     """Vectors of the current index by input-text key, so unchanged passages are not encoded again.
 
     Vectors on disk are reused only from an index whose every file passes its checksum, of this format or
@@ -223,7 +210,7 @@ def _derive_passage_vectors(segment: Segment, cache: dict) -> None:
 
 
 def _encode_segments(segments: Sequence[Segment], cache: dict, encoder: Encoder, progress: Progress,
-                     should_stop: Callable[[], bool], checkpoint: Checkpoint | None = None,
+                     should_stop: ShouldStop, checkpoint: Checkpoint | None = None,
                      start: float = 0.2, span: float = 0.75) -> tuple[list[Segment], int]:
     """Every segment with its vectors: cached ones reused by key, the others encoded in batches.
 
@@ -342,9 +329,9 @@ def _prepared(documents: list[Document], chunking: ChunkingConfig, tokenizer: Ji
 
 
 def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
-               progress: Progress = _no_progress, previous: IndexState | None = None, *,
-               publish: Callable[[IndexState], None] | None = None, phase: Callable[[str], None] = _no_phase,
-               should_stop: Callable[[], bool] = _never_stop, exclude: frozenset[str] = frozenset()) -> IndexState:
+               progress: Progress = no_progress, previous: IndexState | None = None, *,
+               publish: Callable[[IndexState], None] | None = None, phase: Phase = no_phase,
+               should_stop: ShouldStop = never_stop, exclude: frozenset[str] = frozenset()) -> IndexState:
     """Read, clean and chunk the corpus (without the `exclude` documents), learn its dictionary, write segments.
 
     Call it with the writer lock held. Documents are tokenised segment by segment; only vectors whose input
@@ -456,9 +443,9 @@ def _changed_manifest(state: IndexState, index: SegmentIndex, prints: dict, skip
 
 
 def add_document(state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
-                 chunking: ChunkingConfig, progress: Progress = _no_progress, *,
-                 publish: Callable[[IndexState], None] | None = None, phase: Callable[[str], None] = _no_phase,
-                 should_stop: Callable[[], bool] = _never_stop) -> IndexState:
+                 chunking: ChunkingConfig, progress: Progress = no_progress, *,
+                 publish: Callable[[IndexState], None] | None = None, phase: Phase = no_phase,
+                 should_stop: ShouldStop = never_stop) -> IndexState:
     """One document (new, or a new version) as a new segment; its earlier passages are marked deleted.
 
     When vectors must be encoded, the segment is saved first without them (searchable by BM25, and
@@ -502,7 +489,7 @@ def _restore(state: IndexState, index_dir: Path) -> None:
 
 
 def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, progress: Progress,
-            should_stop: Callable[[], bool], started: float, recalibrate: bool = False) -> IndexState:
+            should_stop: ShouldStop, started: float, recalibrate: bool = False) -> IndexState:
     """Encode the segments of a snapshot that have no vectors yet, one at a time, and save each.
 
     Each segment's vectors are saved (with checkpoints on the way) and then read back memory-mapped, so
@@ -596,8 +583,8 @@ def _keys_in_several(segments: Sequence[Segment]) -> set[str]:
     return shared
 
 
-def finish_encoding(state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = _no_progress, *,
-                    should_stop: Callable[[], bool] = _never_stop) -> IndexState:
+def finish_encoding(state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress, *,
+                    should_stop: ShouldStop = never_stop) -> IndexState:
     """Resume an encoding a restart or a kill interrupted: vectors already checkpointed are reused."""
     started = time.perf_counter()
     cache = state.index.vectors_by_key([d for s in state.index.segments if not s.encoded for d in s.documents])

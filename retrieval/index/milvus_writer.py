@@ -20,15 +20,13 @@ from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexMismatch, RetrievalError
 from retrieval.index import builder
 from retrieval.index.milvus import BM25_B, BM25_K1, HNSW_EF_CONSTRUCTION, HNSW_M, MilvusBackend, is_lite
-from retrieval.jobs import IndexingCancelled
+from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.ingest.metadata import load_overrides
 from retrieval.search.orgs import organisation_names
 from retrieval.search.pipeline import IndexState
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document
-
-Progress = Callable[[float, str], None]
 
 
 def load_state(backend: MilvusBackend, manifest: dict) -> IndexState:
@@ -54,10 +52,10 @@ class MilvusWriter:
         self.analyzer = analyzer or os.environ.get("MILVUS_ANALYZER") or "jieba"
 
     def full_build(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
-                   progress: Progress = builder._no_progress, previous: IndexState | None = None, *,
+                   progress: Progress = no_progress, previous: IndexState | None = None, *,
                    publish: Callable[[IndexState], None] | None = None,
-                   phase: Callable[[str], None] = builder._no_phase,
-                   should_stop: Callable[[], bool] = builder._never_stop,
+                   phase: Phase = no_phase,
+                   should_stop: ShouldStop = never_stop,
                    exclude: frozenset[str] = frozenset()) -> IndexState:
         """New collections from the whole corpus. Vectors of a local index in `index_dir` built with the same
         encoder are reused by input-text key; the rest are encoded."""
@@ -103,10 +101,10 @@ class MilvusWriter:
         return IndexState(manifest, None, tokenizer, tuple(terms), remote=backend)
 
     def add_document(self, state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
-                     chunking: ChunkingConfig, progress: Progress = builder._no_progress, *,
+                     chunking: ChunkingConfig, progress: Progress = no_progress, *,
                      publish: Callable[[IndexState], None] | None = None,
-                     phase: Callable[[str], None] = builder._no_phase,
-                     should_stop: Callable[[], bool] = builder._never_stop) -> IndexState:
+                     phase: Phase = no_phase,
+                     should_stop: ShouldStop = never_stop) -> IndexState:
         """One document (new, or a new version): encoded, then its rows inserted and its earlier ones deleted."""
         started = time.perf_counter()
         phase("chunking")
@@ -173,7 +171,7 @@ def _unit_rows(passages: Sequence[PreparedPassage]) -> list[int]:
 
 
 def _encode(prepared: Sequence[tuple[Document, Sequence[PreparedPassage]]], cache: dict, encoder: Encoder,
-            progress: Progress, should_stop: Callable[[], bool]) -> dict[str, np.ndarray]:
+            progress: Progress, should_stop: ShouldStop) -> dict[str, np.ndarray]:
     """doc id → its vectors in vector-input order; cached ones reused by key, the others encoded in batches."""
     texts: dict[str, str] = {}
     for _, passages in prepared:

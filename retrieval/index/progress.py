@@ -1,0 +1,25 @@
+"""How a long index write reports and stops: the progress, phase and should-stop callables, their no-op defaults, and
+the exception a cancelled write raises (the index stays as it was)."""
+from __future__ import annotations
+
+from typing import Callable
+
+Progress = Callable[[float, str], None]       # (fraction 0..1, message for users)
+Phase = Callable[[str], None]                 # "chunking" / "encoding"
+ShouldStop = Callable[[], bool]               # asked between batches
+
+
+class IndexingCancelled(Exception):
+    """Raised inside a build at a batch boundary when its job was cancelled; the index stays as it was."""
+
+
+def no_progress(fraction: float, message: str) -> None:
+    pass
+
+
+def no_phase(name: str) -> None:
+    pass
+
+
+def never_stop() -> bool:
+    return False
