@@ -13,18 +13,42 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Mapping, Protocol
 
 from retrieval.corpus.files import SETTINGS_FILES, corpus_files, sha256_bytes
 from retrieval.errors import RetrievalError
-
-if TYPE_CHECKING:
-    from retrieval.engine import SearchEngine
 
 log = logging.getLogger(__name__)
 WATCHER_USER = "watcher"
 
 Signature = tuple[int, int]              # (size, mtime_ns)
+
+
+class Job(Protocol):
+    job_id: str
+
+
+class JobQueue(Protocol):
+    """The calls the watcher makes on the indexing queue (retrieval.jobs.IndexingQueue)."""
+
+    def pending_docs(self) -> set[str]: ...
+    def add(self, path: Path, user: str = "") -> Job: ...
+    def replace(self, path: Path, user: str = "") -> Job: ...
+    def delete(self, doc_id: str, user: str = "") -> Job: ...
+    def rebuild(self, user: str = "") -> Job: ...
+
+
+class WatchedIndex(Protocol):
+    """What the watcher reads of the index it keeps up to date (the engine is one)."""
+
+    corpus_dir: Path
+    indexing: JobQueue
+
+    @property
+    def manifest(self) -> Mapping: ...          # "corpus": file name → sha256 of what the index holds
+
+    @property
+    def documents(self) -> Mapping: ...         # doc id → document of the index
 
 
 # A file must be this old (by modification time) before the watcher queues it: a write still going on, or an
@@ -35,7 +59,7 @@ SETTLE_SECONDS = 2.0
 class CorpusWatcher:
     """Queues add / replace / delete / rebuild jobs on `engine.indexing` for changes made outside the app."""
 
-    def __init__(self, engine: "SearchEngine", interval: float = 1.0):
+    def __init__(self, engine: WatchedIndex, interval: float = 1.0):
         self.engine = engine
         self.interval = interval
         self._settled: dict[str, Signature] = {}     # what was last acted on (or found already indexed)
