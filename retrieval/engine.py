@@ -34,8 +34,9 @@ from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  
 from retrieval.ingest.readers import READER_VERSION
 from retrieval.ingest.metadata import load_overrides, remove_override, save_override
 from retrieval.search.retrievers import Retriever
+from retrieval.index.state import IndexState, section_years  # noqa: F401
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
-                                       SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
+                                       SENTENCE_WEIGHT, YEAR_BONUS, SearchPipeline)
 from retrieval.text.tokenizer import TOKENIZER_NAME
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Callable
 
 from retrieval.errors import RetrievalError
-from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop
+from retrieval.index.progress import IndexingCancelled
 
 log = logging.getLogger(__name__)
 # apply(kind, target, progress=, phase=, should_stop=) -> the message of a finished job; raises IndexingCancelled

@@ -30,11 +30,11 @@ from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
 from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.index.dense import SENTENCE_WEIGHT
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
+from retrieval.index.state import IndexState
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.ingest.metadata import load_overrides
-from retrieval.search.orgs import organisation_names
-from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
+from retrieval.ingest.metadata import load_overrides, organisation_names
 from retrieval.text.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Chunk, Document
 

@@ -311,7 +311,7 @@ class MilvusBackend:
         expected = sum(1 + len(p.units) for p in passages)
         if vectors is not None and len(vectors) != expected:
             raise ValueError(f"document {document.doc_id!r} needs {expected} vectors, got {len(vectors)}")
-        from retrieval.search.pipeline import section_years
+        from retrieval.index.state import section_years
 
         replacing = document.doc_id in self._documents
         if replacing:
@@ -424,7 +424,7 @@ class MilvusBackend:
         """(1 - w) · passage cosine + w · best sentence cosine, as the local dense leg (retrieval.index.dense):
         candidates are the best 2·k passages and 8·k sentences; a passage found only by its own vector gets
         the lowest sentence cosine returned."""
-        from retrieval.search.pipeline import SENTENCE_WEIGHT
+        from retrieval.index.dense import SENTENCE_WEIGHT
 
         live = len(self._encoded)
         if live == 0 or k <= 0:

@@ -417,6 +417,16 @@ def doc_number_of(text: str, fields: Mapping[str, str]) -> str:
     return re.sub(r"\s+", "", match.group()) if match else ""
 
 
+def organisation_names(meta: DocumentMeta) -> list[str]:
+    """Names a user may type for a document's organisation: the short name and the aliases."""
+    out = []
+    for name in (meta.org, *meta.aliases):
+        name = re.sub(r"（.*?）|\(.*?\)", "", name).strip()
+        if len(name) >= 2 and "某" not in name and "未识别" not in name:
+            out.append(name)
+    return out
+
+
 # --- kind, period, years ---------------------------------------------------------------------------------------
 
 def kind_of(title: str) -> str:

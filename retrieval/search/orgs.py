@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from retrieval.ingest.metadata import organisation_names
 from retrieval.types import DocumentMeta
 
 # Suffixes that make a phrase an organisation of this domain: 火星街道, 桃源镇, 舒城经济开发区.
@@ -23,16 +24,6 @@ _NAME_FLAGS = set("nsjxfdbg")
 # Generic words that can stand before a suffix without naming a place: 国家高新区, 代表镇政府, 省级开发区.
 _GENERIC_WORDS = {"国家", "全国", "省级", "市级", "县级", "区级", "各级", "代表", "人民", "政府", "经济", "所在", "周边",
                   "相关", "其他", "重点", "特色", "示范", "城市", "农村", "社区"}
-
-
-def organisation_names(meta: DocumentMeta) -> list[str]:
-    """Names a user may type for a document's organisation: the short name and the aliases."""
-    out = []
-    for name in (meta.org, *meta.aliases):
-        name = re.sub(r"（.*?）|\(.*?\)", "", name).strip()
-        if len(name) >= 2 and "某" not in name and "未识别" not in name:
-            out.append(name)
-    return out
 
 
 @dataclass(frozen=True)

@@ -5,27 +5,23 @@ interface, retrieval.index.backend.IndexBackend; the encoder; the answer step); 
 """
 from __future__ import annotations
 
-import re
+import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import Callable, Generic, Mapping, TypeVar
+from dataclasses import replace
+from typing import Callable, Mapping
 
 import numpy as np
 
 from retrieval.answer.select import CANDIDATE_PASSAGES, extract_answer
 from retrieval.search.fusion import RRF_K
-from retrieval.index.backend import IndexBackend, LocalSegmentBackend
-from retrieval.index.local import SegmentIndex
+from retrieval.index.dense import SENTENCE_WEIGHT  # noqa: F401  (kept importable from here)
+from retrieval.index.state import IndexState, Memo, section_years  # noqa: F401  (kept importable from here)
 from retrieval.search.orgs import OrganisationMatcher
 from retrieval.text.normalize import normalize_question
 from retrieval.search.query import analyze_query, strip_organisations
 from retrieval.search.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from retrieval.text.tokenizer import JiebaTokenizer
-from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
-
-K = TypeVar("K")
-V = TypeVar("V")
+from retrieval.types import AskResult, Hit, QueryAnalysis
 
 CANDIDATES_PER_LEG = 50
 # Query-aware preferences, in units of the RRF score (rank 1 of one leg is 1/61 ≈ 0.016):
@@ -34,106 +30,24 @@ ORG_BONUS = 0.05
 YEAR_BONUS = 0.02
 PERIOD_BONUS = 0.02
 LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
-# The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
-# a 200-character passage about several things is found by the one sentence that matches.
-SENTENCE_WEIGHT = 0.5
 # A question is encoded on one of these threads while it is analysed and searched by BM25, which need no vector
 # (the encoder's C engine releases the GIL); more threads than questions asked at once on this kind of machine.
 _QUERY_ENCODING = ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-encoding")
 
 
-def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
-    """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part), else the plan's."""
-    years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
-    return tuple(sorted(years)) or document.meta.years
+_MATCHERS: "weakref.WeakKeyDictionary[IndexState, OrganisationMatcher]" = weakref.WeakKeyDictionary()
+_MATCHERS_LOCK = threading.Lock()
 
 
-class Memo(Generic[K, V]):
-    """key → value, each computed on its first lookup and kept (a snapshot never changes). Two threads may
-    compute the same value at once; both get it."""
-
-    def __init__(self, compute: Callable[[K], V]):
-        self._compute, self._values = compute, {}
-
-    def __getitem__(self, key: K) -> V:
-        try:
-            return self._values[key]
-        except KeyError:
-            value = self._values[key] = self._compute(key)
-            return value
-
-
-@dataclass(frozen=True, eq=False)
-class IndexState:
-    """One immutable snapshot: the index store's view, the tokenizer it was built with, and its manifest.
-
-    `index` is the local segments snapshot (None on a remote backend); `remote` a remote backend (Milvus).
-    The pipeline reads either through `backend`.
-    """
-
-    manifest: dict
-    index: SegmentIndex | None
-    tokenizer: JiebaTokenizer
-    terms: tuple[str, ...] = ()
-    remote: IndexBackend | None = None
-
-    @cached_property
-    def backend(self) -> IndexBackend:
-        return self.remote if self.remote is not None else LocalSegmentBackend.over(self.index)
-
-    @cached_property
-    def documents(self) -> dict[str, Document]:
-        return self.backend.documents()
-
-    @cached_property
-    def chunks(self) -> dict[str, Chunk]:
-        return self.backend.chunks()
-
-    @property
-    def dense_pending(self) -> tuple[str, ...]:
-        """Documents whose vectors are being encoded (a remote backend only ever holds encoded documents)."""
-        return self.index.dense_pending if self.index is not None else ()
-
-    @cached_property
-    def chunk_years(self) -> "Memo[str, tuple[int, ...]]":
-        """Years each passage is about, worked out for the passages a question reaches (not all 1M at once)."""
-        def years(chunk_id: str) -> tuple[int, ...]:
-            chunk = self.chunks[chunk_id]
-            return section_years(chunk, self.documents[chunk.doc_id])
-        return Memo(years)
-
-    @cached_property
-    def organisation_names(self) -> dict[str, DocumentMeta]:
-        return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
-
-    @cached_property
-    def org_matcher(self) -> OrganisationMatcher:
-        """Every document's organisation names in one automaton, built once per snapshot."""
-        return OrganisationMatcher(self.organisation_names)
-
-    @cached_property
-    def document_years(self) -> "Memo[str, frozenset[int]]":
-        """Years each document covers: its own and those its sections are about (a 总结 part and a 计划 part)."""
-        def years(doc_id: str) -> frozenset[int]:
-            found = set(self.documents[doc_id].meta.years)
-            for chunk_id in self.chunk_ids_by_document.get(doc_id, ()):
-                found.update(self.chunk_years[chunk_id])
-            return frozenset(found)
-        return Memo(years)
-
-    @cached_property
-    def chunk_ids_by_document(self) -> dict[str, list[str]]:
-        """The live passages of each document, read from the segments' columns (no passage object is built)."""
-        by_document: dict[str, list[str]] = {}
-        if self.index is not None:
-            for segment in self.index.segments:
-                for chunk_id, doc_id, live in zip(segment.chunk_ids, segment.passage_doc_ids, self.index.live(segment)):
-                    if live:
-                        by_document.setdefault(doc_id, []).append(chunk_id)
-        else:
-            for chunk_id, chunk in self.chunks.items():
-                by_document.setdefault(chunk.doc_id, []).append(chunk_id)
-        return by_document
+def org_matcher(state: IndexState) -> OrganisationMatcher:
+    """Every document's organisation names in one automaton, built once per snapshot."""
+    with _MATCHERS_LOCK:
+        matcher = _MATCHERS.get(state)
+    if matcher is None:
+        matcher = OrganisationMatcher({doc_id: doc.meta for doc_id, doc in state.documents.items()})
+        with _MATCHERS_LOCK:
+            matcher = _MATCHERS.setdefault(state, matcher)
+    return matcher
 
 
 class SearchPipeline:
@@ -169,7 +83,7 @@ class SearchPipeline:
         return encode
 
     def analyze(self, question: str, with_asked_noun: bool = True) -> QueryAnalysis:
-        return analyze_query(question, matcher=self.state.org_matcher, with_asked_noun=with_asked_noun)
+        return analyze_query(question, matcher=org_matcher(self.state), with_asked_noun=with_asked_noun)
 
     def _unit_similarity(self, question: str, candidates: list[Hit]):
         """Cosine of the question to each answer unit of the passages the answer step reads (fetched in one call)."""
@@ -238,7 +152,7 @@ class SearchPipeline:
         if with_answer and fused:
             candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
             if candidates:
-                content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
+                content = state.tokenizer(strip_organisations(question, matcher=org_matcher(state)))
                 scale = state.manifest["dense"]["query_unit_similarity"]
                 answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
