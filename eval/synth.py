@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 from retrieval.ingest.chunking import ChunkingConfig, chunk_document
 from retrieval.corpus.files import corpus_files, load_document
 from retrieval.ingest.headings import CLOSERS, SENTENCE_END, match_marker
-from retrieval.ingest.metadata import load_overrides
+from retrieval.corpus.overrides import load_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"

@@ -32,7 +32,7 @@ from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldS
 from retrieval.jobs import IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import READER_VERSION
-from retrieval.ingest.metadata import load_overrides, remove_override, save_override
+from retrieval.corpus.overrides import load_overrides, remove_override, save_override
 from retrieval.search.retrievers import Retriever
 from retrieval.index.state import IndexState, section_years  # noqa: F401
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401

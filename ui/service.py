@@ -24,7 +24,7 @@ from retrieval.search.conversation import resolve_followup
 from retrieval.corpus.files import sha256_bytes
 from retrieval.errors import BackendUnavailable, InvalidQuery, RetrievalError
 from retrieval.ingest.cleaning import clean_text
-from retrieval.ingest.metadata import load_overrides, save_override
+from retrieval.corpus.overrides import load_overrides, save_override
 from retrieval.search.query import organisation_names
 from retrieval.corpus.trash import Trash, TrashEntry, TrashError
 from retrieval.types import Answer, DocumentMeta

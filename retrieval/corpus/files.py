@@ -8,7 +8,8 @@ from pathlib import Path
 from retrieval.errors import IngestError, RetrievalError
 from retrieval.ingest.cleaning import clean_text
 from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_bytes
-from retrieval.ingest.metadata import METADATA_FILE, apply_overrides, derive_metadata, load_overrides
+from retrieval.corpus.overrides import METADATA_FILE, apply_overrides, load_overrides
+from retrieval.ingest.metadata import derive_metadata
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE
 from retrieval.types import Document
 

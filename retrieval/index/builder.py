@@ -34,7 +34,8 @@ from retrieval.index.dense import SENTENCE_WEIGHT
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.index.state import IndexState
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.ingest.metadata import load_overrides, organisation_names
+from retrieval.corpus.overrides import load_overrides
+from retrieval.ingest.metadata import organisation_names
 from retrieval.text.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Chunk, Document
 

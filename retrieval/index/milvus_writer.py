@@ -23,7 +23,8 @@ from retrieval.index.milvus import BM25_B, BM25_K1, HNSW_EF_CONSTRUCTION, HNSW_M
 from retrieval.index.state import IndexState
 from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.ingest.metadata import load_overrides, organisation_names
+from retrieval.corpus.overrides import load_overrides
+from retrieval.ingest.metadata import organisation_names
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document
 

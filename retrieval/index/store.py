@@ -69,10 +69,6 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def text_key(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
 def read_manifest(index_dir: Path) -> dict | None:
     path = index_dir / MANIFEST
     if not path.exists():

@@ -1,10 +1,11 @@
 """From documents to passages: chunks with the tokens BM25 indexes and the sentences the encoder reads."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
-from retrieval.answer.select import answer_units
 from retrieval.ingest.chunking import ChunkingConfig, chunk_document
+from retrieval.ingest.units import answer_units
 from retrieval.text.tokenizer import Tokenizer
 from retrieval.types import Chunk, Document
 
@@ -25,6 +26,11 @@ class PreparedPassage:
         return [encoded_text(self.chunk)] + [self.chunk.text[s:e] for s, e in self.units]
 
 
+def text_key(text: str) -> str:
+    """The key of an encoder input: its vector is stored under it and reused for the same text."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
 def indexed_text(document: Document, chunk: Chunk) -> str:
     """What BM25 sees: the document title and section path give a passage its context words."""
     return f"{document.meta.title}\n{' '.join(chunk.section_path)}\n{chunk.text}"
@@ -36,8 +42,6 @@ def encoded_text(chunk: Chunk) -> str:
 
 
 def prepare_passages(document: Document, chunking: ChunkingConfig, tokenize: Tokenizer) -> list[PreparedPassage]:
-    from retrieval.index.store import text_key
-
     passages = []
     for chunk in chunk_document(document.doc_id, document.text, chunking):
         units = answer_units(chunk.text)

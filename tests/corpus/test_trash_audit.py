@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from retrieval.corpus.audit import AuditLog
-from retrieval.ingest.metadata import load_overrides, remove_override, save_override
+from retrieval.corpus.overrides import load_overrides, remove_override, save_override
 from retrieval.corpus.trash import Trash, TrashError
 from tests.app_server import ROOT
 from tests.fake_indexing import ImmediateQueue

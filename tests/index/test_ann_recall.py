@@ -21,7 +21,7 @@ CACHE = Path(os.environ.get("RETRIEVAL_ANN_VECTORS", "/tmp/retrieval-ann-recall-
 
 def _sentences(count: int, directory: Path) -> list[str]:
     from eval.synth import generate
-    from retrieval.answer.select import answer_units
+    from retrieval.ingest.units import answer_units
     from retrieval.ingest.chunking import ChunkingConfig, chunk_document
     from retrieval.corpus.files import corpus_files, load_document
 
