@@ -35,6 +35,7 @@ from retrieval.ingest.readers import READER_VERSION
 from retrieval.corpus.overrides import load_overrides, remove_override, save_override
 from retrieval.search.retrievers import Retriever
 from retrieval.index.state import IndexState, section_years  # noqa: F401
+from retrieval.index.writer import WRITERS, IndexWriter, index_writer
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
                                        SENTENCE_WEIGHT, YEAR_BONUS, SearchPipeline)
 from retrieval.text.tokenizer import TOKENIZER_NAME
@@ -42,7 +43,7 @@ from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit,
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
 log = logging.getLogger(__name__)
-BACKENDS = ("local", "milvus")
+BACKENDS = tuple(WRITERS)
 
 
 
@@ -73,8 +74,8 @@ class SearchEngine:
                  chunking: ChunkingConfig, leg_weights: dict[str, float] | None = None,
                  writer_lock: store.IndexWriterLock | None = None, notes: tuple[str, ...] = (), writer=None):
         self.corpus_dir = Path(corpus_dir)
-        # What writes the index: retrieval.index.builder (local segments) or a MilvusWriter; the same calls.
-        self._writer = writer or builder
+        # What writes the index, whatever the backend (retrieval.index.writer.IndexWriter).
+        self._writer: IndexWriter = writer or index_writer("local")
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
         self.index_dir = Path(index_dir)
         self.encoder = encoder
@@ -110,17 +111,24 @@ class SearchEngine:
             raise ValueError(f"encoder_pool must be a whole number of instances >= 1, got {encoder_pool!r}")
         corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
         backend, milvus_uri, collection = backend_settings(backend, milvus_uri, index_dir, collection)
-        if backend == "milvus":
-            from retrieval.index.milvus import MilvusBackend
+        writer = index_writer(backend, milvus_uri, collection)
 
-            remote = MilvusBackend.open(milvus_uri, collection)    # fails at once when the server is unreachable
-        if not isinstance(encoder, Encoder):
+        def load() -> Encoder:
+            if isinstance(encoder, Encoder):
+                return encoder
             spec = encoder or DEFAULT_ENCODER
-            encoder = (load_encoder(spec) if encoder_pool == 1
-                       else EncoderPool(lambda: load_encoder(spec), encoder_pool))
-        if backend == "milvus":
-            return cls._open_milvus(remote, milvus_uri, collection, corpus_dir, index_dir, encoder, rebuild,
-                                    progress, chunking, leg_weights)
+            return load_encoder(spec) if encoder_pool == 1 else EncoderPool(lambda: load_encoder(spec), encoder_pool)
+
+        opener = {"local": cls._open_local, "milvus": cls._open_milvus}[writer.name]
+        return opener(writer, corpus_dir, index_dir, load, rebuild, progress, chunking, leg_weights)
+
+    @classmethod
+    def _open_local(cls, writer: IndexWriter, corpus_dir: Path, index_dir: Path, load: Callable[[], Encoder],
+                    rebuild: str, progress: Progress, chunking: ChunkingConfig,
+                    leg_weights: dict[str, float] | None) -> "SearchEngine":
+        """open() on the local segments: the manifest decides between loading, syncing changed files and a build;
+        a damaged index is rebuilt, an interrupted swap recovered."""
+        encoder = load()
         lock = store.IndexWriterLock(index_dir)
         notes: list[str] = []
 
@@ -167,8 +175,9 @@ class SearchEngine:
         synced = state is not None
         if state is None:
             with lock:
-                state = cls._build_state(corpus_dir, index_dir, encoder, chunking, progress)
-        engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes))
+                state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress)
+        engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes),
+                     writer=writer)
         if synced and changed:
             engine._sync(progress)               # documents added, changed or removed while no engine was open
         if engine.dense_pending:
@@ -176,14 +185,17 @@ class SearchEngine:
         return engine
 
     @classmethod
-    def _open_milvus(cls, remote, uri: str, collection: str, corpus_dir: Path, index_dir: Path, encoder: Encoder,
+    def _open_milvus(cls, writer: IndexWriter, corpus_dir: Path, index_dir: Path, load: Callable[[], Encoder],
                      rebuild: str, progress: Progress, chunking: ChunkingConfig,
                      leg_weights: dict[str, float] | None) -> "SearchEngine":
         """open() on Milvus: the collections' manifest decides between using them, syncing changed files and
         a full build, as the local manifest does."""
-        from retrieval.index.milvus_writer import MilvusWriter, load_state
+        from retrieval.index.milvus import MilvusBackend
+        from retrieval.index.milvus_writer import load_state
 
-        writer = MilvusWriter(uri, collection)
+        uri, collection = writer.uri, writer.prefix
+        remote = MilvusBackend.open(uri, collection)    # fails at once when the server is unreachable
+        encoder = load()
         manifest = remote.read_manifest() if remote is not None and rebuild != "always" else None
         where = f"Milvus {uri} ({collection}_*)"
         if manifest is not None:
@@ -261,12 +273,6 @@ class SearchEngine:
             raise IndexMismatch(f"index in {index_dir} is damaged ({type(error).__name__}: {error}): "
                                 "rebuild with `python -m retrieval build --force`") from error
 
-    @staticmethod
-    def _build_state(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
-                     progress: Progress, previous: IndexState | None = None, **options) -> IndexState:
-        """A full build of the corpus (see retrieval.index.builder.full_build); call it with the writer lock held."""
-        return builder.full_build(corpus_dir, index_dir, encoder, chunking, progress, previous, **options)
-
     def rebuild(self, progress: Progress = no_progress, *, phase: Phase = no_phase,
                 should_stop: ShouldStop = never_stop) -> None:
         """Re-read the whole corpus directory, learn its dictionary again and swap in the new index
@@ -298,9 +304,7 @@ class SearchEngine:
             except BaseException:
                 self._state = previous
                 raise
-            plan = builder.merge_plan(self._state.index) if self._state.index is not None else []
-            if plan:
-                self._state = builder.merge_segments(self._state, self.index_dir, plan)
+            self._state = self._writer.compact(self._state, self.index_dir)
         finally:
             self._write_lock.release()
 
@@ -356,7 +360,7 @@ class SearchEngine:
             return "索引已重建"
         if kind == "encode":
             phase("encoding")
-            self._change(lambda state, _: builder.finish_encoding(state, self.index_dir, self.encoder, progress,
+            self._change(lambda state, _: self._writer.finish_encoding(state, self.index_dir, self.encoder, progress,
                                                                   should_stop=should_stop), progress)
             return "向量编码完成"
         raise RetrievalError(f"unknown indexing job kind {kind!r}")

@@ -44,8 +44,10 @@ def load_state(backend: MilvusBackend, manifest: dict) -> IndexState:
 
 
 class MilvusWriter:
-    """The engine's writes to one Milvus database (uri) and collection prefix; the same calls as
-    retrieval.index.builder's, each returning the new snapshot."""
+    """The engine's writes to one Milvus database (uri) and collection prefix (an IndexWriter, as LocalWriter is),
+    each returning the new snapshot."""
+
+    name = "milvus"
 
     def __init__(self, uri: str, prefix: str, analyzer: str | None = None):
         self.uri, self.prefix = uri, prefix
@@ -140,6 +142,15 @@ class MilvusWriter:
             state.remote.delete(name)
         return self._changed(state, {**state.manifest["corpus"], name: digest},
                              {**state.manifest.get("skipped", {}), name: reason}, 0.0)
+
+    def finish_encoding(self, state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress,
+                        *, should_stop: ShouldStop = never_stop) -> IndexState:
+        """Nothing to finish: a document's rows are inserted only once all its vectors are encoded."""
+        return state
+
+    def compact(self, state: IndexState, index_dir: Path) -> IndexState:
+        """Nothing to merge here: Milvus compacts its own segments."""
+        return state
 
     def _changed(self, state: IndexState, prints: dict, skipped: dict, seconds: float) -> IndexState:
         backend = state.remote

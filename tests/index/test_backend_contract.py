@@ -1,5 +1,7 @@
 """One contract for every index backend: add / delete / bm25 / dense / fetch / count / flush and the reads
-the pipeline needs (documents, chunks, term_idf, unit_vectors), run on the local segments and on milvus-lite.
+the pipeline needs (documents, chunks, term_idf, unit_vectors), run on the local segments and on milvus-lite;
+and the writers production uses (retrieval.index.writer: build, add, replace, remove, record an unreadable file,
+finish, compact), driven through the same factory as the engine on both backends and read through that contract.
 
 A backend joins by adding its factory to BACKENDS; every test below then runs against it too. The local
 BM25 scores are checked against rank_bm25 over the live passages' tokens; Milvus scores with its own
@@ -7,6 +9,7 @@ analyser and idf, so for it the test checks the ranking against the same referen
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from retrieval.ingest.chunking import ChunkingConfig
 from retrieval.corpus.files import load_document
 from retrieval.encode.encoders import HashingEncoder
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
+from retrieval.index.writer import index_writer
 from retrieval.ingest.passages import prepare_passages
 from retrieval.text.tokenizer import JiebaTokenizer
 from tests.seeds import CORPUS, SEED_001, SEED_002, SEED_004
@@ -221,3 +225,131 @@ def test_flush_makes_changes_durable(backend_pair, prepared):
     before, after = backend.dense(vector, 10), again.dense(vector, 10)
     assert [c for c, _ in after] == [c for c, _ in before]
     assert [s for _, s in after] == pytest.approx([s for _, s in before], abs=1e-6)   # float32 sums may differ in order
+
+
+# ---------------------------------------------------------------------------------------------------- the writers
+# The writes production makes go through an IndexWriter (retrieval.index.writer), never through backend.add:
+# each backend's writer, taken from the same factory the engine uses, is driven through one sequence of changes
+# and its snapshots are read through the backend contract.
+WRITER_BACKENDS = ("local", "milvus")
+WRITER_ENCODER = HashingEncoder(256)
+QUESTION = "拆违任务多少平方米"
+
+
+def _corpus(tmp_path: Path, *names: str) -> Path:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in names:
+        shutil.copy(CORPUS / name, corpus / name)
+    return corpus
+
+
+@pytest.fixture(params=WRITER_BACKENDS)
+def writer_setup(request, tmp_path):
+    """(writer of the backend, corpus directory with two seeds, index directory); Milvus is milvus-lite here."""
+    writer = index_writer(request.param, str(tmp_path / "index.milvus.db"), "writer_contract")
+    assert writer.name == request.param
+    states = []
+    yield writer, _corpus(tmp_path, SEED_001, SEED_002), tmp_path / "index", states
+    remotes = {id(s.remote): s.remote for s in states if s.remote is not None}
+    for remote in remotes.values():
+        remote.close()
+
+
+def _passages_of(state, doc_id: str) -> set[str]:
+    return {chunk_id for chunk_id, chunk in state.chunks.items() if chunk.doc_id == doc_id}
+
+
+def test_a_full_build_holds_every_passage_of_every_readable_document(writer_setup):
+    writer, corpus, index, states = writer_setup
+    state = writer.full_build(corpus, index, WRITER_ENCODER, ChunkingConfig())
+    states.append(state)
+    expected = {name: prepare_passages(load_document(corpus / name), ChunkingConfig(), state.tokenizer)
+                for name in (SEED_001, SEED_002)}
+    assert set(state.documents) == {SEED_001, SEED_002}
+    assert set(state.chunks) == {p.chunk.chunk_id for passages in expected.values() for p in passages}
+    assert state.backend.count() == len(state.chunks)
+    assert set(state.manifest["corpus"]) == {SEED_001, SEED_002}
+    top = state.backend.bm25(state.tokenizer(QUESTION), 3)
+    assert top and state.chunks[top[0][0]].doc_id == SEED_001          # 吴淞's plan holds the 拆违 figure
+    target = expected[SEED_002][3].chunk
+    nearest, _ = state.backend.dense(WRITER_ENCODER.encode_queries([target.text])[0], 1)[0]
+    assert nearest == target.chunk_id
+
+
+def test_adding_replacing_and_removing_a_document_change_only_its_passages(writer_setup):
+    # Counts are taken before each change: on Milvus every snapshot reads the same (changed) collections.
+    writer, corpus, index, states = writer_setup
+    built = writer.full_build(corpus, index, WRITER_ENCODER, ChunkingConfig())
+    states.append(built)
+    seeds_count, first = built.backend.count(), _passages_of(built, SEED_001)
+    shutil.copy(CORPUS / SEED_004, corpus / SEED_004)
+    added = writer.add_document(built, corpus, index, corpus / SEED_004, WRITER_ENCODER, ChunkingConfig())
+    states.append(added)
+    assert set(added.documents) == {SEED_001, SEED_002, SEED_004}
+    assert _passages_of(added, SEED_001) == first
+    new = _passages_of(added, SEED_004)
+    assert new and added.backend.count() == seeds_count + len(new)
+    assert added.manifest["corpus"][SEED_004] == added.documents[SEED_004].meta.sha256
+
+    (corpus / SEED_004).write_text("某开发区2021年工作思路\n一、重点工作\n全年新建标准厂房12万平方米。\n", encoding="utf-8")
+    replaced = writer.add_document(added, corpus, index, corpus / SEED_004, WRITER_ENCODER, ChunkingConfig())
+    states.append(replaced)
+    newer = _passages_of(replaced, SEED_004)
+    assert newer and not newer & new
+    assert replaced.backend.count() == seeds_count + len(newer)
+    assert any("12万平方米" in replaced.chunks[c].text for c in newer)
+
+    removed = writer.remove_documents(replaced, corpus, index, [SEED_001])
+    states.append(removed)
+    assert set(removed.documents) == {SEED_002, SEED_004}
+    assert removed.backend.count() == seeds_count - len(first) + len(newer)
+    assert not first & {c for c, _ in removed.backend.bm25(removed.tokenizer(QUESTION), 50)}
+    assert not first & {c for c, _ in removed.backend.dense(WRITER_ENCODER.encode_queries([QUESTION])[0], 50)}
+    assert removed.backend.fetch(sorted(first)) == []
+
+
+def test_an_unreadable_file_leaves_the_index_with_its_reason(writer_setup):
+    writer, corpus, index, states = writer_setup
+    built = writer.full_build(corpus, index, WRITER_ENCODER, ChunkingConfig())
+    states.append(built)
+    recorded = writer.record_unreadable(built, index, SEED_002, "0" * 64, "无法读取：测试")
+    states.append(recorded)
+    assert set(recorded.documents) == {SEED_001}
+    assert recorded.manifest["skipped"][SEED_002] == "无法读取：测试"
+    assert recorded.manifest["corpus"][SEED_002] == "0" * 64
+
+
+def test_finishing_and_compacting_a_complete_index_change_no_answer(writer_setup):
+    writer, corpus, index, states = writer_setup
+    built = writer.full_build(corpus, index, WRITER_ENCODER, ChunkingConfig())
+    states.append(built)
+    finished = writer.finish_encoding(built, index, WRITER_ENCODER)
+    compacted = writer.compact(finished, index)
+    states += [finished, compacted]
+    tokens = built.tokenizer(QUESTION)
+    assert compacted.backend.bm25(tokens, 10) == built.backend.bm25(tokens, 10)
+    assert compacted.dense_pending == ()
+
+
+def test_both_writers_index_the_same_passages_after_the_same_changes(tmp_path):
+    held = {}
+    try:
+        for backend in WRITER_BACKENDS:
+            root = tmp_path / backend
+            root.mkdir()
+            corpus = _corpus(root, SEED_001, SEED_002)
+            writer = index_writer(backend, str(root / "index.milvus.db"), "writer_parity")
+            state = writer.full_build(corpus, root / "index", WRITER_ENCODER, ChunkingConfig())
+            shutil.copy(CORPUS / SEED_004, corpus / SEED_004)
+            state = writer.add_document(state, corpus, root / "index", corpus / SEED_004, WRITER_ENCODER,
+                                        ChunkingConfig())
+            held[backend] = writer.remove_documents(state, corpus, root / "index", [SEED_002])
+        local, milvus = held["local"], held["milvus"]
+        assert set(local.chunks) == set(milvus.chunks)
+        assert {d: doc.meta for d, doc in local.documents.items()} == {d: doc.meta for d, doc in milvus.documents.items()}
+        assert local.terms == milvus.terms
+    finally:
+        for state in held.values():
+            if state.remote is not None:
+                state.remote.close()
