@@ -28,7 +28,8 @@ from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, loa
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
-from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.index.progress import (IndexingCancelled, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
+                                      no_progress, no_timing)
 from retrieval.jobs import IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import READER_VERSION
@@ -94,7 +95,7 @@ class SearchEngine:
              encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = no_progress,
              chunking: ChunkingConfig = ChunkingConfig(),
              leg_weights: dict[str, float] | None = None, encoder_pool: int = 1, backend: str | None = None,
-             milvus_uri: str | None = None, collection: str | None = None) -> "SearchEngine":
+             milvus_uri: str | None = None, collection: str | None = None, timing: Timing = no_timing) -> "SearchEngine":
         """Load the index, or build it. rebuild: "auto" (when missing or stale), "always", or "never".
 
         backend: "local" (default) or "milvus" (also RETRIEVAL_BACKEND); milvus_uri: a `.db` path (milvus-lite)
@@ -104,6 +105,7 @@ class SearchEngine:
         leg_weights: RRF weight of each leg, {"bm25": 1.0, "dense": 1.0} by default.
         encoder_pool: with an encoder named by a string, how many instances of it answer questions in
         parallel (an EncoderPool); 1 shares one instance (on 2 cores a pool measured no faster).
+        timing: given to a full build, which times its stages in it (see IndexWriter.full_build).
         """
         if rebuild not in ("auto", "always", "never"):
             raise ValueError(f"rebuild must be 'auto', 'always' or 'never', got {rebuild!r}")
@@ -120,12 +122,12 @@ class SearchEngine:
             return load_encoder(spec) if encoder_pool == 1 else EncoderPool(lambda: load_encoder(spec), encoder_pool)
 
         opener = {"local": cls._open_local, "milvus": cls._open_milvus}[writer.name]
-        return opener(writer, corpus_dir, index_dir, load, rebuild, progress, chunking, leg_weights)
+        return opener(writer, corpus_dir, index_dir, load, rebuild, progress, chunking, leg_weights, timing)
 
     @classmethod
     def _open_local(cls, writer: IndexWriter, corpus_dir: Path, index_dir: Path, load: Callable[[], Encoder],
                     rebuild: str, progress: Progress, chunking: ChunkingConfig,
-                    leg_weights: dict[str, float] | None) -> "SearchEngine":
+                    leg_weights: dict[str, float] | None, timing: Timing = no_timing) -> "SearchEngine":
         """open() on the local segments: the manifest decides between loading, syncing changed files and a build;
         a damaged index is rebuilt, an interrupted swap recovered."""
         encoder = load()
@@ -175,7 +177,7 @@ class SearchEngine:
         synced = state is not None
         if state is None:
             with lock:
-                state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress)
+                state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress, timing=timing)
         engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes),
                      writer=writer)
         if synced and changed:
@@ -187,7 +189,7 @@ class SearchEngine:
     @classmethod
     def _open_milvus(cls, writer: IndexWriter, corpus_dir: Path, index_dir: Path, load: Callable[[], Encoder],
                      rebuild: str, progress: Progress, chunking: ChunkingConfig,
-                     leg_weights: dict[str, float] | None) -> "SearchEngine":
+                     leg_weights: dict[str, float] | None, timing: Timing = no_timing) -> "SearchEngine":
         """open() on Milvus: the collections' manifest decides between using them, syncing changed files and
         a full build, as the local manifest does."""
         from retrieval.index.milvus import MilvusBackend
@@ -213,7 +215,7 @@ class SearchEngine:
             if remote is not None:
                 remote.close()
             with lock:
-                state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress)
+                state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress, timing=timing)
         else:
             state = load_state(remote, manifest)
         engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, writer=writer)

@@ -29,7 +29,8 @@ from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, lo
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
-from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.index.progress import (IndexingCancelled, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
+                                      no_progress, no_timing)
 from retrieval.index.dense import SENTENCE_WEIGHT
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.index.state import IndexState
@@ -332,7 +333,8 @@ def _prepared(documents: list[Document], chunking: ChunkingConfig, tokenizer: Ji
 def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
                progress: Progress = no_progress, previous: IndexState | None = None, *,
                publish: Callable[[IndexState], None] | None = None, phase: Phase = no_phase,
-               should_stop: ShouldStop = never_stop, exclude: frozenset[str] = frozenset()) -> IndexState:
+               should_stop: ShouldStop = never_stop, exclude: frozenset[str] = frozenset(),
+               timing: Timing = no_timing) -> IndexState:
     """Read, clean and chunk the corpus (without the `exclude` documents), learn its dictionary, write segments.
 
     Call it with the writer lock held. Documents are tokenised segment by segment; only vectors whose input
@@ -341,13 +343,15 @@ def full_build(corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: Ch
     started = time.perf_counter()
     phase("chunking")
     progress(0.0, "读取文档")
-    prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
-    if len(prints) >= PARALLEL_MIN_DOCUMENTS and BUILD_WORKERS > 1:
-        documents, skipped = _read_in_parallel(corpus_dir, exclude)
-    else:
-        loaded = load_corpus(corpus_dir)
-        documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
-        skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
+    with timing("fingerprint"):
+        prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
+    with timing("read_clean"):
+        if len(prints) >= PARALLEL_MIN_DOCUMENTS and BUILD_WORKERS > 1:
+            documents, skipped = _read_in_parallel(corpus_dir, exclude)
+        else:
+            loaded = load_corpus(corpus_dir)
+            documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
+            skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
     progress(0.1, f"已读取 {len(documents)} 篇文档")
     names = [n for d in documents.values() for n in organisation_names(d.meta)]
     terms = learn_terms((d.text for d in documents.values()),

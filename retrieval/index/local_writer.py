@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 from retrieval.encode.encoders import Encoder
 from retrieval.index import builder
-from retrieval.index.progress import Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.index.progress import Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
 from retrieval.index.state import IndexState
 from retrieval.ingest.chunking import ChunkingConfig
 
@@ -19,9 +19,9 @@ class LocalWriter:
     def full_build(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
                    progress: Progress = no_progress, previous: IndexState | None = None, *,
                    publish: Callable[[IndexState], None] | None = None, phase: Phase = no_phase, should_stop: ShouldStop = never_stop,
-                   exclude: frozenset[str] = frozenset()) -> IndexState:
+                   exclude: frozenset[str] = frozenset(), timing: Timing = no_timing) -> IndexState:
         return builder.full_build(corpus_dir, index_dir, encoder, chunking, progress, previous, publish=publish,
-                                  phase=phase, should_stop=should_stop, exclude=exclude)
+                                  phase=phase, should_stop=should_stop, exclude=exclude, timing=timing)
 
     def add_document(self, state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
                      chunking: ChunkingConfig, progress: Progress = no_progress, *, publish: Callable[[IndexState], None] | None = None,

@@ -21,7 +21,8 @@ from retrieval.errors import IndexMismatch, RetrievalError
 from retrieval.index import builder
 from retrieval.index.milvus import BM25_B, BM25_K1, HNSW_EF_CONSTRUCTION, HNSW_M, MilvusBackend, is_lite
 from retrieval.index.state import IndexState
-from retrieval.index.progress import IndexingCancelled, Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.index.progress import (IndexingCancelled, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
+                                      no_progress, no_timing)
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.corpus.overrides import load_overrides
 from retrieval.ingest.metadata import organisation_names
@@ -58,7 +59,7 @@ class MilvusWriter:
                    publish: Callable[[IndexState], None] | None = None,
                    phase: Phase = no_phase,
                    should_stop: ShouldStop = never_stop,
-                   exclude: frozenset[str] = frozenset()) -> IndexState:
+                   exclude: frozenset[str] = frozenset(), timing: Timing = no_timing) -> IndexState:
         """New collections from the whole corpus. Vectors of a local index in `index_dir` built with the same
         encoder are reused by input-text key; the rest are encoded."""
         if builder.PASSAGE_VECTORS != "encoded":
@@ -66,10 +67,12 @@ class MilvusWriter:
         started = time.perf_counter()
         phase("chunking")
         progress(0.0, "读取文档")
-        prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
-        loaded = load_corpus(corpus_dir)
-        documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
-        skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
+        with timing("fingerprint"):
+            prints = {name: digest for name, digest in fingerprint(corpus_dir).items() if name not in exclude}
+        with timing("read_clean"):
+            loaded = load_corpus(corpus_dir)
+            documents = {doc_id: d for doc_id, d in loaded.documents.items() if doc_id not in exclude}
+            skipped = {name: reason for name, reason in loaded.errors.items() if name not in exclude}
         names = [n for d in documents.values() for n in organisation_names(d.meta)]
         terms = learn_terms((d.text for d in documents.values()),
                             extra=[*names, *_read_terms(corpus_dir / USER_DICTIONARY_FILE)])

@@ -2,11 +2,13 @@
 the exception a cancelled write raises (the index stays as it was)."""
 from __future__ import annotations
 
-from typing import Callable
+import contextlib
+from typing import Callable, ContextManager
 
 Progress = Callable[[float, str], None]       # (fraction 0..1, message for users)
 Phase = Callable[[str], None]                 # "chunking" / "encoding"
 ShouldStop = Callable[[], bool]               # asked between batches
+Timing = Callable[[str], ContextManager]      # a build stage's name → the context it runs in (the bench times them)
 
 
 class IndexingCancelled(Exception):
@@ -23,3 +25,7 @@ def no_phase(name: str) -> None:
 
 def never_stop() -> bool:
     return False
+
+
+def no_timing(stage: str) -> ContextManager:
+    return contextlib.nullcontext()

@@ -10,7 +10,7 @@ from typing import Callable, Protocol, Sequence
 
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import RetrievalError
-from retrieval.index.progress import Phase, Progress, ShouldStop, never_stop, no_phase, no_progress
+from retrieval.index.progress import Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
 from retrieval.index.state import IndexState
 from retrieval.ingest.chunking import ChunkingConfig
 
@@ -25,8 +25,9 @@ class IndexWriter(Protocol):
     def full_build(self, corpus_dir: Path, index_dir: Path, encoder: Encoder, chunking: ChunkingConfig,
                    progress: Progress = no_progress, previous: IndexState | None = None, *,
                    publish: Publish | None = None, phase: Phase = no_phase, should_stop: ShouldStop = never_stop,
-                   exclude: frozenset[str] = frozenset()) -> IndexState:
-        """The whole corpus (without `exclude`) read, its dictionary learned, written; unchanged vectors reused."""
+                   exclude: frozenset[str] = frozenset(), timing: Timing = no_timing) -> IndexState:
+        """The whole corpus (without `exclude`) read, its dictionary learned, written; unchanged vectors reused.
+        `timing(stage)` wraps the "fingerprint" and "read_clean" stages (the bench times them)."""
 
     def add_document(self, state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
                      chunking: ChunkingConfig, progress: Progress = no_progress, *, publish: Publish | None = None,

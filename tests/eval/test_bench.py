@@ -135,3 +135,23 @@ def test_questions_are_encoded_by_the_query_encoder_and_documents_by_the_index_e
     assert (both.encode_documents(["甲乙"]) == documents.encode_documents(["甲乙"])).all()
     with pytest.raises(ValueError, match="hashing:16"):
         QueriesEncodedBy(HashingEncoder(8), HashingEncoder(16))
+
+
+def test_a_build_times_its_own_stages_through_the_timing_hook(tmp_path):
+    """The bench gives SearchEngine.open a timing hook; the build runs its fingerprint and read stages in it."""
+    import shutil
+
+    from retrieval.encode.encoders import HashingEncoder
+    from retrieval.engine import SearchEngine
+    from tests.seeds import CORPUS, SEED_001, SEED_002
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (SEED_001, SEED_002):
+        shutil.copy(CORPUS / name, corpus / name)
+    timer = StageTimer()
+    SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(64), timing=timer.stage).close()
+    assert timer.get("fingerprint") is not None and timer.get("read_clean") > 0
+    opened_again = StageTimer()
+    SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(64), timing=opened_again.stage).close()
+    assert opened_again.seconds == {}                # a current index is loaded, not built
