@@ -39,99 +39,12 @@ QUESTION_CONCURRENCY = 4 * (os.cpu_count() or 2)
 STATUS_POLL_SECONDS = 2.0
 ANSWER_CACHE_SIZE = 2048        # results of the current index snapshot; emptied whenever the index changes
 
-# Event delegation on the chat element: its content is replaced on every answer, the element is not.
-# After an answer the chat scrolls (inside its own box) to the top of the newest turn, where the answer is.
-CHAT_JS = """
-const scroller = () => {
-  for (let node = element; node && node !== document.body; node = node.parentElement) {
-    const style = getComputedStyle(node);
-    if (/(auto|scroll)/.test(style.overflowY) && node.scrollHeight > node.clientHeight) return node;
-  }
-  return null;
-};
-let shown = 0;
-watch('value', () => {
-  const turns = element.querySelectorAll('.turn');
-  const grew = turns.length > shown;
-  shown = turns.length;
-  const last = turns[turns.length - 1];
-  const box = scroller();
-  if (!grew || !last || !box) return;   // re-rendering (explain toggle) keeps the reader's place
-  box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
-});
-element.addEventListener('click', (event) => {
-  const opener = event.target.closest('[data-open-chunk]');
-  if (!opener || !element.contains(opener)) return;
-  event.preventDefault();
-  element.querySelectorAll('.cite.opened').forEach((card) => card.classList.remove('opened'));
-  const card = opener.closest('.cite');
-  if (card) card.classList.add('opened');
-  trigger('click', {chunk_id: opener.dataset.openChunk, turn: Number(opener.dataset.turn)});
-});
-"""
-# Scroll the document body (not the page) so the cited passage sits near the top of the view.
-DOC_JS = """
-const reveal = () => {
-  const body = element.querySelector('.doc-body');
-  const anchor = element.querySelector('#passage-anchor');
-  if (!body || !anchor) return;
-  body.scrollTop = Math.max(0, anchor.offsetTop - body.offsetTop - 48);
-  element.scrollIntoView({block: 'nearest'});
-};
-watch('value', reveal);
-reveal();
-"""
 
-CSS = """
-.gradio-container { max-width: 1400px !important; }
-#chat-log { min-height: 420px; }
-.chat-empty, .panel-msg { color: var(--body-text-color-subdued); padding: 12px; }
-.panel-msg.error { color: #b42318; background: #fef3f2; border-radius: 6px; }
-.panel-msg.ok { color: #067647; background: #ecfdf3; border-radius: 6px; }
-.panel-msg.warn { color: #93370d; background: #fffaeb; border-radius: 6px; }
-.turn { border-bottom: 1px solid var(--border-color-primary); padding: 10px 0 14px; }
-.user-msg { font-weight: 600; margin-bottom: 6px; }
-.user-msg .who { display: inline-block; background: var(--color-accent-soft); border-radius: 4px; padding: 0 6px; margin-right: 8px; }
-.asked { color: var(--body-text-color-subdued); font-size: 0.9em; margin-bottom: 4px; }
-.answer-block { margin: 6px 0 10px; }
-.answer-fact mark.fact { font-size: 1.5em; font-weight: 700; background: #ffe58f; padding: 0 6px; border-radius: 4px; }
-.answer-text { margin-top: 4px; }
-.answer-block.not-found .verdict { font-size: 1.3em; font-weight: 700; color: #b42318; }
-.citations-title { font-weight: 600; margin: 6px 0 4px; }
-.cite { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 6px 0; }
-.cite.is-answer { border-color: #f5b400; }
-.cite.opened { box-shadow: 0 0 0 2px var(--color-accent); }
-.cite-num { font-weight: 700; }
-.cite-title { font-weight: 600; }
-.cite-meta, .cite-path, .cite-rank { color: var(--body-text-color-subdued); font-size: 0.88em; }
-.cite-text { margin: 6px 0; white-space: pre-wrap; line-height: 1.7; }
-.cite-rank { font-family: var(--font-mono); }
-.open-doc { font-size: 0.88em; border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 10px; cursor: pointer; background: var(--button-secondary-background-fill); }
-mark { padding: 0; }
-mark.answer { background: #fff1b8; }
-mark.fact { background: #ffd666; font-weight: 700; }
-mark.term { background: transparent; text-decoration: underline 2px #1677ff; text-underline-offset: 3px; }
-mark.term.answer { background: #fff1b8; }
-mark.term.fact { background: #ffd666; }
-mark.passage { background: #e6f4ff; }
-mark.passage.answer { background: #fff1b8; }
-mark.passage.fact { background: #ffd666; }
-.doc-title { font-weight: 700; font-size: 1.1em; }
-.doc-meta { color: var(--body-text-color-subdued); font-size: 0.88em; margin-bottom: 6px; }
-.doc-body { position: relative; max-height: 72vh; overflow-y: auto; white-space: pre-wrap; line-height: 1.8;
-            border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; }
-.example-q { min-width: 0 !important; }
-.misses .miss { border-bottom: 1px solid var(--border-color-primary); padding: 8px 0; }
-.miss-head { font-weight: 600; }
-.miss-why { color: #93370d; }
-.miss-doc { font-weight: 600; } .miss-path { color: var(--body-text-color-subdued); font-size: 0.88em; }
-.miss-text { font-size: 0.9em; }
-.other-org-tag { background: #f2f4f7; color: #475467; border: 1px solid #d0d5dd; border-radius: 4px; padding: 0 6px; font-size: 0.85em; }
-.cite.other-org { opacity: 0.85; }
-.scope-note { font-weight: 600; color: #93370d; }
-.pending-note { color: #93370d; background: #fffaeb; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 0.9em; }
-table.jobs { width: 100%; font-size: 0.9em; } table.jobs td, table.jobs th { padding: 2px 6px; text-align: left; }
-"""
+# The page's script and styles live in ui/assets/ as the files they are.
+ASSETS = Path(__file__).with_name("assets")
+CHAT_JS = (ASSETS / "chat.js").read_text(encoding="utf-8")     # the chat: open a cited document, scroll to answers
+DOC_JS = (ASSETS / "doc.js").read_text(encoding="utf-8")       # the document view: scroll to the cited passage
+CSS = (ASSETS / "app.css").read_text(encoding="utf-8")
 
 
 def launch_options() -> dict:

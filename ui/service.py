@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval.corpus.atomic import write_bytes_atomic
 from retrieval.corpus.audit import AuditEntry, AuditLog
 from retrieval.search.conversation import resolve_followup
 from retrieval.corpus.files import sha256_bytes
@@ -475,7 +474,7 @@ class EngineService:
         override = load_overrides(self.corpus_dir).get(target, {})
         if name == target:
             entry = self.trash.put(target, "replace", user or "", override, keep_original=True)
-            _write_bytes_atomic(self.corpus_dir / target, data)
+            write_bytes_atomic(self.corpus_dir / target, data)
             job = self.engine.indexing.replace(self.corpus_dir / target, user=user or "")
             doc_id = target
         else:
@@ -576,17 +575,3 @@ class EngineService:
             self.audit.record("metadata", doc_id, meta.sha256, user, aliases_before=list(before.aliases),
                               aliases=list(meta.aliases), years_before=list(before.years), years=list(meta.years))
             return meta
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace a file's bytes: a flushed hidden temporary file in the same folder, then one rename."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=".upload-", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise

@@ -260,3 +260,22 @@ def test_the_documents_table_shows_publication_date_issuer_and_document_number(s
     service.engine.documents[WANLI] = Document(meta, document.text)
     row = next(row for row in service.document_rows() if row[-1] == WANLI)
     assert row[5] == "2021-02-26 · 万里街道办事处 · 万府发〔2021〕3号" and row[7] == "已索引"
+
+
+def test_the_service_layer_does_not_need_gradio():
+    """Gradio stays in ui/blocks.py and app.py: the operations, rendering, evaluation and users import without it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; import ui.service, ui.render, ui.evaluation, ui.auth; "
+             "print('gradio' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "False"
+
+
+def test_the_page_script_and_styles_are_read_from_ui_assets():
+    from ui import blocks
+
+    assert "data-open-chunk" in blocks.CHAT_JS and "passage-anchor" in blocks.DOC_JS and ".doc-body" in blocks.CSS
+    assert blocks.launch_options()["css"] == (ROOT / "ui" / "assets" / "app.css").read_text(encoding="utf-8")
