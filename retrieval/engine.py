@@ -2,7 +2,7 @@
 
     retrieval/ingest/    files → documents → passages (reading, cleaning, chunking, tokens)
     retrieval/index/     the index store: a backend interface (backend.py), the local segments backend
-                         (local.py, segment.py, bm25.py, dense.py) and how it is written (builder.py)
+                         (local.py, segment.py, bm25.py, dense.py) and how each backend is written (writer.py)
     retrieval/search/    the pipeline over one snapshot: analyse → retrieve → fuse → prefer → answer
 
 The engine opens or builds the index, applies corpus changes one at a time (retrieval.jobs queues them
