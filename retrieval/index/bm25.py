@@ -12,14 +12,36 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval.index.bm25_reference import best_of, best_positive
-
 from retrieval.index.segment import Segment
 
 K1, B, EPSILON = 1.5, 0.75, 0.25
 # top_k's lower bound of the k-th score comes from the rows of at most RARE_TERMS query terms, each on at most
 # this share of the rows (a selection over more costs about what it saves).
 RARE_TERMS, RARE_ROWS_SHARE = 2, 0.25
+
+
+def best_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, score) of the k highest positive scores, best first; ties go to the lower row."""
+    positive = np.flatnonzero(scores > 0)
+    return best_of(positive, scores[positive], k)
+
+
+def best_of(rows: np.ndarray, values: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, value) of the k highest values, best first; ties go to the lower row, at the k-th place too.
+
+    `rows` must be ascending. Rows tied with the k-th value are kept lowest first: an argpartition alone
+    would keep whichever of them its selection happens to leave in front.
+    """
+    if k <= 0 or rows.size == 0:
+        return []
+    if k < rows.size:
+        kth = np.partition(values, rows.size - k)[rows.size - k]            # the k-th highest value
+        above = values > kth
+        tied = np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]
+        keep = np.concatenate([np.flatnonzero(above), tied])
+        rows, values = rows[keep], values[keep]
+    order = np.lexsort((rows, -values))
+    return [(int(rows[i]), float(values[i])) for i in order]
 
 
 class SegmentedBM25:

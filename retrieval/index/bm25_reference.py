@@ -1,7 +1,8 @@
-"""Okapi BM25 as a sparse term-by-passage weight matrix: scoring is one sparse product, saving is .npy arrays.
+"""The reference Okapi BM25 that the segmented index (index/bm25.py) is tested and benchmarked against: a sparse
+term-by-passage weight matrix over a fixed list of passages; scoring is one sparse product, saving is .npy arrays.
 
-It gives the same scores as rank_bm25's BM25Okapi (the reference it is tested against), with the
-per-term weights computed once at build time instead of in a Python loop at every query.
+It gives the same scores as rank_bm25's BM25Okapi (the reference it is tested against in turn), with the
+per-term weights computed once at build time instead of in a Python loop at every query. Production never reads it.
 """
 from __future__ import annotations
 
@@ -15,33 +16,10 @@ import numpy as np
 from scipy import sparse
 
 from retrieval.errors import IndexMismatch, IndexNotFound
+from retrieval.index.bm25 import best_positive
 from retrieval.index.store import load_array
 
 BM25_FORMAT = 1
-
-
-def best_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """(row, score) of the k highest positive scores, best first; ties go to the lower row."""
-    positive = np.flatnonzero(scores > 0)
-    return best_of(positive, scores[positive], k)
-
-
-def best_of(rows: np.ndarray, values: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """(row, value) of the k highest values, best first; ties go to the lower row, at the k-th place too.
-
-    `rows` must be ascending. Rows tied with the k-th value are kept lowest first: an argpartition alone
-    would keep whichever of them its selection happens to leave in front.
-    """
-    if k <= 0 or rows.size == 0:
-        return []
-    if k < rows.size:
-        kth = np.partition(values, rows.size - k)[rows.size - k]            # the k-th highest value
-        above = values > kth
-        tied = np.flatnonzero(values == kth)[:k - int(np.count_nonzero(above))]
-        keep = np.concatenate([np.flatnonzero(above), tied])
-        rows, values = rows[keep], values[keep]
-    order = np.lexsort((rows, -values))
-    return [(int(rows[i]), float(values[i])) for i in order]
 
 
 class BM25Index:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.index.bm25_reference import best_positive
+from retrieval.index.bm25 import best_positive
 
 
 def stable_reference(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
