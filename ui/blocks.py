@@ -2,6 +2,7 @@
 indexing progress), evaluation, and the search and indexing-status APIs."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from retrieval.uploads import MAX_UPLOAD_BYTES
+from retrieval.uploads import MAX_UPLOAD_BYTES, MB, TOO_LARGE_MESSAGE
 from ui import evaluation, render
 from retrieval.validation import MAX_QUESTION_CHARS
 from ui.service import EngineService, Turn, UserFacingError
@@ -37,6 +38,7 @@ AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明
 # Corpus edits run one at a time; status polls are trivial and never wait behind either.
 QUESTION_CONCURRENCY = 4 * (os.cpu_count() or 2)
 STATUS_POLL_SECONDS = 2.0
+UPLOAD_FRAMING_BYTES = MB           # multipart headers around one uploaded file, with room to spare
 ANSWER_CACHE_SIZE = 2048        # results of the current index snapshot; emptied whenever the index changes
 
 # Event delegation on the chat element: its content is replaced on every answer, the element is not.
@@ -81,6 +83,38 @@ const reveal = () => {
 watch('value', reveal);
 reveal();
 """
+
+# The page refuses a file over the upload limit before sending it (a capturing listener runs before Gradio's own),
+# with the server's Chinese message in the upload status: Gradio's client-side check would show an English toast.
+UPLOAD_SIZE_JS = """
+const limit = __LIMIT__;
+const refusal = __REFUSAL__;
+const inBox = (node) => node instanceof Element && node.closest('#upload-file') !== null;
+const tooLarge = (files) => Array.from(files || []).find((file) => file.size > limit);
+const refuse = (event, file) => {
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  props.value = refusal.replace('__SIZE__', (file.size / __MB__).toFixed(1));
+};
+document.addEventListener('change', (event) => {
+  const file = inBox(event.target) ? tooLarge(event.target.files) : undefined;
+  if (!file) return;
+  refuse(event, file);
+  event.target.value = '';
+}, true);
+document.addEventListener('drop', (event) => {
+  const file = inBox(event.target) ? tooLarge(event.dataTransfer && event.dataTransfer.files) : undefined;
+  if (file) refuse(event, file);
+}, true);
+"""
+
+
+def upload_size_js() -> str:
+    """UPLOAD_SIZE_JS with the limit and the message of retrieval.uploads (a size placeholder left for the page)."""
+    message = render.render_message("上传失败：" + TOO_LARGE_MESSAGE.format(size="__SIZE__", limit=MAX_UPLOAD_BYTES // MB),
+                                    "error")
+    return (UPLOAD_SIZE_JS.replace("__LIMIT__", str(MAX_UPLOAD_BYTES)).replace("__MB__", str(MB))
+            .replace("__REFUSAL__", json.dumps(message, ensure_ascii=False)))
 
 CSS = """
 .gradio-container { max-width: 1400px !important; }
@@ -140,8 +174,10 @@ def launch_options() -> dict:
         font=["Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "system-ui", "sans-serif"],
         font_mono=["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"],
     )
-    # Gradio's own cap sits just above ours, so files between the two get our Chinese message.
-    return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + 5 * 1024 * 1024}
+    # Gradio's own cap sits above ours by the multipart framing app.RequestGuard allows, so it never answers first:
+    # the page refuses a file over MAX_UPLOAD_BYTES, the guard a request over the file and its framing, and the
+    # service a file just over the limit, all with the same Chinese message.
+    return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + UPLOAD_FRAMING_BYTES}
 
 
 def _frame(headers: list[str], rows: list[list]) -> pd.DataFrame:
@@ -379,7 +415,8 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         try:
             return service.search_record(question, k, organisation, year)
         except UserFacingError as error:
-            raise gr.Error(render.escape(str(error)), print_exception=False) from error  # one log line, no traceback
+            # Plain text for JSON clients (the page never shows this error); one log line, no traceback.
+            raise gr.Error(str(error), print_exception=False) from error
 
     def indexing_status() -> dict:
         """Background indexing: recent jobs (state, progress 0-1, message), documents still waiting for vectors,
@@ -431,7 +468,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                         upload_file = gr.File(label="上传文档：.txt / .md / .docx / .pdf，最大 20 MB（按内容判断类型）",
                                               elem_id="upload-file")
                         upload_button = gr.Button("上传并建立索引", variant="primary", elem_id="upload-btn")
-                        upload_status = gr.HTML(elem_id="upload-status")
+                        upload_status = gr.HTML(elem_id="upload-status", js_on_load=upload_size_js())
                         with gr.Row(visible=False, elem_id="replace-row") as replace_row:
                             replace_button = gr.Button("替换", variant="primary", elem_id="replace-yes")
                             keep_button = gr.Button("取消", elem_id="replace-no")
