@@ -116,6 +116,15 @@ def upload_size_js() -> str:
     return (UPLOAD_SIZE_JS.replace("__LIMIT__", str(MAX_UPLOAD_BYTES)).replace("__MB__", str(MB))
             .replace("__REFUSAL__", json.dumps(message, ensure_ascii=False)))
 
+# What the page means, as data attributes (for scripts and the browser tests, which never read text layout):
+# the upload box's file name once it reached the server ("" when the box is empty), and that a page opening
+# has received its lists and controls.
+MARK_UPLOAD_JS = """(file) => {
+  document.getElementById('upload-file').dataset.file = file ? (file.orig_name || '') : '';
+  return [];
+}"""
+MARK_READY_JS = "() => { document.body.dataset.appReady = 'true'; return []; }"
+
 CSS = """
 .gradio-container { max-width: 1400px !important; }
 #chat-log { min-height: 420px; }
@@ -549,10 +558,11 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         clear_button.click(clear_chat, None, [chat, turns_state, doc_view], **private)
 
         demo.load(on_load, None, [*lists, editor_tools, manage_tools, trash_tools, cancel_tools, role_note, index_status],
-                  **private)
+                  **private).then(None, None, None, js=MARK_READY_JS, **private)
         timer.tick(poll, version_state, [index_status, job_select, *lists], **status)
         doc_select.change(show_document, doc_select, [aliases_box, years_box, doc_preview], **private)
         upload_outputs = [upload_status, replace_row, pending_upload, upload_file, index_status, *lists]
+        upload_file.change(None, upload_file, None, js=MARK_UPLOAD_JS, **private)
         upload_button.click(upload, [upload_file, version_state], upload_outputs, **edits)
         replace_button.click(confirm_replace, [pending_upload, version_state], upload_outputs, **edits)
         keep_button.click(cancel_replace, version_state, upload_outputs, **private)
