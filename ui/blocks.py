@@ -84,12 +84,13 @@ watch('value', reveal);
 reveal();
 """
 
-# The page refuses a file over the upload limit before sending it (a capturing listener runs before Gradio's own),
-# with the server's Chinese message in the upload status: Gradio's client-side check would show an English toast.
-UPLOAD_SIZE_JS = """
+# The page refuses a file over a box's limit before sending it (a capturing listener runs before Gradio's own),
+# with the server's Chinese message in the box's status panel: Gradio's client-side check over its max_file_size
+# would show an English toast. Runs as the status panel's js_on_load (`props.value` re-renders the panel).
+SIZE_GUARD_JS = """
 const limit = __LIMIT__;
 const refusal = __REFUSAL__;
-const inBox = (node) => node instanceof Element && node.closest('#upload-file') !== null;
+const inBox = (node) => node instanceof Element && node.closest('#__BOX__') !== null;
 const tooLarge = (files) => Array.from(files || []).find((file) => file.size > limit);
 const refuse = (event, file) => {
   event.preventDefault();
@@ -109,12 +110,16 @@ document.addEventListener('drop', (event) => {
 """
 
 
-def upload_size_js() -> str:
-    """UPLOAD_SIZE_JS with the limit and the message of retrieval.uploads (a size placeholder left for the page)."""
-    message = render.render_message("上传失败：" + TOO_LARGE_MESSAGE.format(size="__SIZE__", limit=MAX_UPLOAD_BYTES // MB),
-                                    "error")
-    return (UPLOAD_SIZE_JS.replace("__LIMIT__", str(MAX_UPLOAD_BYTES)).replace("__MB__", str(MB))
-            .replace("__REFUSAL__", json.dumps(message, ensure_ascii=False)))
+def size_guard_js(box_id: str, limit: int, message: str) -> str:
+    """SIZE_GUARD_JS for the file box `box_id`: files over `limit` bytes get `message` (where "__SIZE__" becomes
+    the file's size in MB, one decimal, as the server writes it) as an error panel."""
+    return (SIZE_GUARD_JS.replace("__BOX__", box_id).replace("__LIMIT__", str(limit)).replace("__MB__", str(MB))
+            .replace("__REFUSAL__", json.dumps(render.render_message(message, "error"), ensure_ascii=False)))
+
+
+UPLOAD_GUARD_JS = size_guard_js("upload-file", MAX_UPLOAD_BYTES, "上传失败：" + TOO_LARGE_MESSAGE.format(
+    size="__SIZE__", limit=MAX_UPLOAD_BYTES // MB))
+GOLD_GUARD_JS = size_guard_js("gold-file", evaluation.MAX_GOLD_BYTES, evaluation.GOLD_TOO_LARGE_MESSAGE)
 
 # What the page means, as data attributes (for scripts and the browser tests, which never read text layout):
 # the upload box's file name once it reached the server ("" when the box is empty), and that a page opening
@@ -477,7 +482,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                         upload_file = gr.File(label="上传文档：.txt / .md / .docx / .pdf，最大 20 MB（按内容判断类型）",
                                               elem_id="upload-file")
                         upload_button = gr.Button("上传并建立索引", variant="primary", elem_id="upload-btn")
-                        upload_status = gr.HTML(elem_id="upload-status", js_on_load=upload_size_js())
+                        upload_status = gr.HTML(elem_id="upload-status", js_on_load=UPLOAD_GUARD_JS)
                         with gr.Row(visible=False, elem_id="replace-row") as replace_row:
                             replace_button = gr.Button("替换", variant="primary", elem_id="replace-yes")
                             keep_button = gr.Button("取消", elem_id="replace-no")
@@ -519,9 +524,10 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                     elem_id="eval-help",
                 )
                 with gr.Row():
-                    gold_file = gr.File(label="标注文件（可选，留空则用开发集）", elem_id="gold-file", scale=3)
+                    gold_file = gr.File(label=f"标注文件（可选，留空则用开发集；最大 {evaluation.MAX_GOLD_BYTES // MB} MB）",
+                                        elem_id="gold-file", scale=3)
                     eval_button = gr.Button("运行评估", variant="primary", elem_id="eval-btn", scale=1)
-                eval_status = gr.HTML(elem_id="eval-status")
+                eval_status = gr.HTML(elem_id="eval-status", js_on_load=GOLD_GUARD_JS)
                 eval_summary = gr.Markdown(elem_id="eval-summary")
                 leg_table = gr.Dataframe(interactive=False, label="各检索方式（全部题目）", elem_id="eval-legs")
                 type_table = gr.Dataframe(interactive=False, label="各题型（混合检索）", elem_id="eval-types")

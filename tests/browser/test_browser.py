@@ -338,6 +338,18 @@ def test_a_file_over_the_limit_gets_the_chinese_message_of_the_label_and_no_engl
     shot(page, f"11-too-large-{megabytes}")
 
 
+def test_a_gold_file_over_its_limit_gets_the_chinese_message_before_it_is_sent(page, tmp_path):
+    path = tmp_path / "标注太大.jsonl"
+    with open(path, "wb") as sparse:
+        sparse.truncate(6 * 1024 * 1024)
+    open_tab(page, "评估")
+    expect(page.locator("#gold-file")).to_contain_text("最大 5 MB")
+    page.locator("#gold-file input[type=file]").set_input_files(str(path))
+    expect(page.locator("#eval-status .error")).to_contain_text("标注文件太大（上限 5 MB）")
+    expect(page.locator(".toast-body")).to_have_count(0)
+    expect(page.locator("#gold-file input[type=file]")).to_be_attached()       # the box stays empty
+
+
 def test_edited_aliases_and_a_deletion_update_the_index(page, tmp_path):
     path = tmp_path / "银杏街道2022年工作计划.txt"
     path.write_text("银杏街道2022年工作计划\n一、城市更新\n（一）全年新建口袋公园11座，改造雨污管网3.5公里。\n"
