@@ -26,6 +26,9 @@ UPLOAD_FRAMING_BYTES = 1024 * 1024
 LOGIN_ROUTES = ("/login",)          # the one route that takes a body before login: the login form itself
 BODY_METHODS = ("POST", "PUT", "PATCH")
 MB = 1024 * 1024
+# No line the server writes (log records, the tracebacks Gradio prints) is longer than this: an error message that
+# quotes the request it failed on cannot copy a body into the log.
+MAX_OUTPUT_LINE_CHARS = 2000
 LOOPBACK_NAMES = ("localhost",)
 CLIENT_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="unknown")
 
@@ -40,6 +43,35 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class LineCap:
+    """A text stream that writes at most max_chars of each line (then a note of how much was left out)."""
+
+    CUT = " …（其余 {} 字未记录）"
+
+    def __init__(self, stream, max_chars: int = MAX_OUTPUT_LINE_CHARS):
+        self.stream = stream
+        self.max_chars = max_chars
+        self.column = 0             # characters of the current line seen so far, written or not
+        self.cut = 0                # characters of the current line left out
+
+    def write(self, text: str) -> int:
+        out = []
+        for piece in text.splitlines(keepends=True):
+            line = piece.rstrip("\r\n")
+            room = max(0, self.max_chars - self.column)
+            out.append(line[:room])
+            self.cut += max(0, len(line) - room)
+            self.column += len(line)
+            if line != piece:                       # the line ends here
+                out.append((self.CUT.format(self.cut) if self.cut else "") + piece[len(line):])
+                self.column = self.cut = 0
+        self.stream.write("".join(out))
+        return len(text)
+
+    def __getattr__(self, name):                    # flush, fileno, isatty, encoding… of the real stream
+        return getattr(self.stream, name)
 
 
 def logged_in(scope) -> bool:
@@ -160,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    sys.stdout, sys.stderr = LineCap(sys.stdout), LineCap(sys.stderr)     # before any handler holds them
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     users = None
     if os.environ.get("APP_USERS") is not None:

@@ -1,4 +1,5 @@
 """Users and roles, failed-login throttling, the request-size cap, and refusing to serve the network without login."""
+import io
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app import CLIENT_ADDRESS, RequestGuard, is_loopback
+from app import CLIENT_ADDRESS, LineCap, RequestGuard, is_loopback
 from retrieval.users import EDITOR, READER, Authenticator, LoginThrottle, LoginThrottled, User, parse_users
 from tests.app_server import ROOT
 from tests.fake_indexing import ImmediateQueue
@@ -147,3 +148,15 @@ def test_with_login_on_a_body_is_refused_before_it_is_read_unless_logged_in():
     assert client.post("/echo", content=b"x" * 10).text.startswith("10 ")
     client.cookies.set("access-token-test", "a-forged-token")
     assert client.post("/echo", content=b"x" * 10).status_code == 401
+
+
+def test_output_lines_are_cut_at_the_cap_so_no_body_reaches_the_log():
+    written = io.StringIO()
+    stream = LineCap(written, max_chars=10)
+    stream.write("short\n")
+    stream.write("Received inputs: [")              # one long line written in pieces, as tracebacks are
+    stream.write("x" * 500 + "BODY-END]\nnext line\n")
+    lines = written.getvalue().splitlines()
+    assert lines[0] == "short" and lines[2] == "next line"
+    assert lines[1].startswith("Received i") and "BODY-END" not in lines[1]
+    assert "其余 517 字未记录" in lines[1]                    # says how much was left out
