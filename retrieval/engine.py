@@ -30,7 +30,7 @@ from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.indexing import IndexingCancelled, IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
-from retrieval.ingest.readers import READER_VERSION
+from retrieval.ingest.readers import NOT_FOUND_ZH, READER_VERSION
 from retrieval.metadata import load_overrides, remove_override, save_override
 from retrieval.retrievers import Retriever
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
@@ -348,7 +348,11 @@ class SearchEngine:
                    should_stop: Callable[[], bool]) -> str:
         """Run one IndexingQueue job in the worker thread; returns the message of a finished job."""
         if kind in ("add", "replace"):
-            meta = self.add_document(target, progress, phase=phase, should_stop=should_stop)
+            try:
+                meta = self.add_document(target, progress, phase=phase, should_stop=should_stop)
+            except IngestError as error:
+                self._record_unreadable(target, error)
+                raise
             return f"完成：{meta.title}"
         if kind == "delete":
             self.remove_document(target, progress, phase=phase, should_stop=should_stop)
@@ -362,6 +366,16 @@ class SearchEngine:
                                                                   should_stop=should_stop), progress)
             return "向量编码完成"
         raise RetrievalError(f"unknown indexing job kind {kind!r}")
+
+    def _record_unreadable(self, path: Path, error: IngestError) -> None:
+        """Note an unreadable corpus file in the manifest, as a start does: these bytes are not tried again
+        (by the watcher or the next start) until the file changes."""
+        try:
+            digest = sha256_bytes(path.read_bytes())
+        except OSError:
+            return                               # gone (a cancelled upload): nothing to note
+        self._change(lambda state, _: self._writer.record_unreadable(state, self.index_dir, path.name, digest,
+                                                                     error.reason))
 
     @property
     def dense_pending(self) -> tuple[str, ...]:
@@ -410,7 +424,7 @@ class SearchEngine:
         path = self._corpus_path(path)
         with self._write_lock:
             if not path.exists():
-                raise RetrievalError(f"{path} does not exist (any more): nothing to index")
+                raise IngestError(path.name, "does not exist (any more): nothing to index", NOT_FOUND_ZH)
             load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
             self._add(path, progress, phase, should_stop)
             return self.documents[path.name].meta

@@ -22,7 +22,8 @@ API (the app codes against this; everything else here is internal):
     IndexingJob (frozen): job_id: str, kind: "add" | "replace" | "delete" | "rebuild" | "encode", doc: str (doc id, "" for
         rebuild), state: "queued" | "chunking" | "encoding" | "done" | "failed" | "cancelled", progress: float 0..1,
         message: str (Chinese, for users), user: str, started: float | None, finished: float | None (epoch seconds),
-        submitted: float. A failed job's message names the reason (e.g. the IngestError of an unreadable file).
+        submitted: float. A failed job's message says why in Chinese and names the file (never a server path);
+        an unreadable file is noted in the manifest, so neither the watcher nor a restart tries it again.
 
     Synchronous calls keep working and share the same code path: engine.add_document(path),
     engine.replace_document(path), engine.remove_document(doc_id), engine.update_metadata(...), engine.rebuild().
@@ -47,7 +48,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from retrieval.errors import RetrievalError
+from retrieval.errors import BackendUnavailable, IndexLocked, IndexMismatch, IngestError, RetrievalError
 
 if TYPE_CHECKING:
     from retrieval.engine import SearchEngine
@@ -59,6 +60,25 @@ STATES = ("queued", "chunking", "encoding", "done", "failed", "cancelled")
 FINISHED = frozenset({"done", "failed", "cancelled"})
 HISTORY = 200                            # finished jobs kept for status()
 PHASE_MESSAGES = {"chunking": "读取与分段", "encoding": "向量编码（新内容已可按关键词检索）"}
+
+
+CANCELLED = "已取消，索引保持原样"
+INTERNAL_FAILURE = "失败（内部错误）：处理 {doc} 时出错，索引保持原样。请把这个问题告诉管理员（详情在服务器日志里）。"
+# What a failed job tells users, by the error's class (the first that matches): Chinese, the document by its
+# file name; the English detail, which may hold server paths, goes to the log only.
+FAILURE_MESSAGES: tuple[tuple[type[RetrievalError], Callable[[RetrievalError, str], str]], ...] = (
+    (IngestError, lambda error, doc: error.message_zh),
+    (IndexLocked, lambda error, doc: f"处理 {doc} 时索引正被另一个程序写入，等了太久。请稍后再试。"),
+    (BackendUnavailable, lambda error, doc: str(error)),          # already Chinese
+    (IndexMismatch, lambda error, doc: f"处理 {doc} 时发现索引文件有问题。请让管理员重建索引（make run 会自动重建）。"),
+    (RetrievalError, lambda error, doc: f"处理 {doc} 时出错，索引保持原样。请稍后再试；反复出现请告诉管理员。"),
+)
+
+
+def failure_message(doc: str, error: RetrievalError) -> str:
+    """The message of a job that failed with `error`, for users: in Chinese, never a server path."""
+    say = next(say for kind, say in FAILURE_MESSAGES if isinstance(error, kind))
+    return f"失败：{say(error, doc or '语料库')}"
 
 
 class IndexingCancelled(Exception):
@@ -248,12 +268,18 @@ class IndexingQueue:
             message = self._engine._apply_job(job.kind, self._targets[job_id], progress=progress, phase=phase,
                                               should_stop=should_stop)
         except IndexingCancelled:
-            self._finish(job_id, "cancelled", "已取消，索引保持原样")
+            self._finish(job_id, "cancelled", CANCELLED)
         except RetrievalError as error:
-            self._finish(job_id, "failed", f"失败：{error}")
-        except Exception as error:  # noqa: BLE001 - a bug in one job must not stop the worker for the others
+            if should_stop():
+                # Undoing a cancelled upload moves its file away, so the job may stop on that, not at a boundary.
+                self._finish(job_id, "cancelled", CANCELLED)
+            else:
+                log.warning("indexing job %s (%s %s) failed: %s", job_id, job.kind, job.doc, error)
+                self._finish(job_id, "failed", failure_message(job.doc, error))
+        except Exception:  # noqa: BLE001 - a bug in one job must not stop the worker for the others
             log.exception("indexing job %s (%s %s) failed", job_id, job.kind, job.doc)
-            self._finish(job_id, "failed", f"失败（内部错误）：{type(error).__name__}: {error}")
+            self._finish(job_id, "cancelled" if should_stop() else "failed",
+                         CANCELLED if should_stop() else INTERNAL_FAILURE.format(doc=job.doc or "语料库"))
         else:
             self._finish(job_id, "done", message or "完成")
 

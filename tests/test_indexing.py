@@ -3,7 +3,9 @@ before its vectors exist, and a cancelled job leaves the index (in memory and on
 from __future__ import annotations
 
 import json
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -116,7 +118,7 @@ def test_an_unreadable_upload_fails_its_job_and_nothing_else(tmp_path):
     engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
     (corpus / "空白.txt").write_text("   \n", encoding="utf-8")
     job = engine.indexing.wait(engine.indexing.add(corpus / "空白.txt").job_id, timeout=60)
-    assert job.state == "failed" and "cannot read 空白.txt" in job.message
+    assert (job.state, job.message) == ("failed", "失败：无法读取文件 空白.txt：文件里没有文字")
     assert sorted(engine.documents) == sorted([SEED_001, SEED_000])
     good = engine.indexing.wait(engine.indexing.delete(SEED_000).job_id, timeout=60)
     assert good.state == "done", "the worker keeps running after a failed job"
@@ -150,3 +152,106 @@ def test_a_cancelled_removal_keeps_the_file_and_its_metadata(tmp_path):
     engine.remove_document(SEED_000)
     reopened = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
     assert SEED_000 not in reopened.documents, "the manifest matches the corpus after the removal"
+
+
+# --- what a finished job says -------------------------------------------------------------------------------
+
+class HeldEngine:
+    """Just what IndexingQueue needs of an engine: each job waits for `release`, then raises `error` (if any)."""
+
+    def __init__(self, corpus, error=None):
+        self.corpus = corpus
+        self.error = error
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def _corpus_path(self, path):
+        return Path(path)
+
+    def _apply_job(self, kind, target, progress, phase, should_stop):
+        self.running.set()
+        assert self.release.wait(30)
+        if self.error is not None:
+            raise self.error
+        return "完成"
+
+
+def test_a_job_cancelled_while_running_is_cancelled_even_if_it_stops_on_the_missing_file(tmp_path):
+    """Cancelling an upload moves its file to the trash, so the job may stop on reading it, not at a batch
+    boundary: it is still 已取消, not a failure about a server path."""
+    from retrieval.errors import IngestError
+    from retrieval.indexing import IndexingQueue
+
+    engine = HeldEngine(tmp_path, IngestError(tmp_path / "corpus" / "新文件.txt", "cannot open the file"))
+    queue = IndexingQueue(engine)
+    job = queue.add(tmp_path / "corpus" / "新文件.txt")
+    assert engine.running.wait(30)
+    assert queue.cancel(job.job_id)
+    engine.release.set()
+    finished = queue.wait(job.job_id, timeout=30)
+    assert (finished.state, finished.message) == ("cancelled", "已取消，索引保持原样")
+    queue.close()
+
+
+@pytest.mark.parametrize("error, expected", [
+    ("ingest", "失败：无法读取文件 坏的.docx：不是有效的 Word（.docx）文件，可能已损坏"),
+    ("locked", "失败：处理 坏的.docx 时索引正被另一个程序写入，等了太久。请稍后再试。"),
+    ("other", "失败：处理 坏的.docx 时出错，索引保持原样。请稍后再试；反复出现请告诉管理员。"),
+    ("bug", "失败（内部错误）：处理 坏的.docx 时出错，索引保持原样。请把这个问题告诉管理员（详情在服务器日志里）。"),
+], ids=["unreadable", "locked", "other", "bug"])
+def test_a_failed_job_says_why_in_chinese_and_names_the_file_never_a_server_path(tmp_path, error, expected):
+    from retrieval.errors import IndexLocked, IngestError
+    from retrieval.indexing import IndexingQueue
+
+    where = tmp_path / "corpus" / "坏的.docx"
+    errors = {"ingest": IngestError(where, "not a valid .docx", "不是有效的 Word（.docx）文件，可能已损坏"),
+              "locked": IndexLocked(f"index {tmp_path}/index is being written by another process"),
+              "other": RetrievalError(f"{where} is odd"),
+              "bug": KeyError(str(where))}
+    engine = HeldEngine(tmp_path, errors[error])
+    engine.release.set()
+    queue = IndexingQueue(engine)
+    finished = queue.wait(queue.add(where).job_id, timeout=30)
+    assert (finished.state, finished.message) == ("failed", expected)
+    assert str(tmp_path) not in finished.message
+    queue.close()
+
+
+def blank_scan() -> bytes:
+    """A one-page PDF with no text layer and nothing on the page: a blank sheet through a scanner."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_blank_scan_fails_once_with_a_chinese_message_and_is_not_tried_again(tmp_path, monkeypatch):
+    import os
+
+    from retrieval.ingest import ocr
+    from retrieval.watch import SETTLE_SECONDS
+
+    monkeypatch.setattr(ocr, "ocr_pages", lambda data, pages: {page: "" for page in pages})   # OCR finds no text
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    scan = corpus / "扫描件.pdf"
+    scan.write_bytes(blank_scan())
+    settled = time.time() - 10 * SETTLE_SECONDS
+    os.utime(scan, (settled, settled))
+    job = engine.indexing.wait(engine.indexing.add(scan).job_id, timeout=60)
+    assert job.state == "failed"
+    assert job.message == "失败：无法读取文件 扫描件.pdf：这是扫描件，但文字识别在每一页上都没有找到文字（空白页？）。请上传有文字的版本"
+    from retrieval.watch import CorpusWatcher
+
+    watcher = CorpusWatcher(engine)
+    assert watcher.check() == [] and watcher.check() == [], "the watcher does not try the same bytes again"
+    assert [j.job_id for j in engine.indexing.status()] == [job.job_id]
+    engine.close()
+    reopened = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
+    assert "扫描件.pdf" not in reopened.documents, "a restart does not try it again either (rebuild=never opens)"
+    reopened.close()
