@@ -233,14 +233,14 @@ class SearchPipeline:
                 inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
                 fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
                 fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
-        answer = best_guess = None
+        answer = best_guess = runner_up = None
         scope_note = ""
         if with_answer and fused:
             candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
             if candidates:
                 content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
                 scale = state.manifest["dense"]["query_unit_similarity"]
-                answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
+                answer, best_guess, runner_up = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
                                                     (scale["mean"], scale["std"]))
             if best_guess is not None:
@@ -259,7 +259,7 @@ class SearchPipeline:
             results["hybrid"] = hybrid
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
                          chunks=state.chunks, documents=state.documents, scope_note=scope_note,
-                         best_guess=best_guess, dense_pending=state.dense_pending)
+                         best_guess=best_guess, runner_up=runner_up, dense_pending=state.dense_pending)
 
     def _answer_scope(self, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:
         """The documents an answer may come from, and how to name them in a 未找到 note.
