@@ -13,7 +13,7 @@ from retrieval.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
 from retrieval.errors import RetrievalError
 from tests.seeds import CORPUS, SEED_000, SEED_001, SEED_002
-from tests.store_fakes import GatedEncoder, copy_seeds
+from tests.store_fakes import CountingEncoder, GatedEncoder, copy_seeds
 
 NEW_DOC = SEED_002
 NEW_DOC_QUESTION = "全域全力全员招商大格局"          # words only the new document has
@@ -168,7 +168,7 @@ class HeldEngine:
     def _corpus_path(self, path):
         return Path(path)
 
-    def _apply_job(self, kind, target, progress, phase, should_stop):
+    def _apply_job(self, kind, target, progress, phase, should_stop, pause=None):
         self.running.set()
         assert self.release.wait(30)
         if self.error is not None:
@@ -255,3 +255,94 @@ def test_a_blank_scan_fails_once_with_a_chinese_message_and_is_not_tried_again(t
     reopened = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
     assert "扫描件.pdf" not in reopened.documents, "a restart does not try it again either (rebuild=never opens)"
     reopened.close()
+
+
+# --- a big document never holds small ones back; a restart serves at once -------------------------------------
+
+SMALL_DOC = "小文件.txt"
+SMALL_TEXT = "某某街道今年新建口袋公园3个，口袋公园面积合计0.5公顷。"
+SMALL_MARK = "口袋公园"
+
+
+class BatchByBatchEncoder(GatedEncoder):
+    """Encodes a batch of the big document only when the test grants it (`grant()`); a batch whose every
+    text is the small document's (SMALL_MARK) passes at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.permits = threading.Semaphore(0)
+        self.held = threading.Event()           # a batch is waiting for a permit
+
+    def grant(self, batches: int = 1) -> None:
+        for _ in range(batches):
+            self.permits.release()
+
+    def encode_documents(self, texts):
+        if not self.gate.is_set() and not all(SMALL_MARK in text for text in texts):
+            self.held.set()
+            if not self.permits.acquire(timeout=30):
+                raise TimeoutError("the test never granted this batch")
+            self.held.clear()
+        return CountingEncoder.encode_documents(self, texts)
+
+
+def test_a_small_upload_is_indexed_while_a_big_one_is_still_encoding(tmp_path, monkeypatch):
+    from retrieval.index import builder
+
+    monkeypatch.setattr(builder, "ENCODE_BATCH", 8)            # several batches for a seed document
+    monkeypatch.setattr(builder, "BIG_JOB_INPUTS", 20)         # a seed document counts as big
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
+    encoder = BatchByBatchEncoder()
+    encoder.gate.set()
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder)
+    encoder.gate.clear()
+    encoder.documents.clear()
+    (corpus / NEW_DOC).write_bytes((CORPUS / NEW_DOC).read_bytes())
+    (corpus / SMALL_DOC).write_text(SMALL_TEXT, encoding="utf-8")
+
+    big = engine.indexing.wait(engine.indexing.add(corpus / NEW_DOC).job_id, timeout=60)
+    assert big.state == "done" and "已可按关键词检索" in big.message     # keyword-searchable, vectors to come
+    assert NEW_DOC in engine.documents and engine.dense_pending == (NEW_DOC,)
+    assert encoder.held.wait(30)                                       # its encoding holds the first batch
+    (encoding,) = [job for job in engine.indexing.status() if job.kind == "encode"]
+    small = engine.indexing.add(corpus / SMALL_DOC)
+    encoder.grant(1)                                                   # one more batch of the big document
+    small = engine.indexing.wait(small.job_id, timeout=60)
+    assert small.state == "done"
+    assert not engine.indexing.job(encoding.job_id).is_finished, "the big document is still being encoded"
+    assert engine.dense_pending == (NEW_DOC,)
+    assert SMALL_DOC in docs_of(engine, engine.search(SMALL_TEXT, k=3, leg="dense")), "the small one has its vectors"
+
+    encoder.gate.set()
+    encoder.grant(1000)
+    assert engine.indexing.wait(encoding.job_id, timeout=60).state == "done"
+    assert engine.dense_pending == ()
+    assert NEW_DOC in docs_of(engine, engine.search(NEW_DOC_QUESTION, k=5, leg="dense"))
+    assert len(encoder.documents) == len(set(encoder.documents)), "a pause loses no work: nothing encoded twice"
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text(encoding="utf-8"))
+    assert all(segment["encoded"] for segment in manifest["segments"])
+    engine.close()
+    reopened = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
+    assert {NEW_DOC, SMALL_DOC} <= set(reopened.documents) and reopened.dense_pending == ()
+    reopened.close()
+
+
+def test_a_restart_serves_at_once_and_indexes_what_was_left_in_the_background(tmp_path):
+    """A file the index does not hold yet (copied in while the app was down, or a kill before its keyword-searchable
+    save) is indexed by a job after open returns, not before: the encoder is held shut through open."""
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256)).close()
+    (corpus / NEW_DOC).write_bytes((CORPUS / NEW_DOC).read_bytes())
+    encoder = GatedEncoder()                                           # gate shut: no passage can be encoded
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder, catch_up="background")
+    assert NEW_DOC not in engine.documents
+    assert engine.ask("吴淞今年拆违任务多少平方米").answer is not None, "it answers from the index it has"
+    (sync,) = [job for job in engine.indexing.status() if job.kind == "sync"]
+    encoder.gate.set()
+    engine.indexing.wait_idle(timeout=60)
+    assert engine.indexing.job(sync.job_id).state == "done"
+    assert NEW_DOC in engine.documents and engine.dense_pending == ()
+    assert NEW_DOC in indexed_on_disk(tmp_path / "index")
+    engine.close()
+    with pytest.raises(ValueError, match="catch_up"):
+        SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), catch_up="later")
