@@ -37,6 +37,7 @@ from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONU
                                        SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
 from retrieval.tokenizer import TOKENIZER_NAME
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
+from retrieval.versions import VersionIndex
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
 Progress = Callable[[float, str], None]
@@ -88,6 +89,7 @@ class SearchEngine:
         self.notes = tuple(notes)                # how opening repaired the index, if it had to
         self.indexing = IndexingQueue(self)
         self._watcher = None
+        self._versions = None                    # (snapshot, VersionIndex) of the last snapshot asked
 
     # ---------------------------------------------------------------- opening and building
     @classmethod
@@ -512,6 +514,20 @@ class SearchEngine:
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
         return counts
 
+    def _version_index(self, state) -> VersionIndex:
+        """Which documents of a snapshot are versions of one another, kept with the snapshot it describes."""
+        cached = self._versions
+        if cached is None or cached[0] is not state:
+            cached = self._versions = (state, VersionIndex(state.documents, self.added_at))
+        return cached[1]
+
+    def added_at(self, doc_id: str) -> float:
+        """When a document's file was stored in the corpus (its modification time; 0 when it is gone)."""
+        try:
+            return (self.corpus_dir / doc_id).stat().st_mtime
+        except OSError:
+            return 0.0
+
     def analyze(self, question: str) -> QueryAnalysis:
         return SearchPipeline(self._state, self._encode_query).analyze(question)
 
@@ -549,5 +565,6 @@ class SearchEngine:
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
-        return SearchPipeline(state, self._encode_query, self.leg_weights).ask(question, k, org, year, legs,
+        return SearchPipeline(state, self._encode_query, self.leg_weights,
+                              self._version_index(state)).ask(question, k, org, year, legs,
                                                                                with_answer)

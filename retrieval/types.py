@@ -113,6 +113,9 @@ class AskResult:
     best_guess: Answer | None = None
     # The best candidate that would be another answer (another passage or fact): how clear the choice was.
     runner_up: Answer | None = None
+    # Older versions (near-duplicates of one organisation's document) of the answer's document, oldest first:
+    # the answer cites the newest version the passages reach, and says these exist.
+    older_versions: tuple[str, ...] = ()
     # Documents searched by BM25 only because their vectors are still being encoded (background indexing).
     dense_pending: tuple[str, ...] = ()
     # The index snapshot the hits come from: a document deleted meanwhile does not break their display.
