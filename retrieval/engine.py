@@ -565,6 +565,5 @@ class SearchEngine:
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
-        return SearchPipeline(state, self._encode_query, self.leg_weights,
-                              self._version_index(state)).ask(question, k, org, year, legs,
-                                                                               with_answer)
+        pipeline = SearchPipeline(state, self._encode_query, self.leg_weights, self._version_index(state))
+        return pipeline.ask(question, k, org, year, legs, with_answer)

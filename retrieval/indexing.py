@@ -22,7 +22,8 @@ API (the app codes against this; everything else here is internal):
     AskResult.dense_pending: tuple[str, ...] # the same, for the snapshot a result was answered from
 
     IndexingJob (frozen): job_id: str, kind: "add" | "replace" | "delete" | "rebuild" | "encode" | "sync", doc: str
-        (doc id, "" for rebuild, encode and sync), state: "queued" | "chunking" | "encoding" | "done" | "failed" | "cancelled", progress: float 0..1,
+        (doc id, "" for rebuild, encode and sync), state: "queued" | "chunking" | "encoding" | "done" | "failed" |
+        "cancelled", progress: float 0..1,
         message: str (Chinese, for users), user: str, started: float | None, finished: float | None (epoch seconds),
         submitted: float. A failed job's message says why in Chinese and names the file (never a server path);
         an unreadable file is noted in the manifest, so neither the watcher nor a restart tries it again.

@@ -9,7 +9,7 @@ from retrieval.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
 from retrieval.types import Document, DocumentMeta
 from retrieval.versions import VersionIndex, near_duplicates, paragraphs
-from tests.seeds import CORPUS, SEED_000, SEED_001, read_seed
+from tests.seeds import SEED_000, SEED_001, read_seed
 from tests.store_fakes import copy_seeds
 
 # An invented plan of ten paragraphs, and edits of it.
