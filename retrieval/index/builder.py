@@ -8,15 +8,13 @@ one-document change tokenises with the index's dictionary, and `rebuild` learns 
 """
 from __future__ import annotations
 
-import dataclasses
-
 import ctypes
 import logging
 import multiprocessing
 import os
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
@@ -538,7 +536,7 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
         # The snapshot knows its checkpointed vectors too, so a paused encoding resumes from memory as from disk.
         partial = {**current.index.partial,
                    segment_id: {**current.index.partial.get(segment_id, {}), **dict(zip(keys, vectors))}}
-        index = dataclasses.replace(current.index, partial=partial)
+        index = replace(current.index, partial=partial)
         current = IndexState(current.index.save(index_dir, manifest, list(current.terms), (segment_id, keys, vectors)),
                              index, current.tokenizer, current.terms)
 
