@@ -364,7 +364,8 @@ def render_message(text: str, kind: str = "info") -> str:
     return f'<div class="panel-msg {escape(kind)}">{escape(text)}</div>'
 
 
-JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引", "encode": "续编向量"}
+JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引", "encode": "续编向量",
+             "sync": "补上停机期间的变化"}
 JOB_STATES = {"queued": "排队中", "chunking": "切分段落", "encoding": "编码向量", "done": "完成", "failed": "失败",
               "cancelled": "已取消"}
 ACTIVE_JOB_STATES = ("queued", "chunking", "encoding")
