@@ -155,8 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Questions asked at the same time are batched, and batches are encoded in parallel, one runner per core.
     encoder = serving_encoder(DEFAULT_ENCODER)
     try:
+        # Changes made while the app was down (or a kill interrupted) are indexed in the background: serve at once.
         engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index, encoder=encoder, backend=args.backend,
-                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection)
+                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection, catch_up="background")
     except BackendUnavailable as error:          # "无法连接检索服务 …": no app over an empty index
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -128,7 +128,7 @@ def check_upload(data: bytes, original_name: str) -> CheckedUpload:
     except IngestError as error:
         raise UploadRejected(
             error.reason,
-            f"文件无法读取（{error.reason}）。请确认文件没有损坏、没有加密，然后重新上传。",
+            f"{error.message_zh}。请确认文件没有损坏、没有加密，然后重新上传。",
         ) from error
     return CheckedUpload(corpus_name, kind, text)
 

@@ -106,7 +106,8 @@ class MilvusWriter:
                      chunking: ChunkingConfig, progress: Progress = builder._no_progress, *,
                      publish: Callable[[IndexState], None] | None = None,
                      phase: Callable[[str], None] = builder._no_phase,
-                     should_stop: Callable[[], bool] = builder._never_stop) -> IndexState:
+                     should_stop: Callable[[], bool] = builder._never_stop,
+                     background: bool = False) -> IndexState:   # background: Milvus rows hold their vectors already
         """One document (new, or a new version): encoded, then its rows inserted and its earlier ones deleted."""
         started = time.perf_counter()
         phase("chunking")

@@ -79,8 +79,9 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise IndexMismatch(f"{path} is unreadable ({error}): delete {index_dir} and run `python -m retrieval build`") from error
+    except (OSError, ValueError) as error:       # ValueError: not JSON, or not UTF-8 (UnicodeDecodeError)
+        why = f"not UTF-8 text: {error.reason} at byte {error.start}" if isinstance(error, UnicodeDecodeError) else error
+        raise IndexMismatch(f"{path} is unreadable ({why}): delete {index_dir} and run `python -m retrieval build`") from error
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexMismatch(f"{path} is not an index manifest: delete {index_dir} and rebuild")
     return manifest
