@@ -74,6 +74,9 @@ class Answer:
     char_span: tuple[int, int]       # [start, end) in the chunk's Document.text
     confidence: float                # 0..1
     fact: str = ""                   # the short fact inside text (e.g. "3万平方米"), "" when none stands out
+    # The score that chose this unit among the question's candidates (retrieval.answer.choice_score);
+    # comparable only within one question, so not part of the answer's identity.
+    score: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,11 @@ class AskResult:
     scope_note: str = ""
     # The best candidate even when it falls below the 未找到 threshold (for calibration reports), or None.
     best_guess: Answer | None = None
+    # The best candidate that would be another answer (another passage or fact): how clear the choice was.
+    runner_up: Answer | None = None
+    # Older versions (near-duplicates of one organisation's document) of the answer's document, oldest first:
+    # the answer cites the newest version the passages reach, and says these exist.
+    older_versions: tuple[str, ...] = ()
     # Documents searched by BM25 only because their vectors are still being encoded (background indexing).
     dense_pending: tuple[str, ...] = ()
     # The index snapshot the hits come from: a document deleted meanwhile does not break their display.

@@ -2,7 +2,7 @@
 
 A backend holds documents' passages: their BM25 tokens, their vectors, and the chunks themselves. The
 local segments (LocalSegmentBackend, below) are one backend; Milvus (retrieval.index.milvus) is the other,
-behind the same methods and checked by the same contract tests (tests/test_backend_contract.py).
+behind the same methods and checked by the same contract tests (tests/index/test_backend_contract.py).
 
 Writers use add / delete / flush; the search pipeline reads only through bm25 / dense / fetch / count and
 the four read methods the answer step and the query analysis need (documents, chunks, term_idf,
@@ -15,7 +15,7 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from retrieval import store
+from retrieval.index import store
 from retrieval.index.local import Ann, SegmentIndex, new_segment_id
 from retrieval.index.segment import Segment
 from retrieval.ingest.passages import PreparedPassage

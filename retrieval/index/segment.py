@@ -49,7 +49,7 @@ from scipy import sparse
 
 from retrieval.ingest.passages import PreparedPassage
 from retrieval.types import Chunk, Document, DocumentMeta
-from retrieval.store import load_array
+from retrieval.index.store import load_array
 
 VECTORS_FILE = "vectors.npy"
 KEYS_FILE = "keys.json"
@@ -57,7 +57,7 @@ KEYS_FILE = "keys.json"
 SEGMENT_FILES = ("documents.json", "document_texts.txt", "document_offsets.npy", "passage_ids.txt", "passages.npy",
                  "sections.json", "heading_offsets.npy", "heading_spans.npy", "vocabulary.json", "postings_indptr.npy",
                  "postings_rows.npy", "postings_tf.npy", "lengths.npy", "unit_spans.npy", KEYS_FILE)
-VECTOR_DTYPE = np.float16              # how vectors are stored (retrieval.store.INDEX_FORMAT 7)
+VECTOR_DTYPE = np.float16              # how vectors are stored (retrieval.index.store.INDEX_FORMAT 7)
 
 
 def as_stored(vectors) -> np.ndarray:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.answer import answer_units
-from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.tokenizer import Tokenizer
+from retrieval.answer.select import answer_units
+from retrieval.ingest.chunking import ChunkingConfig, chunk_document
+from retrieval.text.tokenizer import Tokenizer
 from retrieval.types import Chunk, Document
 
 
@@ -36,7 +36,7 @@ def encoded_text(chunk: Chunk) -> str:
 
 
 def prepare_passages(document: Document, chunking: ChunkingConfig, tokenize: Tokenizer) -> list[PreparedPassage]:
-    from retrieval.store import text_key
+    from retrieval.index.store import text_key
 
     passages = []
     for chunk in chunk_document(document.doc_id, document.text, chunking):

@@ -13,16 +13,17 @@ from typing import Callable, Generic, Mapping, TypeVar
 
 import numpy as np
 
-from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
-from retrieval.fusion import RRF_K
+from retrieval.answer.select import CANDIDATE_PASSAGES, extract_answer
+from retrieval.search.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
-from retrieval.orgs import OrganisationMatcher
-from retrieval.normalize import normalize_question
-from retrieval.query import analyze_query, strip_organisations
-from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from retrieval.tokenizer import JiebaTokenizer
+from retrieval.search.orgs import OrganisationMatcher
+from retrieval.text.normalize import normalize_question
+from retrieval.search.query import analyze_query, strip_organisations
+from retrieval.search.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from retrieval.text.tokenizer import JiebaTokenizer
 from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.ingest.versions import VersionIndex
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -140,10 +141,11 @@ class SearchPipeline:
     """Questions answered from one snapshot with a query encoder and the legs' fusion weights."""
 
     def __init__(self, state: IndexState, encode_query: Callable[[str], np.ndarray],
-                 leg_weights: Mapping[str, float] | None = None):
+                 leg_weights: Mapping[str, float] | None = None, versions: VersionIndex | None = None):
         self.state = state
         self.encode_query = encode_query
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
+        self.versions = versions            # which documents of the snapshot are versions of one another
 
     def retrievers(self, tokenized: Mapping[str, list[str]] | None = None,
                    encode_query: Callable[[str], np.ndarray] | None = None
@@ -233,14 +235,16 @@ class SearchPipeline:
                 inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
                 fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
                 fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
-        answer = best_guess = None
+        answer = best_guess = runner_up = None
+        older_versions: tuple[str, ...] = ()
         scope_note = ""
         if with_answer and fused:
             candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
+            candidates = self._newest_versions(candidates)
             if candidates:
                 content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
                 scale = state.manifest["dense"]["query_unit_similarity"]
-                answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
+                answer, best_guess, runner_up = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
                                                     (scale["mean"], scale["std"]))
             if best_guess is not None:
@@ -249,6 +253,8 @@ class SearchPipeline:
                 first = [h for h in fused if h.chunk_id == best_guess.chunk_id]
                 fused = [replace(h, rank=rank) for rank, h in
                          enumerate(first + [h for h in fused if h.chunk_id != best_guess.chunk_id], 1)]
+            if answer is not None and self.versions is not None:
+                older_versions = self.versions.older(state.chunks[answer.chunk_id].doc_id)
             if answer is not None and analysis.asks_organisation:
                 # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
                 answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
@@ -259,7 +265,18 @@ class SearchPipeline:
             results["hybrid"] = hybrid
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
                          chunks=state.chunks, documents=state.documents, scope_note=scope_note,
-                         best_guess=best_guess, dense_pending=state.dense_pending)
+                         best_guess=best_guess, runner_up=runner_up, older_versions=older_versions,
+                         dense_pending=state.dense_pending)
+
+    def _newest_versions(self, candidates: list[Hit]) -> list[Hit]:
+        """The candidates without the passages of a document whose newer version the candidates reach too: when
+        two versions of a plan are kept, the answer is taken from the newer one (by publication date, then
+        by when it was stored)."""
+        if self.versions is None:
+            return candidates
+        reached = {self.state.chunks[h.chunk_id].doc_id for h in candidates}
+        older = {doc_id for doc_id in reached if reached.intersection(self.versions.newer(doc_id))}
+        return [h for h in candidates if self.state.chunks[h.chunk_id].doc_id not in older] if older else candidates
 
     def _answer_scope(self, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:
         """The documents an answer may come from, and how to name them in a 未找到 note.
