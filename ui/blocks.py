@@ -489,7 +489,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                                           label="语料库中的文档", elem_id="docs-table")
                 with gr.Row(equal_height=False):
                     with gr.Column(visible=True) as editor_tools:
-                        upload_file = gr.File(label="上传文档：.txt / .md / .docx / .pdf，最大 20 MB（按内容判断类型）",
+                        upload_file = gr.File(label=f"上传文档：.txt / .md / .docx / .pdf，最大 {MAX_UPLOAD_BYTES // MB} MB（按内容判断类型）",
                                               elem_id="upload-file")
                         upload_button = gr.Button("上传并建立索引", variant="primary", elem_id="upload-btn")
                         upload_status = gr.HTML(elem_id="upload-status", js_on_load=UPLOAD_GUARD_JS)
