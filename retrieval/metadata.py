@@ -14,6 +14,9 @@ from retrieval.frontmatter import meeting_place, signature_of
 from retrieval.types import DocumentMeta
 
 METADATA_FILE = "metadata.yaml"
+# Raised when metadata is derived differently, so that an index holding the old metadata is built again.
+# 2: organisations among China's divisions (level, parent chain, code, speaker; retrieval.gazetteer).
+METADATA_VERSION = 2
 UNKNOWN_ORG = "（未识别）"
 # Kinds as a title names them; 政府工作报告 is a kind of its own (it reviews one year and plans the next).
 KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "安排", "打算", "意见", "方案", "纲要", "报告")
