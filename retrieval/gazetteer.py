@@ -59,15 +59,6 @@ class PlaceMention:
     full_name: bool                # written in full (温州市, 吴淞街道) rather than short (温州, 吴淞) or abbreviated (浙)
 
 
-def short_name(full: str, level: str) -> str:
-    """吴淞街道 → 吴淞, 木洞镇 → 木洞; "" when the rest would be a single character (石镇)."""
-    for suffix, suffix_level in SUB_COUNTY_LEVELS:
-        if suffix_level == level and full.endswith(suffix) and level != ZONE:
-            rest = full[:-len(suffix)]
-            return rest if len(rest) >= 2 else ""
-    return ""
-
-
 def _location_file() -> Path:
     spec = importlib.util.find_spec("jionlp")
     if spec is None or not spec.submodule_search_locations:
@@ -237,7 +228,7 @@ LEVEL_RANK = {PROVINCE: 0, CITY: 1, COUNTY: 2, STREET: 3, TOWN: 3, TOWNSHIP: 3, 
 
 @lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
-    """The divisions, parsed once per process (about 0.5 s)."""
+    """The divisions, parsed once per process (0.7–1.5 s: the 40k towns of a 700k-line file, then the automaton)."""
     with zipfile.ZipFile(_location_file()) as archive:
         text = archive.read(LOCATION_TXT).decode("utf-8").replace("\r", "")
     return Gazetteer(parse_locations(text), load_abbreviations())
