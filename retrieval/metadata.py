@@ -709,10 +709,18 @@ def derive_metadata(doc_id: str, text: str, sha256: str, fields: Mapping[str, st
     org = choose_organisation(text, title_line, fields, stem, headers)
     signatures = [signature for signature in map(signature_of, lines) if signature]
     if org is None or not org.named_up_front:
-        # A 街道/镇/开发区 named only in the body of a province's or city's report is one it speaks about.
-        sources = [title_line, *filter(None, map(meeting_place, lines)), *(s.body for s in signatures), *headers,
-                   *(fields.get(key, "") for key in ("issuer", "source", "breadcrumb")), stem]
-        org = administrative_organisation([source for source in sources if source], text) or org
+        # A 街道/镇/开发区 named only in the body of a province's or city's report is one it speaks about. The
+        # title, the meeting line and the signature say whose report it is; header lines, page fields and the
+        # file name may name the site that published it, so there a division that contains the body's
+        # organisation (the county of a 街道 whose page it is) does not replace it.
+        delivered = [title_line, *filter(None, map(meeting_place, lines)), *(s.body for s in signatures)]
+        published_by = [*headers, *(fields.get(key, "") for key in ("issuer", "source", "breadcrumb")), stem]
+        division = administrative_organisation([source for source in delivered if source], text)
+        if division is None:
+            division = administrative_organisation([source for source in published_by if source], text)
+            if division is not None and org is not None and division.full in org.parents:
+                division = None
+        org = division or org
     kind = kind_of(title)
     published = published_date(lines, text, fields)
     years = covered_years(title, kind, text, lines, title_index, published, stem)
