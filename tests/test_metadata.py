@@ -371,3 +371,8 @@ def test_a_county_site_publishing_a_streets_plan_does_not_take_it_over():
             "\n一、经济运行\n完成固定资产投资5亿元。\n")
     meta = derive(text, doc_id="工作总结.txt")
     assert (meta.org, meta.level, meta.parents) == ("中都", "街道", ("山东省", "济宁市", "汶上县"))
+
+
+def test_overrides_may_set_the_level_and_parent_chain():
+    meta = apply_overrides(derive("某街道2021年工作计划" + BODY), {"org": "西岸", "level": "街道", "parents": ["上海市", "徐汇区"]})
+    assert (meta.org, meta.level, meta.parents) == ("西岸", "街道", ("上海市", "徐汇区"))
