@@ -341,6 +341,8 @@ def render_document(
         body = f'{before}<span id="passage-anchor" class="passage-anchor"></span>{after}'
     aliases = "、".join(meta.aliases)
     alias_html = f'<span class="doc-aliases">别名：{escape(aliases)}</span>' if aliases else ""
+    level = level_label(meta)
+    alias_html += f' <span class="doc-level">级别：{escape(level)}</span>' if level else ""
     return (
         f'<div class="doc-view" data-doc-id="{escape(meta.doc_id)}">'
         f'<div class="doc-head"><div class="doc-title">{escape(meta.title)}</div>'
@@ -388,3 +390,12 @@ def indexing_html(jobs: Sequence) -> str:
         )
     return ('<table class="jobs"><thead><tr><th>操作</th><th>文档</th><th>状态</th><th>进度</th><th>说明</th><th>用户</th>'
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def level_label(meta) -> str:
+    """The organisation's level and parent chain: "街道（上海市 › 宝山区）", "省", "" when unknown."""
+    level = getattr(meta, "level", "")
+    parents = getattr(meta, "parents", ())
+    if not level:
+        return ""
+    return f"{level}（{' › '.join(parents)}）" if parents else level

