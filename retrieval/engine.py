@@ -26,6 +26,7 @@ from retrieval.chunking import ChunkingConfig
 from retrieval.corpus import corpus_files, fingerprint, load_document, sha256_bytes
 from retrieval.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
+from retrieval.figures import FigureRecord
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.indexing import IndexingCancelled, IndexingQueue
@@ -471,6 +472,10 @@ class SearchEngine:
     @property
     def manifest(self) -> dict:
         return self._state.manifest
+
+    def figures(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        """The figure records of a document's live passages (retrieval.figures), in passage order."""
+        return self._state.figures_by_document[doc_id]
 
     def chunk_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

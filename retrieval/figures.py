@@ -14,12 +14,11 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from retrieval.facts import LEADING_QUALIFIERS, TRAILING_QUALIFIERS, FactSpan, _quantity_spans
 from retrieval.query import compatible_units
-from retrieval.statements import (RESULT, TARGET, Statement, planning_year, question_stance, question_year_offset,
-                                  sentence_stance, statements, years_named)
+from retrieval.statements import (planning_year, question_stance, question_year_offset, sentence_stance, statements,
+                                  years_named)
 from retrieval.synonyms import BROAD_WEIGHT, SynonymTable, load_synonyms
 from retrieval.types import Chunk, DocumentMeta
 
-FIGURES_FORMAT = 1                 # the stored form of a record (retrieval.index.segment figures.json)
 
 
 @dataclass(frozen=True)
@@ -390,6 +389,7 @@ class FigureQuestion:
     years: tuple[int, ...] = ()             # years the question names
     year_offset: int | None = None          # 今年 0, 去年 -1, 明年 1 (against each document's planning year)
     stance: str = ""                        # TARGET, RESULT or ""
+    negated: bool = False                   # the question counts what is not (还没脱贫的多少户)
 
     @classmethod
     def of(cls, question: str, metric_terms: Sequence[str], asked_unit: str = "",
@@ -399,7 +399,8 @@ class FigureQuestion:
         unit = "%" if any(cue in question for cue in RATE_CUES) else asked_unit
         if not unit:
             unit = measure_unit(metric_terms)
-        return cls(tuple(metric_terms), unit, tuple(years), question_year_offset(question), question_stance(question))
+        return cls(tuple(metric_terms), unit, tuple(years), question_year_offset(question), question_stance(question),
+                   is_negated(question))
 
     def wanted_years(self, meta: DocumentMeta | None) -> tuple[int, ...]:
         """The years asked in one document: named years, else 今年/去年 read against its planning year."""
@@ -445,8 +446,20 @@ def figure_fit(question: FigureQuestion, record: FigureRecord, meta: DocumentMet
         stance = 0.0
     else:
         stance = 1.0 if question.stance == record.stance else -1.0
-    return FigureFit(record, metric_match(question.metric_terms, record, weights), unit_fit(question.unit, record),
-                     year, stance)
+    metric = metric_match(question.metric_terms, record, weights)
+    if question.negated != is_negated(record.metric):
+        metric *= NEGATION_FACTOR          # 还没脱贫的 asks the 未脱贫 figure, not the 已脱贫 one
+    return FigureFit(record, metric, unit_fit(question.unit, record), year, stance)
+
+
+# Words that negate what a metric counts (未脱贫, 尚未完成, 没有…): a question and a record must agree (不 is left
+# out: 不低于 bounds a value, it negates nothing).
+NEGATIONS = ("未", "没", "尚未")
+NEGATION_FACTOR = 0.5
+
+
+def is_negated(text: str) -> bool:
+    return any(word in text for word in NEGATIONS)
 
 
 def rank_figures(question: FigureQuestion, records: Iterable[FigureRecord],

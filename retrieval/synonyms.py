@@ -18,6 +18,7 @@ class Concept:
     canonical: str
     variants: tuple[str, ...] = ()
     broad: tuple[str, ...] = ()              # names that also mean other things: matched, never expanded
+    indicator: bool = True                   # False for the words of a rate (增长, 增速), which measure any indicator
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -90,6 +91,10 @@ class SynonymTable:
                 extra.append(canonical)
         return extra
 
+    def indicators_in(self, text: str) -> list[Mention]:
+        """The statistical indicators a text names by a specific name (GDP, 物价), not rate words or broad names."""
+        return [m for m in self.mentions(text) if m.concept.indicator and not m.broad]
+
     def same_concept(self, first: str, second: str) -> bool:
         """Whether two names name one indicator (GDP and 地区生产总值: True)."""
         a, b = self.concept_of(first), self.concept_of(second)
@@ -109,7 +114,10 @@ def load_synonyms(path: Path = SYNONYMS_FILE) -> SynonymTable:
         lists = {key: entry.get(key) or [] for key in ("variants", "broad")}
         if any(not isinstance(v, list) or not all(isinstance(n, str) and n for n in v) for v in lists.values()):
             raise ValueError(f"{path}: entry {entry['canonical']!r} needs lists of names for variants and broad")
-        concepts.append(Concept(entry["canonical"], tuple(lists["variants"]), tuple(lists["broad"])))
+        indicator = entry.get("indicator", True)
+        if not isinstance(indicator, bool):
+            raise ValueError(f"{path}: entry {entry['canonical']!r} has indicator {indicator!r}, not true or false")
+        concepts.append(Concept(entry["canonical"], tuple(lists["variants"]), tuple(lists["broad"]), indicator))
     return SynonymTable(tuple(concepts))
 
 

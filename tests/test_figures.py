@@ -135,3 +135,9 @@ def test_records_survive_a_segment_written_read_and_merged(tmp_path):
     assert [r.metric for r in read.figures_of(1)] == ["交通投资", "水利投资"]
     merged = Segment.merge("m", [(read, np.array([False, True]))])
     assert merged.figures_of(0) == passages[1].figures
+
+
+def test_a_negated_question_asks_the_negated_count():
+    pool = records("全乡已脱贫426户1506人，未脱贫191户596人。", ("一、2030年工作回顾",))
+    question = FigureQuestion.of("还没脱贫的有多少户", ["脱贫"], asked_unit="户")
+    assert rank_figures(question, pool)[0].record.value == "191户596人"

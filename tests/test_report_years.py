@@ -62,3 +62,23 @@ def test_the_report_knows_its_years():
 
     meta = derive_metadata(REPORT, TEXT, "0")
     assert meta.years == (2030, 2031), "a report reviews the year before the one it is given in"
+
+
+def test_the_reports_figure_records_are_read_back_from_the_index(engine):
+    records = engine.figures(REPORT)
+    text = engine.documents[REPORT].text
+    by_metric = {r.metric: r for r in records}
+    assert by_metric["水利投资"].value == "2.6亿元" and by_metric["水利投资"].year == 2030
+    assert by_metric["城镇新增就业"].stance == "target" and by_metric["城镇新增就业"].year == 2031
+    for record in records:
+        chunk = engine.chunks[record.chunk_id]
+        start, end = record.char_span
+        assert text[chunk.char_span[0] + start:chunk.char_span[0] + end] == record.value
+
+
+@pytest.mark.parametrize("question", [
+    "青石镇去年物价涨幅是多少",              # only this year's target is stated
+    "青石镇今年实际使用外资目标多少",          # no figure of that indicator at all
+])
+def test_an_indicator_no_record_measures_for_that_year_is_not_found(engine, question):
+    assert engine.ask(question).answer is None

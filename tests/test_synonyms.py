@@ -51,3 +51,8 @@ def test_a_broad_word_or_a_standard_name_adds_nothing():
     assert expand_query("某镇帮扶就业困难人员多少人") == "某镇帮扶就业困难人员多少人"
     assert expand_query("固定资产投资增长多少") == "固定资产投资增长多少"
     assert expand_query("项目投资多少") == "项目投资多少"
+
+
+def test_indicators_are_named_specifically_not_by_rate_words_or_broad_names():
+    assert [m.concept.canonical for m in TABLE.indicators_in("某市去年GDP增速多少")] == ["地区生产总值"]
+    assert TABLE.indicators_in("某镇项目投资增长多少") == []

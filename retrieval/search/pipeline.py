@@ -15,8 +15,8 @@ import numpy as np
 
 from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
 from retrieval.answer import answer_units
-from retrieval.figures import (FigureFit, FigureQuestion, FigureRecord, discriminating_terms, question_metric_terms,
-                               rank_figures)
+from retrieval.figures import (FigureFit, FigureQuestion, FigureRecord, is_negated, discriminating_terms,
+                               question_metric_terms, rank_figures)
 from retrieval.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
@@ -183,6 +183,14 @@ class IndexState:
 # A figure record answers a number question when its metric names all of the question's metric words.
 FIGURE_MIN_METRIC = 0.99
 FIGURE_CONFIDENCE = 0.5            # the confidence of an answer a matching figure record gives (above 未找到's 0.2)
+
+
+# The share (by length) of a question's metric words that some candidate record's metric must name.
+FIGURE_MIN_SHARE = 0.6
+
+
+def _term_weight(terms: list[str]) -> int:
+    return sum(min(max(len(term), 2), 6) for term in terms)
 
 
 def _figure_unit(analysis: QueryAnalysis, terms: list[str]) -> str:
@@ -378,9 +386,13 @@ class SearchPipeline:
                              best_guess: Answer | None) -> tuple[Answer | None, Answer | None]:
         """A number question answered by the figure record of the candidate passages whose metric, unit, year
         and stance fit it best (retrieval.figures): in a sentence of ten targets, the asked one, not the first
-        number. The answer step's own choice stands when no record's metric matches the question fully."""
+        number. A question naming a statistical indicator (retrieval/resources/statistical_synonyms.yaml) that no
+        record of these passages measures in the asked unit, year and stance is 未找到, never the first number of
+        a sentence; for any other question the answer step's own choice stands when no record fits."""
         fit = self.figure_for(analysis, [h.chunk_id for h in candidates[:CANDIDATE_PASSAGES]])
         if fit is None:
+            if load_synonyms().indicators_in(analysis.text):
+                return None, best_guess
             return answer, best_guess
         record = fit.record
         chunk = self.state.chunks[record.chunk_id]
@@ -403,10 +415,14 @@ class SearchPipeline:
         found = state.backend.figures(chunk_ids)
         records = [record for chunk_id in chunk_ids for record in found.get(chunk_id, ())]
         unit = _figure_unit(analysis, terms)
-        terms = discriminating_terms(terms, records)
-        if not terms:
+        measured = discriminating_terms(terms, records)
+        # Most of what the question names must be what figures measure: "排进前几" names a ranking no record
+        # measures, though one of its words (培育) is in a record's metric.
+        if not measured or _term_weight(measured) < FIGURE_MIN_SHARE * _term_weight(terms):
             return None
-        question = FigureQuestion(tuple(terms), unit, analysis.years, analysis.year_offset, analysis.stance)
+        terms = measured
+        question = FigureQuestion(tuple(terms), unit, analysis.years, analysis.year_offset, analysis.stance,
+                                  is_negated(analysis.text))
         metas = {record.doc_id: state.documents[record.doc_id].meta for record in records}
         fits = [fit for fit in rank_figures(question, records, metas, min_metric=FIGURE_MIN_METRIC)
                 if fit.year >= 0 and fit.stance >= 0]
