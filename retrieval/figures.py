@@ -318,6 +318,10 @@ QUESTION_FRAME_WORDS = frozenset((
 ))
 
 
+# Parts that make a word the question's frame, wherever they stand in it (控制目标, 预期目标, 计划数).
+FRAME_PARTS = ("目标", "计划", "多少")
+
+
 def question_metric_terms(question: str, tokenize: Callable[[str], list[str]],
                           table: SynonymTable | None = None) -> list[str]:
     """The words of a question that name the metric: indicator names kept whole (GDP, 一般公共预算收入), other
@@ -335,6 +339,7 @@ def question_metric_terms(question: str, tokenize: Callable[[str], list[str]],
     for piece in rest:
         for token in tokenize(piece):
             if len(token) >= 2 and token not in QUESTION_FRAME_WORDS and not re.fullmatch(r"[\d.%]+", token) \
+                    and not any(word in token for word in FRAME_PARTS) \
                     and not any(token in term for term in terms):
                 terms.append(token)
     # Search-mode tokenizers give a word and its parts (城镇新增就业, 城镇, 新增, 就业): keep the longest.
@@ -355,7 +360,7 @@ MEASURE_GROUPS = {"吨": ("吨", "斤", "公斤", "千克"), "%": ("%", "个百�
                   "平方米": ("平方米", "平方公里", "亩", "公顷", "㎡", "m²", "平方千米"), "人": ("人", "名", "人次")}
 # Cues of a question asking a rate ("增长多少" asks a rate, "多少亿元" an amount).
 RATE_CUES = ("增长多少", "增长了多少", "增速", "增幅", "涨幅", "降幅", "增长率", "百分之", "下降多少", "提高多少",
-             "涨了多少", "增长几", "比例", "占比", "比重", "率是", "率多少", "率为", "率控制")
+             "涨了多少", "增长几", "比例", "占比", "比重", "率是", "率多少", "率为", "率控制", "占到", "占全", "占多少")
 
 
 def measure_unit(metric_terms: Sequence[str]) -> str:

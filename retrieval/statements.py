@@ -232,19 +232,16 @@ def question_year_offset(question: str) -> int | None:
     return None
 
 
-# A question's words for what it asks: a target (目标/计划/力争/预期/今年…要) or a result (完成/实现/达到/去年).
+# A question's words for what it asks: a target (目标/计划/力争/预期) or a result (完成/实现/达到).
 QUESTION_TARGET_CUES = ("目标", "计划", "力争", "预期", "打算", "要达到", "定的", "定为", "定在", "任务")
-QUESTION_RESULT_CUES = ("完成", "实现", "达到", "实际", "去年", "上年", "已经", "取得", "增长了", "到了")
+QUESTION_RESULT_CUES = ("完成", "实现", "达到", "实际", "已经", "取得", "增长了", "到了")
 
 
 def question_stance(question: str) -> str:
-    """TARGET, RESULT or "" for a question: a target cue wins, then a result cue, then 今年 (this year's figure
-    in a plan is a target) and 去年 (a result)."""
+    """TARGET, RESULT or "" for a question, by its own cue words (a target cue wins). 今年/去年 alone say which
+    year, not the stance: this year's figure is a target in a plan and a result in a half-year summary."""
     if any(cue in question for cue in QUESTION_TARGET_CUES):
         return TARGET
     if any(cue in question for cue in QUESTION_RESULT_CUES):
         return RESULT
-    offset = question_year_offset(question)
-    if offset is not None:
-        return RESULT if offset < 0 else TARGET
     return ""

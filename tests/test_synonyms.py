@@ -14,9 +14,11 @@ def test_every_entry_has_a_canonical_name_a_source_comment_and_no_name_twice():
     assert len(names) == len({n.casefold() for n in names}), "a name belongs to one concept only"
     text = SYNONYMS_FILE.read_text(encoding="utf-8")
     for concept in TABLE.concepts:
-        before = text[:text.index(f"- canonical: {concept.canonical}\n")].rstrip().splitlines()[-1]
-        assert before.startswith("# ") and ("统计" in before or "公报" in before), \
-            f"{concept.canonical} has a comment naming its standard source"
+        lines = text[:text.index(f"- canonical: {concept.canonical}\n")].rstrip().splitlines()
+        comment = []
+        while lines and lines[-1].startswith("#"):
+            comment.insert(0, lines.pop())
+        assert "统计公报" in " ".join(comment), f"{concept.canonical} has a comment naming its standard source"
         assert TABLE.concept_of(concept.canonical) is concept
 
 

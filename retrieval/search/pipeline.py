@@ -415,6 +415,9 @@ class SearchPipeline:
         found = state.backend.figures(chunk_ids)
         records = [record for chunk_id in chunk_ids for record in found.get(chunk_id, ())]
         unit = _figure_unit(analysis, terms)
+        # A word of a candidate document's title (甘肃, 街道名) names the document, not what a figure measures.
+        titles = {state.documents[record.doc_id].meta.title for record in records}
+        terms = [term for term in terms if not any(term in title for title in titles)]
         measured = discriminating_terms(terms, records)
         # Most of what the question names must be what figures measure: "排进前几" names a ranking no record
         # measures, though one of its words (培育) is in a record's metric.
