@@ -76,16 +76,13 @@ _CN_TENS = {"十": 10, "百": 100, "千": 1000}
 _MULTIPLIERS = {"万": 1e4, "亿": 1e8, "千": 1e3, "百": 1e2}
 
 
+_LEADING = re.compile("^(?:" + "|".join(sorted(LEADING_QUALIFIERS, key=len, reverse=True)) + ")")
+_TRAILING = re.compile("(?:" + "|".join(sorted(TRAILING_QUALIFIERS, key=len, reverse=True)) + ")$")
+_TRAILING_LINK = re.compile("(?:" + "|".join(map(re.escape, _LINKING_WORDS)) + ")$")
+
+
 def _strip_qualifiers(value: str) -> str:
-    for word in sorted(LEADING_QUALIFIERS, key=len, reverse=True):
-        if value.startswith(word):
-            value = value[len(word):]
-            break
-    for word in sorted(TRAILING_QUALIFIERS, key=len, reverse=True):
-        if value.endswith(word):
-            value = value[:-len(word)]
-            break
-    return value
+    return _TRAILING.sub("", _LEADING.sub("", value, count=1), count=1)
 
 
 def _chinese_number(text: str) -> float | None:
@@ -144,10 +141,9 @@ def _strip_links(region: str) -> str:
     changed = True
     while changed and region:
         changed = False
-        for word in _LINKING_WORDS:
-            if region.endswith(word):
-                region, changed = region[:-len(word)], True
-                break
+        link = _TRAILING_LINK.search(region)
+        if link:
+            region, changed = region[:link.start()], True
         for word in _LEADING_WORDS:
             if region.startswith(word) and len(region) > len(word):
                 region, changed = region[len(word):], True
@@ -241,6 +237,8 @@ def extract_figures(chunk: Chunk, document_meta: DocumentMeta, document_text: st
     """
     records: list[FigureRecord] = []
     text = chunk.text
+    if not re.search(r"\d", text):                     # figures are written in digits (see _value_spans)
+        return records
     plan = planning_year(document_meta)
     for statement in statements(chunk, document_meta, document_text):
         sentence = text[statement.start:statement.end]

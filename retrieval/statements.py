@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 from retrieval.types import Chunk, DocumentMeta
@@ -39,6 +40,17 @@ HEADING_TARGET_CUES = ("目标", "任务", "重点", "安排", "打算", "计划
 # A document's own kind gives the stance of what no heading or sentence marks.
 KIND_STANCE = (("总结", RESULT), ("计划", TARGET), ("要点", TARGET), ("规划", TARGET), ("思路", TARGET))
 _SENTENCE = re.compile(r"[^。！？；;!?\n]+[。！？；;!?]?")
+
+
+def _alternation(words) -> re.Pattern:
+    """One pattern for a set of words, longest first (so 过去一年 wins over 去年 where both fit)."""
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+_RELATIVE_YEAR = _alternation(RELATIVE_YEARS)
+_RELATIVE_PERIOD = _alternation(RELATIVE_PERIODS)
+_FIVE_YEAR_PLAN = _alternation(FIVE_YEAR_PLANS)
+_TARGET_CUE, _RESULT_CUE = _alternation(TARGET_CUES), _alternation(RESULT_CUES)
 _OPENING = re.compile(r"^[^，,：:。；;]{0,24}[，,：:]")       # a paragraph's opening phrase: "刚刚过去的2025年，"
 
 
@@ -86,6 +98,8 @@ def review_year(meta: DocumentMeta) -> int | None:
 def years_named(text: str, plan: int | None) -> tuple[int, ...]:
     """The years a piece of text speaks of: a five-year plan period, a range, explicit years not compared with,
     or words relative to the planning year. () when it names none."""
+    if "年" not in text and "五" not in text:          # every year word holds one of them (十四五, 今年, 2025年)
+        return ()
     span = _YEAR_RANGE.search(text)
     if span and 0 < int(span.group(2)) - int(span.group(1)) <= 10:
         return tuple(range(int(span.group(1)), int(span.group(2)) + 1))
@@ -93,17 +107,17 @@ def years_named(text: str, plan: int | None) -> tuple[int, ...]:
     if years:
         return (years[0],)
     if plan is not None:
-        for word in sorted(RELATIVE_YEARS, key=len, reverse=True):
-            at = text.find(word)
-            if at >= 0 and not _compared(text, at):
-                return (plan + RELATIVE_YEARS[word],)
-    for name, (first, last) in FIVE_YEAR_PLANS.items():
-        if name in text:
-            return tuple(range(first, last + 1))
-    if plan is not None:
-        for word, (first, last) in RELATIVE_PERIODS.items():
-            if word in text:
-                return tuple(range(plan + first, plan + last + 1))
+        for match in _RELATIVE_YEAR.finditer(text):
+            if not _compared(text, match.start()):
+                return (plan + RELATIVE_YEARS[match.group()],)
+    plan_period = _FIVE_YEAR_PLAN.search(text)
+    if plan_period:
+        first, last = FIVE_YEAR_PLANS[plan_period.group()]
+        return tuple(range(first, last + 1))
+    period = _RELATIVE_PERIOD.search(text) if plan is not None else None
+    if period:
+        first, last = RELATIVE_PERIODS[period.group()]
+        return tuple(range(plan + first, plan + last + 1))
     return ()
 
 
@@ -114,13 +128,14 @@ def _compared(text: str, position: int) -> bool:
 
 def sentence_stance(text: str) -> str:
     """TARGET or RESULT when the sentence's own words say so, else ""."""
-    if any(cue in text for cue in TARGET_CUES):
+    if _TARGET_CUE.search(text):
         return TARGET
-    if any(cue in text for cue in RESULT_CUES):
+    if _RESULT_CUE.search(text):
         return RESULT
     return ""
 
 
+@lru_cache(maxsize=16384)
 def heading_context(heading: str, plan: int | None) -> Context:
     """What a section heading says: "2025年工作回顾" → (2025, result); "2026年重点工作" → (2026, target)."""
     years = years_named(heading, plan)
@@ -135,17 +150,25 @@ def heading_context(heading: str, plan: int | None) -> Context:
 
 
 def document_context(meta: DocumentMeta) -> Context:
-    stance = next((stance for kind, stance in KIND_STANCE if kind in meta.kind), "")
-    return Context((), stance)
+    """What a document's kind says of the statements nothing else marks (a plan's are targets)."""
+    return _kind_context(meta.kind)
+
+
+def _kind_context(kind: str) -> Context:
+    return Context((), next((stance for name, stance in KIND_STANCE if name in kind), ""))
 
 
 def section_context(section_path: Sequence[str], meta: DocumentMeta) -> Context:
     """The context of a section: its innermost heading that says something, then the outer ones, then the document."""
-    plan = planning_year(meta)
+    return _section_context(tuple(section_path), planning_year(meta), meta.kind)
+
+
+@lru_cache(maxsize=16384)
+def _section_context(section_path: tuple[str, ...], plan: int | None, kind: str) -> Context:
     context = Context()
-    for heading in reversed(tuple(section_path)):
+    for heading in reversed(section_path):
         context = context.over(heading_context(heading, plan))
-    return context.over(document_context(meta))
+    return context.over(_kind_context(kind))
 
 
 def paragraph_context(paragraph_opening: str, plan: int | None) -> Context:

@@ -58,26 +58,35 @@ class SynonymTable:
         return found
 
     @cached_property
-    def _names_longest_first(self) -> tuple[str, ...]:
-        return tuple(sorted(self._by_name, key=len, reverse=True))
+    def _names_by_first_character(self) -> dict[str, tuple[str, ...]]:
+        """Names by their first character, longest first: a text is scanned once, one short list a position."""
+        grouped: dict[str, list[str]] = {}
+        for name in sorted(self._by_name, key=len, reverse=True):
+            grouped.setdefault(name[0], []).append(name)
+        return {first: tuple(names) for first, names in grouped.items()}
 
     def concept_of(self, name: str) -> Concept | None:
         return self._by_name.get(name.casefold())
 
     def mentions(self, text: str) -> list[Mention]:
         """Every name of the table in `text`, left to right, the longest at each place, none overlapping."""
+        return list(self._mentions(text))
+
+    @lru_cache(maxsize=65536)
+    def _mentions(self, text: str) -> tuple[Mention, ...]:
         folded = text.casefold()
         found: list[Mention] = []
         position = 0
+        groups = self._names_by_first_character
         while position < len(folded):
-            name = next((n for n in self._names_longest_first if folded.startswith(n, position)), None)
+            name = next((n for n in groups.get(folded[position], ()) if folded.startswith(n, position)), None)
             if name is None:
                 position += 1
                 continue
             end = position + len(name)
             found.append(Mention(position, end, text[position:end], self._by_name[name]))
             position = end
-        return found
+        return tuple(found)
 
     def expansions(self, text: str) -> list[str]:
         """The standard names of the indicators `text` names by another specific name (GDP → 地区生产总值,
