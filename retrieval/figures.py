@@ -225,8 +225,22 @@ def _respectively(sentence: str, spans: list[FactSpan]) -> dict[int, str]:
 def _value_spans(sentence: str) -> list[FactSpan]:
     """Amounts and percentages of a sentence written in digits; ratios, bare numbers and counts in words (一批,
     两个, 这五年: phrases more than figures) are not records."""
-    return [s for s in _quantity_spans(sentence) if not re.fullmatch(r"[\d.:：]+", s.text)
-            and not re.match(r"[零〇一二两三四五六七八九十百千]", _strip_qualifiers(s.text))]
+    spans = [s for s in _quantity_spans(sentence) if not re.fullmatch(r"[\d.:：]+", s.text)
+             and not re.match(r"[零〇一二两三四五六七八九十百千]", _strip_qualifiers(s.text))]
+    merged: list[FactSpan] = []
+    for span in spans:
+        previous = merged[-1] if merged else None
+        gap = sentence[previous.end:span.start] if previous else ""
+        # A range is one value: "4.5%—5%", "5%-5.5%" (the dash may have been read as a minus sign).
+        if previous and (gap in _RANGE_DASHES or not gap and span.text.startswith("-")) \
+                and unit_and_number(previous.text)[0] == unit_and_number(span.text.lstrip("-"))[0]:
+            merged[-1] = FactSpan(previous.start, span.end, sentence[previous.start:span.end])
+            continue
+        merged.append(span)
+    return merged
+
+
+_RANGE_DASHES = ("—", "-", "－", "～", "~", "–", "——", "至", "到")
 
 
 def extract_figures(chunk: Chunk, document_meta: DocumentMeta, document_text: str = "") -> list[FigureRecord]:

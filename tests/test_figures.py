@@ -141,3 +141,12 @@ def test_a_negated_question_asks_the_negated_count():
     pool = records("全乡已脱贫426户1506人，未脱贫191户596人。", ("一、2030年工作回顾",))
     question = FigureQuestion.of("还没脱贫的有多少户", ["脱贫"], asked_unit="户")
     assert rank_figures(question, pool)[0].record.value == "191户596人"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("地区生产总值增长4.5%—5%。", "4.5%—5%"),
+    ("地区生产总值预期增长5%-5.5%。", "5%-5.5%"),
+    ("粮食产量稳定在650万吨至660万吨。", "650万吨至660万吨"),
+])
+def test_a_range_is_one_value(text, value):
+    assert [r.value for r in records(text, ("三、2031年重点工作",))] == [value]
