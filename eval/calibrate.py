@@ -11,7 +11,7 @@ from pathlib import Path
 from eval.metrics import UNANSWERABLE, answer_hit, fact_hit
 from eval.runner import load_questions
 from eval.suites import SuiteError, add_arguments, engine_opener, format_table, run_suites, selected_suites
-from retrieval.files import write_text_atomic
+from retrieval.corpus.atomic import write_text_atomic
 
 STEP = 0.05
 CRITERION = ("score = right facts kept - (wrong facts shown + unanswerable questions answered + false alarms); "

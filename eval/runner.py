@@ -11,7 +11,7 @@ from time import perf_counter
 
 from eval.metrics import UNANSWERABLE, aggregate, answer_hit, fact_hit, latency_summary, retrieval_scores
 
-from retrieval.files import write_text_atomic
+from retrieval.corpus.atomic import write_text_atomic
 from retrieval.types import LEGS
 QUESTION_TYPES = ("number", "entity", "semantic", "list", "cross", UNANSWERABLE)
 REQUIRED_FIELDS = ("id", "question", "type", "evidence", "answer")

@@ -11,7 +11,7 @@ from pathlib import Path
 from time import perf_counter
 
 from eval.runner import QuestionsError, evaluate, load_questions, write_outputs
-from retrieval.files import write_text_atomic
+from retrieval.corpus.atomic import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"

@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.corpus import corpus_files, load_document
-from retrieval.headings import CLOSERS, SENTENCE_END, match_marker
-from retrieval.metadata import load_overrides
+from retrieval.ingest.chunking import ChunkingConfig, chunk_document
+from retrieval.corpus.files import corpus_files, load_document
+from retrieval.ingest.headings import CLOSERS, SENTENCE_END, match_marker
+from retrieval.ingest.metadata import load_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"

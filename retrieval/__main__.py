@@ -90,7 +90,7 @@ def list_documents(corpus_dir: str, as_json: bool) -> int:
     no index is built or loaded. Unreadable files are listed with the reason."""
     from pathlib import Path
 
-    from retrieval.corpus import load_corpus
+    from retrieval.corpus.files import load_corpus
 
     try:
         loaded = load_corpus(Path(corpus_dir))

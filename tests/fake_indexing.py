@@ -1,4 +1,4 @@
-"""A stand-in for retrieval.indexing.IndexingQueue on tests.fakes.FakeEngine: jobs run at once, or wait when held."""
+"""A stand-in for retrieval.jobs.IndexingQueue on tests.fakes.FakeEngine: jobs run at once, or wait when held."""
 from __future__ import annotations
 
 import itertools

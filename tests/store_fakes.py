@@ -5,7 +5,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from retrieval.encoders import HashingEncoder
+from retrieval.encode.encoders import HashingEncoder
 from tests.seeds import CORPUS
 
 

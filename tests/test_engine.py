@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.encoders import HashingEncoder
+from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
 from retrieval.errors import IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError
-from retrieval.tokenizer import dictionary_hash
+from retrieval.text.tokenizer import dictionary_hash
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 WUSONG = "吴淞街道2021年工作要点.txt"
@@ -85,6 +85,18 @@ def test_wusong_question_is_answered_with_the_fake_encoder(built):
     assert engine.chunks[result.answer.chunk_id].doc_id == WUSONG
     start, end = result.answer.char_span
     assert engine.documents[WUSONG].text[start:end] == result.answer.text
+
+
+def test_the_result_names_the_runner_up_and_how_far_behind_it_is(built):
+    """The runner-up is the best candidate that would be another answer (another passage or another fact),
+    with its choice score, so a caller can tell a clear answer from a near tie."""
+    _, _, engine = built
+    result = engine.ask(WUSONG_QUESTION, k=10)
+    best, runner_up = result.best_guess, result.runner_up
+    assert best == result.answer and best.fact == "3万平方米"
+    assert runner_up is not None and (runner_up.chunk_id, runner_up.fact) != (best.chunk_id, best.fact)
+    assert best.score > runner_up.score
+    assert runner_up.chunk_id in {hit.chunk_id for hit in result.hits}
 
 
 def test_second_open_loads_and_gives_identical_results(built):
@@ -419,7 +431,7 @@ def test_questions_keep_being_answered_while_the_index_is_rebuilt(tmp_path):
 def test_an_ask_encodes_its_question_once_while_bm25_searches(built):
     """The question's vector is started before the analysis and BM25 search and used by the dense leg and the
     answer step: one model call per new question, none for one asked again, and the same answer as before."""
-    from retrieval.normalize import normalize_question
+    from retrieval.text.normalize import normalize_question
 
     corpus, index, reference = built
 

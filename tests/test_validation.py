@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.encoders import HashingEncoder
+from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
 from retrieval.errors import InvalidQuery
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from retrieval.uploads import MAX_UPLOAD_BYTES
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES
 from ui import evaluation, render
 from retrieval.validation import MAX_QUESTION_CHARS
 from ui.service import EngineService, Turn, UserFacingError
@@ -33,7 +33,7 @@ DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布（日�
 TRASH_HEADERS = ["文件名", "原因", "移入时间", "用户", "保留到", "编号"]
 AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明"]
 # Questions run in parallel (the engine reads an immutable snapshot; numpy/faiss release the GIL). More of them
-# than the cores: their query encodings are batched together (retrieval.batching), which is where the time goes.
+# than the cores: their query encodings are batched together (retrieval.encode.batching), which is where the time goes.
 # Corpus edits run one at a time; status polls are trivial and never wait behind either.
 QUESTION_CONCURRENCY = 4 * (os.cpu_count() or 2)
 STATUS_POLL_SECONDS = 2.0
@@ -130,6 +130,7 @@ mark.passage.fact { background: #ffd666; }
 .cite.other-org { opacity: 0.85; }
 .scope-note { font-weight: 600; color: #93370d; }
 .pending-note { color: #93370d; background: #fffaeb; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 0.9em; }
+.version-note { color: #344054; background: #f2f4f7; border-radius: 6px; padding: 4px 8px; margin: 4px 0; font-size: 0.9em; }
 table.jobs { width: 100%; font-size: 0.9em; } table.jobs td, table.jobs th { padding: 2px 6px; text-align: left; }
 """
 
@@ -270,19 +271,28 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
     def confirm_replace(pending_path, seen, request: gr.Request):
         return _upload(pending_path, seen, request, confirm=True)
 
-    def _upload(file_path, seen, request, confirm: bool):
+    def keep_both(pending_path, seen, request: gr.Request):
+        return _upload(pending_path, seen, request, confirm=False, keep_both=True)
+
+    def _upload(file_path, seen, request, confirm: bool, keep_both: bool = False):
         hide = {listing["replace_row"]: gr.update(visible=False), listing["pending_upload"]: None}
         if not file_path:
             return {listing["upload_status"]: render.render_message("请先选择要上传的文件（.txt / .md / .docx / .pdf）。", "warn"),
                     **hide, **listings(seen)}
         try:
-            outcome = service.upload(file_path, Path(file_path).name, _user(request), confirm_replace=confirm)
+            outcome = service.upload(file_path, Path(file_path).name, _user(request), confirm_replace=confirm,
+                                     keep_both=keep_both)
         except UserFacingError as error:
             return {listing["upload_status"]: render.render_message(f"上传失败：{error}", "error"), **hide, **listings(seen)}
         if outcome.needs_confirmation:
             question = (f"语料库里已有「{outcome.doc_id}」。替换已有文档？旧版本会移到回收站，30 天内可以恢复。")
+            if outcome.version_share:
+                question = (f"这个文件有 {outcome.version_share:.0%} 的段落与「{outcome.doc_id}」相同，可能是它的新版本。"
+                            "替换已有文档？旧版本会移到回收站，30 天内可以恢复；也可以两个版本都保留，"
+                            "回答会引用较新的版本，并注明还有旧版本。")
             return {listing["upload_status"]: render.render_message(question, "warn"),
                     listing["replace_row"]: gr.update(visible=True), listing["pending_upload"]: file_path,
+                    listing["keep_both_button"]: gr.update(visible=bool(outcome.version_share)),
                     **listings(seen)}
         done = (f"已替换「{outcome.replaced}」（旧版本在回收站），新文件 {outcome.doc_id}" if outcome.replaced
                 else f"已保存 {outcome.doc_id}")
@@ -434,6 +444,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                         upload_status = gr.HTML(elem_id="upload-status")
                         with gr.Row(visible=False, elem_id="replace-row") as replace_row:
                             replace_button = gr.Button("替换", variant="primary", elem_id="replace-yes")
+                            keep_both_button = gr.Button("两个版本都保留", visible=False, elem_id="replace-keep-both")
                             keep_button = gr.Button("取消", elem_id="replace-no")
                     with gr.Column():
                         doc_select = gr.Dropdown(service.document_choices(), value=None, label="选择文档（预览、编辑或删除）",
@@ -491,6 +502,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             trash_table=trash_table, trash_select=trash_select, audit_table=audit_table, version=version_state,
             question=question, chat=chat, turns=turns_state, upload_status=upload_status, replace_row=replace_row,
             pending_upload=pending_upload, upload_file=upload_file, manage_status=manage_status,
+            keep_both_button=keep_both_button,
             delete_confirm=delete_confirm, doc_preview=doc_preview, trash_status=trash_status, index_status=index_status,
             job_select=job_select, cancel_status=cancel_status, editor_tools=editor_tools, manage_tools=manage_tools,
             trash_tools=trash_tools, cancel_tools=cancel_tools, role_note=role_note,
@@ -515,9 +527,10 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                   **private)
         timer.tick(poll, version_state, [index_status, job_select, *lists], **status)
         doc_select.change(show_document, doc_select, [aliases_box, years_box, doc_preview], **private)
-        upload_outputs = [upload_status, replace_row, pending_upload, upload_file, index_status, *lists]
+        upload_outputs = [upload_status, replace_row, keep_both_button, pending_upload, upload_file, index_status, *lists]
         upload_button.click(upload, [upload_file, version_state], upload_outputs, **edits)
         replace_button.click(confirm_replace, [pending_upload, version_state], upload_outputs, **edits)
+        keep_both_button.click(keep_both, [pending_upload, version_state], upload_outputs, **edits)
         keep_button.click(cancel_replace, version_state, upload_outputs, **private)
         save_button.click(save_metadata, [doc_select, aliases_box, years_box, version_state], [manage_status, *lists], **edits)
         delete_button.click(delete_document, [doc_select, delete_confirm, version_state],

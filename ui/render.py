@@ -271,10 +271,12 @@ def render_turn(
     filters: str = "",
     scope_note: str = "",
     pending: Sequence[str] = (),
+    older_versions: Sequence[str] = (),
 ) -> str:
     """One question and its reply: answer block, then citations [1] [2] [3].
 
     `pending` names documents whose vectors are still being encoded: they were searched by keywords only.
+    `older_versions` names older versions of the answer's document: the answer cites the newer one.
     """
     understood = (
         f'<div class="asked">按上一问理解为：{escape(asked)}</div>' if asked.strip() != question.strip() else ""
@@ -284,13 +286,17 @@ def render_turn(
         f'<div class="pending-note">{escape("、".join(f"《{title}》" for title in pending))}正在建立向量索引，'
         "这次只按关键词检索了它们；稍后再问，结果可能更全。</div>" if pending else ""
     )
+    version_note = (
+        f'<div class="version-note">另有旧版本：{escape("、".join(older_versions))}。这里引用的是较新的版本。</div>'
+        if older_versions and answer is not None else ""
+    )
     cards = "".join(citation_card(citation, turn, explain) for citation in citations)
     heading = "出处" if answer is not None else "最接近的段落"
     sources = f'<div class="citations"><div class="citations-title">{heading}</div>{cards}</div>' if cards else ""
     return (
         f'<div class="turn" data-turn="{turn}">'
         f'<div class="user-msg"><span class="who">问</span>{escape(question)}</div>'
-        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations, scope_note)}{pending_note}{sources}</div>'
+        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations, scope_note)}{version_note}{pending_note}{sources}</div>'
         "</div>"
     )
 
@@ -358,7 +364,8 @@ def render_message(text: str, kind: str = "info") -> str:
     return f'<div class="panel-msg {escape(kind)}">{escape(text)}</div>'
 
 
-JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引", "encode": "续编向量"}
+JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引", "encode": "续编向量",
+             "sync": "补上停机期间的变化"}
 JOB_STATES = {"queued": "排队中", "chunking": "切分段落", "encoding": "编码向量", "done": "完成", "failed": "失败",
               "cancelled": "已取消"}
 ACTIVE_JOB_STATES = ("queued", "chunking", "encoding")

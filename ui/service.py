@@ -19,30 +19,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.audit import AuditEntry, AuditLog
-from retrieval.conversation import resolve_followup
-from retrieval.corpus import sha256_bytes
+from retrieval.corpus.audit import AuditEntry, AuditLog
+from retrieval.search.conversation import resolve_followup
+from retrieval.corpus.files import sha256_bytes
 from retrieval.errors import BackendUnavailable, InvalidQuery, RetrievalError
 from retrieval.ingest.cleaning import clean_text
-from retrieval.metadata import load_overrides, save_override
-from retrieval.query import organisation_names
-from retrieval.trash import Trash, TrashEntry, TrashError
+from retrieval.ingest.metadata import derive_metadata, load_overrides, save_override
+from retrieval.search.query import organisation_names
+from retrieval.corpus.trash import Trash, TrashEntry, TrashError
 from retrieval.types import Answer, DocumentMeta
-from retrieval.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
-from retrieval.users import EDITOR, READER
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
+from ui.auth import EDITOR, READER
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request
+from retrieval.ingest.versions import near_duplicates
 from ui import render
 
 DEFAULT_K = 5
 CITATIONS_SHOWN = 3
 YEAR_RANGE = (MIN_YEAR, MAX_YEAR)
-# An upload whose paragraphs are at least this share identical to one document's is a near-duplicate (a warning).
-NEAR_DUPLICATE_SHARE = 0.9
-MIN_PARAGRAPH_CHARS = 6              # shorter lines (headings such as "一、总体要求") say nothing about sameness
 AUDIT_SHOWN = 200
 logger = logging.getLogger(__name__)
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
-_SPACE = re.compile(r"\s+")
 
 
 BACKEND_DOWN_MESSAGE = "检索服务暂时连接不上，这个问题没有查成。请稍后再问；一直如此请联系管理员检查 Milvus 服务。"
@@ -63,10 +60,11 @@ class Turn:
     citations: tuple[render.Citation, ...]
     scope_note: str = ""                        # why 未找到 for the organisation or year asked about
     pending: tuple[str, ...] = ()               # titles of documents whose vectors are still being encoded
+    older_versions: tuple[str, ...] = ()        # labels of older versions of the answer's document
 
     def html(self, index: int, explain: bool) -> str:
         return render.render_turn(index, self.question, self.asked, self.answer, self.citations, explain, self.filters,
-                                  scope_note=self.scope_note, pending=self.pending)
+                                  scope_note=self.scope_note, pending=self.pending, older_versions=self.older_versions)
 
 
 @dataclass(frozen=True)
@@ -78,6 +76,9 @@ class UploadOutcome:
     replaced: str = ""                          # doc_id of the document it replaced (now in the trash)
     needs_confirmation: bool = False
     warnings: tuple[str, ...] = ()              # e.g. a near-duplicate of another document
+    # When confirmation is asked because the upload looks like a new version of `doc_id` (another name, most
+    # paragraphs the same): the share of paragraphs shared. Confirm with replace, or keep both versions.
+    version_share: float = 0.0
 
 
 def parse_aliases(text: str) -> list[str]:
@@ -161,12 +162,6 @@ class AnswerCache:
     def _same(self, snapshot: tuple) -> bool:
         return (bool(self._snapshot) and self._snapshot[0] is snapshot[0] and self._snapshot[1] is snapshot[1]
                 and self._snapshot[2] == snapshot[2])
-
-
-def _paragraphs(text: str) -> set[str]:
-    """The text's paragraphs, whitespace removed, short lines (headings) left out: what near-duplicates share."""
-    lines = (_SPACE.sub("", line) for line in text.splitlines())
-    return {line for line in lines if len(line) >= MIN_PARAGRAPH_CHARS}
 
 
 def _stem(name: str) -> str:
@@ -308,7 +303,9 @@ class EngineService:
         citations = render.build_citations(result, result.documents, result.chunks, CITATIONS_SHOWN)
         filters = self._filters_label(org, year)
         pending = tuple(result.documents[d].meta.title for d in getattr(result, "dense_pending", ()) if d in result.documents)
-        return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending)
+        older = tuple(f"《{result.documents[d].meta.title}》（文件 {d}）"
+                      for d in getattr(result, "older_versions", ()) if d in result.documents)
+        return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending, older)
 
     def _ask(self, question: str, k: int, org: str | None, year: int | None):
         if self._answers is None:
@@ -383,7 +380,7 @@ class EngineService:
 
     def _corpus_hashes(self) -> dict[str, str]:
         """File name -> sha256 of every document file in the corpus (indexed or still queued)."""
-        from retrieval.corpus import corpus_files
+        from retrieval.corpus.files import corpus_files
 
         hashes = {}
         for path in corpus_files(self.corpus_dir):
@@ -399,12 +396,15 @@ class EngineService:
         return f"《{document.meta.title}》（文件 {doc_id}）" if document else f"文件 {doc_id}"
 
     def upload(self, source: str | Path, original_name: str, user: str | None = None,
-               confirm_replace: bool = False) -> UploadOutcome:
+               confirm_replace: bool = False, keep_both: bool = False) -> UploadOutcome:
         """Check an upload, store it and queue its indexing; returns as soon as the file is safely in the corpus.
 
         A file named like an existing document needs confirm_replace (the first call returns
         needs_confirmation); the replaced version goes to the trash. A file whose content equals an
-        existing document's is refused, naming that document; ≥ 90 % identical paragraphs is a warning.
+        existing document's is refused, naming that document. A file with ≥ 90 % of its paragraphs in one
+        document of the same organisation may be a new version of it: the first call asks (needs_confirmation
+        with version_share); confirm_replace replaces that document, keep_both keeps both versions (answers
+        cite the newer and say an older exists). A near-duplicate of another organisation's document is a warning.
         """
         self._require_editor(user)
         source = Path(source)
@@ -422,7 +422,8 @@ class EngineService:
             except UploadRejected as error:
                 raise UserFacingError(error.message_zh) from error
             scanned = not raw                     # check_upload accepted a scan: OCR reads it in the background
-            text = clean_text(raw).text if raw else ""
+            cleaned = clean_text(raw) if raw else None
+            text = cleaned.text if cleaned else ""
             if not text.strip() and not scanned:
                 raise UserFacingError("文件里没有可检索的文字（可能是扫描件或只有图片）。请上传有文字的版本。")
             sha = sha256_bytes(data)
@@ -438,7 +439,14 @@ class EngineService:
                                       "如果要改名，请删除旧文档后再上传。")
             if target and not confirm_replace:
                 return UploadOutcome(target, needs_confirmation=True)
-            warnings = self._near_duplicates(text, exclude=target)
+            versions, others = self._near_duplicates(name, text, sha, cleaned, exclude=target)
+            if versions and not (confirm_replace or keep_both):
+                return UploadOutcome(versions[0][0], needs_confirmation=True, version_share=versions[0][1])
+            if versions and confirm_replace and not target:
+                target = versions[0][0]           # the new version replaces the old one, under its own name
+            warnings = tuple(self._near_duplicate_warning(doc_id, share) for doc_id, share in others)
+            if versions and keep_both:
+                warnings += (f"已作为{self._label(versions[0][0])}的另一个版本保留：回答会引用较新的版本，并注明还有旧版本。",)
             if scanned:
                 warnings += ("这是扫描件：后台会先做文字识别（每页几秒），识别完成后才能问到其中的内容。",)
             try:
@@ -455,19 +463,21 @@ class EngineService:
             self._undo[job.job_id] = ("add", stored.doc_id, "")
             return UploadOutcome(stored.doc_id, job, warnings=warnings)
 
-    def _near_duplicates(self, text: str, exclude: str) -> tuple[str, ...]:
-        paragraphs = _paragraphs(text)
-        if not paragraphs:
-            return ()
-        warnings = []
-        for doc_id, document in sorted(self.engine.documents.items()):
-            if doc_id == exclude:
-                continue
-            share = len(paragraphs & _paragraphs(document.text)) / len(paragraphs)
-            if share >= NEAR_DUPLICATE_SHARE:
-                warnings.append(f"这个文件有 {share:.0%} 的段落与{self._label(doc_id)}相同，可能是同一份文件的另一个版本。"
-                                "已照常加入；如果是重复的，请删除其中一份。")
-        return tuple(warnings)
+    def _near_duplicates(self, name: str, text: str, sha: str, cleaned, exclude: str
+                         ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(doc id, share) of the documents the upload is a near-duplicate of: those of its own organisation
+        (possible versions of it), then those of others."""
+        if not text.strip():
+            return [], []
+        org = derive_metadata(name, text, sha, cleaned.fields).org
+        documents = self.engine.documents
+        found = near_duplicates(text, documents, exclude=[exclude] if exclude else [])
+        return ([(d, share) for d, share in found if documents[d].meta.org == org],
+                [(d, share) for d, share in found if documents[d].meta.org != org])
+
+    def _near_duplicate_warning(self, doc_id: str, share: float) -> str:
+        return (f"这个文件有 {share:.0%} 的段落与{self._label(doc_id)}相同，可能是同一份文件的另一个版本。"
+                "已照常加入；如果是重复的，请删除其中一份。")
 
     def _replace(self, target: str, name: str, data: bytes, sha: str, original_name: str, user: str | None,
                  warnings: tuple[str, ...]) -> UploadOutcome:

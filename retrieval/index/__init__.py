@@ -1,1 +1,5 @@
-"""The index store: a small backend interface (backend.py) and its local implementation over segments."""
+"""The index store: the backend contract (backend.py), local segments with BM25 and dense parts, Milvus, their writers.
+
+May import: retrieval.ingest, retrieval.corpus, retrieval.encode, retrieval.text, retrieval.errors, retrieval.types.
+Never search/ or answer/.
+"""

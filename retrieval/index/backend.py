@@ -2,7 +2,7 @@
 
 A backend holds documents' passages: their BM25 tokens, their vectors, and the chunks themselves. The
 local segments (LocalSegmentBackend, below) are one backend; Milvus (retrieval.index.milvus) is the other,
-behind the same methods and checked by the same contract tests (tests/test_backend_contract.py).
+behind the same methods and checked by the same contract tests (tests/index/test_backend_contract.py).
 
 Writers use add / delete / flush; the search pipeline reads only through bm25 / dense / fetch / count and
 the five read methods the answer step and the query analysis need (documents, chunks, term_idf,
@@ -15,11 +15,11 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from retrieval import store
+from retrieval.index import store
 from retrieval.index.local import Ann, SegmentIndex, new_segment_id
 from retrieval.index.segment import Segment
 from retrieval.ingest.passages import PreparedPassage
-from retrieval.figures import FigureRecord
+from retrieval.types import FigureRecord
 from retrieval.types import Chunk, Document
 
 
@@ -62,7 +62,7 @@ class IndexBackend(Protocol):
         (the answer step's sentence similarity); passages without vectors are left out."""
 
     def figures(self, chunk_ids: Sequence[str]) -> dict[str, tuple[FigureRecord, ...]]:
-        """The figure records (retrieval.figures) of these live passages, in text order; unknown ids are left
+        """The figure records (retrieval.answer.figures) of these live passages, in text order; unknown ids are left
         out, a passage without a figure maps to ()."""
 
 

@@ -1,7 +1,7 @@
 """Okapi BM25 over segments with one global set of statistics: the scores of one BM25 over every live passage.
 
 Document frequencies and the average length are summed over the live passages of all segments, so a
-passage scores exactly as in retrieval.bm25.BM25Index (and rank_bm25's BM25Okapi) built over the same live
+passage scores exactly as in retrieval.index.bm25_reference.BM25Index (and rank_bm25's BM25Okapi) built over the same live
 passages: adding a document moves every idf, but no segment is rewritten for it.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from retrieval.bm25 import best_of, best_positive
+from retrieval.index.bm25_reference import best_of, best_positive
 
 from retrieval.index.segment import Segment
 

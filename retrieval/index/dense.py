@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from retrieval.index.segment import Segment
-from retrieval.store import load_array
+from retrieval.index.store import load_array
 
 # Below this many vectors an exact scan is as fast (measured on 384-d vectors, one thread: 20k rows 1.5 ms flat,
 # 1.4 ms IVF; 50k 2.9 vs 2.0 ms; 200k 11.4 vs 4.6 ms), and exact.

@@ -1,7 +1,7 @@
 """The local backend: immutable segments plus deleted rows, in one index directory, searched in this process.
 
     index/
-      manifest.json      what retrieval.store records (versions, checksums of every file, …) plus
+      manifest.json      what retrieval.index.store records (versions, checksums of every file, …) plus
                          "segments": [{"id", "passages", "units", "encoded", "ivf"}] in row order and
                          "deleted": {segment id: [passage rows]}
       userdict.txt       the jieba dictionary the passages were tokenised with
@@ -9,7 +9,7 @@
                          not encoded yet may hold checkpoint files of the vectors encoded so far
 
 A change writes only its new segment: the files of the others are hard-linked into the new copy of the
-directory (retrieval.store.save_index swaps it in atomically) with the checksums the manifest already has.
+directory (retrieval.index.store.save_index swaps it in atomically) with the checksums the manifest already has.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from retrieval import store
+from retrieval.index import store
 from retrieval.index.bm25 import SegmentedBM25
 from retrieval.index.dense import DensePart, InvertedFile, SegmentedDense, needs_ivf
 from retrieval.index.segment import KEYS_FILE, VECTORS_FILE, Segment, StoredPassages, as_stored

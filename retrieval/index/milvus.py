@@ -27,10 +27,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from retrieval.errors import BackendUnavailable, RetrievalError
-from retrieval.figures import FigureRecord
+from retrieval.types import FigureRecord
 from retrieval.index.bm25 import EPSILON
 from retrieval.ingest.passages import PreparedPassage, indexed_text
-from retrieval.normalize import arabic_numerals, fold_width, to_simplified
+from retrieval.text.normalize import arabic_numerals, fold_width, to_simplified
 from retrieval.types import Chunk, Document, DocumentMeta
 
 DEFAULT_COLLECTION = "plans"
@@ -168,7 +168,7 @@ class MilvusBackend:
     def create(cls, uri: str, prefix: str, dim: int, terms: Sequence[str] = (),
                stopwords: Sequence[str] | None = None, analyzer: str = "jieba") -> "MilvusBackend":
         """New, empty collections (earlier ones of this prefix are dropped); `analyzer`: see analyzer_params."""
-        from retrieval.tokenizer import load_stopwords
+        from retrieval.text.tokenizer import load_stopwords
 
         backend = cls(cls.connect(uri), uri, prefix, dim, analyzer)
         backend._guard(lambda: backend._create(terms, sorted(load_stopwords() if stopwords is None else stopwords)))

@@ -14,18 +14,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from retrieval.chunking import ChunkingConfig
-from retrieval.corpus import fingerprint, load_corpus, load_document, sha256_bytes
-from retrieval.encoders import Encoder
+from retrieval.ingest.chunking import ChunkingConfig
+from retrieval.corpus.files import fingerprint, load_corpus, load_document, sha256_bytes
+from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexMismatch, RetrievalError
 from retrieval.index import builder
 from retrieval.index.milvus import BM25_B, BM25_K1, HNSW_EF_CONSTRUCTION, HNSW_M, MilvusBackend, is_lite
-from retrieval.indexing import IndexingCancelled
+from retrieval.jobs import IndexingCancelled
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.metadata import load_overrides
-from retrieval.orgs import organisation_names
+from retrieval.ingest.metadata import load_overrides
+from retrieval.search.orgs import organisation_names
 from retrieval.search.pipeline import IndexState
-from retrieval.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
+from retrieval.text.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document
 
 Progress = Callable[[float, str], None]
@@ -106,7 +106,8 @@ class MilvusWriter:
                      chunking: ChunkingConfig, progress: Progress = builder._no_progress, *,
                      publish: Callable[[IndexState], None] | None = None,
                      phase: Callable[[str], None] = builder._no_phase,
-                     should_stop: Callable[[], bool] = builder._never_stop) -> IndexState:
+                     should_stop: Callable[[], bool] = builder._never_stop,
+                     background: bool = False) -> IndexState:   # background: Milvus rows hold their vectors already
         """One document (new, or a new version): encoded, then its rows inserted and its earlier ones deleted."""
         started = time.perf_counter()
         phase("chunking")

@@ -15,7 +15,7 @@
       lengths.npy            tokens per passage (BM25 length normalisation)
       unit_spans.npy         (passage row, start, end) of every answer unit (sentence), in passage order
       keys.json              sha1 of every vector input: passages first, then units (vectors are reused by it)
-      figures.jsonl          the figure records of each passage (retrieval.figures.FigureRecord.as_row), one JSON
+      figures.jsonl          the figure records of each passage (retrieval.answer.figures.FigureRecord.as_row), one JSON
                              list a line in row order; figure_offsets.npy: byte offset of each line (passages + 1)
       vectors.npy            passage vectors then unit vectors, float16, written when the segment is encoded
 
@@ -49,10 +49,10 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from retrieval.figures import FigureRecord
+from retrieval.types import FigureRecord
 from retrieval.ingest.passages import PreparedPassage
 from retrieval.types import Chunk, Document, DocumentMeta
-from retrieval.store import load_array
+from retrieval.index.store import load_array
 
 VECTORS_FILE = "vectors.npy"
 KEYS_FILE = "keys.json"
@@ -62,7 +62,7 @@ SEGMENT_FILES = ("documents.json", "document_texts.txt", "document_offsets.npy",
                  "sections.json", "heading_offsets.npy", "heading_spans.npy", "vocabulary.json", "postings_indptr.npy",
                  "postings_rows.npy", "postings_tf.npy", "lengths.npy", "unit_spans.npy", KEYS_FILE,
                  FIGURES_FILE, FIGURE_OFFSETS_FILE)
-VECTOR_DTYPE = np.float16              # how vectors are stored (since retrieval.store.INDEX_FORMAT 7)
+VECTOR_DTYPE = np.float16              # how vectors are stored (since retrieval.index.store.INDEX_FORMAT 7)
 
 
 def as_stored(vectors) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retrieval.headings import match_marker
+from retrieval.ingest.headings import match_marker
 from retrieval.ingest.repair import SPACE
 
 _SENTENCE_PUNCTUATION = "。！？；!?"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from retrieval.headings import POSSIBLE_MARKER, SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
+from retrieval.ingest.headings import POSSIBLE_MARKER, SENTENCE_END, Marker, OrdinalSequence, match_marker, starts_sentence
 from retrieval.ingest.boilerplate import info_line_noise, page_boilerplate, starts_with_label
 from retrieval.ingest.repair import SPACE, Char, join_hard_wraps, normalise_characters, remove_layout_whitespace
 
@@ -229,7 +229,7 @@ def _split_heading_from_body(window: str, comma: int) -> int | None:
     verb; a following noun means the noun phrase goes on. Among equals the later one wins, so a
     phrase like "机制联动成效" is kept whole.
     """
-    from retrieval.tokenizer import part_of_speech_cut  # only documents without line breaks need part-of-speech tags
+    from retrieval.text.tokenizer import part_of_speech_cut  # only documents without line breaks need part-of-speech tags
 
     words = list(part_of_speech_cut(window[comma + 1:]))
     best: tuple[float, int] | None = None

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.answer import answer_units
-from retrieval.chunking import ChunkingConfig, chunk_document
-from retrieval.figures import FigureRecord, extract_figures
-from retrieval.tokenizer import Tokenizer
+from retrieval.answer.figures import extract_figures
+from retrieval.answer.select import answer_units
+from retrieval.ingest.chunking import ChunkingConfig, chunk_document
+from retrieval.text.tokenizer import Tokenizer
+from retrieval.types import FigureRecord
 from retrieval.types import Chunk, Document
 
 
@@ -20,7 +21,7 @@ class PreparedPassage:
     units: list[tuple[int, int]]
     key: str                              # text_key of the passage's encoder input
     unit_keys: list[str]                  # text_key of each unit's text
-    figures: tuple[FigureRecord, ...] = ()   # its values bound to their metrics (retrieval.figures)
+    figures: tuple[FigureRecord, ...] = ()   # its values bound to their metrics (retrieval.answer.figures)
 
     @property
     def vector_inputs(self) -> list[str]:
@@ -39,7 +40,7 @@ def encoded_text(chunk: Chunk) -> str:
 
 
 def prepare_passages(document: Document, chunking: ChunkingConfig, tokenize: Tokenizer) -> list[PreparedPassage]:
-    from retrieval.store import text_key
+    from retrieval.index.store import text_key
 
     passages = []
     for chunk in chunk_document(document.doc_id, document.text, chunking):

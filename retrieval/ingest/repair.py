@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-from retrieval.headings import RUN_IN_PATTERN, match_marker
+from retrieval.ingest.headings import RUN_IN_PATTERN, match_marker
 
 Char = tuple[str, int]          # a cleaned character and the raw offset it came from
 
@@ -138,7 +138,7 @@ def _paragraph_ends_at_width(first: str, lines: list[str]) -> bool:
 
 def _cuts_a_word(line: str, following: str) -> bool:
     """True when a dictionary word spans the break ("优化和调" + "整农业" → 调整)."""
-    from retrieval.tokenizer import default_cut  # loaded only for lines that may have been cut
+    from retrieval.text.tokenizer import default_cut  # loaded only for lines that may have been cut
 
     tail, head = line[-3:], following[:3]
     if not (_is_cjk(tail[-1]) and _is_cjk(head[0])):

@@ -13,21 +13,21 @@ from typing import Callable, Generic, Mapping, TypeVar
 
 import numpy as np
 
-from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
-from retrieval.answer import answer_units
-from retrieval.figures import (FigureFit, FigureQuestion, FigureRecord, is_negated, discriminating_terms,
-                               question_metric_terms, rank_figures)
-from retrieval.fusion import RRF_K
+from retrieval.answer.figures import (FigureFit, FigureQuestion, discriminating_terms, is_negated,
+                                      question_metric_terms, rank_figures)
+from retrieval.answer.select import CANDIDATE_PASSAGES, answer_units, extract_answer
+from retrieval.search.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
-from retrieval.orgs import OrganisationMatcher
-from retrieval.normalize import normalize_question
-from retrieval.query import analyze_query, strip_organisations
-from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
-from retrieval.statements import FIVE_YEAR_PLANS, Statement, planning_year, statements
-from retrieval.synonyms import load_synonyms
-from retrieval.tokenizer import JiebaTokenizer
-from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.search.orgs import OrganisationMatcher
+from retrieval.text.normalize import normalize_question
+from retrieval.search.query import analyze_query, strip_organisations
+from retrieval.search.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from retrieval.text.statements import FIVE_YEAR_PLANS, Statement, planning_year, statements
+from retrieval.text.synonyms import load_synonyms
+from retrieval.text.tokenizer import JiebaTokenizer
+from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, FigureRecord, Hit, QueryAnalysis
+from retrieval.ingest.versions import VersionIndex
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -63,7 +63,7 @@ def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
 
 def asked_years(analysis: QueryAnalysis, meta: DocumentMeta) -> tuple[int, ...]:
     """The years a question asks about in one document: those it names, else 今年/去年/明年 read against the
-    document's planning year (retrieval.statements.planning_year); () when it asks none."""
+    document's planning year (retrieval.text.statements.planning_year); () when it asks none."""
     if analysis.years:
         return analysis.years
     plan = planning_year(meta)
@@ -127,7 +127,7 @@ class IndexState:
         return Memo(years)
 
     def figures_of(self, chunk_id: str) -> tuple[FigureRecord, ...]:
-        """The figure records of one live passage (retrieval.figures), in text order; () for an unknown id."""
+        """The figure records of one live passage (retrieval.answer.figures), in text order; () for an unknown id."""
         return self.backend.figures([chunk_id]).get(chunk_id, ())
 
     @cached_property
@@ -137,7 +137,7 @@ class IndexState:
 
     @cached_property
     def statements(self) -> "Memo[str, tuple[Statement, ...]]":
-        """The sentences of each passage with the year each speaks of and its stance (retrieval.statements)."""
+        """The sentences of each passage with the year each speaks of and its stance (retrieval.text.statements)."""
         def of(chunk_id: str) -> tuple[Statement, ...]:
             chunk = self.chunks[chunk_id]
             document = self.documents[chunk.doc_id]
@@ -225,10 +225,11 @@ class SearchPipeline:
     """Questions answered from one snapshot with a query encoder and the legs' fusion weights."""
 
     def __init__(self, state: IndexState, encode_query: Callable[[str], np.ndarray],
-                 leg_weights: Mapping[str, float] | None = None):
+                 leg_weights: Mapping[str, float] | None = None, versions: VersionIndex | None = None):
         self.state = state
         self.encode_query = encode_query
         self.leg_weights = {**LEG_WEIGHTS, **(leg_weights or {})}
+        self.versions = versions            # which documents of the snapshot are versions of one another
 
     def retrievers(self, tokenized: Mapping[str, list[str]] | None = None,
                    encode_query: Callable[[str], np.ndarray] | None = None
@@ -329,14 +330,16 @@ class SearchPipeline:
                 inside = [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
                 fused = inside + [h for h in fused if state.chunks[h.chunk_id].doc_id not in scope]
                 fused = [replace(h, rank=rank) for rank, h in enumerate(fused, 1)]
-        answer = best_guess = None
+        answer = best_guess = runner_up = None
+        older_versions: tuple[str, ...] = ()
         scope_note = ""
         if with_answer and fused:
             candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
+            candidates = self._newest_versions(candidates)
             if candidates:
                 content = state.tokenizer(strip_organisations(question, matcher=state.org_matcher))
                 scale = state.manifest["dense"]["query_unit_similarity"]
-                answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
+                answer, best_guess, runner_up = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
                                                     (scale["mean"], scale["std"]))
                 if analysis.answer_kind == "quantity":
@@ -347,6 +350,8 @@ class SearchPipeline:
                 first = [h for h in fused if h.chunk_id == best_guess.chunk_id]
                 fused = [replace(h, rank=rank) for rank, h in
                          enumerate(first + [h for h in fused if h.chunk_id != best_guess.chunk_id], 1)]
+            if answer is not None and self.versions is not None:
+                older_versions = self.versions.older(state.chunks[answer.chunk_id].doc_id)
             if answer is not None and analysis.asks_organisation:
                 # "哪个街道要建夜跑环道？" is answered by whose plan the sentence is in.
                 answer = replace(answer, fact=state.documents[state.chunks[answer.chunk_id].doc_id].meta.org)
@@ -357,7 +362,18 @@ class SearchPipeline:
             results["hybrid"] = hybrid
         return AskResult(question=question, analysis=analysis, answer=answer, hits=hybrid, legs=results,
                          chunks=state.chunks, documents=state.documents, scope_note=scope_note,
-                         best_guess=best_guess, dense_pending=state.dense_pending)
+                         best_guess=best_guess, runner_up=runner_up, older_versions=older_versions,
+                         dense_pending=state.dense_pending)
+
+    def _newest_versions(self, candidates: list[Hit]) -> list[Hit]:
+        """The candidates without the passages of a document whose newer version the candidates reach too: when
+        two versions of a plan are kept, the answer is taken from the newer one (by publication date, then
+        by when it was stored)."""
+        if self.versions is None:
+            return candidates
+        reached = {self.state.chunks[h.chunk_id].doc_id for h in candidates}
+        older = {doc_id for doc_id in reached if reached.intersection(self.versions.newer(doc_id))}
+        return [h for h in candidates if self.state.chunks[h.chunk_id].doc_id not in older] if older else candidates
 
     def _answer_scope(self, analysis: QueryAnalysis) -> tuple[frozenset[str] | None, str]:
         """The documents an answer may come from, and how to name them in a 未找到 note.
@@ -385,7 +401,7 @@ class SearchPipeline:
     def _answer_from_figures(self, analysis: QueryAnalysis, candidates: list[Hit], answer: Answer | None,
                              best_guess: Answer | None) -> tuple[Answer | None, Answer | None]:
         """A number question answered by the figure record of the candidate passages whose metric, unit, year
-        and stance fit it best (retrieval.figures): in a sentence of ten targets, the asked one, not the first
+        and stance fit it best (retrieval.answer.figures): in a sentence of ten targets, the asked one, not the first
         number. A question naming a statistical indicator (retrieval/resources/statistical_synonyms.yaml) that no
         record of these passages measures in the asked unit, year and stance is 未找到, never the first number of
         a sentence; for any other question the answer step's own choice stands when no record fits."""

@@ -1,0 +1,624 @@
+"""Document metadata (title, organisation and aliases, years, kind, period, date, issuer, 文号) derived from the
+text and the page fields, and overridden by the human-edited `corpus/metadata.yaml`."""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+from retrieval.errors import RetrievalError
+from retrieval.corpus.atomic import write_text_atomic
+from retrieval.types import DocumentMeta
+
+METADATA_FILE = "metadata.yaml"
+UNKNOWN_ORG = "（未识别）"
+# Kinds as a title names them; 政府工作报告 is a kind of its own (it reviews one year and plans the next).
+KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "安排", "打算", "意见", "方案", "纲要", "报告")
+PERIODS = ("上半年", "下半年", "一季度", "二季度", "三季度", "四季度")
+TOP_LINES = 15            # titles, dates and signatures under the title are looked for in this many lines
+TOP_CHARS = 3000          # … and within this many characters
+BODY_CHARS = 30000        # organisation mentions are collected from this much text (the rest adds only counts)
+
+# Where the organisation is mentioned, by how much that mention counts.
+WEIGHT_TITLE = 10.0
+WEIGHT_ISSUER_FIELD = 8.0
+WEIGHT_HEADER_LINE = 5.0          # a short line above the body, e.g. the column name or the issuing body
+WEIGHT_BREADCRUMB = 3.0
+WEIGHT_SOURCE_FIELD = 2.0
+WEIGHT_FILE_NAME = 1.5
+WEIGHT_BODY = 1.0
+WEIGHT_EARLY_BODY = 0.5           # extra for a body mention in the opening paragraphs
+WEIGHT_PER_NAME_USE = 0.3         # each use of the bare name ("好生活在丁兰"), up to NAME_USES_COUNTED
+NAME_USES_COUNTED = 10
+
+_CJK = "\u4e00-\u9fff"
+# Organisation types a plan's author can be, longest spelling first; the value is the type the spelling names.
+ORG_TYPES = {
+    "高新技术产业开发区": "高新区", "经济技术开发区": "经开区", "经济开发区": "经开区", "高新区": "高新区",
+    "经开区": "经开区", "工业园区": "工业园区", "开发区": "开发区", "街道办事处": "街道", "街道": "街道",
+    "镇": "镇", "乡": "乡",
+}
+ZONE_TYPES = {"高新区", "经开区", "工业园区", "开发区"}
+_LEVEL = r"(?:自治区|自治州|自治县|地区|省|市|县|区|旗|盟)"
+_ADMIN_ITEM = rf"(?:[{_CJK}]{{2,7}}?|[XxＸｘ×*＊○某]{{1,3}}){_LEVEL}(?:人民政府)?"     # XX县 is anonymised
+_ORG = re.compile(
+    rf"(?P<chain>(?:{_ADMIN_ITEM})*)"
+    rf"(?P<name>某|[XxＸｘ×*＊○]{{1,3}}|(?:(?![区县省])[{_CJK}]){{2,5}}?)\s?"
+    rf"(?P<suffix>{'|'.join(ORG_TYPES)})"
+    r"(?P<body>人民政府|办事处|党工委|党委|管委会|管理委员会)?")
+_ADMIN_ITEMS = re.compile(_ADMIN_ITEM)
+_PLACEHOLDER = re.compile(r"某|^[XxＸｘ×*＊○]+(?:[省市县区旗]|$)")
+# A name made of these is a common noun phrase (各乡镇, 全省高新区, 省级开发区, 特色小镇), not a place.
+_GENERIC_NAME = re.compile(r"^[各全本该我其每此诸在对把由从被]|^关于|乡镇|街镇|城镇|村镇|城乡|小镇|国家|省级|市级|县级|区级"
+                           r"|重点|特色|示范|中心|周边|相关|有关|所属|辖区|片区|农业|工业|产业|经济|高新|一批|若干")
+# jieba part-of-speech tags of words that are not names: verbs, adverbs, prepositions, conjunctions, pronouns.
+_VERB_LIKE_TAGS = ("v", "d", "p", "c", "u", "r", "ad")
+# Mentions are read where a name can start: line starts, after punctuation or a year, after 在/代表.
+_MENTION_START = re.compile(rf"[\n,，。;；:：、“”\"‘’'(（)）《》【】\[\]>›»|\s—-]+|(?:19|20)\d{{2}}\s*年度?|我?代表|在|关于")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_YEAR_RANGE = re.compile(r"((?:19|20)\d{2})\s*[-—–~～至到]\s*((?:19|20)\d{2})\s*年")
+_DATE_CN = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+_DATE_ISO = re.compile(r"((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})")
+# The document's own date (发文/成文/印发) comes before the page's (发布), as in cleaning's page fields.
+_DOCUMENT_DATE_LABELS = re.compile(r"(?:发文日期|成文日期|印发日期)\s*[\]】]?\s*[:：|]?\s*")
+_DATE_LABELS = re.compile(r"(?:发布时间|发布日期|发文日期|成文日期|印发日期|日期)\s*[\]】]?\s*[:：|]?\s*")
+# A 文号 ends in 号 after its year in brackets (某府发〔2023〕5号) or its serial number.
+_DOC_NUMBER_SHAPE = re.compile(r"[〔\[［【(（]\s*(?:19|20)\d{2}\s*[〕\]］】)）]|\d\s*号$")
+_DOC_NUMBER = re.compile(rf"[{_CJK}]{{1,12}}[〔\[［【(（]\s*(?:19|20)\d{{2}}\s*[〕\]］】)）]\s*第?\s*\d{{1,4}}\s*号")
+_ISSUER_LINE = re.compile(rf"^[{_CJK}()（）]{{2,30}}(?:人民政府|管委会|管理委员会|办事处|党工委|党委|委员会)$")
+_ISSUER_LABEL = re.compile(rf"(?:发布机构|发文机构|发文机关)\s*[\]】]?\s*[:：|]?\s*([{_CJK}]{{2,30}})")
+_ORDINAL = re.compile(r"^\s*(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十\d]+[)）]|\d+[、.．]|第[一二三四五六七八九十]+(?:[、,，]|章|节|部分))")
+_BRACKET_PREFIX = re.compile(r"^(?:【[^】]{0,20}】|\[[^\]]{0,20}\])\s*")
+_SENTENCE_PUNCT = re.compile(r"[。；;！!？?]|[，,：:]\s*$")
+# Page furniture that cleaning may have left: breadcrumbs, metadata tables, counters, font-size buttons.
+_BOILERPLATE = re.compile(
+    r"[>›»|]|^[-•·]\s|^\[\s|当前位置|所在位置|您的位置|^首页$|^网站首页|选择语言|字体|打印|关闭|浏览次数|阅读次数|访问次数"
+    r"|累计次数|浏览量|点击[数量率]|索引号|发布机构|发文机构|发布时间|发布日期|发文日期|成文日期|信息来源|来源[:：]|我要纠错"
+    r"|分享到|扫一扫|组配分类|主题分类|公开方式|公开目录|文件编号|文\s*号|有效性|本站|申明敬告")
+_NOTICE = re.compile(r"关于(?:印发|转发|公布)《?(?P<inner>.+?)》?的通知")
+_REVIEW = re.compile(r"((?:19|20)\d{2})\s*年[^。\n,，;；]{0,20}?(?:工作回顾|主要工作|工作总结|回顾)")
+_MEETING_DATE = re.compile(r"^[—―\-－\s(（]*((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*(?:[)）]\s*$|在|$)")
+# A numbering prefix (003_, 12-) is short, unlike a year range (2021-2025年规划); a hash mixes digits and letters,
+# unlike a date (20210105).
+_FILE_NUMBER_PREFIX = re.compile(r"^(?:\d{1,4}_+|\d{1,3}[-.\s]+)")
+_HASH_PART = re.compile(r"[_\-.\s]?(?=[0-9]*[a-fA-F])(?=[a-fA-F]*[0-9])[0-9a-fA-F]{8,}(?:-[0-9a-fA-F]{4,})*")
+_CJK_SPACE = re.compile(rf"(?<=[{_CJK}\d])[ \t\u3000\xa0]+(?=[{_CJK}])|(?<=[{_CJK}])[ \t\u3000\xa0]+(?=\d)")
+
+
+# --- the organisation ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrgMention:
+    """One place the text names an organisation: 重庆市巴南区木洞镇人民政府 → name 木洞, suffix 镇, district 巴南区."""
+
+    name: str
+    suffix: str          # as written: 街道办事处, 经济开发区, 镇 …
+    district: str = ""   # the nearest 区/县/市 written before the name, "" when none
+    body: str = ""       # 人民政府 / 党工委 / 管委会 … written after the name, "" when none
+
+    @property
+    def org_type(self) -> str:
+        return ORG_TYPES[self.suffix]
+
+    @property
+    def is_placeholder(self) -> bool:
+        """An anonymised name (某街道, XX街道, ××开发区): the document does not say who wrote it."""
+        return bool(_PLACEHOLDER.search(self.name))
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """The organisation a document is from: short name, full name and the other names a user may type."""
+
+    name: str            # the place name alone: 甘泉路, 木洞, 舒城, 如皋
+    org_type: str        # 街道 / 镇 / 乡 / 经开区 / 高新区 / 工业园区 / 开发区
+    short: str           # 甘泉路, 木洞, 舒城经开区, 如皋高新区
+    full: str            # 甘泉路街道, 木洞镇, 舒城经济开发区, 如皋高新区
+    aliases: tuple[str, ...]
+
+
+def org_mention_at(text: str, pos: int) -> tuple[OrgMention, int] | None:
+    """The organisation named from `pos` on and where its mention ends, or None. Common nouns (各乡镇,
+    省级开发区) and a preposition before a name (在鹅湖镇) are not names."""
+    match = _ORG.match(text, pos)
+    if not match:
+        return None
+    name = match.group("name")
+    if not _PLACEHOLDER.search(name) and _GENERIC_NAME.search(name):
+        return None
+    items = _ADMIN_ITEMS.findall(match.group("chain"))
+    district = items[-1].removesuffix("人民政府") if items else ""
+    mention = OrgMention(name=name, suffix=match.group("suffix"), district=district, body=match.group("body") or "")
+    return mention, match.end()
+
+
+def _is_common_word(name: str) -> bool:
+    """A name that is a verb or function word in jieba's dictionary (建立, 推进, 坚持): read in running text,
+    "…,建立街道、营商…" is a verb and a noun, not a street. Titles and page fields are trusted as written."""
+    import jieba.posseg as posseg
+
+    return posseg.dt.word_tag_tab.get(name, "n").startswith(_VERB_LIKE_TAGS)
+
+
+def org_mentions(text: str, limit: int = BODY_CHARS, running_text: bool = False) -> list[tuple[int, OrgMention]]:
+    """(position, mention) for every organisation named where a name can start.
+
+    With `running_text`, names that are common verbs or function words are skipped (see `_is_common_word`).
+    """
+    text = text[:limit]
+    starts = {0} | {m.end() for m in _MENTION_START.finditer(text)}
+    found: list[tuple[int, OrgMention]] = []
+    covered_until = -1
+    for pos in sorted(starts):
+        if pos < covered_until:
+            continue              # inside a mention already read (在乌镇镇 is not also read as 镇镇)
+        read = org_mention_at(text, pos)
+        if read and not (running_text and not read[0].is_placeholder and _is_common_word(read[0].name)):
+            found.append((pos, read[0]))
+            covered_until = read[1]
+    return found
+
+
+def organisation_of(mention: OrgMention, title_bodies: tuple[str, ...] = ()) -> Organisation:
+    """Short name, full name and aliases by the rules of Chinese administrative names.
+
+    甘泉路街道 → 甘泉路 (甘泉路街道); 嘉定区青石街道 → 青石 (青石街道, 嘉定青石, 嘉定区青石街道);
+    舒城经济开发区 → 舒城经开区 (舒城经济开发区, 舒城开发区); 如皋高新技术产业开发区 → 如皋高新区 (如皋高新, …).
+    A bare type word (经开区, 高新区) is not an alias: it names every zone of that type in the corpus.
+    `title_bodies` are the bodies the title names with it (党工委, 办事处): "吴淞街道党工委" is an alias too.
+    """
+    name, org_type = mention.name, mention.org_type
+    if org_type == "经开区":
+        full = name + ("经济技术开发区" if mention.suffix == "经济技术开发区" else "经济开发区")
+        return Organisation(name, org_type, name + "经开区", full, _unique([full, name + "开发区"]))
+    if org_type == "高新区":
+        return Organisation(name, org_type, name + "高新区", name + "高新区", (name + "高新", name + "高新技术产业开发区"))
+    if org_type == "工业园区":
+        return Organisation(name, org_type, name + "工业园区", name + "工业园区", (name + "工业园",))
+    if org_type == "开发区":
+        return Organisation(name, org_type, name + "开发区", name + "开发区", ())
+    full = name + org_type                      # 街道 / 镇 / 乡: the short name is the name itself
+    aliases = [full]
+    if mention.suffix == "街道办事处":
+        aliases.append(name + "街道办事处")
+    district = mention.district
+    if district and "自治" not in district and len(district) >= 3 and not _PLACEHOLDER.search(district):
+        district_name = district[:-2] if district.endswith("新区") else district[:-1]     # 浦东新区 → 浦东
+        aliases += [district_name + name, district + full]
+    aliases += [full + body for body in title_bodies if body in ("党工委", "党委", "办事处")]
+    return Organisation(name, org_type, name, full, _unique(aliases))
+
+
+def _unique(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
+def _paren_spans(line: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in re.finditer(r"[(（][^()（）]*[)）]", line)]
+
+
+def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], file_stem: str,
+                        header_lines: list[str]) -> Organisation | None:
+    """The organisation the document is from, weighing every mention by where it stands; None when unknown.
+
+    The title counts most, then the issuer the page names, lines above the body, breadcrumbs, the body
+    (each mention, more at the start, plus how often the bare name is used), and the file name last.
+    A placeholder that wins (某街道) means the document is anonymised: the organisation is unknown.
+    """
+    scores: dict[tuple[str, str], float] = defaultdict(float)
+    examples: dict[tuple[str, str], list[tuple[float, OrgMention]]] = defaultdict(list)
+    title_bodies: list[str] = []
+
+    def add(mention: OrgMention, weight: float) -> None:
+        key = (mention.name, mention.org_type)
+        scores[key] += weight
+        examples[key].append((weight, mention))
+
+    def add_line(line: str, weight: float) -> None:
+        spans = _paren_spans(line)
+        for pos, mention in org_mentions(line):
+            in_parens = any(start <= pos < end for start, end in spans)
+            add(mention, WEIGHT_BODY if in_parens else weight)
+            if weight == WEIGHT_TITLE and mention.body:
+                title_bodies.append(mention.body)
+
+    add_line(title_line, WEIGHT_TITLE)
+    for line in header_lines:
+        add_line(line, WEIGHT_HEADER_LINE)
+    for key, weight in (("issuer", WEIGHT_ISSUER_FIELD), ("source", WEIGHT_SOURCE_FIELD),
+                        ("breadcrumb", WEIGHT_BREADCRUMB)):
+        if fields.get(key):
+            for part in re.split(r"\s*[>›»]\s*", fields[key]):
+                add_line(_squash_spaces(part), weight)
+    add_line(file_stem, WEIGHT_FILE_NAME)
+    offset = 0
+    for line in text[:BODY_CHARS].split("\n"):
+        if line.strip() in header_lines or (title_line and line.strip() == title_line):
+            offset += len(line) + 1
+            continue
+        breadcrumb = bool(re.search(r"[>›»]", line))
+        for pos, mention in org_mentions(line, running_text=not breadcrumb):
+            weight = WEIGHT_BREADCRUMB if breadcrumb else WEIGHT_BODY
+            if not breadcrumb and offset + pos < 1000:
+                weight += WEIGHT_EARLY_BODY
+            add(mention, weight)
+        offset += len(line) + 1
+    if not scores:
+        return None
+    # 舒城开发区 and 舒城经济开发区 are one zone: a plain 开发区 counts for the typed zone of the same name.
+    for (name, org_type), score in list(scores.items()):
+        if org_type == "开发区":
+            typed = [key for key in scores if key[0] == name and key[1] in ZONE_TYPES - {"开发区"}]
+            if typed:
+                scores[typed[0]] += score
+                del scores[(name, org_type)]
+    for (name, org_type), score in list(scores.items()):
+        if not _PLACEHOLDER.search(name):
+            scores[(name, org_type)] = score + WEIGHT_PER_NAME_USE * min(text.count(name), NAME_USES_COUNTED)
+    best_key = max(scores, key=lambda key: (scores[key], -len(key[0])))
+    mentions = sorted(examples[best_key], key=lambda item: -item[0])
+    if mentions[0][1].is_placeholder:
+        return None
+    with_district = next((m for _, m in mentions if m.district), None)
+    mention = with_district if with_district else mentions[0][1]
+    fullest_spelling = max((m.suffix for _, m in mentions), key=len)          # 街道办事处 over 街道
+    mention = replace(mention, suffix=fullest_spelling)
+    return organisation_of(mention, tuple(title_bodies))
+
+
+# --- lines, title, dates ---------------------------------------------------------------------------------------
+
+def _squash_spaces(line: str) -> str:
+    """"政 府 工 作 报 告" → "政府工作报告", "2020 年度" → "2020年度"; spaces between Latin words stay."""
+    return _CJK_SPACE.sub("", line.strip())
+
+
+def is_boilerplate_line(line: str) -> bool:
+    """A line of web page furniture: breadcrumb, metadata table, counters, a lone date or label."""
+    stripped = line.strip()
+    if not stripped:
+        return True
+    if _BOILERPLATE.search(stripped):
+        return True
+    rest = _DATE_ISO.sub("", stripped)
+    return not re.search(rf"[{_CJK}]", rest) and len(rest) < 20      # a lone date or number
+
+
+def _top_lines(text: str) -> list[str]:
+    return [line.strip() for line in text[:TOP_CHARS].split("\n")[:TOP_LINES] if line.strip()]
+
+
+def _is_title_like(line: str) -> bool:
+    return (4 <= len(line) <= 60 and any(kind in line for kind in KINDS) and not _ORDINAL.match(line)
+            and not _SENTENCE_PUNCT.search(line))
+
+
+def _run_on_title(line: str) -> str:
+    """The title at the start of a line that runs on into the body ("桥头镇2023年度政府工作报告各位代表:…")."""
+    kinds = "|".join(KINDS)
+    match = re.match(rf"^[^，,。:：;；]{{2,40}}?(?:{kinds})(?:(?:和|及|与|暨)[^，,。:：;；]{{2,20}}?(?:{kinds}))*", line)
+    return match.group() if match else ""
+
+
+def find_title(lines: list[str]) -> tuple[str, int]:
+    """The document's own title among the lines above its body, and its line index; ("", -1) when it has none.
+
+    A notice that issues the document ("…关于印发2024年政府工作报告的通知") gives the document's title.
+    """
+    for index, raw_line in enumerate(lines):
+        line = _squash_spaces(_BRACKET_PREFIX.sub("", raw_line))     # 【冶金街道】 冶金街道2016年工作计划
+        if not line or is_boilerplate_line(line):
+            continue
+        if _is_title_like(line):
+            notice = _NOTICE.search(line)
+            return (notice.group("inner") if notice else line), index
+        if _is_prose(line):
+            run_on = _run_on_title(line) if index == 0 or len(line) > 60 else ""
+            if run_on and not _ORDINAL.match(run_on):
+                return run_on, index
+            break                                   # the body has started: the document has no title line
+    return "", -1
+
+
+def _is_prose(line: str) -> bool:
+    return len(line) > 60 or bool(re.search(r"[。；;]", line))
+
+
+def header_lines_of(lines: list[str], title_index: int) -> list[str]:
+    """Short lines standing above the body (column name, issuing body, date lines): not the title, not page furniture."""
+    headers = []
+    for index, line in enumerate(lines):
+        if len(line) > 40 or _SENTENCE_PUNCT.search(line) or _ORDINAL.match(line):
+            if index > title_index:
+                break                           # the body has started
+            continue
+        if index != title_index and not is_boilerplate_line(line):
+            headers.append(line)
+    return headers
+
+
+def file_stem(doc_id: str) -> str:
+    """The file name without extension, numeric prefix (003_) or hash-like parts."""
+    stem = Path(doc_id).stem
+    stem = _FILE_NUMBER_PREFIX.sub("", stem)
+    return _HASH_PART.sub("", stem).strip(" _-.")
+
+
+def _iso(year: str, month: str, day: str) -> str:
+    month_number, day_number = int(month), int(day)
+    if not (1 <= month_number <= 12 and 1 <= day_number <= 31):
+        return ""
+    return f"{int(year):04d}-{month_number:02d}-{day_number:02d}"
+
+
+def _date_in(text: str) -> str:
+    match = _DATE_CN.search(text) or _DATE_ISO.search(text)
+    return _iso(*match.groups()) if match else ""
+
+
+def dated_lines(lines: list[str]) -> list[tuple[int, str]]:
+    """(line index, YYYY-MM-DD) of lines that are a date: "(2022年3月1日)", "2022年3月1日",
+    "2017年1月9日在…会议上", "2021年02月26日 来源: 上海普陀"."""
+    found = []
+    for index, line in enumerate(lines):
+        match = _MEETING_DATE.match(line)
+        if not match and re.match(r"^\s*(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*来源", line):
+            match = _DATE_CN.search(line)
+        if match:
+            date = _iso(*match.groups())
+            if date:
+                found.append((index, date))
+    return found
+
+
+def published_date(lines: list[str], text: str, fields: Mapping[str, str]) -> str:
+    """The page's publication date, else a labelled date (发布时间: …), else a date line near the top,
+    else the dated signature at the end; "" when none."""
+    if fields.get("published"):
+        return _date_in(fields["published"]) or fields["published"]
+    for labels in (_DOCUMENT_DATE_LABELS, _DATE_LABELS):
+        for line in lines:
+            for label in labels.finditer(line):
+                date = _date_in(line[label.end():label.end() + 24])
+                if date:
+                    return date
+    dated = dated_lines(lines)
+    if dated:
+        return dated[0][1]
+    tail = [line.strip() for line in text[-600:].split("\n") if line.strip()][-4:]
+    for line in reversed(tail):
+        if len(line) <= 20 and _DATE_CN.fullmatch(line.strip("()（） ")):
+            return _date_in(line)
+    return ""
+
+
+def issuer_of(lines: list[str], text: str, fields: Mapping[str, str]) -> str:
+    """The issuing body: the page's field, else a labelled 发布机构, else a signature line (某高新区管委会)."""
+    if fields.get("issuer"):
+        return _squash_spaces(fields["issuer"])
+    for line in lines:
+        label = _ISSUER_LABEL.search(_squash_spaces(line))
+        if label:
+            return label.group(1)
+    tail = [line.strip() for line in text[-600:].split("\n") if line.strip()][-4:]
+    for line in [*lines, *tail]:
+        line = _squash_spaces(line)
+        if _ISSUER_LINE.match(line) and "关于" not in line:
+            return line
+    return ""
+
+
+def doc_number_of(text: str, fields: Mapping[str, str]) -> str:
+    """The 文号 (某府发〔2023〕5号): the page's field when it has that shape, else one written near the top."""
+    if fields.get("doc_number") and _DOC_NUMBER_SHAPE.search(fields["doc_number"]):
+        return _squash_spaces(fields["doc_number"])
+    match = _DOC_NUMBER.search(text[:TOP_CHARS])
+    return re.sub(r"\s+", "", match.group()) if match else ""
+
+
+# --- kind, period, years ---------------------------------------------------------------------------------------
+
+def kind_of(title: str) -> str:
+    """总结 / 计划 / 政府工作报告 …, joined with 、 when the title names several; 文件 when none."""
+    kinds = [kind for kind in KINDS if kind in title]
+    # "关于2022年度工作总结的报告" is a summary; a 政府工作报告 is not also a plain 报告.
+    if "政府工作报告" in kinds or ("报告" in kinds and len(kinds) > 1 and "工作报告" not in title):
+        kinds.remove("报告")
+    return "、".join(kinds) or "文件"
+
+
+def period_of(title: str) -> str:
+    """上半年 / 下半年 / a quarter the title names; 半年 and 半年度 mean the first half."""
+    for period in PERIODS:
+        if period in title:
+            return period
+    return "上半年" if "半年" in title else ""
+
+
+def title_years(title: str) -> list[int]:
+    """Every year the title names, part by part; "2021-2025年" names each year of the range."""
+    years = {int(y) for y in _YEAR.findall(title)}
+    for start, end in _YEAR_RANGE.findall(title):
+        if 0 <= int(end) - int(start) <= 10:
+            years |= set(range(int(start), int(end) + 1))
+    return sorted(years)
+
+
+def review_year(text: str, title: str) -> int | None:
+    """The year a report looks back on, from its review heading: "一、2023年工作回顾", "2022年主要工作"."""
+    body = text[:TOP_CHARS].replace(title, "", 1)
+    match = _REVIEW.search(body)
+    return int(match.group(1)) if match else None
+
+
+def report_years(titled: list[int], reviewed: int | None, delivered: int | None) -> list[int]:
+    """A work report reviews the past year and plans the current one.
+
+    Its title names the year it is given in (2024年政府工作报告, given in January 2024 on 2023) or, for some,
+    the year it reviews (2016年政府工作报告 given in January 2017): the review heading and the date it was
+    given tell which. A report titled after the year it reviews covers the next year only when a date says so.
+    """
+    if len(titled) > 1:
+        return titled
+    if titled:
+        year = titled[0]
+        if reviewed == year:
+            return [year, delivered] if delivered == year + 1 else [year]
+        if reviewed == year - 1 or delivered != year + 1:
+            return [year - 1, year]
+        return [year, year + 1]
+    if reviewed:
+        return [reviewed, reviewed + 1]
+    if delivered:
+        return [delivered - 1, delivered]
+    return []
+
+
+def covered_years(title: str, kind: str, text: str, lines: list[str], title_index: int, published: str,
+                  stem: str) -> list[int]:
+    """The years a document covers: from the title, else its date, else the body, else the file name."""
+    titled = title_years(title)
+    if "工作报告" in title:
+        after_title = lines[title_index + 1:] if title_index >= 0 else lines
+        dated = dated_lines(after_title[:6])
+        delivered = int(dated[0][1][:4]) if dated else None
+        years = report_years(titled, review_year(text, title), delivered)
+        if not years and published:
+            year = int(published[:4])
+            years = [year - 1, year]
+        if years:
+            return years
+    if titled:
+        return titled
+    if published:
+        year, month = int(published[:4]), int(published[5:7])
+        # A summary published early in a year is the previous year's; a plan published late is the next one's.
+        if "总结" in kind:
+            return [year - 1] if month <= 3 else [year]
+        if any(k in kind for k in ("计划", "要点", "规划", "思路")):
+            return [year + 1] if month >= 11 else [year]
+        return [year]
+    counts = Counter(int(y) for y in _YEAR.findall(text[:2000]))
+    if counts:
+        return [counts.most_common(1)[0][0]]
+    return title_years(stem)
+
+
+# --- the whole record ------------------------------------------------------------------------------------------
+
+def complete_title(title: str, org: Organisation | None, years: list[int]) -> str:
+    """A title that names no organisation ("政府工作报告", "2021年工作总结", "高新区2024年工作规划")
+    gets the organisation and, if it has none, the year: "鹅湖镇2020年政府工作报告"."""
+    if org is None or org_mentions(title):
+        return title
+    if not _YEAR.search(title) and years:
+        title = f"{years[-1]}年{title}"
+    for spelling, org_type in ORG_TYPES.items():
+        if title.startswith(spelling) and org_type == org.org_type:
+            return org.name + title                     # 高新区2024年工作规划 → 如皋高新区2024年工作规划
+    return org.full + title
+
+
+def derive_metadata(doc_id: str, text: str, sha256: str, fields: Mapping[str, str] | None = None) -> DocumentMeta:
+    """Metadata read off the title line(s), the page's fields (CleanedText.fields), the body and, last,
+    the file name; `metadata.yaml` may correct it afterwards."""
+    fields = fields or {}
+    lines = _top_lines(text)
+    stem = file_stem(doc_id)
+    found_title, title_index = find_title(lines)
+    title = found_title or stem
+    headers = header_lines_of(lines, title_index)
+    # The whole title line counts (the notice's issuer too), unless it runs on into the body.
+    title_line = lines[title_index] if found_title and not _is_prose(lines[title_index]) else found_title
+    org = choose_organisation(text, title_line, fields, stem, headers)
+    kind = kind_of(title)
+    published = published_date(lines, text, fields)
+    years = covered_years(title, kind, text, lines, title_index, published, stem)
+    return DocumentMeta(
+        doc_id=doc_id, title=complete_title(title, org, years), org=org.short if org else UNKNOWN_ORG,
+        aliases=tuple(a for a in org.aliases if a != org.short) if org else (), years=tuple(years), kind=kind,
+        sha256=sha256, period=period_of(title), published=published, issuer=issuer_of(lines, text, fields),
+        doc_number=doc_number_of(text, fields))
+
+
+# --- metadata.yaml ---------------------------------------------------------------------------------------------
+
+OVERRIDE_FIELDS = ("title", "org", "aliases", "years", "kind", "period", "published", "issuer", "doc_number")
+
+
+def load_overrides(corpus_dir: Path) -> dict[str, dict]:
+    """Read corpus/metadata.yaml: {file name: {title?, org?, aliases?, years?, kind?, period?, published?, …}}."""
+    path = corpus_dir / METADATA_FILE
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise RetrievalError(f"{path} is not valid YAML: {error}. Fix the file or delete it.") from error
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise RetrievalError(f"{path} must map each file name to a mapping of fields (org, aliases, years, …)")
+    return data
+
+
+def apply_overrides(meta: DocumentMeta, override: dict) -> DocumentMeta:
+    """Fields given in the override replace the derived ones; aliases are added to the derived ones."""
+    unknown = set(override) - set(OVERRIDE_FIELDS)
+    if unknown:
+        raise RetrievalError(f"{METADATA_FILE}: unknown field(s) {sorted(unknown)} for {meta.doc_id}; "
+                             f"allowed: {list(OVERRIDE_FIELDS)}")
+    changes: dict = {}
+    for field in ("title", "org", "kind", "period", "issuer", "doc_number"):
+        if override.get(field):
+            changes[field] = str(override[field])
+    if override.get("published"):
+        # YAML reads an unquoted 2021-02-05 as a date; either form is accepted.
+        published = _date_in(str(override["published"]))
+        if not published:
+            raise RetrievalError(f"{METADATA_FILE}: published of {meta.doc_id} must be a date such as 2021-02-05, "
+                                 f"got {override['published']!r}")
+        changes["published"] = published
+    if override.get("years"):
+        years = override["years"] if isinstance(override["years"], list) else [override["years"]]
+        try:
+            changes["years"] = tuple(sorted(int(y) for y in years))
+        except (TypeError, ValueError) as error:
+            raise RetrievalError(f"{METADATA_FILE}: years of {meta.doc_id} must be whole years, got {years}") from error
+    if override.get("aliases"):
+        aliases = override["aliases"] if isinstance(override["aliases"], list) else [override["aliases"]]
+        given = [str(a) for a in aliases]
+        # The derived aliases first, then the override's in its own order (also when it repeats a derived one).
+        changes["aliases"] = tuple(dict.fromkeys([*(a for a in meta.aliases if a not in given), *given]))
+    return replace(meta, **changes)
+
+
+OVERRIDES_HEADER = ("# 文档元数据的人工修订。每个文件一节：写了的字段覆盖自动识别的结果（title、org、years、kind、period、\n"
+                    "# published、issuer、doc_number），aliases 追加在自动识别的别名之后。别名是用户提问时可能用来称呼这个单位的词。\n")
+
+
+def _write_overrides(corpus_dir: Path, data: dict) -> None:
+    import yaml
+
+    write_text_atomic(corpus_dir / METADATA_FILE,
+                      OVERRIDES_HEADER + yaml.safe_dump(data, allow_unicode=True, sort_keys=True))
+
+
+def save_override(corpus_dir: Path, doc_id: str, **fields) -> None:
+    """Write or update one document's entry in metadata.yaml (rewritten whole, under the standard header)."""
+    data = load_overrides(corpus_dir)
+    entry = dict(data.get(doc_id, {}))
+    for key, value in fields.items():
+        if value is not None:
+            entry[key] = list(value) if isinstance(value, (list, tuple)) else value
+    data[doc_id] = entry
+    _write_overrides(corpus_dir, data)
+
+
+def remove_override(corpus_dir: Path, doc_id: str) -> None:
+    data = load_overrides(corpus_dir)
+    if doc_id in data:
+        del data[doc_id]
+        _write_overrides(corpus_dir, data)
