@@ -30,7 +30,7 @@ from retrieval.types import FigureRecord
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.jobs import EncodingPaused, IndexingCancelled, IndexingQueue
-from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
+from retrieval.ingest.passages import FIGURES_VERSION, encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import NOT_FOUND_ZH, READER_VERSION
 from retrieval.ingest.metadata import load_overrides, remove_override, save_override
 from retrieval.search.retrievers import Retriever
@@ -243,6 +243,9 @@ class SearchEngine:
         reader = manifest.get("ingest", {}).get("reader_version", 1)
         if reader != READER_VERSION:
             reasons.append(f"document reader {reader} != {READER_VERSION}")
+        figures = manifest.get("figures", {}).get("version")
+        if figures != FIGURES_VERSION:
+            reasons.append(f"figure records {figures} != {FIGURES_VERSION}")
         if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
             reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:

@@ -11,6 +11,11 @@ from retrieval.types import FigureRecord
 from retrieval.types import Chunk, Document
 
 
+# The figure extraction's version (retrieval.answer.figures.extract_figures), kept in the manifest: an index whose
+# records another version made is built again (its vectors reused). 2: ranges are one value.
+FIGURES_VERSION = 2
+
+
 @dataclass(frozen=True)
 class PreparedPassage:
     """A passage ready for the index: its chunk, BM25 tokens, answer-unit spans, the keys of its vector inputs and

@@ -82,3 +82,26 @@ def test_the_reports_figure_records_are_read_back_from_the_index(engine):
 ])
 def test_an_indicator_no_record_measures_for_that_year_is_not_found(engine, question):
     assert engine.ask(question).answer is None
+
+
+def test_an_index_of_older_figure_records_is_rebuilt_reusing_its_vectors(tmp_path):
+    import json
+
+    from retrieval.errors import IndexMismatch
+    from retrieval.ingest.passages import FIGURES_VERSION
+    from tests.store_fakes import CountingEncoder
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / REPORT).write_text(TEXT, encoding="utf-8")
+    SearchEngine.open(corpus, index, encoder=HashingEncoder(256))
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    manifest["figures"] = {"version": FIGURES_VERSION - 1}
+    (index / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(IndexMismatch, match=f"figure records {FIGURES_VERSION - 1} != {FIGURES_VERSION}"):
+        SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
+    encoder = CountingEncoder()
+    engine = SearchEngine.open(corpus, index, encoder=encoder)
+    assert engine.manifest["figures"] == {"version": FIGURES_VERSION}
+    assert encoder.documents == [], "the passages are the same: no vector is encoded again"
+    assert {r.metric for r in engine.figures(REPORT)} >= {"水利投资", "城镇新增就业"}
