@@ -12,8 +12,9 @@ from retrieval.types import Chunk, Document
 
 
 # The figure extraction's version (retrieval.answer.figures.extract_figures), kept in the manifest: an index whose
-# records another version made is built again (its vectors reused). 2: ranges are one value.
-FIGURES_VERSION = 2
+# records another version made is built again (its vectors reused). 2: ranges are one value; 3: a five-year plan
+# named inside a sentence of one year's section does not undate it.
+FIGURES_VERSION = 3
 
 
 @dataclass(frozen=True)

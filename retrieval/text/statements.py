@@ -219,8 +219,11 @@ def statements(chunk: Chunk, meta: DocumentMeta, document_text: str = "") -> lis
         # A sentence naming several years ("从2020年的X增长到2025年的Y") dates none of its figures alone.
         named = {int(y) for y in _YEAR.findall(sentence)}
         own_years = years_named(sentence, plan) if len(named) <= 1 else ()
+        outer = paragraph.over(section)
+        if len(own_years) > 1 and len(outer.years) == 1:
+            own_years = ()        # "…达到‘十五五’目标任务的序时进度" in this year's targets: still this year's
         own = Context(own_years, sentence_stance(sentence) or _stance_of_year(own_years, meta))
-        context = own.over(paragraph).over(section)
+        context = own.over(outer)
         years = context.years or default_years(context.stance, meta)
         found.append(Statement(start, end, years, context.stance or _stance_of_year(years, meta)))
     return found

@@ -61,3 +61,9 @@ def test_plans_state_targets_and_summaries_results_of_their_own_year():
 def test_a_question_reads_its_year_word_and_stance(question, offset, stance):
     assert question_year_offset(question) == offset
     assert question_stance(question) == stance
+
+
+def test_a_five_year_plan_named_inside_a_sentence_of_this_years_targets_keeps_this_year():
+    [(_, years, stance)] = dated("主要预期目标是：地区生产总值增长6%左右，推动“十六五”规划目标任务开好局。",
+                                 ("三、2031年重点工作",))
+    assert (years, stance) == ((2031,), TARGET)
