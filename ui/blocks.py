@@ -2,6 +2,7 @@
 indexing progress), evaluation, and the search and indexing-status APIs."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from retrieval.corpus.uploads import MAX_UPLOAD_BYTES
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, MB, TOO_LARGE_MESSAGE
 from ui import evaluation, render
 from retrieval.validation import MAX_QUESTION_CHARS
 from ui.service import EngineService, Turn, UserFacingError
@@ -37,6 +38,7 @@ AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明
 # Corpus edits run one at a time; status polls are trivial and never wait behind either.
 QUESTION_CONCURRENCY = 4 * (os.cpu_count() or 2)
 STATUS_POLL_SECONDS = 2.0
+UPLOAD_FRAMING_BYTES = MB           # multipart headers around one uploaded file, with room to spare
 ANSWER_CACHE_SIZE = 2048        # results of the current index snapshot; emptied whenever the index changes
 
 # Event delegation on the chat element: its content is replaced on every answer, the element is not.
@@ -81,6 +83,52 @@ const reveal = () => {
 watch('value', reveal);
 reveal();
 """
+
+# The page refuses a file over a box's limit before sending it (a capturing listener runs before Gradio's own),
+# with the server's Chinese message in the box's status panel: Gradio's client-side check over its max_file_size
+# would show an English toast. Runs as the status panel's js_on_load (`props.value` re-renders the panel).
+SIZE_GUARD_JS = """
+const limit = __LIMIT__;
+const refusal = __REFUSAL__;
+const inBox = (node) => node instanceof Element && node.closest('#__BOX__') !== null;
+const tooLarge = (files) => Array.from(files || []).find((file) => file.size > limit);
+const refuse = (event, file) => {
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  props.value = refusal.replace('__SIZE__', (file.size / __MB__).toFixed(1));
+};
+document.addEventListener('change', (event) => {
+  const file = inBox(event.target) ? tooLarge(event.target.files) : undefined;
+  if (!file) return;
+  refuse(event, file);
+  event.target.value = '';
+}, true);
+document.addEventListener('drop', (event) => {
+  const file = inBox(event.target) ? tooLarge(event.dataTransfer && event.dataTransfer.files) : undefined;
+  if (file) refuse(event, file);
+}, true);
+"""
+
+
+def size_guard_js(box_id: str, limit: int, message: str) -> str:
+    """SIZE_GUARD_JS for the file box `box_id`: files over `limit` bytes get `message` (where "__SIZE__" becomes
+    the file's size in MB, one decimal, as the server writes it) as an error panel."""
+    return (SIZE_GUARD_JS.replace("__BOX__", box_id).replace("__LIMIT__", str(limit)).replace("__MB__", str(MB))
+            .replace("__REFUSAL__", json.dumps(render.render_message(message, "error"), ensure_ascii=False)))
+
+
+UPLOAD_GUARD_JS = size_guard_js("upload-file", MAX_UPLOAD_BYTES, "上传失败：" + TOO_LARGE_MESSAGE.format(
+    size="__SIZE__", limit=MAX_UPLOAD_BYTES // MB))
+GOLD_GUARD_JS = size_guard_js("gold-file", evaluation.MAX_GOLD_BYTES, evaluation.GOLD_TOO_LARGE_MESSAGE)
+
+# What the page means, as data attributes (for scripts and the browser tests, which never read text layout):
+# the upload box's file name once it reached the server ("" when the box is empty), and that a page opening
+# has received its lists and controls.
+MARK_UPLOAD_JS = """(file) => {
+  document.getElementById('upload-file').dataset.file = file ? (file.orig_name || '') : '';
+  return [];
+}"""
+MARK_READY_JS = "() => { document.body.dataset.appReady = 'true'; return []; }"
 
 CSS = """
 .gradio-container { max-width: 1400px !important; }
@@ -141,8 +189,10 @@ def launch_options() -> dict:
         font=["Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "system-ui", "sans-serif"],
         font_mono=["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"],
     )
-    # Gradio's own cap sits just above ours, so files between the two get our Chinese message.
-    return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + 5 * 1024 * 1024}
+    # Gradio's own cap sits above ours by the multipart framing app.RequestGuard allows, so it never answers first:
+    # the page refuses a file over MAX_UPLOAD_BYTES, the guard a request over the file and its framing, and the
+    # service a file just over the limit, all with the same Chinese message.
+    return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + UPLOAD_FRAMING_BYTES}
 
 
 def _frame(headers: list[str], rows: list[list]) -> pd.DataFrame:
@@ -389,7 +439,8 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         try:
             return service.search_record(question, k, organisation, year)
         except UserFacingError as error:
-            raise gr.Error(render.escape(str(error)), print_exception=False) from error  # one log line, no traceback
+            # Plain text for JSON clients (the page never shows this error); one log line, no traceback.
+            raise gr.Error(str(error), print_exception=False) from error
 
     def indexing_status() -> dict:
         """Background indexing: recent jobs (state, progress 0-1, message), documents still waiting for vectors,
@@ -438,10 +489,10 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                                           label="语料库中的文档", elem_id="docs-table")
                 with gr.Row(equal_height=False):
                     with gr.Column(visible=True) as editor_tools:
-                        upload_file = gr.File(label="上传文档：.txt / .md / .docx / .pdf，最大 20 MB（按内容判断类型）",
+                        upload_file = gr.File(label=f"上传文档：.txt / .md / .docx / .pdf，最大 {MAX_UPLOAD_BYTES // MB} MB（按内容判断类型）",
                                               elem_id="upload-file")
                         upload_button = gr.Button("上传并建立索引", variant="primary", elem_id="upload-btn")
-                        upload_status = gr.HTML(elem_id="upload-status")
+                        upload_status = gr.HTML(elem_id="upload-status", js_on_load=UPLOAD_GUARD_JS)
                         with gr.Row(visible=False, elem_id="replace-row") as replace_row:
                             replace_button = gr.Button("替换", variant="primary", elem_id="replace-yes")
                             keep_both_button = gr.Button("两个版本都保留", visible=False, elem_id="replace-keep-both")
@@ -484,9 +535,10 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                     elem_id="eval-help",
                 )
                 with gr.Row():
-                    gold_file = gr.File(label="标注文件（可选，留空则用开发集）", elem_id="gold-file", scale=3)
+                    gold_file = gr.File(label=f"标注文件（可选，留空则用开发集；最大 {evaluation.MAX_GOLD_BYTES // MB} MB）",
+                                        elem_id="gold-file", scale=3)
                     eval_button = gr.Button("运行评估", variant="primary", elem_id="eval-btn", scale=1)
-                eval_status = gr.HTML(elem_id="eval-status")
+                eval_status = gr.HTML(elem_id="eval-status", js_on_load=GOLD_GUARD_JS)
                 eval_summary = gr.Markdown(elem_id="eval-summary")
                 leg_table = gr.Dataframe(interactive=False, label="各检索方式（全部题目）", elem_id="eval-legs")
                 type_table = gr.Dataframe(interactive=False, label="各题型（混合检索）", elem_id="eval-types")
@@ -524,10 +576,11 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         clear_button.click(clear_chat, None, [chat, turns_state, doc_view], **private)
 
         demo.load(on_load, None, [*lists, editor_tools, manage_tools, trash_tools, cancel_tools, role_note, index_status],
-                  **private)
+                  **private).then(None, None, None, js=MARK_READY_JS, **private)
         timer.tick(poll, version_state, [index_status, job_select, *lists], **status)
         doc_select.change(show_document, doc_select, [aliases_box, years_box, doc_preview], **private)
         upload_outputs = [upload_status, replace_row, keep_both_button, pending_upload, upload_file, index_status, *lists]
+        upload_file.change(None, upload_file, None, js=MARK_UPLOAD_JS, **private)
         upload_button.click(upload, [upload_file, version_state], upload_outputs, **edits)
         replace_button.click(confirm_replace, [pending_upload, version_state], upload_outputs, **edits)
         keep_both_button.click(keep_both, [pending_upload, version_state], upload_outputs, **edits)

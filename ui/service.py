@@ -28,7 +28,7 @@ from retrieval.ingest.metadata import derive_metadata, load_overrides, save_over
 from retrieval.search.query import organisation_names
 from retrieval.corpus.trash import Trash, TrashEntry, TrashError
 from retrieval.types import Answer, DocumentMeta
-from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload, too_large_message
 from ui.auth import EDITOR, READER
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request
 from retrieval.ingest.versions import near_duplicates
@@ -121,9 +121,9 @@ def check_request(question: object, k: object = DEFAULT_K, year: object = None) 
         elif len(question.strip()) > MAX_QUESTION_CHARS:
             message = f"问题太长（{len(question.strip())} 字），最多 {MAX_QUESTION_CHARS} 字。请一次只问一件事，把问题写短一些。"
         elif isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            message = f"k 必须是 1 到 {MAX_K} 之间的整数，现在是 {k!r}。"
+            message = f"k 必须是 1 到 {MAX_K} 之间的整数，现在是 {k!r:.80}。"
         elif year is not None:
-            message = f"年份必须是 {MIN_YEAR} 到 {MAX_YEAR} 之间的整数，现在是 {year!r}。不限年份请不传 year。"
+            message = f"年份必须是 {MIN_YEAR} 到 {MAX_YEAR} 之间的整数，现在是 {year!r:.80}。不限年份请不传 year。"
         else:
             message = "问题里有无法识别的字符（控制字符或残缺的字符）。请删掉它们，或重新输入问题。"
         raise UserFacingError(message) from error
@@ -413,8 +413,7 @@ class EngineService:
         except OSError as error:
             raise UserFacingError("上传的文件读不到了，请重新选择文件再上传。") from error
         if size > MAX_UPLOAD_BYTES:
-            raise UserFacingError(
-                f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。请拆成几份后再上传。")
+            raise UserFacingError(too_large_message(size))
         data = source.read_bytes()
         with self._change_lock:
             try:
