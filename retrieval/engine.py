@@ -26,10 +26,11 @@ from retrieval.ingest.chunking import ChunkingConfig
 from retrieval.corpus.files import corpus_files, fingerprint, load_document, sha256_bytes
 from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
+from retrieval.types import FigureRecord
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
 from retrieval.jobs import EncodingPaused, IndexingCancelled, IndexingQueue
-from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
+from retrieval.ingest.passages import FIGURES_VERSION, encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import NOT_FOUND_ZH, READER_VERSION
 from retrieval.ingest.metadata import METADATA_VERSION, load_overrides, remove_override, save_override
 from retrieval.search.retrievers import Retriever
@@ -245,6 +246,9 @@ class SearchEngine:
         derived = manifest.get("ingest", {}).get("metadata_version", 1)
         if derived != METADATA_VERSION:
             reasons.append(f"document metadata {derived} != {METADATA_VERSION}")
+        figures = manifest.get("figures", {}).get("version")
+        if figures != FIGURES_VERSION:
+            reasons.append(f"figure records {figures} != {FIGURES_VERSION}")
         if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
             reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:
@@ -510,6 +514,10 @@ class SearchEngine:
     @property
     def manifest(self) -> dict:
         return self._state.manifest
+
+    def figures(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        """The figure records of a document's live passages (retrieval.answer.figures), in passage order."""
+        return self._state.figures_by_document[doc_id]
 
     def chunk_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -31,7 +31,7 @@ from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, Retrieval
 from retrieval.jobs import EncodingPaused, IndexingCancelled
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
-from retrieval.ingest.passages import PreparedPassage, prepare_passages
+from retrieval.ingest.passages import FIGURES_VERSION, PreparedPassage, prepare_passages
 from retrieval.ingest.metadata import METADATA_FILE, METADATA_VERSION, load_overrides
 from retrieval.search.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
@@ -142,6 +142,7 @@ def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[s
                   "query_unit_similarity": calibration},
         "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
         "ingest": {"reader_version": READER_VERSION, "metadata_version": METADATA_VERSION},
+        "figures": {"version": FIGURES_VERSION},
         "corpus": prints,
         "skipped": skipped,
         "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},

@@ -13,7 +13,9 @@ from typing import Callable, Generic, Mapping, TypeVar
 
 import numpy as np
 
-from retrieval.answer.select import CANDIDATE_PASSAGES, extract_answer
+from retrieval.answer.figures import (FigureFit, FigureQuestion, discriminating_terms, is_negated,
+                                      question_metric_terms, rank_figures)
+from retrieval.answer.select import CANDIDATE_PASSAGES, answer_units, extract_answer
 from retrieval.search.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
@@ -21,8 +23,10 @@ from retrieval.search.orgs import OrganisationMatcher
 from retrieval.text.normalize import normalize_question
 from retrieval.search.query import analyze_query, strip_organisations
 from retrieval.search.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from retrieval.text.statements import FIVE_YEAR_PLANS, Statement, planning_year, statements
+from retrieval.text.synonyms import load_synonyms
 from retrieval.text.tokenizer import JiebaTokenizer
-from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, FigureRecord, Hit, QueryAnalysis
 from retrieval.ingest.versions import VersionIndex
 
 K = TypeVar("K")
@@ -34,6 +38,9 @@ CANDIDATES_PER_LEG = 50
 ORG_BONUS = 0.05
 YEAR_BONUS = 0.02
 PERIOD_BONUS = 0.02
+# A passage stating a result when a result is asked (完成/去年), a target when a target is (目标/今年), for the
+# year asked: half the year's bonus (the year matters more than the stance).
+STANCE_BONUS = 0.01
 LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
 # The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
 # a 200-character passage about several things is found by the one sentence that matches.
@@ -44,9 +51,25 @@ _QUERY_ENCODING = ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-e
 
 
 def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
-    """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part), else the plan's."""
+    """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part, a
+    report's "“十四五”时期回顾": 2021–2025), else the plan's."""
     years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
+    for heading in chunk.section_path:
+        for name, (first, last) in FIVE_YEAR_PLANS.items():
+            if name in heading and not years:
+                years.update(range(first, last + 1))
     return tuple(sorted(years)) or document.meta.years
+
+
+def asked_years(analysis: QueryAnalysis, meta: DocumentMeta) -> tuple[int, ...]:
+    """The years a question asks about in one document: those it names, else 今年/去年/明年 read against the
+    document's planning year (retrieval.text.statements.planning_year); () when it asks none."""
+    if analysis.years:
+        return analysis.years
+    plan = planning_year(meta)
+    if analysis.year_offset is None or plan is None:
+        return ()
+    return (plan + analysis.year_offset,)
 
 
 class Memo(Generic[K, V]):
@@ -103,6 +126,24 @@ class IndexState:
             return section_years(chunk, self.documents[chunk.doc_id])
         return Memo(years)
 
+    def figures_of(self, chunk_id: str) -> tuple[FigureRecord, ...]:
+        """The figure records of one live passage (retrieval.answer.figures), in text order; () for an unknown id."""
+        return self.backend.figures([chunk_id]).get(chunk_id, ())
+
+    @cached_property
+    def figures_by_document(self) -> Mapping[str, tuple[FigureRecord, ...]]:
+        """doc_id → the figure records of its live passages, in passage order (read for a document when asked)."""
+        return FiguresByDocument(self)
+
+    @cached_property
+    def statements(self) -> "Memo[str, tuple[Statement, ...]]":
+        """The sentences of each passage with the year each speaks of and its stance (retrieval.text.statements)."""
+        def of(chunk_id: str) -> tuple[Statement, ...]:
+            chunk = self.chunks[chunk_id]
+            document = self.documents[chunk.doc_id]
+            return tuple(statements(chunk, document.meta, document.text))
+        return Memo(of)
+
     @cached_property
     def organisation_names(self) -> dict[str, DocumentMeta]:
         return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
@@ -119,6 +160,8 @@ class IndexState:
             found = set(self.documents[doc_id].meta.years)
             for chunk_id in self.chunk_ids_by_document.get(doc_id, ()):
                 found.update(self.chunk_years[chunk_id])
+                # a year one sentence speaks of ("2025年，全省生产总值增长5.6%"); not the spans of five-year periods
+                found.update(s.year for s in self.statements[chunk_id] if s.year is not None)
             return frozenset(found)
         return Memo(years)
 
@@ -135,6 +178,47 @@ class IndexState:
             for chunk_id, chunk in self.chunks.items():
                 by_document.setdefault(chunk.doc_id, []).append(chunk_id)
         return by_document
+
+
+# A figure record answers a number question when its metric names all of the question's metric words.
+FIGURE_MIN_METRIC = 0.99
+FIGURE_CONFIDENCE = 0.5            # the confidence of an answer a matching figure record gives (above 未找到's 0.2)
+
+
+# The share (by length) of a question's metric words that some candidate record's metric must name.
+FIGURE_MIN_SHARE = 0.6
+
+
+def _term_weight(terms: list[str]) -> int:
+    return sum(min(max(len(term), 2), 6) for term in terms)
+
+
+def _figure_unit(analysis: QueryAnalysis, terms: list[str]) -> str:
+    return FigureQuestion.of(analysis.text, terms, analysis.unit).unit
+
+
+class FiguresByDocument(Mapping):
+    """doc_id → figure records of a snapshot's live passages, each document's read from the backend on first access."""
+
+    def __init__(self, state: IndexState):
+        self._state = state
+        self._memo = Memo(self._read)
+
+    def _read(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        chunk_ids = self._state.chunk_ids_by_document[doc_id]
+        found = self._state.backend.figures(chunk_ids)
+        return tuple(record for chunk_id in chunk_ids for record in found.get(chunk_id, ()))
+
+    def __getitem__(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        if doc_id not in self._state.chunk_ids_by_document:
+            raise KeyError(doc_id)
+        return self._memo[doc_id]
+
+    def __iter__(self):
+        return iter(self._state.chunk_ids_by_document)
+
+    def __len__(self) -> int:
+        return len(self._state.chunk_ids_by_document)
 
 
 class SearchPipeline:
@@ -191,8 +275,15 @@ class SearchPipeline:
         bonus = 0.0
         if analysis.orgs and chunk.doc_id in analysis.orgs:
             bonus += ORG_BONUS
-        if analysis.years and set(analysis.years) & set(state.chunk_years[chunk_id]):
-            bonus += YEAR_BONUS
+        wanted = asked_years(analysis, document.meta)
+        if wanted or analysis.stance:
+            # The passage's sentences say which year they speak of and whether they state a result or a target.
+            said = state.statements[chunk_id]
+            dated = [s for s in said if not wanted or set(wanted) & set(s.years)]
+            if wanted and dated:
+                bonus += YEAR_BONUS
+            if analysis.stance and any(s.stance == analysis.stance for s in dated):
+                bonus += STANCE_BONUS
         if analysis.half and analysis.half == document.meta.period:
             bonus += PERIOD_BONUS
         return bonus
@@ -208,6 +299,10 @@ class SearchPipeline:
         analysis = self.analyze(question, with_asked_noun=with_answer)
         question = analysis.text                 # simplified characters, ASCII digits
         tokens = state.tokenizer(question)
+        # The reports' names of the statistical indicators the question names otherwise (GDP → 地区生产总值).
+        expansion = load_synonyms().expansions(question)
+        search_tokens = tokens + [t for t in state.tokenizer(" ".join(expansion)) if t not in tokens] if expansion \
+            else tokens
         n = max(CANDIDATES_PER_LEG, k)
 
         def allowed(chunk_id: str) -> bool:
@@ -217,7 +312,7 @@ class SearchPipeline:
             return year is None or year in state.chunk_years[chunk_id]
 
         where = allowed if org is not None or year is not None else None
-        bm25, dense, hybrid_retriever = self.retrievers({question: tokens}, encode)   # tokenised once, encoded once
+        bm25, dense, hybrid_retriever = self.retrievers({question: search_tokens}, encode)   # tokenised once, encoded once
         # Fusion reads CANDIDATES_PER_LEG of each leg. BM25 alone needs only its k best (the same k whatever the
         # pool: ties are broken by row); the dense leg keeps its pool, which sets how many sentences it reads.
         searched = {leg.name: leg.search(question, k if leg is bm25 and "hybrid" not in legs else n, where)
@@ -247,6 +342,8 @@ class SearchPipeline:
                 answer, best_guess, runner_up = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
                                                     (scale["mean"], scale["std"]))
+                if analysis.answer_kind == "quantity":
+                    answer, best_guess = self._answer_from_figures(analysis, candidates, answer, best_guess)
             if best_guess is not None:
                 # Second stage: the passage holding the best-fitting sentence is cited first (the answer step
                 # reads every sentence of the top passages, a finer judge than the passage-level fusion).
@@ -290,13 +387,65 @@ class SearchPipeline:
             return None, ""
         docs = frozenset(analysis.orgs)
         label = analysis.asked_org
-        if docs and analysis.years:
+        if docs and (analysis.years or analysis.year_offset is not None):
+            # 今年/去年 are read in each document against its own planning year.
+            wanted = {doc_id: asked_years(analysis, self.state.documents[doc_id].meta) for doc_id in docs}
             covering = frozenset(doc_id for doc_id in docs
-                                 if set(analysis.years) & set(self.state.document_years[doc_id]))
+                                 if not wanted[doc_id] or set(wanted[doc_id]) & self.state.document_years[doc_id])
             if not covering:
-                label = f"{analysis.asked_org}{'、'.join(str(y) for y in analysis.years)}年"
+                named = sorted({year for years in wanted.values() for year in years})
+                label = f"{analysis.asked_org}{'、'.join(str(y) for y in named)}年"
             docs = covering
         return docs, label
+
+    def _answer_from_figures(self, analysis: QueryAnalysis, candidates: list[Hit], answer: Answer | None,
+                             best_guess: Answer | None) -> tuple[Answer | None, Answer | None]:
+        """A number question answered by the figure record of the candidate passages whose metric, unit, year
+        and stance fit it best (retrieval.answer.figures): in a sentence of ten targets, the asked one, not the first
+        number. A question naming a statistical indicator (retrieval/resources/statistical_synonyms.yaml) that no
+        record of these passages measures in the asked unit, year and stance is 未找到, never the first number of
+        a sentence; for any other question the answer step's own choice stands when no record fits."""
+        fit = self.figure_for(analysis, [h.chunk_id for h in candidates[:CANDIDATE_PASSAGES]])
+        if fit is None:
+            if load_synonyms().indicators_in(analysis.text):
+                return None, best_guess
+            return answer, best_guess
+        record = fit.record
+        chunk = self.state.chunks[record.chunk_id]
+        start, end = next(((s, e) for s, e in answer_units(chunk.text)
+                           if s <= record.char_span[0] and record.char_span[1] <= e), record.sentence_span)
+        text = chunk.text[start:end]
+        lead = len(text) - len(text.lstrip())
+        text = text.strip()
+        offset = chunk.char_span[0] + start + lead
+        confidence = max(best_guess.confidence if best_guess is not None else 0.0, FIGURE_CONFIDENCE)
+        found = Answer(text=text, chunk_id=chunk.chunk_id, char_span=(offset, offset + len(text)),
+                       confidence=round(confidence, 4), fact=record.value)
+        return found, found
+
+    def figure_for(self, analysis: QueryAnalysis, chunk_ids: list[str]) -> FigureFit | None:
+        """The best-fitting figure record of these passages for a number question, None when no record's metric
+        names everything the question's metric words name (synonyms applied) in a fitting unit and year."""
+        state = self.state
+        terms = question_metric_terms(strip_organisations(analysis.text, matcher=state.org_matcher), state.tokenizer)
+        found = state.backend.figures(chunk_ids)
+        records = [record for chunk_id in chunk_ids for record in found.get(chunk_id, ())]
+        unit = _figure_unit(analysis, terms)
+        # A word of a candidate document's title (甘肃, 街道名) names the document, not what a figure measures.
+        titles = {state.documents[record.doc_id].meta.title for record in records}
+        terms = [term for term in terms if not any(term in title for title in titles)]
+        measured = discriminating_terms(terms, records)
+        # Most of what the question names must be what figures measure: "排进前几" names a ranking no record
+        # measures, though one of its words (培育) is in a record's metric.
+        if not measured or _term_weight(measured) < FIGURE_MIN_SHARE * _term_weight(terms):
+            return None
+        terms = measured
+        question = FigureQuestion(tuple(terms), unit, analysis.years, analysis.year_offset, analysis.stance,
+                                  is_negated(analysis.text))
+        metas = {record.doc_id: state.documents[record.doc_id].meta for record in records}
+        fits = [fit for fit in rank_figures(question, records, metas, min_metric=FIGURE_MIN_METRIC)
+                if fit.year >= 0 and fit.stance >= 0]
+        return fits[0] if fits else None
 
     def _with_matched_terms(self, hits, question_tokens: list[str]) -> list[Hit]:
         """Hits with the question's words that occur in the passage text itself, longest first (for highlighting)."""

@@ -6,6 +6,7 @@ from typing import Iterable, Mapping
 
 from retrieval.text.normalize import normalize_question
 from retrieval.search.orgs import OrganisationMatcher, organisation_names
+from retrieval.text.statements import question_stance, question_year_offset
 from retrieval.types import DocumentMeta, QueryAnalysis
 
 # Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
@@ -15,6 +16,8 @@ UNITS = tuple(sorted({
     "座", "条", "次", "场", "场次", "批", "批次", "处", "台", "套", "间", "张", "本", "支", "位", "轮", "期", "天",
     "小时", "年", "个月", "%", "个百分点", "倍", "起", "宗", "株", "棵", "盏", "块", "只", "所学校",
     "家次", "户次", "万人次", "万人", "万户", "万亩", "万吨", "公斤", "千克", "千瓦", "兆瓦", "分钟", "万辆",
+    # units of statistical reports (统计公报): 亿斤 is 亿 + 斤, 万千瓦 万 + 千瓦, 亿千瓦时 亿 + 千瓦时
+    "斤", "㎡", "m²", "平方千米", "千瓦时", "标箱", "艘", "架次", "万标箱", "吨标准煤", "亿人次", "万千瓦",
 }, key=len, reverse=True))
 # Words after 多少/几 that name the thing, mapped to the unit the answer will use.
 UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公里", "多远": "公里", "多大": "平方米",
@@ -22,7 +25,7 @@ UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公�
 # Units that answer the same question: 几栋 may be answered in 幢, 多少钱 in 万元 or 亿元.
 UNIT_GROUPS = (
     {"栋", "幢", "座"}, {"个", "家", "项", "所", "处", "件", "批", "批次"}, {"元", "万元", "亿元", "美元", "万美元"},
-    {"平方米", "万平方米", "亩", "公顷", "平方公里"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
+    {"平方米", "万平方米", "亩", "公顷", "平方公里", "㎡", "m²", "平方千米"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
     {"%", "个百分点"}, {"次", "场", "场次"}, {"家次", "户次", "人次", "万人次"}, {"辆", "台"},
 )
 
@@ -182,7 +185,9 @@ def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = 
     return QueryAnalysis(text=question, orgs=orgs, years=years, half=half, answer_kind=kind,
                          unit=asked_unit(question) if kind == "quantity" else "",
                          asks_organisation=not asked and bool(_ASKS_ORGANISATION.search(question)),
-                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "")
+                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "",
+                         year_offset=None if years else question_year_offset(question),
+                         stance=question_stance(question))
 
 
 def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),
