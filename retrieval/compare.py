@@ -1,0 +1,558 @@
+"""Comparisons across organisations and years: "各省今年地区生产总值增长目标是多少？" as rows of cells, each
+cell filled only from that organisation's own figure records for that year (or 未找到)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from retrieval.normalize import normalize_question
+from retrieval.serialize import breadcrumb
+
+NOT_FOUND = "未找到"
+
+# ---------------------------------------------------------------------------------------------- cues as data
+# A plural scope: the word after 各/每个/所有/全部 … names the organisations to list, by level (the levels of
+# retrieval.types.DocumentMeta.level). An empty tuple of levels means every organisation.
+SCOPE_QUANTIFIERS = ("各个", "每一个", "每个", "每一", "所有", "全部", "全体", "各")
+SCOPE_NOUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("省区市", ("省",)), ("省市区", ("省",)), ("省份", ("省",)), ("自治区", ("省",)), ("省", ("省",)),
+    ("地市", ("市",)), ("地级市", ("市",)), ("城市", ("市",)), ("市州", ("市",)), ("市", ("市",)),
+    ("区县", ("县",)), ("县区", ("县",)), ("县市区", ("县",)), ("区", ("县",)), ("县", ("县",)),
+    ("街道", ("街道",)), ("街镇", ("街道", "镇")), ("乡镇", ("镇", "乡")), ("镇", ("镇",)), ("乡", ("乡",)),
+    ("开发区", ("开发区",)), ("园区", ("开发区",)), ("高新区", ("开发区",)),
+    ("部门", ("部门",)), ("委办局", ("部门",)),
+    ("单位", ()), ("地区", ()), ("地方", ()), ("地", ()),
+)
+# "哪个省…最高", "哪个街道任务最多": a superlative over a level is a comparison too.
+WHICH_WORDS = ("哪一个", "哪个", "哪些", "哪家", "哪")
+# Words that make a question a comparison when it lists organisations or years, and the order they ask for.
+COMPARISON_CUES = ("分别", "对比", "比较", "相比", "排名", "排序", "谁", "哪个", "哪一个", "各自", "最高", "最低",
+                   "最多", "最少", "最大", "最小", "最快", "最慢", "高", "低")
+# (cue, order): "desc" puts the largest value first and names it, "asc" the smallest.
+SUPERLATIVES: tuple[tuple[str, str], ...] = (
+    ("最高", "desc"), ("最多", "desc"), ("最大", "desc"), ("最快", "desc"), ("最低", "asc"), ("最少", "asc"),
+    ("最小", "asc"), ("最慢", "asc"), ("更高", "desc"), ("更多", "desc"), ("更大", "desc"), ("更快", "desc"),
+    ("更低", "asc"), ("更少", "asc"), ("更小", "asc"), ("高", "desc"), ("多", "desc"), ("大", "desc"),
+    ("快", "desc"), ("低", "asc"), ("少", "asc"), ("小", "asc"), ("慢", "asc"),
+)
+_WHO_OR_WHICH = re.compile(r"谁|哪个|哪一个|哪家|哪")
+# Joining words between names: 江苏和浙江, 吴淞、万里, 2020年与2021年.
+_JOINERS = "和与及、跟同,，/"
+# 近两年 / 近三年 / 这两年 / 前两年 / 最近3年: the latest N years.
+_RELATIVE_YEARS = re.compile(r"(?:近|最近|这|前|过去)([两二三四五2-5])年")
+_NUMERALS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
+_YEAR = re.compile(r"(20\d{2})\s*年?")
+# Years named relative to the latest planning year of the rows.
+RELATIVE_YEAR_WORDS: tuple[tuple[str, int], ...] = (("今年", 0), ("本年", 0), ("当年", 0), ("去年", -1), ("上年", -1),
+                                                     ("上一年", -1), ("前年", -2), ("明年", 1))
+# What the asked value is: a target (planned) or a result (achieved).
+TARGET_CUES = ("目标", "预期", "计划", "力争", "任务", "打算", "要求", "指标", "拟")
+RESULT_CUES = ("完成", "实现了", "实际", "达到了", "增长了", "下降了", "结果", "成效", "实绩", "取得")
+STANCE_LABELS = {"target": "目标", "result": "结果", "": ""}
+# Words of the question that are not the metric: question words, cues, particles.
+_NOT_METRIC = re.compile(
+    "|".join(sorted(map(re.escape, (
+        "分别是多少", "分别是", "分别为", "分别", "各是多少", "各是", "是多少", "有多少", "为多少", "多少", "几", "是什么",
+        "怎么样", "如何", "情况", "对比", "比较", "相比", "排名", "排序", "谁的", "谁", "哪一个", "哪个", "哪家", "哪",
+        "最高", "最低", "最多", "最少", "最大", "最小", "最快", "最慢", "更高", "更低", "各自", "的", "是",
+        "了", "呢", "吗", "？", "?", "。", "，", ",", "请问", "一下", "列出", "看看",
+        *TARGET_CUES, *(cue for cue in RESULT_CUES if len(cue) > 2))), key=len, reverse=True)))
+
+# Units written in values and the base unit and factor they convert to, for sorting (万人 and 人 compare).
+UNIT_SCALES: Mapping[str, tuple[str, float]] = {
+    "%": ("%", 1.0), "个百分点": ("个百分点", 1.0), "‰": ("‰", 1.0),
+    "人": ("人", 1.0), "万人": ("人", 1e4), "人次": ("人次", 1.0), "万人次": ("人次", 1e4),
+    "元": ("元", 1.0), "万元": ("元", 1e4), "亿元": ("元", 1e8), "万亿元": ("元", 1e12),
+    "美元": ("美元", 1.0), "万美元": ("美元", 1e4), "亿美元": ("美元", 1e8),
+    "户": ("户", 1.0), "万户": ("户", 1e4), "亩": ("亩", 1.0), "万亩": ("亩", 1e4),
+    "斤": ("斤", 1.0), "万斤": ("斤", 1e4), "亿斤": ("斤", 1e8), "公斤": ("吨", 1e-3), "吨": ("吨", 1.0),
+    "万吨": ("吨", 1e4), "亿吨": ("吨", 1e8),
+    "平方米": ("平方米", 1.0), "万平方米": ("平方米", 1e4), "公顷": ("平方米", 1e4), "平方公里": ("平方米", 1e6),
+    "米": ("米", 1.0), "公里": ("米", 1e3), "千米": ("米", 1e3),
+    "千瓦": ("千瓦", 1.0), "万千瓦": ("千瓦", 1e4), "兆瓦": ("千瓦", 1e3),
+    "个": ("个", 1.0), "家": ("家", 1.0), "项": ("项", 1.0), "所": ("所", 1.0), "辆": ("辆", 1.0), "万辆": ("辆", 1e4),
+    "件": ("件", 1.0), "处": ("处", 1.0), "套": ("套", 1.0), "万套": ("套", 1e4), "座": ("座", 1.0), "条": ("条", 1.0),
+    "次": ("次", 1.0), "场": ("场", 1.0), "栋": ("栋", 1.0), "幢": ("栋", 1.0), "名": ("人", 1.0), "位": ("人", 1.0),
+}
+_MAGNITUDES = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "百": 1e2}
+_UNIT_ALTERNATION = "|".join(sorted(map(re.escape, UNIT_SCALES), key=len, reverse=True))
+# A written value: an optional prefix (约/近/超), a number or a range (4.5%-5%, 5—5.5%), magnitude, unit, qualifier.
+_VALUE = re.compile(
+    rf"(?P<low>\d+(?:\.\d+)?)\s*(?P<low_unit>%|(?:万亿|亿|万|千|百)?(?:{_UNIT_ALTERNATION})?)?"
+    rf"(?:\s*(?:-|—|–|~|～|至|到)\s*(?P<high>\d+(?:\.\d+)?))?"
+    rf"\s*(?P<magnitude>万亿|亿|万|千|百)?(?P<unit>{_UNIT_ALTERNATION})?")
+# "谁的增长目标高？": a bare comparative at the end of the question is not part of the metric.
+_TRAILING_COMPARATIVE = re.compile(r"(?:更)?[高低多少大小快慢](?:一些|些)?(?=[？?。！!]*$)")
+_PERCENT_WORDS = re.compile(r"百分之(\d+(?:\.\d+)?)")
+
+# A record matches the asked metric at this share or more (retrieval.figures.metric_match is 0..1).
+MIN_METRIC_MATCH = 0.5
+
+
+# ---------------------------------------------------------------------------------------------- values
+@dataclass(frozen=True)
+class NormalisedValue:
+    """A written value as a number in its base unit: "40万人以上" → 400000 人; "5.5%左右" → 5.5 %."""
+
+    number: float | None
+    unit: str                       # base unit ("人" for 万人), "" when none
+    written: str
+
+
+def normalise_value(text: str, unit_hint: str = "") -> NormalisedValue:
+    """The number a value means, for sorting: ranges by their middle, 万/亿 applied, the unit converted to its
+    base (万人 → 人, 亿元 → 元). Qualifiers (左右, 以上, 约) are kept in `written` and do not change the number."""
+    written = text or ""
+    plain = _PERCENT_WORDS.sub(r"\1%", written.replace(",", "").replace("，", ""))
+    match = _VALUE.search(plain)
+    if match is None:
+        return NormalisedValue(None, "", written)
+    low = float(match.group("low"))
+    high = float(match.group("high")) if match.group("high") else None
+    low_unit = match.group("low_unit") or ""
+    magnitude = match.group("magnitude") or ""
+    unit = match.group("unit") or ""
+    if not unit and low_unit:                         # 5%-6%: the unit written after the first number
+        for name in _MAGNITUDES:
+            if low_unit.startswith(name) and low_unit != name:
+                magnitude, unit = name, low_unit[len(name):]
+                break
+        else:
+            if low_unit in _MAGNITUDES:
+                magnitude = magnitude or low_unit
+            else:
+                unit = low_unit
+    unit = unit or unit_hint
+    number = (low + high) / 2 if high is not None else low
+    factor = _MAGNITUDES.get(magnitude, 1.0)
+    if unit in UNIT_SCALES:
+        unit, scale = UNIT_SCALES[unit]
+        factor *= scale
+    return NormalisedValue(number * factor, unit, written)
+
+
+# ---------------------------------------------------------------------------------------------- organisations
+# Name endings that tell an organisation's level when the metadata does not (longest first).
+LEVEL_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("街道办事处", "街道"), ("街道", "街道"), ("经济技术开发区", "开发区"), ("经济开发区", "开发区"), ("高新区", "开发区"),
+    ("经开区", "开发区"), ("开发区", "开发区"), ("园区", "开发区"), ("新区", "开发区"), ("自治区", "省"), ("省", "省"),
+    ("自治州", "市"), ("地区", "市"), ("盟", "市"), ("自治县", "县"), ("县", "县"), ("旗", "县"), ("区", "县"),
+    ("市", "市"), ("镇", "镇"), ("乡", "乡"), ("局", "部门"), ("委员会", "部门"), ("委", "部门"), ("办公室", "部门"),
+)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """One organisation of the corpus: its name as the metadata gives it, level and documents."""
+
+    name: str
+    level: str
+    doc_ids: tuple[str, ...]
+    names: tuple[str, ...] = ()                 # every name it is known by (short, full, aliases)
+    planning_year: int | None = None            # the latest year its documents cover
+
+
+def level_of(meta) -> str:
+    """The metadata's level (retrieval.types.DocumentMeta.level), else read from the ending of its names."""
+    level = getattr(meta, "level", "")
+    if level:
+        return level
+    for name in (meta.org, *meta.aliases, meta.title):
+        clean = re.sub(r"（.*?）|\(.*?\)", "", name or "")
+        for suffix, suffix_level in LEVEL_SUFFIXES:
+            if clean.endswith(suffix) and len(clean) > len(suffix):
+                return suffix_level
+    return ""
+
+
+def organisations_of(documents: Mapping) -> list[Organisation]:
+    """The corpus's organisations: documents grouped by organisation name, in name order."""
+    grouped: dict[str, list] = {}
+    for doc_id in sorted(documents):
+        meta = documents[doc_id].meta
+        grouped.setdefault(meta.org or doc_id, []).append(meta)
+    out = []
+    for name, metas in sorted(grouped.items()):
+        levels = [level_of(meta) for meta in metas]
+        years = [year for meta in metas for year in meta.years]
+        names = tuple(dict.fromkeys(n for meta in metas for n in (meta.org, *meta.aliases) if n))
+        out.append(Organisation(name, next((level for level in levels if level), ""),
+                                tuple(meta.doc_id for meta in metas), names, max(years) if years else None))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- the request
+@dataclass(frozen=True)
+class ComparisonRequest:
+    """What a comparison question asks: which organisations (a level, or names), which years, which metric."""
+
+    question: str                               # normalised (simplified characters, ASCII digits)
+    metric: str                                 # the question without scope, names, years and cue words
+    levels: tuple[str, ...] = ()                # "各省" → ("省",); () with `every` = every organisation
+    every: bool = False                         # a plural scope (各X / 全部单位) was asked
+    named: tuple[str, ...] = ()                 # organisations named (corpus names first as found, then unknown)
+    years: tuple[int, ...] = ()                 # named years
+    relative_years: tuple[int, ...] = ()        # offsets from the latest planning year: 今年 0, 去年 -1, 近两年 -1, 0
+    stance: str = ""                            # "target" / "result" / "" (either)
+    order: str = ""                             # "desc" (谁最高) / "asc" (谁最低) / ""
+
+    @property
+    def metric_terms(self) -> tuple[str, ...]:
+        return tuple(part for part in re.split(r"\s+", self.metric) if part)
+
+
+def _scope(question: str) -> tuple[bool, tuple[str, ...], tuple[int, int] | None]:
+    """(a plural scope was found, its levels, its span) from 各省 / 全部单位 / 哪个街道…最高."""
+    for quantifier in SCOPE_QUANTIFIERS:
+        for start in [m.start() for m in re.finditer(re.escape(quantifier), question)]:
+            rest = question[start + len(quantifier):]
+            for noun, levels in SCOPE_NOUNS:
+                if rest.startswith(noun) and not _continues_word(rest, noun):
+                    # 各地区生产总值: the 地 of 各地 begins the metric too, so only the quantifier is cut out.
+                    shared = noun == "地" and rest.startswith("地区生产")
+                    return True, levels, (start, start + len(quantifier) + (0 if shared else len(noun)))
+    return False, (), None
+
+
+def _continues_word(rest: str, noun: str) -> bool:
+    """"各项" / "各地区生产总值": a scope noun glued into a longer word is not a scope (各地区 is, 各区域 is not)."""
+    after = rest[len(noun):len(noun) + 2]
+    if noun == "地区" and after == "生产":
+        return True                       # 各地区生产总值: 各地 + the statistical term 地区生产总值
+    if noun == "地" and after[:1] in ("区", "方", "市") and not rest.startswith("地区生产"):
+        return True                       # 各地区 / 各地方 / 各地市 are matched by their own entries
+    if noun == "区" and after[:1] in ("域", "别"):
+        return True                       # 各区域, 各区别 are not districts
+    return noun in ("省", "市") and after[:1] in ("级", "委", "直", "内", "场", "民", "容")
+
+
+def _which_scope(question: str) -> tuple[tuple[str, ...], tuple[int, int]] | None:
+    """"哪个省的增长目标最高": which + a level noun + a superlative asks to rank that level."""
+    if not any(cue in question for cue, _ in SUPERLATIVES[:8]):
+        return None
+    for which in WHICH_WORDS:
+        for match in re.finditer(re.escape(which), question):
+            rest = question[match.end():]
+            for noun, levels in SCOPE_NOUNS:
+                if rest.startswith(noun) and not _continues_word(rest, noun):
+                    return levels, (match.start(), match.end() + len(noun))
+    return None
+
+
+def _order(question: str) -> str:
+    """"desc" when the question asks for the highest, "asc" for the lowest, "" when it asks for neither."""
+    for cue, order in SUPERLATIVES:
+        if cue.startswith(("最", "更")) and cue in question:
+            return order
+    if _WHO_OR_WHICH.search(question):
+        for cue, order in SUPERLATIVES:
+            if len(cue) == 1 and re.search(rf"(?:谁|哪)[^，。？?]*{cue}", question):
+                return order
+    return ""
+
+
+def _stance(question: str) -> str:
+    target = any(cue in question for cue in TARGET_CUES)
+    result = any(cue in question for cue in RESULT_CUES)
+    return "target" if target and not result else "result" if result and not target else ""
+
+
+def detect_comparison(question: str, matcher=None, known_places: Callable[[str], list[str]] | None = None
+                      ) -> ComparisonRequest | None:
+    """The comparison a question asks for, or None for a normal question.
+
+    A comparison is a plural scope (各街道, 各省, 全部单位, 哪个省…最高), or two or more organisations named
+    (江苏和浙江), or two or more years (2020年和2021年, 近两年). `matcher` (retrieval.orgs.OrganisationMatcher)
+    finds the corpus's organisation names; `known_places` names places the corpus may lack (a gazetteer).
+    """
+    text = normalize_question(question)
+    every, levels, scope_span = _scope(text)
+    if not every:
+        which = _which_scope(text)
+        if which is not None:
+            every, (levels, scope_span) = True, which
+    named: list[str] = []
+    spans: list[tuple[int, int]] = [scope_span] if scope_span else []
+    if matcher is not None:
+        for mention in matcher.mentions(text):
+            named.append(mention.name)
+            spans.append((mention.start, mention.end))
+    if known_places is not None:
+        for name in known_places(text):
+            position = text.find(name)
+            if position != -1 and not any(s <= position < e for s, e in spans):
+                named.append(name)
+                spans.append((position, position + len(name)))
+    years = tuple(dict.fromkeys(int(y) for y in _YEAR.findall(text)))
+    relative: list[int] = []
+    match = _RELATIVE_YEARS.search(text)
+    if match:
+        count = int(match.group(1)) if match.group(1).isdigit() else _NUMERALS[match.group(1)]
+        relative = list(range(1 - count, 1))
+        spans.append(match.span())
+    else:
+        relative = [offset for word, offset in RELATIVE_YEAR_WORDS if word in text]
+    many_years = len(years) + len(relative) >= 2 and not (years and relative)
+    many_orgs = len(dict.fromkeys(named)) >= 2
+    if not (every or many_orgs or many_years):
+        return None
+    stripped = text
+    for start, end in sorted(spans, reverse=True):
+        stripped = stripped[:start] + " " + stripped[end:]
+    stripped = _YEAR.sub(" ", stripped)
+    for word, _ in RELATIVE_YEAR_WORDS:
+        stripped = stripped.replace(word, " ")
+    for quantifier in SCOPE_QUANTIFIERS:
+        stripped = re.sub(rf"^{quantifier}|(?<=\s){quantifier}", " ", stripped)
+    stripped = _TRAILING_COMPARATIVE.sub(" ", _NOT_METRIC.sub(" ", stripped).rstrip())
+    metric = re.sub(rf"[{_JOINERS}\s]+", " ", stripped).strip()
+    metric = re.sub(r"(?:^|(?<=\s))[和与及跟同]|[和与及跟同](?=\s|$)", " ", metric).strip()
+    return ComparisonRequest(question=text, metric=re.sub(r"\s+", " ", metric), levels=levels, every=every,
+                             named=tuple(dict.fromkeys(named)), years=tuple(sorted(years)),
+                             relative_years=tuple(relative), stance=_stance(text), order=_order(text))
+
+
+# ---------------------------------------------------------------------------------------------- rows
+@dataclass(frozen=True)
+class Row:
+    """One organisation (known to the corpus, or only named) and one year to fill."""
+
+    organisation: str
+    year: int | None
+    doc_ids: tuple[str, ...] = ()               # empty: the corpus holds no document of this organisation
+    level: str = ""
+
+
+def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisation]) -> list[Row]:
+    """Every organisation of the asked level (or every one named), for every asked year.
+
+    Relative years (今年, 近两年) count from the latest planning year of the organisations listed; no year
+    named leaves the year open (each cell then takes its organisation's latest figure, its year shown).
+    """
+    chosen: list[Organisation | str] = []
+    if request.named:
+        by_name = {}
+        for organisation in organisations:
+            for name in (organisation.name, *organisation.names):
+                by_name.setdefault(name, organisation)
+        for name in request.named:
+            found = by_name.get(name)
+            if found is None:
+                found = next((o for o in organisations if any(name in n or n in name for n in o.names if len(n) >= 2)),
+                             None)
+            chosen.append(found if found is not None else name)
+    if request.every and not request.named:
+        chosen.extend(o for o in organisations if not request.levels or o.level in request.levels)
+    unique: list[Organisation | str] = []
+    for item in chosen:
+        if item not in unique:
+            unique.append(item)
+    known = [item for item in unique if isinstance(item, Organisation)]
+    latest = max((o.planning_year for o in known if o.planning_year), default=None)
+    years: list[int | None] = list(request.years)
+    if request.relative_years and latest is not None:
+        years += [latest + offset for offset in request.relative_years]
+    years = sorted(set(years)) if years else [None]
+    rows = []
+    for item in unique:
+        for year in years:
+            if isinstance(item, Organisation):
+                rows.append(Row(item.name, year, item.doc_ids, item.level))
+            else:
+                rows.append(Row(item, year))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- cells
+@dataclass(frozen=True)
+class Cell:
+    """One row's value, from one figure record of that organisation's documents and that year, or 未找到."""
+
+    organisation: str
+    year: int | None
+    value: str = ""                             # as written ("5.5%左右"); "" = 未找到
+    number: float | None = None                 # in the base unit, for sorting
+    unit: str = ""                              # the base unit ("人" for 40万人)
+    stance: str = ""                            # the record's: "target" / "result" / ""
+    stance_mismatch: bool = False               # a result where a target was asked, or the reverse
+    doc_id: str = ""
+    title: str = ""
+    chunk_id: str = ""
+    section: str = ""                           # the section path as a breadcrumb
+    sentence: str = ""                          # the sentence the value stands in
+    sentence_span: tuple[int, int] = (0, 0)     # [start, end) of the sentence in the document's text
+    value_span: tuple[int, int] = (0, 0)        # [start, end) of the value in the document's text
+    record_id: str = ""
+    metric: str = ""                            # the record's metric as written
+    note: str = ""                              # why 未找到, e.g. "文档中没有江苏的文档"
+
+    @property
+    def found(self) -> bool:
+        return bool(self.value)
+
+    @property
+    def stance_label(self) -> str:
+        label = STANCE_LABELS.get(self.stance, "")
+        return f"{label}（问的是{'目标' if self.stance == 'result' else '结果'}）" if self.stance_mismatch else label
+
+    def as_dict(self) -> dict:
+        return {"organisation": self.organisation, "year": self.year, "value": self.value or None,
+                "number": self.number, "unit": self.unit, "stance": self.stance, "stance_label": self.stance_label,
+                "stance_mismatch": self.stance_mismatch, "doc": self.doc_id or None, "title": self.title,
+                "chunk_id": self.chunk_id or None, "section": self.section, "sentence": self.sentence,
+                "span": list(self.value_span) if self.found else None, "record_id": self.record_id or None,
+                "metric": self.metric, "note": self.note}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison's answer: its cells in the order shown, and whether they were sorted by value."""
+
+    question: str
+    request: ComparisonRequest
+    cells: tuple[Cell, ...]
+    sorted_by_value: bool = False
+    unit: str = ""                              # the shared base unit when sorted
+    note: str = ""                              # "最高的是…", or why the values were not sorted
+
+    @property
+    def chartable(self) -> bool:
+        return self.sorted_by_value and sum(cell.number is not None for cell in self.cells) >= 1
+
+    def as_dict(self) -> dict:
+        return {"question": self.question, "comparison": True, "metric": self.request.metric,
+                "stance": self.request.stance, "levels": list(self.request.levels),
+                "sorted_by_value": self.sorted_by_value, "unit": self.unit, "note": self.note,
+                "rows": [cell.as_dict() for cell in self.cells]}
+
+
+def _sentence_of(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence around [start, end) of a text, by Chinese sentence ends."""
+    left = max(text.rfind(mark, 0, start) for mark in "。！？；\n") + 1
+    rights = [text.find(mark, end) for mark in "。！？；\n"]
+    right = min([r + 1 for r in rights if r != -1] or [len(text)])
+    return left, right
+
+
+def fill_cells(rows: Sequence[Row], request: ComparisonRequest, records_of: Callable[[str], Sequence],
+               match: Callable[[Sequence[str], object], float], documents: Mapping, chunks: Mapping) -> list[Cell]:
+    """Each row's cell from the figure records of that row's own documents and year only.
+
+    records_of(doc_id) gives a document's FigureRecords (retrieval.figures); match(terms, record) scores a
+    record's metric against the asked one (0..1). The best match at MIN_METRIC_MATCH or above wins, a record
+    of the asked stance before one of the other stance (which is then labelled); among equals, the record of
+    the unit most cells share, then the earliest in the document.
+    """
+    terms = request.metric_terms or (request.metric,)
+    candidates: list[list[tuple[float, object]]] = []
+    for row in rows:
+        found = []
+        for doc_id in row.doc_ids:
+            for record in records_of(doc_id):
+                if record.doc_id != doc_id:
+                    continue                    # a record filed under another document never fills this row
+                if row.year is not None and record.year != row.year:
+                    continue
+                score = match(terms, record)
+                if score >= MIN_METRIC_MATCH:
+                    found.append((score, record))
+        candidates.append(found)
+    unit_votes: dict[str, int] = {}
+    for found in candidates:
+        units = {normalise_value(r.value, r.unit).unit for _, r in found}
+        for unit in units:
+            unit_votes[unit] = unit_votes.get(unit, 0) + 1
+    cells = []
+    for row, found in zip(rows, candidates):
+        if not row.doc_ids:
+            cells.append(Cell(row.organisation, row.year, note=f"文档中没有{row.organisation}的文档"))
+            continue
+        if not found:
+            year = f"{row.year}年" if row.year else ""
+            cells.append(Cell(row.organisation, row.year, note=f"{row.organisation}{year}的文档中没有这项数据"))
+            continue
+        if row.year is None:                   # no year asked: the organisation's latest year with this figure
+            latest = max(r.year or 0 for _, r in found)
+            found = [(s, r) for s, r in found if (r.year or 0) == latest]
+
+        def preference(item):
+            score, record = item
+            same_stance = not request.stance or record.stance == request.stance
+            votes = unit_votes.get(normalise_value(record.value, record.unit).unit, 0)
+            return (-round(score, 6), not same_stance, -votes, record.doc_id, record.chunk_id, record.char_span[0])
+        score, record = min(found, key=preference)
+        cells.append(_cell(row, record, request, documents, chunks))
+    return cells
+
+
+def _cell(row: Row, record, request: ComparisonRequest, documents: Mapping, chunks: Mapping) -> Cell:
+    chunk = chunks.get(record.chunk_id)
+    document = documents.get(record.doc_id)
+    offset = chunk.char_span[0] if chunk is not None else 0
+    sentence_start, sentence_end = record.sentence_span
+    sentence = chunk.text[sentence_start:sentence_end] if chunk is not None else ""
+    value = normalise_value(record.value, record.unit)
+    number = value.number if value.number is not None else record.number
+    return Cell(row.organisation, record.year if row.year is None else row.year, record.value, number, value.unit,
+                record.stance, bool(request.stance and record.stance and record.stance != request.stance),
+                record.doc_id, document.meta.title if document is not None else "", record.chunk_id,
+                breadcrumb(chunk.section_path) if chunk is not None else "", sentence.strip(),
+                (offset + sentence_start, offset + sentence_end),
+                (offset + record.char_span[0], offset + record.char_span[1]), record.record_id, record.metric)
+
+
+def order_cells(cells: Sequence[Cell], request: ComparisonRequest) -> tuple[tuple[Cell, ...], bool, str, str]:
+    """Sorted by value (largest first, or smallest for 谁最低) when every filled cell shares one base unit;
+    else in row order. Returns (cells, sorted, unit, note); the note names the top row when one was asked for."""
+    filled = [cell for cell in cells if cell.found]
+    units = {cell.unit for cell in filled}
+    sortable = bool(filled) and len(units) == 1 and all(cell.number is not None for cell in filled)
+    if not sortable:
+        note = "各单位数值的单位不同，按单位名称排列，未按数值排序。" if len(units) > 1 else ""
+        return tuple(cells), False, "", note
+    unit = next(iter(units))
+    ascending = request.order == "asc"
+    ordered = sorted(filled, key=lambda c: (c.number if ascending else -c.number, c.organisation, c.year or 0))
+    ordered += [cell for cell in cells if not cell.found]
+    note = ""
+    if request.order:
+        top = ordered[0]
+        ties = [c.organisation for c in filled if c.number == top.number]
+        word = "最低" if ascending else "最高"
+        who = "、".join(dict.fromkeys(ties))
+        year = f"{top.year}年" if top.year and len({c.year for c in cells}) > 1 else ""
+        note = f"{word}的是{who}{year}：{top.value}（排在第一行）"
+    return tuple(ordered), True, unit, note
+
+
+def compare(question: str, documents: Mapping, chunks: Mapping, records_of: Callable[[str], Sequence],
+            match: Callable[[Sequence[str], object], float], matcher=None,
+            known_places: Callable[[str], list[str]] | None = None) -> Comparison | None:
+    """The comparison a question asks for (None when it asks none): rows resolved, cells filled, ordered."""
+    request = detect_comparison(question, matcher, known_places)
+    if request is None:
+        return None
+    rows = resolve_rows(request, organisations_of(documents))
+    cells = fill_cells(rows, request, records_of, match, documents, chunks)
+    ordered, by_value, unit, note = order_cells(cells, request)
+    return Comparison(question, request, ordered, by_value, unit, note)
+
+
+# ---------------------------------------------------------------------------------------------- CSV
+CSV_COLUMNS = ("单位", "年份", "数值（原文）", "数值（换算后）", "换算单位", "目标/结果", "文档", "章节", "原文句子", "说明")
+
+
+def to_csv(comparison: Comparison) -> str:
+    """The table as CSV text (a header row, then one row per cell; 未找到 written out)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for cell in comparison.cells:
+        number = "" if cell.number is None else f"{cell.number:g}"
+        writer.writerow((cell.organisation, cell.year or "", cell.value or NOT_FOUND, number if cell.found else "",
+                         cell.unit if cell.found else "", cell.stance_label, cell.title, cell.section, cell.sentence,
+                         cell.note))
+    return buffer.getvalue()
