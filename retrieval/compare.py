@@ -84,6 +84,9 @@ _VALUE = re.compile(
     rf"(?P<low>\d+(?:\.\d+)?)\s*(?P<low_unit>%|(?:万亿|亿|万|千|百)?(?:{_UNIT_ALTERNATION})?)?"
     rf"(?:\s*(?:-|—|–|~|～|至|到)\s*(?P<high>\d+(?:\.\d+)?))?"
     rf"\s*(?P<magnitude>万亿|亿|万|千|百)?(?P<unit>{_UNIT_ALTERNATION})?")
+# Comparison wording left out of the topic a per-organisation question is asked with.
+_COMPARISON_WORDS = re.compile("分别|各自|对比|比较|相比|排名|排序|谁的|谁|哪一个的|哪个的|哪一个|哪个|哪家|最高|最低|最多|最少|"
+                               "最大|最小|最快|最慢|更高|更低")
 # "谁的增长目标高？": a bare comparative at the end of the question is not part of the metric.
 _TRAILING_COMPARATIVE = re.compile(r"(?:更)?[高低多少大小快慢](?:一些|些)?(?=[？?。！!]*$)")
 _PERCENT_WORDS = re.compile(r"百分之(\d+(?:\.\d+)?)")
@@ -198,6 +201,7 @@ class ComparisonRequest:
     relative_years: tuple[int, ...] = ()        # offsets from the latest planning year: 今年 0, 去年 -1, 近两年 -1, 0
     stance: str = ""                            # "target" / "result" / "" (either)
     order: str = ""                             # "desc" (谁最高) / "asc" (谁最低) / ""
+    topic: str = ""                             # the question without scope, names, years and comparison cues
 
     @property
     def metric_terms(self) -> tuple[str, ...]:
@@ -307,12 +311,15 @@ def detect_comparison(question: str, matcher=None, known_places: Callable[[str],
         stripped = stripped.replace(word, " ")
     for quantifier in SCOPE_QUANTIFIERS:
         stripped = re.sub(rf"^{quantifier}|(?<=\s){quantifier}", " ", stripped)
+    topic = re.sub(r"\s+", "", _COMPARISON_WORDS.sub(" ", stripped))
+    topic = re.sub(rf"^[{_JOINERS}]+|[{_JOINERS}]+$", "", _TRAILING_COMPARATIVE.sub("", topic))
     stripped = _TRAILING_COMPARATIVE.sub(" ", _NOT_METRIC.sub(" ", stripped).rstrip())
     metric = re.sub(rf"[{_JOINERS}\s]+", " ", stripped).strip()
     metric = re.sub(r"(?:^|(?<=\s))[和与及跟同]|[和与及跟同](?=\s|$)", " ", metric).strip()
     return ComparisonRequest(question=text, metric=re.sub(r"\s+", " ", metric), levels=levels, every=every,
                              named=tuple(dict.fromkeys(named)), years=tuple(sorted(years)),
-                             relative_years=tuple(relative), stance=_stance(text), order=_order(text))
+                             relative_years=tuple(relative), stance=_stance(text), order=_order(text),
+                             topic=topic)
 
 
 # ---------------------------------------------------------------------------------------------- rows
@@ -437,33 +444,136 @@ def _sentence_of(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
-def fill_cells(rows: Sequence[Row], request: ComparisonRequest, records_of: Callable[[str], Sequence],
-               match: Callable[[Sequence[str], object], float], documents: Mapping, chunks: Mapping) -> list[Cell]:
-    """Each row's cell from the figure records of that row's own documents and year only.
+class RecordSource:
+    """Cells' candidates from figure records looked up by document (retrieval.figures.FigureRecord)."""
 
-    records_of(doc_id) gives a document's FigureRecords (retrieval.figures); match(terms, record) scores a
-    record's metric against the asked one (0..1). The best match at MIN_METRIC_MATCH or above wins, a record
-    of the asked stance before one of the other stance (which is then labelled); among equals, the record of
-    the unit most cells share, then the earliest in the document.
-    """
-    terms = request.metric_terms or (request.metric,)
-    candidates: list[list[tuple[float, object]]] = []
-    for row in rows:
+    def __init__(self, records_of: Callable[[str], Sequence], match: Callable[[Sequence[str], object], float]):
+        self.records_of, self.match = records_of, match
+
+    def candidates(self, row: Row, request: ComparisonRequest) -> list[tuple[float, object]]:
+        """(metric match, record) of the row's own documents and year, MIN_METRIC_MATCH or better."""
+        terms = request.metric_terms or (request.metric,)
         found = []
         for doc_id in row.doc_ids:
-            for record in records_of(doc_id):
+            for record in self.records_of(doc_id):
                 if record.doc_id != doc_id:
                     continue                    # a record filed under another document never fills this row
                 if row.year is not None and record.year != row.year:
                     continue
-                score = match(terms, record)
+                score = self.match(terms, record)
                 if score >= MIN_METRIC_MATCH:
                     found.append((score, record))
-        candidates.append(found)
+        return found
+
+
+@dataclass(frozen=True)
+class SearchedFigure:
+    """A figure found by searching one document (SearchSource), shaped like retrieval.figures.FigureRecord."""
+
+    record_id: str
+    chunk_id: str
+    doc_id: str
+    metric: str
+    value: str
+    unit: str
+    number: float | None
+    year: int | None
+    stance: str
+    char_span: tuple[int, int]          # [start, end) of the value in the chunk's text
+    sentence_span: tuple[int, int]      # [start, end) of its sentence in the chunk's text
+
+
+def metric_coverage(terms: Sequence[str], text: str) -> float:
+    """Share of the asked metric's character pairs found in a text (0..1): a rough match for sentences the
+    search fallback returns (figure records are matched by retrieval.figures.metric_match, with synonyms)."""
+    pairs = {term[i:i + 2] for term in terms for i in range(max(len(term) - 1, 1))}
+    pairs.discard("")
+    return sum(pair in text for pair in pairs) / len(pairs) if pairs else 0.0
+
+
+# Sentence wording that says a figure is planned or achieved (SearchSource only; figure records carry their own).
+_TARGET_WORDING = re.compile(r"目标|预期|力争|计划|确保|左右|以上|以内|拟|将|要")
+_RESULT_WORDING = re.compile(r"完成|实现|达到|增长了|下降了|比上年|同比|累计|去年|上年")
+
+
+class SearchSource:
+    """Cells' candidates from the engine's normal search, scoped to one document and year at a time: slower
+    than records (one search per document and year) and without the record's stance; used when the index
+    holds no figure records."""
+
+    def __init__(self, ask: Callable[..., object], chunks: Mapping):
+        self.ask, self.chunks = ask, chunks
+
+    def candidates(self, row: Row, request: ComparisonRequest) -> list[tuple[float, object]]:
+        found = []
+        for doc_id in row.doc_ids:
+            year = f"{row.year}年" if row.year else ""
+            question = f"{row.organisation}{year}{request.topic or request.metric}"
+            try:
+                result = self.ask(question, k=5, org=doc_id, year=row.year)
+            except Exception:                   # noqa: BLE001 (a year the document lacks is refused: no cell)
+                continue
+            answer = result.answer
+            if answer is None or not answer.fact or answer.chunk_id not in self.chunks:
+                continue
+            chunk = self.chunks[answer.chunk_id]
+            start = answer.char_span[0] - chunk.char_span[0] + max(answer.text.find(answer.fact), 0)
+            sentence = (answer.char_span[0] - chunk.char_span[0], answer.char_span[1] - chunk.char_span[0])
+            value = normalise_value(answer.fact)
+            text = answer.text
+            coverage = metric_coverage(request.metric_terms or (request.metric,), text)
+            if value.number is None or coverage < MIN_METRIC_MATCH:
+                continue                        # not an amount, or a sentence about something else
+            stance = ("result" if _RESULT_WORDING.search(text) and not _TARGET_WORDING.search(text)
+                      else "target" if _TARGET_WORDING.search(text) else "")
+            found.append((coverage, SearchedFigure(
+                f"{chunk.chunk_id}:{start}", chunk.chunk_id, doc_id, request.metric, answer.fact, value.unit,
+                value.number, row.year, stance, (start, start + len(answer.fact)), sentence)))
+        return found
+
+
+def source_for(state, ask: Callable[..., object]):
+    """Figure records when the index holds them (IndexState.figures_by_document, retrieval.figures.metric_match),
+    else the engine's search per document and year."""
+    by_document = getattr(state, "figures_by_document", None)
+    if by_document is not None:
+        from retrieval.figures import metric_match
+
+        return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match)
+    return SearchSource(ask, state.chunks)
+
+
+def known_places() -> Callable[[str], list[str]] | None:
+    """Place names a question may name though the corpus lacks them (江苏 in a corpus of other provinces): the
+    gazetteer's (retrieval.gazetteer) where it is installed, else None (only the corpus's names are known)."""
+    try:
+        from retrieval.gazetteer import Gazetteer
+    except ImportError:
+        return None
+    gazetteer = Gazetteer.default() if hasattr(Gazetteer, "default") else Gazetteer()
+
+    def places(text: str) -> list[str]:
+        return [getattr(m, "name", "") or getattr(m, "text", "") for m in gazetteer.places_in(text)]
+    return places
+
+
+def fill_cells(rows: Sequence[Row], request: ComparisonRequest, source, documents: Mapping,
+               chunks: Mapping) -> list[Cell]:
+    """Each row's cell from the candidates of that row's own documents and year only.
+
+    `source.candidates(row, request)` gives (metric match 0..1, FigureRecord) pairs (RecordSource, or
+    SearchSource when the index has no figure records). The best match wins, a record of the asked stance
+    before one of the other stance (which is then labelled); among equals, the record in the unit most rows
+    have, then the earliest in the document. Whatever a source returns, a record of another document or year
+    is never used.
+    """
+    candidates: list[list[tuple[float, object]]] = []
+    for row in rows:
+        candidates.append([(score, record) for score, record in source.candidates(row, request)
+                           if record.doc_id in row.doc_ids and (row.year is None or record.year == row.year)])
     unit_votes: dict[str, int] = {}
     for found in candidates:
-        units = {normalise_value(r.value, r.unit).unit for _, r in found}
-        for unit in units:
+        for unit in {normalise_value(r.value, r.unit).unit for _, r in found}:
             unit_votes[unit] = unit_votes.get(unit, 0) + 1
     cells = []
     for row, found in zip(rows, candidates):
@@ -482,8 +592,8 @@ def fill_cells(rows: Sequence[Row], request: ComparisonRequest, records_of: Call
             score, record = item
             same_stance = not request.stance or record.stance == request.stance
             votes = unit_votes.get(normalise_value(record.value, record.unit).unit, 0)
-            return (-round(score, 6), not same_stance, -votes, record.doc_id, record.chunk_id, record.char_span[0])
-        score, record = min(found, key=preference)
+            return (not same_stance, -round(score, 6), -votes, record.doc_id, record.chunk_id, record.char_span[0])
+        _, record = min(found, key=preference)
         cells.append(_cell(row, record, request, documents, chunks))
     return cells
 
@@ -528,15 +638,14 @@ def order_cells(cells: Sequence[Cell], request: ComparisonRequest) -> tuple[tupl
     return tuple(ordered), True, unit, note
 
 
-def compare(question: str, documents: Mapping, chunks: Mapping, records_of: Callable[[str], Sequence],
-            match: Callable[[Sequence[str], object], float], matcher=None,
+def compare(question: str, documents: Mapping, chunks: Mapping, source, matcher=None,
             known_places: Callable[[str], list[str]] | None = None) -> Comparison | None:
     """The comparison a question asks for (None when it asks none): rows resolved, cells filled, ordered."""
     request = detect_comparison(question, matcher, known_places)
     if request is None:
         return None
     rows = resolve_rows(request, organisations_of(documents))
-    cells = fill_cells(rows, request, records_of, match, documents, chunks)
+    cells = fill_cells(rows, request, source, documents, chunks)
     ordered, by_value, unit, note = order_cells(cells, request)
     return Comparison(question, request, ordered, by_value, unit, note)
 
