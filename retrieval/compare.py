@@ -156,6 +156,7 @@ class Organisation:
     doc_ids: tuple[str, ...]
     names: tuple[str, ...] = ()                 # every name it is known by (short, full, aliases)
     planning_year: int | None = None            # the latest year its documents cover
+    years: tuple[int, ...] = ()                 # every year its documents cover
 
 
 def level_of(meta) -> str:
@@ -183,7 +184,8 @@ def organisations_of(documents: Mapping) -> list[Organisation]:
         years = [year for meta in metas for year in meta.years]
         names = tuple(dict.fromkeys(n for meta in metas for n in (meta.org, *meta.aliases) if n))
         out.append(Organisation(name, next((level for level in levels if level), ""),
-                                tuple(meta.doc_id for meta in metas), names, max(years) if years else None))
+                                tuple(meta.doc_id for meta in metas), names, max(years) if years else None,
+                                tuple(sorted(set(years)))))
     return out
 
 
@@ -331,6 +333,7 @@ class Row:
     year: int | None
     doc_ids: tuple[str, ...] = ()               # empty: the corpus holds no document of this organisation
     level: str = ""
+    covered_years: tuple[int, ...] = ()         # the years its documents cover
 
 
 def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisation]) -> list[Row]:
@@ -367,7 +370,7 @@ def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisatio
     for item in unique:
         for year in years:
             if isinstance(item, Organisation):
-                rows.append(Row(item.name, year, item.doc_ids, item.level))
+                rows.append(Row(item.name, year, item.doc_ids, item.level, item.years))
             else:
                 rows.append(Row(item, year))
     return rows
@@ -581,8 +584,11 @@ def fill_cells(rows: Sequence[Row], request: ComparisonRequest, source, document
             cells.append(Cell(row.organisation, row.year, note=f"文档中没有{row.organisation}的文档"))
             continue
         if not found:
-            year = f"{row.year}年" if row.year else ""
-            cells.append(Cell(row.organisation, row.year, note=f"{row.organisation}{year}的文档中没有这项数据"))
+            if row.year is not None and row.covered_years and row.year not in row.covered_years:
+                note = f"{row.organisation}的文档不涉及{row.year}年"
+            else:
+                note = f"{row.organisation}{f'{row.year}年' if row.year else ''}的文档中没有这项数据"
+            cells.append(Cell(row.organisation, row.year, note=note))
             continue
         if row.year is None:                   # no year asked: the organisation's latest year with this figure
             latest = max(r.year or 0 for _, r in found)
