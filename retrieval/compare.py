@@ -609,13 +609,16 @@ def _cell(row: Row, record, request: ComparisonRequest, documents: Mapping, chun
     document = documents.get(record.doc_id)
     offset = chunk.char_span[0] if chunk is not None else 0
     sentence_start, sentence_end = record.sentence_span
-    sentence = chunk.text[sentence_start:sentence_end] if chunk is not None else ""
+    raw = chunk.text[sentence_start:sentence_end] if chunk is not None else ""
+    sentence_start += len(raw) - len(raw.lstrip())          # the span of the sentence as shown, blanks left out
+    sentence_end -= len(raw) - len(raw.rstrip())
+    sentence = raw.strip()
     value = normalise_value(record.value, record.unit)
     number = value.number if value.number is not None else record.number
     return Cell(row.organisation, record.year if row.year is None else row.year, record.value, number, value.unit,
                 record.stance, bool(request.stance and record.stance and record.stance != request.stance),
                 record.doc_id, document.meta.title if document is not None else "", record.chunk_id,
-                breadcrumb(chunk.section_path) if chunk is not None else "", sentence.strip(),
+                breadcrumb(chunk.section_path) if chunk is not None else "", sentence,
                 (offset + sentence_start, offset + sentence_end),
                 (offset + record.char_span[0], offset + record.char_span[1]), record.record_id, record.metric)
 
