@@ -38,9 +38,9 @@ import numpy as np
 from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound
 
 # 6: immutable segments plus deleted rows (retrieval.index.local); 7: float16 vectors, passages stored as
-# columns (retrieval.index.segment). An index of another format is rebuilt; the vectors of a verified format 6
-# index are reused (retrieval.index.local.reusable_vectors).
-INDEX_FORMAT = 7
+# columns (retrieval.index.segment); 8: figure records with the passages (figures.jsonl). An index of another
+# format is rebuilt; the vectors of a verified format 6 or 7 index are reused (retrieval.index.local.reusable_vectors).
+INDEX_FORMAT = 8
 MANIFEST = "manifest.json"
 CHECKSUM_CHUNK = 1 << 20
 CHECKSUM_ALGORITHM = "xxh3_128"

@@ -5,19 +5,22 @@ from dataclasses import dataclass
 
 from retrieval.answer import answer_units
 from retrieval.chunking import ChunkingConfig, chunk_document
+from retrieval.figures import FigureRecord, extract_figures
 from retrieval.tokenizer import Tokenizer
 from retrieval.types import Chunk, Document
 
 
 @dataclass(frozen=True)
 class PreparedPassage:
-    """A passage ready for the index: its chunk, BM25 tokens, answer-unit spans and the keys of its vector inputs."""
+    """A passage ready for the index: its chunk, BM25 tokens, answer-unit spans, the keys of its vector inputs and
+    its figure records."""
 
     chunk: Chunk
     tokens: list[str]
     units: list[tuple[int, int]]
     key: str                              # text_key of the passage's encoder input
     unit_keys: list[str]                  # text_key of each unit's text
+    figures: tuple[FigureRecord, ...] = ()   # its values bound to their metrics (retrieval.figures)
 
     @property
     def vector_inputs(self) -> list[str]:
@@ -42,5 +45,6 @@ def prepare_passages(document: Document, chunking: ChunkingConfig, tokenize: Tok
     for chunk in chunk_document(document.doc_id, document.text, chunking):
         units = answer_units(chunk.text)
         passages.append(PreparedPassage(chunk, tokenize(indexed_text(document, chunk)), units,
-                                        text_key(encoded_text(chunk)), [text_key(chunk.text[s:e]) for s, e in units]))
+                                        text_key(encoded_text(chunk)), [text_key(chunk.text[s:e]) for s, e in units],
+                                        tuple(extract_figures(chunk, document.meta, document.text))))
     return passages

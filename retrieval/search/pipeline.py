@@ -14,6 +14,7 @@ from typing import Callable, Generic, Mapping, TypeVar
 import numpy as np
 
 from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
+from retrieval.figures import FigureRecord
 from retrieval.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
@@ -102,6 +103,15 @@ class IndexState:
             return section_years(chunk, self.documents[chunk.doc_id])
         return Memo(years)
 
+    def figures_of(self, chunk_id: str) -> tuple[FigureRecord, ...]:
+        """The figure records of one live passage (retrieval.figures), in text order; () for an unknown id."""
+        return self.backend.figures([chunk_id]).get(chunk_id, ())
+
+    @cached_property
+    def figures_by_document(self) -> Mapping[str, tuple[FigureRecord, ...]]:
+        """doc_id → the figure records of its live passages, in passage order (read for a document when asked)."""
+        return FiguresByDocument(self)
+
     @cached_property
     def organisation_names(self) -> dict[str, DocumentMeta]:
         return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
@@ -134,6 +144,30 @@ class IndexState:
             for chunk_id, chunk in self.chunks.items():
                 by_document.setdefault(chunk.doc_id, []).append(chunk_id)
         return by_document
+
+
+class FiguresByDocument(Mapping):
+    """doc_id → figure records of a snapshot's live passages, each document's read from the backend on first access."""
+
+    def __init__(self, state: IndexState):
+        self._state = state
+        self._memo = Memo(self._read)
+
+    def _read(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        chunk_ids = self._state.chunk_ids_by_document[doc_id]
+        found = self._state.backend.figures(chunk_ids)
+        return tuple(record for chunk_id in chunk_ids for record in found.get(chunk_id, ()))
+
+    def __getitem__(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        if doc_id not in self._state.chunk_ids_by_document:
+            raise KeyError(doc_id)
+        return self._memo[doc_id]
+
+    def __iter__(self):
+        return iter(self._state.chunk_ids_by_document)
+
+    def __len__(self) -> int:
+        return len(self._state.chunk_ids_by_document)
 
 
 class SearchPipeline:
