@@ -450,12 +450,17 @@ def _sentence_of(text: str, start: int, end: int) -> tuple[int, int]:
 class RecordSource:
     """Cells' candidates from figure records looked up by document (retrieval.figures.FigureRecord)."""
 
-    def __init__(self, records_of: Callable[[str], Sequence], match: Callable[[Sequence[str], object], float]):
+    def __init__(self, records_of: Callable[[str], Sequence], match: Callable[[Sequence[str], object], float],
+                 terms_of: Callable[[ComparisonRequest], Sequence[str]] | None = None):
         self.records_of, self.match = records_of, match
+        self.terms_of = terms_of or (lambda request: request.metric_terms or (request.metric,))
+        self._terms: dict[str, tuple[str, ...]] = {}
 
     def candidates(self, row: Row, request: ComparisonRequest) -> list[tuple[float, object]]:
         """(metric match, record) of the row's own documents and year, MIN_METRIC_MATCH or better."""
-        terms = request.metric_terms or (request.metric,)
+        if request.metric not in self._terms:
+            self._terms[request.metric] = tuple(self.terms_of(request))
+        terms = self._terms[request.metric]
         found = []
         for doc_id in row.doc_ids:
             for record in self.records_of(doc_id):
@@ -536,27 +541,28 @@ class SearchSource:
 
 
 def source_for(state, ask: Callable[..., object]):
-    """Figure records when the index holds them (IndexState.figures_by_document, retrieval.figures.metric_match),
-    else the engine's search per document and year."""
+    """Figure records when the index holds them (IndexState.figures_by_document, matched by
+    retrieval.figures.metric_match over question_metric_terms), else the engine's search per document and year."""
     by_document = getattr(state, "figures_by_document", None)
-    if by_document is not None:
-        from retrieval.figures import metric_match
+    if by_document is None:
+        return SearchSource(ask, state.chunks)
+    from retrieval.figures import metric_match, question_metric_terms
 
-        return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match)
-    return SearchSource(ask, state.chunks)
+    def terms_of(request: ComparisonRequest) -> tuple[str, ...]:
+        return tuple(question_metric_terms(request.metric, state.tokenizer)) or request.metric_terms
+    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of)
 
 
 def known_places() -> Callable[[str], list[str]] | None:
     """Place names a question may name though the corpus lacks them (江苏 in a corpus of other provinces): the
-    gazetteer's (retrieval.gazetteer) where it is installed, else None (only the corpus's names are known)."""
+    gazetteer's (retrieval.gazetteer), or None where it is not available (only the corpus's names are known)."""
     try:
-        from retrieval.gazetteer import Gazetteer
+        from retrieval.gazetteer import gazetteer
     except ImportError:
         return None
-    gazetteer = Gazetteer.default() if hasattr(Gazetteer, "default") else Gazetteer()
 
     def places(text: str) -> list[str]:
-        return [getattr(m, "name", "") or getattr(m, "text", "") for m in gazetteer.places_in(text)]
+        return [mention.name for mention in gazetteer().places_in(text)]
     return places
 
 

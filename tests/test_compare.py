@@ -1,0 +1,263 @@
+"""Comparisons: detection, rows by level and by name, cells only from a row's own organisation and year, value
+normalisation for sorting, the top row for 谁最高, CSV, and the comparison eval's cell scores."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from eval.compare import score_comparison
+from retrieval.compare import (NOT_FOUND, Organisation, RecordSource, Row, compare, detect_comparison, fill_cells,
+                               normalise_value, order_cells, organisations_of, resolve_rows, to_csv)
+from retrieval.figures import FigureRecord
+from retrieval.orgs import OrganisationMatcher
+from retrieval.types import Chunk, Document, DocumentMeta
+
+# ------------------------------------------------------------------ an invented corpus: two provinces, three streets
+
+
+def _document(doc_id: str, org: str, aliases: tuple[str, ...], years: tuple[int, ...], sentences: list[str]):
+    text = "".join(sentences)
+    meta = DocumentMeta(doc_id=doc_id, title=f"{org}{years[-1]}年工作报告", org=org, aliases=aliases, years=years,
+                        kind="政府工作报告", sha256="0" * 64)
+    chunk = Chunk(chunk_id=f"c-{doc_id}", doc_id=doc_id, section_path=("一、主要目标",), char_span=(0, len(text)),
+                  text=text)
+    return Document(meta, text), chunk
+
+
+def _record(chunk: Chunk, metric: str, value: str, unit: str, year: int | None, stance: str) -> FigureRecord:
+    start = chunk.text.index(value)
+    sentence_start = chunk.text.rfind("。", 0, start) + 1
+    sentence_end = chunk.text.index("。", start) + 1
+    number = normalise_value(value).number
+    return FigureRecord(f"{chunk.chunk_id}:{start}", chunk.chunk_id, chunk.doc_id, metric, value, unit, number, year,
+                        stance, (start, start + len(value)), (sentence_start, sentence_end))
+
+
+@pytest.fixture
+def corpus():
+    """(documents, chunks, records by document, matcher) of five invented organisations."""
+    specs = [
+        ("东川省报告.txt", "东川省", ("东川",), (2029, 2030),
+         ["去年东川全省生产总值增长5.1%。", "今年主要预期目标：地区生产总值增长5.5%左右，城镇新增就业40万人以上。"],
+         [("地区生产总值增长", "5.1%", "%", 2029, "result"), ("地区生产总值增长", "5.5%左右", "%", 2030, "target"),
+          ("城镇新增就业", "40万人以上", "万人", 2030, "target")]),
+        ("南岭自治区报告.txt", "南岭自治区", ("南岭",), (2029, 2030),
+         ["今年地区生产总值增长5%左右，城镇新增就业350000人。"],
+         [("地区生产总值增长", "5%左右", "%", 2030, "target"), ("城镇新增就业", "350000人", "人", 2030, "target")]),
+        ("青松街道计划.txt", "青松", ("青松街道",), (2030,), ["全年完成拆违任务2万平方米。"],
+         [("拆违", "2万平方米", "万平方米", 2030, "target")]),
+        ("白桦街道计划.txt", "白桦", ("白桦街道",), (2030,), ["全年新建口袋公园3个。"],
+         [("新建口袋公园", "3个", "个", 2030, "target")]),
+        ("红枫街道计划.txt", "红枫", ("红枫街道",), (2029, 2030),
+         ["2029年完成拆违1.5万平方米。", "2030年计划拆违任务1.8万平方米。"],
+         [("拆违", "1.5万平方米", "万平方米", 2029, "result"), ("拆违", "1.8万平方米", "万平方米", 2030, "target")]),
+    ]
+    documents, chunks, records = {}, {}, {}
+    for doc_id, org, aliases, years, sentences, figures in specs:
+        document, chunk = _document(doc_id, org, aliases, years, sentences)
+        documents[doc_id], chunks[chunk.chunk_id] = document, chunk
+        records[doc_id] = tuple(_record(chunk, *figure) for figure in figures)
+    matcher = OrganisationMatcher({doc_id: document.meta for doc_id, document in documents.items()})
+    return documents, chunks, records, matcher
+
+
+def _source(records, match=None):
+    def words_in_metric(terms, record):
+        return sum(term in record.metric for term in terms) / len(terms) if terms else 0.0
+    return RecordSource(lambda doc_id: records.get(doc_id, ()), match or words_in_metric)
+
+
+def _compare(corpus, question: str, source=None):
+    documents, chunks, records, matcher = corpus
+    return compare(question, documents, chunks, source or _source(records), matcher=matcher)
+
+
+# ------------------------------------------------------------------ detection
+
+
+@pytest.mark.parametrize("question, levels", [
+    ("各街道今年拆违任务分别是多少？", ("街道",)),
+    ("每个街道明年要新建几个口袋公园", ("街道",)),
+    ("各省份今年粮食产量目标列一下", ("省",)),
+    ("各区县2030年新增绿地面积是多少", ("县",)),
+    ("哪个省今年的经济增长目标最高", ("省",)),
+    ("全部单位今年的招商引资任务", ()),
+])
+def test_a_plural_scope_is_a_comparison_over_that_level(question, levels):
+    request = detect_comparison(question)
+    assert request is not None and request.every and request.levels == levels
+
+
+@pytest.mark.parametrize("question", [
+    "各项工作进展如何？",                     # 各 + 项: every item of work, not every organisation
+    "青松今年拆违任务多少平方米",
+    "各类市场主体今年增加了多少户？",
+    "今年要统筹推进各方面改革吗",
+])
+def test_a_question_about_one_organisation_or_with_a_non_scope_ge_is_not_a_comparison(question, corpus):
+    assert detect_comparison(question, corpus[3]) is None
+
+
+@pytest.mark.parametrize("question, named", [
+    ("东川和南岭谁的增长目标高？", ("东川", "南岭")),
+    ("青松、白桦今年拆违任务对比", ("青松", "白桦")),
+    ("红枫街道与青松街道的拆违任务分别是多少", ("红枫街道", "青松街道")),
+])
+def test_two_organisations_named_make_a_comparison(question, named, corpus):
+    request = detect_comparison(question, corpus[3])
+    assert request is not None and request.named == named and not request.every
+
+
+@pytest.mark.parametrize("question, years, relative", [
+    ("红枫2029年和2030年拆违分别是多少", (2029, 2030), ()),
+    ("红枫近两年拆违任务对比", (), (-1, 0)),
+    ("青松近三年新建公园数量", (), (-2, -1, 0)),
+    ("红枫去年和今年的拆违面积比较", (), (0, -1)),
+])
+def test_several_years_make_a_comparison(question, years, relative, corpus):
+    request = detect_comparison(question, corpus[3])
+    assert request is not None and request.years == years and sorted(request.relative_years) == sorted(relative)
+
+
+def test_the_metric_is_the_question_without_scope_names_years_and_cues():
+    assert detect_comparison("各省今年地区生产总值增长目标分别是多少？").metric == "地区生产总值增长"
+    assert detect_comparison("各地区生产总值增长目标是多少").metric == "地区生产总值增长"   # 各地 + 地区生产总值
+    assert detect_comparison("各街道今年拆违任务分别是多少？").stance == "target"
+    assert detect_comparison("各省2029年地区生产总值实际增长了多少").stance == "result"
+
+
+# ------------------------------------------------------------------ rows
+
+
+def test_rows_by_level_list_every_organisation_of_that_level_and_no_other(corpus):
+    request = detect_comparison("各省今年地区生产总值增长目标是多少", corpus[3])
+    rows = resolve_rows(request, organisations_of(corpus[0]))
+    assert [row.organisation for row in rows] == ["东川省", "南岭自治区"]
+    assert {row.year for row in rows} == {2030}                           # 今年: the latest planning year
+    streets = resolve_rows(detect_comparison("各街道今年拆违任务分别是多少"), organisations_of(corpus[0]))
+    assert sorted(row.organisation for row in streets) == ["白桦", "红枫", "青松"]
+
+
+def test_rows_by_name_keep_the_order_asked_and_list_an_organisation_the_corpus_lacks(corpus):
+    organisations = organisations_of(corpus[0]) + [Organisation("西海省", "省", ())]
+    request = detect_comparison("南岭和东川谁的增长目标高", corpus[3])
+    assert [row.organisation for row in resolve_rows(request, organisations)] == ["南岭自治区", "东川省"]
+    lacking = detect_comparison("东川和北原的增长目标对比", corpus[3], known_places=lambda text: ["北原"])
+    rows = resolve_rows(lacking, organisations)
+    assert [(row.organisation, bool(row.doc_ids)) for row in rows] == [("东川省", True), ("北原", False)]
+
+
+def test_rows_by_years_count_back_from_the_latest_planning_year(corpus):
+    request = detect_comparison("红枫近两年拆违任务对比", corpus[3])
+    assert [(row.organisation, row.year) for row in resolve_rows(request, organisations_of(corpus[0]))] == [
+        ("红枫", 2029), ("红枫", 2030)]
+
+
+# ------------------------------------------------------------------ cells
+
+
+def test_each_cell_comes_from_its_own_organisation_and_the_others_say_not_found(corpus):
+    comparison = _compare(corpus, "各街道今年拆违任务分别是多少？")
+    cells = {cell.organisation: cell for cell in comparison.cells}
+    assert cells["青松"].value == "2万平方米" and cells["青松"].doc_id == "青松街道计划.txt"
+    assert cells["红枫"].value == "1.8万平方米" and cells["红枫"].year == 2030   # not its 2029 result
+    assert not cells["白桦"].found and "白桦" in cells["白桦"].note
+    assert [cell.organisation for cell in comparison.cells][:2] == ["青松", "红枫"]   # sorted: 2万 > 1.8万
+
+
+def test_a_source_offering_another_organisations_or_years_record_never_fills_a_cell(corpus):
+    documents, chunks, records, _ = corpus
+    qingsong = records["青松街道计划.txt"][0]
+    hongfeng_2029 = records["红枫街道计划.txt"][0]
+
+    class LeakingSource:
+        """Returns 青松's record for every row, and 红枫's 2029 record too."""
+
+        def candidates(self, row, request):
+            return [(1.0, qingsong), (1.0, hongfeng_2029)]
+
+    request = detect_comparison("各街道今年拆违任务分别是多少？")
+    rows = [Row("白桦", 2030, ("白桦街道计划.txt",)), Row("红枫", 2030, ("红枫街道计划.txt",))]
+    cells = fill_cells(rows, request, LeakingSource(), documents, chunks)
+    assert [cell.value for cell in cells] == ["", ""]
+
+
+def test_a_result_given_where_a_target_was_asked_is_labelled(corpus):
+    documents, chunks, records, matcher = corpus
+    only_result = {"红枫街道计划.txt": (records["红枫街道计划.txt"][0],)}
+    comparison = compare("红枫2029年的拆违任务目标和青松对比", documents, chunks, _source(only_result), matcher)
+    hongfeng = next(cell for cell in comparison.cells if cell.organisation == "红枫")
+    assert hongfeng.value == "1.5万平方米" and hongfeng.stance_mismatch and "问的是目标" in hongfeng.stance_label
+
+
+def test_who_is_highest_puts_the_top_row_first_and_says_so(corpus):
+    comparison = _compare(corpus, "东川和南岭谁的地区生产总值增长目标高？")
+    assert [cell.organisation for cell in comparison.cells] == ["东川省", "南岭自治区"]
+    assert comparison.note.startswith("最高的是东川省") and "5.5%左右" in comparison.note
+    lowest = _compare(corpus, "哪个省今年地区生产总值增长目标最低？")
+    assert lowest.cells[0].organisation == "南岭自治区" and lowest.note.startswith("最低的是南岭自治区")
+
+
+# ------------------------------------------------------------------ values and sorting
+
+
+@pytest.mark.parametrize("written, number, unit", [
+    ("5.5%左右", 5.5, "%"), ("5%以上", 5.0, "%"), ("4.5%—5%", 4.75, "%"), ("5%-5.5%", 5.25, "%"),
+    ("40万人以上", 400000.0, "人"), ("350000人", 350000.0, "人"), ("1.2亿元", 120000000.0, "元"),
+    ("3万平方米", 30000.0, "平方米"), ("约600亿斤", 60000000000.0, "斤"),
+])
+def test_values_are_normalised_to_a_base_unit(written, number, unit):
+    value = normalise_value(written)
+    assert value.number == pytest.approx(number) and value.unit == unit and value.written == written
+
+
+def test_values_in_convertible_units_sort_together_and_other_units_do_not(corpus):
+    jobs = _compare(corpus, "各省今年城镇新增就业目标是多少")
+    assert jobs.sorted_by_value and jobs.unit == "人"
+    assert [(cell.organisation, cell.value) for cell in jobs.cells] == [("东川省", "40万人以上"),
+                                                                      ("南岭自治区", "350000人")]
+    request = detect_comparison("各街道今年任务分别是多少")
+    from retrieval.compare import Cell
+
+    mixed = [Cell("甲", 2030, "3个", 3.0, "个"), Cell("乙", 2030, "2万平方米", 20000.0, "平方米")]
+    cells, by_value, _, note = order_cells(mixed, request)
+    assert not by_value and [cell.organisation for cell in cells] == ["甲", "乙"] and "单位不同" in note
+
+
+# ------------------------------------------------------------------ CSV
+
+
+def test_the_csv_has_a_header_and_one_row_per_cell_with_not_found_written_out(corpus):
+    comparison = _compare(corpus, "各街道今年拆违任务分别是多少？")
+    rows = list(csv.reader(io.StringIO(to_csv(comparison))))
+    assert rows[0][:4] == ["单位", "年份", "数值（原文）", "数值（换算后）"]
+    by_org = {row[0]: row for row in rows[1:]}
+    assert len(rows) == 1 + len(comparison.cells)
+    assert by_org["青松"][1:5] == ["2030", "2万平方米", "20000", "平方米"]
+    assert by_org["青松"][8] == "全年完成拆违任务2万平方米。"
+    assert by_org["白桦"][2] == NOT_FOUND and by_org["白桦"][3] == ""
+
+
+# ------------------------------------------------------------------ the comparison eval
+
+
+def test_cell_scores_count_right_empty_filled_and_borrowed_cells(corpus):
+    documents = corpus[0]
+    comparison = _compare(corpus, "各街道今年拆违任务分别是多少？")
+    gold = {"id": "g", "question": "各街道今年拆违任务分别是多少？", "cells": {
+        "青松": {"value": "2万平方米", "evidence": "完成拆违任务2万平方米"},
+        "红枫": None,                                                   # gold says empty: 1.8万 is wrongly filled
+        "白桦": {"value": "1万平方米", "evidence": "拆违1万平方米"}}}    # gold has one: 未找到 is wrongly empty
+    scores = {score.key: score for score in score_comparison(gold, comparison, documents)}
+    assert scores["青松"].correct and not scores["青松"].borrowed
+    assert scores["红枫"].wrongly_filled and not scores["红枫"].correct
+    assert scores["白桦"].wrongly_empty
+    # A cell whose sentence is 青松's, shown in 红枫's row, is borrowed from another organisation.
+    from dataclasses import replace
+
+    qingsong = next(cell for cell in comparison.cells if cell.organisation == "青松")
+    leaked = replace(comparison, cells=(qingsong, replace(qingsong, organisation="红枫")))
+    gold_leak = {"id": "h", "question": "q", "cells": {"红枫": {"value": "1.8万平方米", "evidence": "拆违任务1.8万平方米"}}}
+    assert score_comparison(gold_leak, leaked, documents)[0].borrowed
