@@ -45,6 +45,7 @@ _JOINERS = "和与及、跟同,，/"
 _RELATIVE_YEARS = re.compile(r"(?:近|最近|这|前|过去)([两二三四五2-5])年")
 _NUMERALS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
 _YEAR = re.compile(r"(20\d{2})\s*年?")
+_HEADING_YEAR = re.compile(r"(20\d{2})\s*年")
 # Years named relative to the latest planning year of the rows.
 RELATIVE_YEAR_WORDS: tuple[tuple[str, int], ...] = (("今年", 0), ("本年", 0), ("当年", 0), ("去年", -1), ("上年", -1),
                                                      ("上一年", -1), ("前年", -2), ("明年", 1))
@@ -451,10 +452,22 @@ class RecordSource:
     """Cells' candidates from figure records looked up by document (retrieval.figures.FigureRecord)."""
 
     def __init__(self, records_of: Callable[[str], Sequence], match: Callable[[Sequence[str], object], float],
-                 terms_of: Callable[[ComparisonRequest], Sequence[str]] | None = None):
-        self.records_of, self.match = records_of, match
+                 terms_of: Callable[[ComparisonRequest], Sequence[str]] | None = None, chunks: Mapping | None = None):
+        self.records_of, self.match, self.chunks = records_of, match, chunks or {}
         self.terms_of = terms_of or (lambda request: request.metric_terms or (request.metric,))
         self._terms: dict[str, tuple[str, ...]] = {}
+
+    def _in_section_year(self, record):
+        """The record, its year set to its section's when a heading names one year (一、2020年度工作总结) and
+        neither the record's year nor its sentence says otherwise: a heading's year scopes its section."""
+        chunk = self.chunks.get(record.chunk_id)
+        if chunk is None:
+            return record
+        years = {int(y) for heading in chunk.section_path for y in _HEADING_YEAR.findall(heading)}
+        if len(years) != 1 or record.year in years:
+            return record
+        sentence = chunk.text[record.sentence_span[0]:record.sentence_span[1]]
+        return record if _YEAR.search(sentence) else replace(record, year=next(iter(years)))
 
     def candidates(self, row: Row, request: ComparisonRequest) -> list[tuple[float, object]]:
         """(metric match, record) of the row's own documents and year, MIN_METRIC_MATCH or better."""
@@ -466,6 +479,7 @@ class RecordSource:
             for record in self.records_of(doc_id):
                 if record.doc_id != doc_id:
                     continue                    # a record filed under another document never fills this row
+                record = self._in_section_year(record)
                 if row.year is not None and record.year != row.year:
                     continue
                 score = self.match(terms, record)
@@ -550,7 +564,7 @@ def source_for(state, ask: Callable[..., object]):
 
     def terms_of(request: ComparisonRequest) -> tuple[str, ...]:
         return tuple(question_metric_terms(request.metric, state.tokenizer)) or request.metric_terms
-    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of)
+    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of, state.chunks)
 
 
 def known_places() -> Callable[[str], list[str]] | None:
@@ -604,7 +618,9 @@ def fill_cells(rows: Sequence[Row], request: ComparisonRequest, source, document
             score, record = item
             same_stance = not request.stance or record.stance == request.stance
             votes = unit_votes.get(normalise_value(record.value, record.unit).unit, 0)
-            return (not same_stance, -round(score, 6), -votes, record.doc_id, record.chunk_id, record.char_span[0])
+            chunk = chunks.get(record.chunk_id)
+            position = (chunk.char_span[0] if chunk is not None else 0) + record.char_span[0]
+            return (not same_stance, -round(score, 6), -votes, record.doc_id, position)
         _, record = min(found, key=preference)
         cells.append(_cell(row, record, request, documents, chunks))
     return cells
