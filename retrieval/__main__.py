@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-DOC_COLUMNS = (("file", "文件"), ("title", "标题"), ("org", "单位"), ("aliases", "别名"), ("years", "年份"),
+DOC_COLUMNS = (("file", "文件"), ("title", "标题"), ("org", "单位"), ("level", "级别"), ("parents", "上级"),
+               ("aliases", "别名"), ("years", "年份"),
                ("kind", "类型"), ("period", "时段"), ("published", "日期"), ("issuer", "发布机构"), ("doc_number", "文号"))
 CELL_WIDTH_MAX = 40
 
@@ -132,7 +133,8 @@ def list_documents(corpus_dir: str, as_json: bool) -> int:
         return 2
     rows = [{"file": name, "title": meta.title, "org": meta.org, "aliases": list(meta.aliases),
              "years": list(meta.years), "kind": meta.kind, "period": meta.period, "published": meta.published,
-             "issuer": meta.issuer, "doc_number": meta.doc_number}
+             "issuer": meta.issuer, "doc_number": meta.doc_number, "level": meta.level,
+             "parents": list(meta.parents), "code": meta.code, "speaker": meta.speaker}
             for name, meta in ((name, document.meta) for name, document in loaded.documents.items())]
     unreadable = [{"file": name, "error": reason} for name, reason in loaded.errors.items()]
     if as_json:
@@ -140,8 +142,8 @@ def list_documents(corpus_dir: str, as_json: bool) -> int:
         return 0
     cells = [[label for _, label in DOC_COLUMNS]]
     for row in rows:
-        cells.append([_cell("、".join(map(str, row[key])) if isinstance(row[key], list) else row[key])
-                      for key, _ in DOC_COLUMNS])
+        cells.append([_cell((" › " if key == "parents" else "、").join(map(str, row[key]))
+                            if isinstance(row[key], list) else row[key]) for key, _ in DOC_COLUMNS])
     widths = [max(_display_width(line[column]) for line in cells) for column in range(len(DOC_COLUMNS))]
     for line in cells:
         print("  ".join(cell + " " * (width - _display_width(cell)) for cell, width in zip(line, widths)).rstrip())

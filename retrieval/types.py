@@ -23,6 +23,13 @@ class DocumentMeta:
     published: str = ""              # publication date as YYYY-MM-DD (page metadata or the dated signature), "" unknown
     issuer: str = ""                 # issuing body (发布机构 / 发文机关 / the signature), "" unknown
     doc_number: str = ""             # 文号 such as 某府发〔2023〕5号, "" when none
+    # The organisation's place among China's divisions (retrieval.gazetteer): its level (省 / 市 / 县 / 街道 / 镇 /
+    # 乡 / 开发区 / 部门, "" unknown), its parent chain of full names highest first (("上海市", "宝山区") for 吴淞),
+    # its division code where it has one ("310113"), and who signed or delivered the document ("王正谱").
+    level: str = ""
+    parents: tuple[str, ...] = ()
+    code: str = ""
+    speaker: str = ""
 
 
 @dataclass(frozen=True)

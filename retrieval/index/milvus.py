@@ -113,7 +113,7 @@ def _document_json(document: Document) -> str:
 def _document_from(body: str) -> Document:
     data = json.loads(body)
     meta = data["meta"]
-    meta.update(aliases=tuple(meta["aliases"]), years=tuple(meta["years"]))
+    meta.update(aliases=tuple(meta["aliases"]), years=tuple(meta["years"]), parents=tuple(meta.get("parents", ())))
     return Document(DocumentMeta(**meta), data["text"])
 
 

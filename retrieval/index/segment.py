@@ -448,6 +448,7 @@ class Segment:
         documents = {}
         for number, meta in enumerate(metas):
             meta["aliases"], meta["years"] = tuple(meta["aliases"]), tuple(meta["years"])
+            meta["parents"] = tuple(meta.get("parents", ()))
             documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta),
                                                  text=texts[offsets[number]:offsets[number + 1]])
         del texts
