@@ -45,7 +45,7 @@ run: index
 test: setup browser-deps index
 	$(PY) -m pytest -q
 
-# Both sets (dev; web-dev on corpus/ plus ../shared/eval/web-dev/docs) and one summary table.
+# The three sets (dev; web-dev on corpus/ + web-dev docs; prov-dev on those + prov-dev docs), one summary table.
 eval: index
 	$(PY) -m eval suites --out artifacts/eval
 

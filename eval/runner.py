@@ -93,6 +93,14 @@ def answer_org(result, chunks, documents) -> str | None:
     return document.meta.org if document else None
 
 
+def answer_doc(result, chunks) -> str | None:
+    """The file name of the document the answer was taken from, or None when there is no answer."""
+    if result.answer is None:
+        return None
+    chunk = chunks.get(result.answer.chunk_id)
+    return chunk.doc_id if chunk else None
+
+
 def gold_orgs(gold: dict, documents) -> list[str]:
     """The organisations of the question's gold documents that are in the index (names, not file names)."""
     return list(dict.fromkeys(documents[doc].meta.org for doc in gold_docs(gold) if doc in documents))
@@ -133,7 +141,7 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
     leg_scores = {leg: {} for leg in LEGS}
     answer_scores, timings, runs, orgs = {}, [], [], {}
     flagged = false_alarms = 0
-    wrong_org, answered_unanswerable = [], []
+    wrong_org, wrong_year, answered_unanswerable, wrong_fact, facts_shown = [], [], [], [], []
     for gold in questions:
         qid = gold["id"]
         started = perf_counter()
@@ -151,6 +159,10 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
             fact = result.answer.fact if result.answer else ""
             answer_scores[qid] = {"answer@1": float(answer_hit(answer_text, gold["answer"])),
                                   "fact@1": float(fact_hit(fact, gold["answer"]))}
+            if fact:
+                facts_shown.append(qid)
+                if not fact_hit(fact, gold["answer"]):
+                    wrong_fact.append(qid)
         if answer_text is None:
             if gold["type"] == UNANSWERABLE:
                 flagged += 1
@@ -164,6 +176,8 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
         orgs[qid] = answered_by
         if answered_by is not None and expected and answered_by not in expected:
             wrong_org.append(qid)
+        elif answered_by is not None and expected and answer_doc(result, result.chunks or engine.chunks) not in gold_docs(gold):
+            wrong_year.append(qid)          # the right organisation's other document (another year or version)
         run = record(engine, result, question_id=qid)
         run.setdefault("best_guess", candidate_record(result))
         runs.append(run)
@@ -189,6 +203,10 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
         "answer@1": round(answers.mean.get("answer@1", 0.0), 4),
         "fact@1": round(answers.mean.get("fact@1", 0.0), 4),
         "answer_questions": answers.questions,
+        # A highlighted fact that is not the gold answer, and any highlighted fact, over the questions with a gold answer.
+        "wrong_fact_shown": round(len(wrong_fact) / answers.questions, 4) if answers.questions else 0.0,
+        "fact_shown": round(len(facts_shown) / answers.questions, 4) if answers.questions else 0.0,
+        "wrong_fact_ids": wrong_fact,
         "unanswerable": {
             "total": sum(gold["type"] == UNANSWERABLE for gold in questions),
             "flagged": flagged,
@@ -198,6 +216,8 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
         "wrong_answers": {
             "wrong_org": len(wrong_org),
             "wrong_org_ids": wrong_org,
+            "wrong_year": len(wrong_year),
+            "wrong_year_ids": wrong_year,
             "answered_unanswerable": len(answered_unanswerable),
             "answered_unanswerable_ids": answered_unanswerable,
         },
@@ -287,10 +307,12 @@ def main(argv: Sequence[str] | None = None, engine=None) -> int:
     timing, unanswerable = metrics["timing"], metrics["unanswerable"]
     wrong = metrics["wrong_answers"]
     print(
-        f"answer@1 {metrics['answer@1']:.3f}, fact@1 {metrics['fact@1']:.3f} over {metrics['answer_questions']} questions; "
+        f"answer@1 {metrics['answer@1']:.3f}, fact@1 {metrics['fact@1']:.3f} over {metrics['answer_questions']} questions "
+        f"(a fact shown {metrics['fact_shown']:.3f}, a wrong one {metrics['wrong_fact_shown']:.3f}); "
         f"unanswerable flagged {unanswerable['flagged']}/{unanswerable['total']}, "
         f"false alarms {unanswerable['false_alarms']}; "
         f"wrong-org answers {wrong['wrong_org']}{_ids(wrong['wrong_org_ids'])}; "
+        f"another year's document {wrong['wrong_year']}{_ids(wrong['wrong_year_ids'])}; "
         f"query p50 {timing['p50_ms']:.0f} ms, p95 {timing['p95_ms']:.0f} ms; "
         f"wrote {Path(args.out) / 'metrics.json'} and runs.jsonl"
     )

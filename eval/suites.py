@@ -1,4 +1,5 @@
-"""Both evaluation sets in one command: dev on the seed corpus, web-dev on the seeds plus 15 web documents."""
+"""The three evaluation sets in one command: dev on the seed corpus, web-dev on the seeds plus 15 web documents,
+prov-dev on the seeds, the web documents and 9 full-length provincial reports."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,8 @@ from retrieval.files import write_text_atomic
 ROOT = Path(__file__).resolve().parents[1]
 SEED_CORPUS = ROOT / "corpus"
 WEB_DEV = ROOT.parent / "shared" / "eval" / "web-dev"      # kept outside the project, beside it
-SET_NAMES = ("dev", "web-dev")
+PROV_DEV = ROOT.parent / "shared" / "eval" / "prov-dev"
+SET_NAMES = ("dev", "web-dev", "prov-dev")
 
 
 class SuiteError(RuntimeError):
@@ -30,36 +32,42 @@ class Suite:
     questions: Path
     corpus: Path
     index: Path
-    # (seed corpus, added documents) when `corpus` is generated from them: every seed file, metadata included,
-    # plus the added *.txt with no metadata written for them (deriving it is part of what is measured).
-    generated_from: tuple[Path, Path] | None = None
+    # (seed corpus, added document folders…) when `corpus` is generated from them: every seed file, metadata
+    # included, plus the added *.txt with no metadata written for them (deriving it is part of what is measured).
+    generated_from: tuple[Path, ...] | None = None
 
 
 def default_suites(dev_index: Path = ROOT / "index", webdev_dir: Path = ROOT / "artifacts" / "webdev",
-                   web_dev: Path = WEB_DEV, seed_corpus: Path = SEED_CORPUS) -> list[Suite]:
-    """dev (eval/dev.jsonl on corpus/ with index/) and web-dev (its questions on a generated corpus)."""
+                   web_dev: Path = WEB_DEV, seed_corpus: Path = SEED_CORPUS,
+                   provdev_dir: Path = ROOT / "artifacts" / "provdev", prov_dev: Path = PROV_DEV) -> list[Suite]:
+    """dev (eval/dev.jsonl on corpus/ with index/), web-dev and prov-dev (their questions on generated corpora:
+    prov-dev's reports are indexed with the seeds and the web-dev documents, as its README asks)."""
     return [
         Suite("dev", ROOT / "eval" / "dev.jsonl", seed_corpus, dev_index),
         Suite("web-dev", web_dev / "questions.jsonl", webdev_dir / "corpus", webdev_dir / "index",
               generated_from=(seed_corpus, web_dev / "docs")),
+        Suite("prov-dev", prov_dev / "questions.jsonl", provdev_dir / "corpus", provdev_dir / "index",
+              generated_from=(seed_corpus, web_dev / "docs", prov_dev / "docs")),
     ]
 
 
-def corpus_sources(seed_corpus: Path, added_docs: Path) -> list[Path]:
-    """The files of a generated corpus: every file of the seed corpus (metadata too) and the added *.txt.
+def corpus_sources(seed_corpus: Path, *added_folders: Path) -> list[Path]:
+    """The files of a generated corpus: every file of the seed corpus (metadata too) and each folder's *.txt.
 
     Raises:
-        SuiteError: when a directory is missing or a name occurs in both (one would hide the other).
+        SuiteError: when a directory is missing or a name occurs twice (one would hide the other).
     """
-    for directory in (seed_corpus, added_docs):
+    for directory in (seed_corpus, *added_folders):
         if not directory.is_dir():
-            raise SuiteError(f"directory {directory} not found: the web-dev set needs it (see eval/README.md)")
-    seeds = [path for path in sorted(seed_corpus.iterdir()) if path.is_file() and not path.name.startswith(".")]
-    added = sorted(added_docs.glob("*.txt"))
-    clashes = sorted({path.name for path in seeds} & {path.name for path in added})
-    if clashes:
-        raise SuiteError(f"{added_docs} and {seed_corpus} both hold {', '.join(clashes)}: rename one of them")
-    return seeds + added
+            raise SuiteError(f"directory {directory} not found: the set needs it (see eval/README.md)")
+    files = [path for path in sorted(seed_corpus.iterdir()) if path.is_file() and not path.name.startswith(".")]
+    for added_docs in added_folders:
+        added = sorted(added_docs.glob("*.txt"))
+        clashes = sorted({path.name for path in files} & {path.name for path in added})
+        if clashes:
+            raise SuiteError(f"{added_docs} and {seed_corpus} both hold {', '.join(clashes)}: rename one of them")
+        files += added
+    return files
 
 
 def sync_corpus(sources: Sequence[Path], target: Path) -> list[str]:
@@ -143,7 +151,10 @@ def headline(name: str, metrics: dict, questions_path: Path) -> dict:
         "unanswerable_flagged": unanswerable["flagged"],
         "unanswerable_total": unanswerable["total"],
         "false_alarms": unanswerable["false_alarms"],
+        "fact_shown": metrics.get("fact_shown"),
+        "wrong_fact_shown": metrics.get("wrong_fact_shown"),
         "wrong_org": wrong["wrong_org"],
+        "wrong_year": wrong.get("wrong_year"),
         "wrong_org_ids": wrong["wrong_org_ids"],
         "answered_unanswerable_ids": wrong["answered_unanswerable_ids"],
         "p50_ms": timing["p50_ms"],
@@ -162,9 +173,12 @@ def format_table(rows: Sequence[dict], k: int) -> str:
         (f"MRR@{k}", lambda r: _number(r.get(f"mrr@{k}"))),
         ("answer@1", lambda r: _number(r.get("answer@1"))),
         ("fact@1", lambda r: _number(r.get("fact@1"))),
+        ("fact shown", lambda r: _number(r.get("fact_shown"))),
+        ("wrong fact", lambda r: _number(r.get("wrong_fact_shown"))),
         ("unanswerable", lambda r: f"{r['unanswerable_flagged']}/{r['unanswerable_total']}" if "error" not in r else "—"),
         ("false alarms", lambda r: _count(r.get("false_alarms"))),
         ("wrong-org", lambda r: _count(r.get("wrong_org"))),
+        ("wrong-year", lambda r: _count(r.get("wrong_year"))),
         ("p50 ms", lambda r: _number(r.get("p50_ms"), "{:.0f}")),
         ("p95 ms", lambda r: _number(r.get("p95_ms"), "{:.0f}")),
         ("open s", lambda r: _number(r.get("open_s"), "{:.1f}")),
@@ -212,12 +226,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory for summary.json and one folder per set (default artifacts/eval)")
     parser.add_argument("-k", type=int, default=10, help="ranking depth per leg (default 10)")
     parser.add_argument("--sets", default=",".join(SET_NAMES),
-                        help=f"comma-separated sets to run, of {', '.join(SET_NAMES)} (default both)")
+                        help=f"comma-separated sets to run, of {', '.join(SET_NAMES)} (default all three)")
     parser.add_argument("--dev-index", type=Path, default=ROOT / "index", help="index of corpus/ (default index)")
     parser.add_argument("--webdev-dir", type=Path, default=ROOT / "artifacts" / "webdev",
                         help="where the web-dev corpus is generated and indexed (default artifacts/webdev)")
     parser.add_argument("--web-dev", type=Path, default=WEB_DEV,
                         help="the web-dev set: questions.jsonl and docs/ (default ../shared/eval/web-dev)")
+    parser.add_argument("--provdev-dir", type=Path, default=ROOT / "artifacts" / "provdev",
+                        help="where the prov-dev corpus is generated and indexed (default artifacts/provdev)")
+    parser.add_argument("--prov-dev", type=Path, default=PROV_DEV,
+                        help="the prov-dev set: questions.jsonl and docs/ (default ../shared/eval/prov-dev)")
     parser.add_argument("--encoder", default=None, help="encoder for building indexes (default the engine's)")
     parser.add_argument("--backend", choices=("local", "milvus"), default=None,
                         help="where the indexes live: local segments (default) or Milvus (env RETRIEVAL_BACKEND)")
@@ -233,12 +251,13 @@ def selected_suites(args: argparse.Namespace) -> list[Suite]:
     if unknown or args.k < 1:
         problem = f"unknown set(s) {', '.join(unknown)}" if unknown else f"k must be at least 1, got {args.k}"
         raise SuiteError(f"{problem}: use --sets with {', '.join(SET_NAMES)} and -k >= 1")
-    by_name = {suite.name: suite for suite in default_suites(args.dev_index, args.webdev_dir, args.web_dev)}
+    by_name = {suite.name: suite for suite in default_suites(args.dev_index, args.webdev_dir, args.web_dev,
+                                                             provdev_dir=args.provdev_dir, prov_dev=args.prov_dev)}
     return [by_name[name] for name in names]
 
 
 def main(argv: Sequence[str] | None = None, open_engine: Callable | None = None) -> int:
-    """`python -m eval suites`: both sets, one summary table. `open_engine(corpus, index)` replaces the engine."""
+    """`python -m eval suites`: the three sets, one summary table. `open_engine(corpus, index)` replaces the engine."""
     parser = argparse.ArgumentParser(prog="python -m eval suites", description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -265,7 +265,8 @@ def test_cli_writes_metrics_and_runs(tmp_path, capsys):
     assert main(["--questions", str(questions), "--out", str(out), "-k", "3"], engine=FakeEngine()) == 0
 
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert list(metrics) == ["questions", "k", "legs", "answer@1", "fact@1", "answer_questions", "unanswerable",
+    assert list(metrics) == ["questions", "k", "legs", "answer@1", "fact@1", "answer_questions", "wrong_fact_shown",
+                             "fact_shown", "wrong_fact_ids", "unanswerable",
                              "wrong_answers", "chunks", "timing", "hybrid_by_type", "answers_by_type", "per_question"]
     assert metrics["k"] == 3
     assert set(metrics["legs"]["hybrid"]) == {"questions", "recall@1", "recall@3", "mrr@3", "ndcg@3"}
@@ -294,13 +295,31 @@ def test_evaluate_counts_facts_and_answers_from_the_wrong_organisation():
     assert metrics["fact@1"] == 0.5                                         # g1 right, g3 wrong, of 2
     assert metrics["answers_by_type"] == {"number": {"questions": 1, "answer@1": 1.0, "fact@1": 1.0},
                                           "entity": {"questions": 1, "answer@1": 0.0, "fact@1": 0.0}}
-    assert metrics["wrong_answers"] == {"wrong_org": 1, "wrong_org_ids": ["g3"],
+    assert metrics["wrong_answers"] == {"wrong_org": 1, "wrong_org_ids": ["g3"], "wrong_year": 0, "wrong_year_ids": [],
                                         "answered_unanswerable": 1, "answered_unanswerable_ids": ["g4"]}
+    # Of the 2 questions with a gold answer, both show a fact (g1, g3) and one of them is wrong (g3).
+    assert metrics["fact_shown"] == 1.0
+    assert metrics["wrong_fact_shown"] == 0.5 and metrics["wrong_fact_ids"] == ["g3"]
     assert metrics["unanswerable"] == {"total": 1, "flagged": 0, "false_alarms": 0}
     assert metrics["per_question"]["g3"]["answer_org"] == "吴淞" and metrics["per_question"]["g3"]["wrong_org"]
     assert not metrics["per_question"]["g2"]["wrong_org"]
     assert runs[0]["best_guess"] == {"text": "完成3万平方米年度拆违任务，", "fact": "3万\u3000平方米", "confidence": 0.9,
                                      "chunk_id": "c1", "shown": True, "source": "answer"}
+
+
+def test_an_answer_from_the_right_organisations_other_document_counts_as_another_year():
+    other_year = "吴淞街道2020年工作总结.txt"
+    engine = FakeEngine(facts={"g1": "2万平方米"})
+    chunk = engine.chunks["c1"]
+    engine.chunks["c5"] = Chunk("c5", other_year, ("一、城市管理",), (0, len(chunk.text)), chunk.text)
+    engine.documents[other_year] = Document(
+        DocumentMeta(other_year, other_year.removesuffix(".txt"), "吴淞", (), (2020,), "总结", "1" * 64), chunk.text)
+    engine.plans[GOLD[0]["question"]] = (*PLAN["g1"][:3], "c5")
+    metrics, _ = evaluate(engine, GOLD, k=10, record=lambda engine, result, question_id: {"id": question_id})
+
+    assert metrics["wrong_answers"]["wrong_org"] == 0                       # the same organisation, 吴淞
+    assert metrics["wrong_answers"]["wrong_year_ids"] == ["g1"]             # … but not the gold document
+    assert metrics["wrong_fact_ids"] == ["g1"] and metrics["fact_shown"] == 0.5
 
 
 @pytest.mark.parametrize("content, message", [

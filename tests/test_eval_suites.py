@@ -80,6 +80,26 @@ def test_generated_corpus_takes_every_seed_file_and_only_the_added_txt(sets, tmp
     assert [p.name for p in corpus_sources(seed, added)] == ["metadata.yaml", SEED_DOC, ADDED_DOC]
 
 
+def test_a_corpus_can_be_generated_from_several_folders(sets, tmp_path):
+    seed, added = sets[1].generated_from
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "丙省2026年政府工作报告.txt").write_text("丙省2026年政府工作报告", encoding="utf-8")
+    assert [p.name for p in corpus_sources(seed, added, reports)] == [
+        "metadata.yaml", SEED_DOC, ADDED_DOC, "丙省2026年政府工作报告.txt"]
+    (reports / ADDED_DOC).write_text("同名", encoding="utf-8")
+    with pytest.raises(SuiteError, match=f"both hold {ADDED_DOC}"):
+        corpus_sources(seed, added, reports)
+
+
+def test_the_default_sets_are_dev_web_dev_and_prov_dev_on_the_seeds_and_web_documents(tmp_path):
+    dev, web, prov = suites.default_suites(tmp_path / "i", tmp_path / "w", tmp_path / "web", tmp_path / "seed",
+                                           provdev_dir=tmp_path / "p", prov_dev=tmp_path / "prov")
+    assert (dev.name, web.name, prov.name) == ("dev", "web-dev", "prov-dev")
+    assert prov.generated_from == (tmp_path / "seed", tmp_path / "web" / "docs", tmp_path / "prov" / "docs")
+    assert prov.questions == tmp_path / "prov" / "questions.jsonl" and prov.index == tmp_path / "p" / "index"
+
+
 def test_a_name_in_both_sources_is_refused(sets):
     seed, added = sets[1].generated_from
     (added / SEED_DOC).write_text("同名", encoding="utf-8")
@@ -116,7 +136,9 @@ def test_both_sets_are_scored_and_summarised(sets, tmp_path):
     table = suites.format_table(rows, k=5).splitlines()
     assert table[0].split()[:6] == ["set", "R@1", "R@5", "MRR@5", "answer@1", "fact@1"]
     assert table[1].split()[0] == "dev" and table[2].split()[0] == "web-dev"
-    assert table[2].split()[5:9] == ["0.667", "0/1", "0", "1"]             # fact@1, unanswerable, false alarms, wrong-org
+    # fact@1; a fact shown for all 3 answerable questions, a wrong one for 1 (w4); unanswerable, false alarms, wrong-org
+    assert table[2].split()[5:10] == ["0.667", "1.000", "0.333", "0/1", "0"]
+    assert table[2].split()[10:12] == ["1", "0"]                           # wrong-org (w3 answered by 乙镇), wrong-year
 
 
 def test_a_set_that_cannot_run_is_reported_and_the_other_still_runs(sets, tmp_path):
