@@ -458,8 +458,9 @@ class RecordSource:
         self._terms: dict[str, tuple[str, ...]] = {}
 
     def _in_section_year(self, record):
-        """The record, its year set to its section's when a heading names one year (一、2020年度工作总结) and
-        neither the record's year nor its sentence says otherwise: a heading's year scopes its section."""
+        """The record dated by its section when a heading names one year (一、2020年度工作总结, 三、2026年工作安排)
+        and its own sentence names none: a heading's year scopes its section. A figure of a period (年均, 累计,
+        a five-year plan) is left undated: it is no single year's."""
         chunk = self.chunks.get(record.chunk_id)
         if chunk is None:
             return record
@@ -467,7 +468,9 @@ class RecordSource:
         if len(years) != 1 or record.year in years:
             return record
         sentence = chunk.text[record.sentence_span[0]:record.sentence_span[1]]
-        return record if _YEAR.search(sentence) else replace(record, year=next(iter(years)))
+        if _YEAR.search(sentence) or _PERIOD_WORDS.search(record.metric) or _SPAN_WORDS.search(sentence):
+            return record
+        return replace(record, year=next(iter(years)))
 
     def candidates(self, row: Row, request: ComparisonRequest) -> list[tuple[float, object]]:
         """(metric match, record) of the row's own documents and year, MIN_METRIC_MATCH or better."""
@@ -479,7 +482,7 @@ class RecordSource:
             for record in self.records_of(doc_id):
                 if record.doc_id != doc_id:
                     continue                    # a record filed under another document never fills this row
-                record = self._in_section_year(record)
+                record = widened(self._in_section_year(record), self.chunks.get(record.chunk_id))
                 if row.year is not None and record.year != row.year:
                     continue
                 score = self.match(terms, record)
@@ -511,6 +514,30 @@ def metric_coverage(terms: Sequence[str], text: str) -> float:
     pairs = {term[i:i + 2] for term in terms for i in range(max(len(term) - 1, 1))}
     pairs.discard("")
     return sum(pair in text for pair in pairs) / len(pairs) if pairs else 0.0
+
+
+# Wording that makes a figure a period's (an annual average over five years), not one year's.
+_PERIOD_WORDS = re.compile(r"年均|平均每年|每年平均|累计|五年来|期间")
+# A sentence about several years: its figures belong to no single year.
+_SPAN_WORDS = re.compile(r"年均|累计|五年来|[十一二三四五六七八九]{2}五(?:期间|时期|以来|末)|期间|以来")
+# A range written on after a value ("4.5%—5%"): a record of its first number is widened to the whole range.
+_RANGE_REST = re.compile(r"\s*(?:-|—|–|~|～|至|到)\s*\d+(?:\.\d+)?(?:%|‰)?(?:左右|以上|以内|以下)?")
+_RANGE_START = re.compile(r"\d+(?:\.\d+)?(?:%|‰)?\s*(?:-|—|–|~|～|至|到)\s*$")
+
+
+def widened(record, chunk):
+    """The record with its value widened to the whole range it begins or ends ("4.5%" of "4.5%—5%"), else itself."""
+    if chunk is None:
+        return record
+    start, end = record.char_span
+    before = _RANGE_START.search(chunk.text[max(0, start - 12):start])
+    after = _RANGE_REST.match(chunk.text, end)
+    if before is None and after is None:
+        return record
+    new_start = start - len(before.group()) if before else start
+    new_end = after.end() if after else end
+    value = chunk.text[new_start:new_end]
+    return replace(record, value=value, char_span=(new_start, new_end), number=normalise_value(value).number)
 
 
 # Sentence wording that says a figure is planned or achieved (SearchSource only; figure records carry their own).
@@ -617,10 +644,11 @@ def fill_cells(rows: Sequence[Row], request: ComparisonRequest, source, document
         def preference(item):
             score, record = item
             same_stance = not request.stance or record.stance == request.stance
+            period = _PERIOD_WORDS.search(record.metric) is not None and not _PERIOD_WORDS.search(request.question)
             votes = unit_votes.get(normalise_value(record.value, record.unit).unit, 0)
             chunk = chunks.get(record.chunk_id)
             position = (chunk.char_span[0] if chunk is not None else 0) + record.char_span[0]
-            return (not same_stance, -round(score, 6), -votes, record.doc_id, position)
+            return (not same_stance, period, -round(score, 6), -votes, record.doc_id, position)
         _, record = min(found, key=preference)
         cells.append(_cell(row, record, request, documents, chunks))
     return cells
