@@ -261,3 +261,52 @@ def test_cell_scores_count_right_empty_filled_and_borrowed_cells(corpus):
     leaked = replace(comparison, cells=(qingsong, replace(qingsong, organisation="红枫")))
     gold_leak = {"id": "h", "question": "q", "cells": {"红枫": {"value": "1.8万平方米", "evidence": "拆违任务1.8万平方米"}}}
     assert score_comparison(gold_leak, leaked, documents)[0].borrowed
+
+
+# ------------------------------------------------------------------ section years, periods and ranges
+
+
+def _chunk(text: str, heading: str, chunk_id: str = "c1", doc_id: str = "d.txt") -> Chunk:
+    return Chunk(chunk_id=chunk_id, doc_id=doc_id, section_path=(heading,), char_span=(0, len(text)), text=text)
+
+
+@pytest.mark.parametrize("heading, sentence, value, given_year, expected_year", [
+    ("一、2031年工作回顾", "全年实现工业产值增长6%。", "6%", 2032, 2031),      # dated wrongly: the heading's year
+    ("二、2032年工作安排", "新建农贸市场3个。", "3个", None, 2032),              # undated: the heading's year
+    ("三、2033年重点任务", "力争新增就业岗位1200个。", "1200个", 2034, 2033),
+    ("一、2031年工作回顾", "工业产值年均增长6%。", "6%", None, None),             # a period figure stays undated
+    ("一、2031年工作回顾", "五年来累计新建学校12所。", "12所", None, None),
+    ("二、2032年工作安排", "到2035年绿地率达到40%。", "40%", 2035, 2035),        # the sentence names its own year
+])
+def test_a_heading_naming_one_year_dates_its_sections_figures(heading, sentence, value, given_year, expected_year):
+    chunk = _chunk(sentence, heading)
+    metric = sentence[:sentence.index(value)].rstrip("达到")
+    record = _record(chunk, metric, value, "", given_year, "")
+    source = RecordSource(lambda doc_id: (record,), lambda terms, r: 1.0, chunks={chunk.chunk_id: chunk})
+    assert source._in_section_year(record).year == expected_year
+
+
+@pytest.mark.parametrize("sentence, value, whole", [
+    ("全市生产总值增长4%—4.5%。", "4%", "4%—4.5%"),
+    ("物价涨幅控制在3%至3.5%。", "3.5%", "3%至3.5%"),
+    ("工业增加值增长6-6.5%左右。", "6", "6-6.5%左右"),
+])
+def test_a_value_that_begins_or_ends_a_range_is_shown_as_the_range(sentence, value, whole):
+    from retrieval.compare import widened
+
+    chunk = _chunk(sentence, "二、2032年工作安排")
+    record = _record(chunk, "增长", value, "%", 2032, "target")
+    wide = widened(record, chunk)
+    assert wide.value == whole and chunk.text[wide.char_span[0]:wide.char_span[1]] == whole
+
+
+def test_a_single_years_figure_is_chosen_over_a_period_average():
+    text = "过去五年地区生产总值年均增长7%。全年地区生产总值增长6%。"
+    chunk = _chunk(text, "一、2031年工作回顾", doc_id="甲.txt")
+    average = _record(chunk, "地区生产总值年均增长", "7%", "%", 2031, "result")
+    single = _record(chunk, "地区生产总值增长", "6%", "%", 2031, "result")
+    document = Document(DocumentMeta("甲.txt", "甲省报告", "甲省", (), (2031, 2032), "报告", "0"), text)
+    source = RecordSource(lambda doc_id: (average, single), lambda terms, r: 1.0, chunks={chunk.chunk_id: chunk})
+    request = detect_comparison("各省2031年地区生产总值增长多少")
+    cells = fill_cells([Row("甲省", 2031, ("甲.txt",))], request, source, {"甲.txt": document}, {chunk.chunk_id: chunk})
+    assert cells[0].value == "6%"
