@@ -169,16 +169,15 @@ def cells_table(rows: Sequence[Mapping]) -> str:
 
 
 def generated_corpus(added: Sequence[Path], target: Path, seeds: Path = ROOT / "corpus") -> Path:
-    """A corpus of the seed files plus every *.txt of the added directories (no metadata written for them),
-    rewritten only where bytes differ so its index stays valid."""
-    from eval.suites import sync_corpus
+    """A corpus of the seed files plus every *.txt of the added directories (no metadata written for them), made
+    as eval.suites makes its sets' corpora (so the prov-dev set's corpus and index serve here too), rewritten only
+    where bytes differ so its index stays valid."""
+    from eval.suites import SuiteError, corpus_sources, sync_corpus
 
-    sources = [path for path in sorted(seeds.iterdir()) if path.is_file() and not path.name.startswith(".")]
-    for directory in added:
-        if not directory.is_dir():
-            raise CompareGoldError(f"directory {directory} not found")
-        sources += sorted(directory.glob("*.txt"))
-    sync_corpus(sources, target)
+    try:
+        sync_corpus(corpus_sources(seeds, *added), target)
+    except SuiteError as error:
+        raise CompareGoldError(str(error)) from error
     return target
 
 
