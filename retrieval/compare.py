@@ -69,7 +69,8 @@ UNIT_SCALES: Mapping[str, tuple[str, float]] = {
     "元": ("元", 1.0), "万元": ("元", 1e4), "亿元": ("元", 1e8), "万亿元": ("元", 1e12),
     "美元": ("美元", 1.0), "万美元": ("美元", 1e4), "亿美元": ("美元", 1e8),
     "户": ("户", 1.0), "万户": ("户", 1e4), "亩": ("亩", 1.0), "万亩": ("亩", 1e4),
-    "斤": ("斤", 1.0), "万斤": ("斤", 1e4), "亿斤": ("斤", 1e8), "公斤": ("吨", 1e-3), "吨": ("吨", 1.0),
+    "斤": ("吨", 5e-4), "万斤": ("吨", 5.0), "亿斤": ("吨", 5e4), "公斤": ("吨", 1e-3), "千克": ("吨", 1e-3),
+    "吨": ("吨", 1.0),
     "万吨": ("吨", 1e4), "亿吨": ("吨", 1e8),
     "平方米": ("平方米", 1.0), "万平方米": ("平方米", 1e4), "公顷": ("平方米", 1e4), "平方公里": ("平方米", 1e6),
     "米": ("米", 1.0), "公里": ("米", 1e3), "千米": ("米", 1e3),
@@ -261,10 +262,16 @@ def _order(question: str) -> str:
     return ""
 
 
-def _stance(question: str) -> str:
+def _stance(question: str, relative_years: Sequence[int] = ()) -> str:
+    """"target" or "result" by the question's cues; else by its relative year alone (去年 asks a result, 今年 a
+    plan's target); "" when neither tells."""
     target = any(cue in question for cue in TARGET_CUES)
     result = any(cue in question for cue in RESULT_CUES)
-    return "target" if target and not result else "result" if result and not target else ""
+    if target != result:
+        return "target" if target else "result"
+    if not target and len(set(relative_years)) == 1:
+        return "result" if relative_years[0] < 0 else "target"
+    return ""
 
 
 def detect_comparison(question: str, matcher=None, known_places: Callable[[str], list[str]] | None = None
@@ -321,7 +328,7 @@ def detect_comparison(question: str, matcher=None, known_places: Callable[[str],
     metric = re.sub(r"(?:^|(?<=\s))[和与及跟同]|[和与及跟同](?=\s|$)", " ", metric).strip()
     return ComparisonRequest(question=text, metric=re.sub(r"\s+", " ", metric), levels=levels, every=every,
                              named=tuple(dict.fromkeys(named)), years=tuple(sorted(years)),
-                             relative_years=tuple(relative), stance=_stance(text), order=_order(text),
+                             relative_years=tuple(relative), stance=_stance(text, relative), order=_order(text),
                              topic=topic)
 
 
@@ -341,7 +348,8 @@ def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisatio
     """Every organisation of the asked level (or every one named), for every asked year.
 
     Relative years (今年, 近两年) count from the latest planning year of the organisations listed; no year
-    named leaves the year open (each cell then takes its organisation's latest figure, its year shown).
+    named means this year (last year when a result is asked). A year stays open (None) only when no listed
+    organisation has a dated document.
     """
     chosen: list[Organisation | str] = []
     if request.named:
@@ -364,8 +372,10 @@ def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisatio
     known = [item for item in unique if isinstance(item, Organisation)]
     latest = max((o.planning_year for o in known if o.planning_year), default=None)
     years: list[int | None] = list(request.years)
-    if request.relative_years and latest is not None:
-        years += [latest + offset for offset in request.relative_years]
+    # No year named: this year's plan (a target), or last year's figure when a result is asked.
+    relative = request.relative_years or ((() if request.years else (-1,) if request.stance == "result" else (0,)))
+    if relative and latest is not None:
+        years += [latest + offset for offset in relative]
     years = sorted(set(years)) if years else [None]
     rows = []
     for item in unique:
@@ -452,8 +462,10 @@ class RecordSource:
     """Cells' candidates from figure records looked up by document (retrieval.figures.FigureRecord)."""
 
     def __init__(self, records_of: Callable[[str], Sequence], match: Callable[[Sequence[str], object], float],
-                 terms_of: Callable[[ComparisonRequest], Sequence[str]] | None = None, chunks: Mapping | None = None):
+                 terms_of: Callable[[ComparisonRequest], Sequence[str]] | None = None, chunks: Mapping | None = None,
+                 unit_fit: Callable[[ComparisonRequest, Sequence[str], object], float] | None = None):
         self.records_of, self.match, self.chunks = records_of, match, chunks or {}
+        self.unit_fit = unit_fit            # -1 for a record in a unit that cannot answer (10万元 for a growth rate)
         self.terms_of = terms_of or (lambda request: request.metric_terms or (request.metric,))
         self._terms: dict[str, tuple[str, ...]] = {}
 
@@ -486,7 +498,7 @@ class RecordSource:
                 if row.year is not None and record.year != row.year:
                     continue
                 score = self.match(terms, record)
-                if score >= MIN_METRIC_MATCH:
+                if score >= MIN_METRIC_MATCH and (self.unit_fit is None or self.unit_fit(request, terms, record) > -1):
                     found.append((score, record))
         return found
 
@@ -587,11 +599,15 @@ def source_for(state, ask: Callable[..., object]):
     by_document = getattr(state, "figures_by_document", None)
     if by_document is None:
         return SearchSource(ask, state.chunks)
-    from retrieval.figures import metric_match, question_metric_terms
+    from retrieval.figures import FigureQuestion, metric_match, question_metric_terms, unit_fit
+    from retrieval.query import asked_unit
 
     def terms_of(request: ComparisonRequest) -> tuple[str, ...]:
         return tuple(question_metric_terms(request.metric, state.tokenizer)) or request.metric_terms
-    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of, state.chunks)
+
+    def fit(request: ComparisonRequest, terms: Sequence[str], record) -> float:
+        return unit_fit(FigureQuestion.of(request.question, terms, asked_unit(request.question)).unit, record)
+    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of, state.chunks, fit)
 
 
 def known_places() -> Callable[[str], list[str]] | None:

@@ -206,7 +206,7 @@ def test_who_is_highest_puts_the_top_row_first_and_says_so(corpus):
 @pytest.mark.parametrize("written, number, unit", [
     ("5.5%左右", 5.5, "%"), ("5%以上", 5.0, "%"), ("4.5%—5%", 4.75, "%"), ("5%-5.5%", 5.25, "%"),
     ("40万人以上", 400000.0, "人"), ("350000人", 350000.0, "人"), ("1.2亿元", 120000000.0, "元"),
-    ("3万平方米", 30000.0, "平方米"), ("约600亿斤", 60000000000.0, "斤"),
+    ("3万平方米", 30000.0, "平方米"), ("约600亿斤", 30000000.0, "吨"), ("1955万吨以上", 19550000.0, "吨"),
 ])
 def test_values_are_normalised_to_a_base_unit(written, number, unit):
     value = normalise_value(written)
@@ -310,3 +310,22 @@ def test_a_single_years_figure_is_chosen_over_a_period_average():
     request = detect_comparison("各省2031年地区生产总值增长多少")
     cells = fill_cells([Row("甲省", 2031, ("甲.txt",))], request, source, {"甲.txt": document}, {chunk.chunk_id: chunk})
     assert cells[0].value == "6%"
+
+
+@pytest.mark.parametrize("question, stance", [
+    ("各街道去年新建了几个口袋公园", "result"),
+    ("各省上年粮食产量分别是多少", "result"),
+    ("各区县今年新增绿地多少", "target"),
+])
+def test_a_relative_year_alone_tells_target_or_result(question, stance):
+    assert detect_comparison(question).stance == stance
+
+
+def test_no_year_named_asks_this_years_plan_or_last_years_result(corpus):
+    organisations = organisations_of(corpus[0])
+    plan = resolve_rows(detect_comparison("各省地区生产总值增长目标是多少"), organisations)
+    assert {row.year for row in plan} == {2030}
+    done = resolve_rows(detect_comparison("各省地区生产总值实际增长了多少"), organisations)
+    assert {row.year for row in done} == {2029}
+    cells = {cell.organisation: cell for cell in _compare(corpus, "各省地区生产总值实际增长了多少").cells}
+    assert cells["东川省"].value == "5.1%" and not cells["南岭自治区"].found     # 南岭 states no 2029 result
