@@ -60,7 +60,7 @@ _NOT_METRIC = re.compile(
         "怎么样", "如何", "情况", "对比", "比较", "相比", "排名", "排序", "谁的", "谁", "哪一个", "哪个", "哪家", "哪",
         "最高", "最低", "最多", "最少", "最大", "最小", "最快", "最慢", "更高", "更低", "各自", "的", "是",
         "了", "呢", "吗", "？", "?", "。", "，", ",", "请问", "一下", "列出", "看看",
-        *TARGET_CUES, *(cue for cue in RESULT_CUES if len(cue) > 2))), key=len, reverse=True)))
+        "实际", "结果", "实绩", *TARGET_CUES, *(cue for cue in RESULT_CUES if len(cue) > 2))), key=len, reverse=True)))
 
 # Units written in values and the base unit and factor they convert to, for sorting (万人 and 人 compare).
 UNIT_SCALES: Mapping[str, tuple[str, float]] = {
