@@ -42,7 +42,15 @@ _WHO_OR_WHICH = re.compile(r"谁|哪个|哪一个|哪家|哪")
 # Joining words between names: 江苏和浙江, 吴淞、万里, 2020年与2021年.
 _JOINERS = "和与及、跟同,，/"
 # 近两年 / 近三年 / 这两年 / 前两年 / 最近3年: the latest N years.
-_RELATIVE_YEARS = re.compile(r"(?:近|最近|这|前|过去)([两二三四五2-5])年")
+_RELATIVE_YEARS = re.compile(r"(?:最近|近|这|前)([两二三四五2-5])年(?!来|以来|累计|一共|共|合计|总)")
+# A comparison asks for figures: an amount, a target or a ranking. A question for names, measures or a date
+# (分别是哪位省长, 有哪些措施, 叫啥) stays a normal question whatever organisations it lists.
+FIGURE_CUES = ("多少", "几", "比例", "占比", "百分之", "增速", "增幅", "涨幅", "降幅", "增长", "下降", "目标", "任务",
+               "指标", "数量", "总量", "产量", "面积", "金额", "收入", "总额", "率", "最高", "最低", "最多", "最少", "最大",
+               "最小", "最快", "排名", "对比", "比较", "谁的", "高", "低")
+NOT_FIGURE_CUES = ("哪些", "什么", "哪位", "哪项", "叫啥", "啥", "是谁", "哪天", "何时", "什么时候", "措施", "举措", "怎么",
+                   "如何", "为什么", "走势")
+_AMOUNT_CUES = ("多少", "几", "比例", "占比", "百分之")
 _NUMERALS = {"两": 2, "二": 2, "三": 3, "四": 4, "五": 5}
 _YEAR = re.compile(r"(20\d{2})\s*年?")
 _HEADING_YEAR = re.compile(r"(20\d{2})\s*年")
@@ -274,6 +282,14 @@ def _stance(question: str, relative_years: Sequence[int] = ()) -> str:
     return ""
 
 
+def asks_figures(question: str) -> bool:
+    """A figure is asked (多少, 目标, 增长, 最高 …), and not a name, a measure or a date (哪些, 什么, 哪位 …) unless
+    an amount is asked as well (分别是多少)."""
+    if not any(cue in question for cue in FIGURE_CUES):
+        return False
+    return not any(cue in question for cue in NOT_FIGURE_CUES) or any(cue in question for cue in _AMOUNT_CUES)
+
+
 def detect_comparison(question: str, matcher=None, known_places: Callable[[str], list[str]] | None = None
                       ) -> ComparisonRequest | None:
     """The comparison a question asks for, or None for a normal question.
@@ -311,7 +327,7 @@ def detect_comparison(question: str, matcher=None, known_places: Callable[[str],
         relative = [offset for word, offset in RELATIVE_YEAR_WORDS if word in text]
     many_years = len(years) + len(relative) >= 2 and not (years and relative)
     many_orgs = len(dict.fromkeys(named)) >= 2
-    if not (every or many_orgs or many_years):
+    if not (every or many_orgs or many_years) or not asks_figures(text):
         return None
     stripped = text
     for start, end in sorted(spans, reverse=True):
@@ -619,7 +635,10 @@ def known_places() -> Callable[[str], list[str]] | None:
         return None
 
     def places(text: str) -> list[str]:
-        return [mention.name for mention in gazetteer().places_in(text)]
+        # A full name (江苏省, 宝山区) or a province's or city's short name (江苏, 苏州): lower divisions' short
+        # names are too often ordinary words (地方, 光明) to list a row for.
+        return [mention.name for mention in gazetteer().places_in(text)
+                if mention.full_name or any(place.level in ("省", "市") for place in mention.places)]
     return places
 
 

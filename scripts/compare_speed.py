@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 QUESTION = "全部单位今年拆违任务分别是多少？"
-PASSAGES_PER_ORGANISATION = 55          # eval.synth plans hold 20-80 passages each
+PASSAGES_PER_ORGANISATION = 300         # eval.synth gives an organisation about six plans of 20-80 passages
 
 
 class CountingEncoder:
@@ -53,22 +53,23 @@ def main(argv=None) -> int:
 
     from eval.synth import main as synth_main
     from retrieval.compare import organisations_of
+    from retrieval.corpus import load_corpus
     from retrieval.encoders import load_encoder
     from retrieval.engine import SearchEngine
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="compare-speed-"))
     corpus, index = work / "corpus", work / "index"
     passages = args.orgs * PASSAGES_PER_ORGANISATION
-    while True:
+    while True:                     # an invented organisation has several years' plans: grow until enough
         if corpus.exists():
             shutil.rmtree(corpus)
         synth_main(["--passages", str(passages), "--out", str(corpus)])
-        engine = SearchEngine.open(corpus, index, encoder=CountingEncoder(load_encoder(args.encoder)))
-        organisations = organisations_of(engine.documents)
-        if len(organisations) >= args.orgs:
+        found = len(organisations_of(load_corpus(corpus).documents))
+        if found >= args.orgs:
             break
-        engine.close()
-        passages = int(passages * 1.3)
+        passages = int(passages * max(1.2, 1.1 * args.orgs / max(found, 1)))
+    engine = SearchEngine.open(corpus, index, encoder=CountingEncoder(load_encoder(args.encoder)))
+    organisations = organisations_of(engine.documents)
     engine.close()
 
     cold = []

@@ -329,3 +329,13 @@ def test_no_year_named_asks_this_years_plan_or_last_years_result(corpus):
     assert {row.year for row in done} == {2029}
     cells = {cell.organisation: cell for cell in _compare(corpus, "各省地区生产总值实际增长了多少").cells}
     assert cells["东川省"].value == "5.1%" and not cells["南岭自治区"].found     # 南岭 states no 2029 result
+
+
+@pytest.mark.parametrize("question", [
+    "东川和南岭的政府工作报告分别是哪位省长作的？",
+    "青松、白桦分别有哪些养老服务举措？",
+    "各街道的文明创建工作是怎么安排的？",
+    "红枫近三年来累计新建了多少公园",                     # a total over three years, not a row per year
+])
+def test_names_or_scopes_without_a_figure_asked_stay_normal_questions(question, corpus):
+    assert detect_comparison(question, corpus[3]) is None
