@@ -31,7 +31,7 @@ from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_
 from retrieval.indexing import IndexingCancelled, IndexingQueue
 from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import READER_VERSION
-from retrieval.metadata import load_overrides, remove_override, save_override
+from retrieval.metadata import METADATA_VERSION, load_overrides, remove_override, save_override
 from retrieval.retrievers import Retriever
 from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONUS, PERIOD_BONUS,  # noqa: F401
                                        SENTENCE_WEIGHT, YEAR_BONUS, IndexState, SearchPipeline, section_years)
@@ -231,6 +231,9 @@ class SearchEngine:
         reader = manifest.get("ingest", {}).get("reader_version", 1)
         if reader != READER_VERSION:
             reasons.append(f"document reader {reader} != {READER_VERSION}")
+        derived = manifest.get("ingest", {}).get("metadata_version", 1)
+        if derived != METADATA_VERSION:
+            reasons.append(f"document metadata {derived} != {METADATA_VERSION}")
         if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
             reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:

@@ -14,6 +14,9 @@ from retrieval.frontmatter import meeting_place, signature_of
 from retrieval.types import DocumentMeta
 
 METADATA_FILE = "metadata.yaml"
+# Raised when metadata is derived differently, so that an index holding the old metadata is built again.
+# 2: organisations among China's divisions (level, parent chain, code, speaker; retrieval.gazetteer).
+METADATA_VERSION = 2
 UNKNOWN_ORG = "（未识别）"
 # Kinds as a title names them; 政府工作报告 is a kind of its own (it reviews one year and plans the next).
 KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "安排", "打算", "意见", "方案", "纲要", "报告")
@@ -706,10 +709,18 @@ def derive_metadata(doc_id: str, text: str, sha256: str, fields: Mapping[str, st
     org = choose_organisation(text, title_line, fields, stem, headers)
     signatures = [signature for signature in map(signature_of, lines) if signature]
     if org is None or not org.named_up_front:
-        # A 街道/镇/开发区 named only in the body of a province's or city's report is one it speaks about.
-        sources = [title_line, *filter(None, map(meeting_place, lines)), *(s.body for s in signatures), *headers,
-                   *(fields.get(key, "") for key in ("issuer", "source", "breadcrumb")), stem]
-        org = administrative_organisation([source for source in sources if source], text) or org
+        # A 街道/镇/开发区 named only in the body of a province's or city's report is one it speaks about. The
+        # title, the meeting line and the signature say whose report it is; header lines, page fields and the
+        # file name may name the site that published it, so there a division that contains the body's
+        # organisation (the county of a 街道 whose page it is) does not replace it.
+        delivered = [title_line, *filter(None, map(meeting_place, lines)), *(s.body for s in signatures)]
+        published_by = [*headers, *(fields.get(key, "") for key in ("issuer", "source", "breadcrumb")), stem]
+        division = administrative_organisation([source for source in delivered if source], text)
+        if division is None:
+            division = administrative_organisation([source for source in published_by if source], text)
+            if division is not None and org is not None and division.full in org.parents:
+                division = None
+        org = division or org
     kind = kind_of(title)
     published = published_date(lines, text, fields)
     years = covered_years(title, kind, text, lines, title_index, published, stem)
@@ -725,7 +736,8 @@ def derive_metadata(doc_id: str, text: str, sha256: str, fields: Mapping[str, st
 
 # --- metadata.yaml ---------------------------------------------------------------------------------------------
 
-OVERRIDE_FIELDS = ("title", "org", "aliases", "years", "kind", "period", "published", "issuer", "doc_number")
+OVERRIDE_FIELDS = ("title", "org", "aliases", "years", "kind", "period", "published", "issuer", "doc_number", "level",
+                   "parents", "code", "speaker")
 
 
 def load_overrides(corpus_dir: Path) -> dict[str, dict]:
@@ -751,9 +763,12 @@ def apply_overrides(meta: DocumentMeta, override: dict) -> DocumentMeta:
         raise RetrievalError(f"{METADATA_FILE}: unknown field(s) {sorted(unknown)} for {meta.doc_id}; "
                              f"allowed: {list(OVERRIDE_FIELDS)}")
     changes: dict = {}
-    for field in ("title", "org", "kind", "period", "issuer", "doc_number"):
+    for field in ("title", "org", "kind", "period", "issuer", "doc_number", "level", "code", "speaker"):
         if override.get(field):
             changes[field] = str(override[field])
+    if override.get("parents"):
+        parents = override["parents"] if isinstance(override["parents"], list) else [override["parents"]]
+        changes["parents"] = tuple(str(parent) for parent in parents)
     if override.get("published"):
         # YAML reads an unquoted 2021-02-05 as a date; either form is accepted.
         published = _date_in(str(override["published"]))

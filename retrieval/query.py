@@ -5,7 +5,7 @@ import re
 from typing import Iterable, Mapping
 
 from retrieval.normalize import normalize_question
-from retrieval.orgs import OrganisationMatcher, organisation_names, unknown_organisations
+from retrieval.orgs import OrganisationMatcher, organisation_names
 from retrieval.types import DocumentMeta, QueryAnalysis
 
 # Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
@@ -177,10 +177,10 @@ def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = 
     years = tuple(sorted({int(y) for y in _YEAR.findall(question)}))
     half = next((p for p in PERIODS if p in question), "")
     kind = answer_kind(question)
-    mentions = matcher.mentions(question)
-    orgs = tuple(dict.fromkeys(doc_id for mention in mentions for doc_id in mention.doc_ids))
-    unknown = unknown_organisations(question, mentions)
-    asked = "、".join(dict.fromkeys([m.name for m in mentions] + unknown))
+    named = matcher.named_places(question)
+    orgs = tuple(dict.fromkeys(doc_id for place in named for doc_id in place.doc_ids))
+    unknown = [place.label for place in named if not place.doc_ids]
+    asked = "、".join(dict.fromkeys(place.name if place.doc_ids else place.label for place in named))
     return QueryAnalysis(text=question, orgs=orgs, years=years, half=half, answer_kind=kind,
                          unit=asked_unit(question) if kind == "quantity" else "",
                          asks_organisation=not asked and bool(_ASKS_ORGANISATION.search(question)),
@@ -193,7 +193,8 @@ def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),
     name a kind of organisation ("街道有啥安排": the street office is who, not what), for scoring topic coverage."""
     question = normalize_question(question)
     matcher = matcher or OrganisationMatcher({meta.doc_id: meta for meta in documents})
-    stripped = matcher.strip(question)
-    for name in unknown_organisations(stripped, ()):
-        stripped = stripped.replace(name, " ")
+    stripped = question
+    for place in sorted(matcher.named_places(question), key=lambda p: -p.start):
+        stripped = stripped[:place.start] + " " + stripped[place.end:]
+    stripped = matcher.strip(stripped)
     return _ORGANISATION_KIND.sub(" ", stripped)

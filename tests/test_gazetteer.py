@@ -80,3 +80,9 @@ def test_word_boundaries_keep_a_full_name_inside_a_longer_word_out(places):
     assert [m.name for m in places.places_in(text)] == ["北京市"]
     # 北京|市民: the words say 北京 is named, by its short name, not 北京市.
     assert [(m.name, m.full_name) for m in places.places_in(text, boundaries={0, 2, 4, 5, 6, 7, 8})] == [("北京", False)]
+
+
+def test_a_short_name_right_after_its_province_stands_as_a_place(places):
+    assert names_in(places, "浙江温州今年GDP增速多少") == [("浙江", "浙江省"), ("温州", "温州市")]
+    # Inside running words it does not: 温州 here is part of nothing standing as a place.
+    assert names_in(places, "推进温州模式的经验") == []

@@ -363,3 +363,16 @@ def test_a_street_named_in_its_title_keeps_its_district_chain():
 def test_a_zone_sits_under_the_place_it_is_named_after():
     meta = derive("祥云经济开发区2022年工作总结" + BODY)
     assert (meta.org, meta.level, meta.parents) == ("祥云经开区", "开发区", ("云南省", "大理白族自治州", "祥云县"))
+
+
+def test_a_county_site_publishing_a_streets_plan_does_not_take_it_over():
+    """The page's header names the county whose site it is; the plan is the 街道's, named in its opening."""
+    text = ("汶上县人民政府\n信息公开\n2025年上半年工作总结\n今年以来，中都街道坚持稳中求进，各项工作取得新成效。"
+            "\n一、经济运行\n完成固定资产投资5亿元。\n")
+    meta = derive(text, doc_id="工作总结.txt")
+    assert (meta.org, meta.level, meta.parents) == ("中都", "街道", ("山东省", "济宁市", "汶上县"))
+
+
+def test_overrides_may_set_the_level_and_parent_chain():
+    meta = apply_overrides(derive("某街道2021年工作计划" + BODY), {"org": "西岸", "level": "街道", "parents": ["上海市", "徐汇区"]})
+    assert (meta.org, meta.level, meta.parents) == ("西岸", "街道", ("上海市", "徐汇区"))

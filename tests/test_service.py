@@ -259,4 +259,8 @@ def test_the_documents_table_shows_publication_date_issuer_and_document_number(s
     meta = replaced(document.meta, published="2021-02-26", issuer="万里街道办事处", doc_number="万府发〔2021〕3号")
     service.engine.documents[WANLI] = Document(meta, document.text)
     row = next(row for row in service.document_rows() if row[-1] == WANLI)
-    assert row[5] == "2021-02-26 · 万里街道办事处 · 万府发〔2021〕3号" and row[7] == "已索引"
+    assert row[6] == "2021-02-26 · 万里街道办事处 · 万府发〔2021〕3号" and row[8] == "已索引"
+    meta = replaced(meta, level="街道", parents=("上海市", "普陀区"))
+    service.engine.documents[WANLI] = Document(meta, document.text)
+    row = next(row for row in service.document_rows() if row[-1] == WANLI)
+    assert row[2] == "街道（上海市 › 普陀区）"                 # the level and its parent chain

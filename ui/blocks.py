@@ -30,7 +30,7 @@ HOW_TO = (
     "答案在最前面，下面的 [1] [2] [3] 是出处；点「查看原文」在右侧打开整篇文档并定位到那一段。"
 )
 DOC_PLACEHOLDER = "点出处里的「查看原文」，整篇文档会显示在这里，并滚动到引用的段落。"
-DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布（日期 · 机构 · 文号）", "段落数", "索引", "文件名"]
+DOC_HEADERS = ["标题", "单位", "级别（上级）", "别名", "年份", "类型", "发布（日期 · 机构 · 文号）", "段落数", "索引", "文件名"]
 TRASH_HEADERS = ["文件名", "原因", "移入时间", "用户", "保留到", "编号"]
 AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明"]
 # Questions run in parallel (the engine reads an immutable snapshot; numpy/faiss release the GIL). More of them

@@ -335,6 +335,8 @@ def render_document(
         body = f'{before}<span id="passage-anchor" class="passage-anchor"></span>{after}'
     aliases = "、".join(meta.aliases)
     alias_html = f'<span class="doc-aliases">别名：{escape(aliases)}</span>' if aliases else ""
+    level = level_label(meta)
+    alias_html += f' <span class="doc-level">级别：{escape(level)}</span>' if level else ""
     return (
         f'<div class="doc-view" data-doc-id="{escape(meta.doc_id)}">'
         f'<div class="doc-head"><div class="doc-title">{escape(meta.title)}</div>'
@@ -445,3 +447,12 @@ def render_comparison_turn(turn: int, question: str, asked: str, comparison, fil
         f'<div class="bot-msg">{understood}{filter_note}{comparison_block(turn, comparison)}</div>'
         "</div>"
     )
+
+
+def level_label(meta) -> str:
+    """The organisation's level and parent chain: "街道（上海市 › 宝山区）", "省", "" when unknown."""
+    level = getattr(meta, "level", "")
+    parents = getattr(meta, "parents", ())
+    if not level:
+        return ""
+    return f"{level}（{' › '.join(parents)}）" if parents else level

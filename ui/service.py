@@ -242,13 +242,13 @@ class EngineService:
         return [(f"{meta.title}（{meta.doc_id}）", meta.doc_id) for meta in metas]
 
     def document_rows(self) -> list[list]:
-        """One row per document: title, organisation, aliases, years, kind, publication (date · issuer · 文号),
-        passages, index state, file."""
+        """One row per document: title, organisation, level and parent chain, aliases, years, kind, publication
+        (date · issuer · 文号), passages, index state, file."""
         counts = self.engine.chunk_counts()
         pending = set(getattr(self.engine, "dense_pending", ()))
         metas = sorted((d.meta for d in self.engine.documents.values()), key=lambda m: m.doc_id)
         return [
-            [m.title, m.org, "、".join(m.aliases), "、".join(map(str, m.years)), m.kind,
+            [m.title, m.org, render.level_label(m), "、".join(m.aliases), "、".join(map(str, m.years)), m.kind,
              " · ".join(part for part in (m.published, m.issuer, m.doc_number) if part), counts.get(m.doc_id, 0),
              "向量编码中" if m.doc_id in pending else "已索引", m.doc_id]
             for m in metas

@@ -32,7 +32,7 @@ from retrieval.indexing import IndexingCancelled
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
-from retrieval.metadata import METADATA_FILE, load_overrides
+from retrieval.metadata import METADATA_FILE, METADATA_VERSION, load_overrides
 from retrieval.orgs import organisation_names
 from retrieval.search.pipeline import SENTENCE_WEIGHT, IndexState
 from retrieval.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
@@ -137,7 +137,7 @@ def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[s
                   "answer_units": units,
                   "query_unit_similarity": calibration},
         "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
-        "ingest": {"reader_version": READER_VERSION},
+        "ingest": {"reader_version": READER_VERSION, "metadata_version": METADATA_VERSION},
         "corpus": prints,
         "skipped": skipped,
         "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
