@@ -187,12 +187,12 @@ def _following_noun(sentence: str, value: FactSpan, limit: int) -> str:
     return words[:10] if re.fullmatch(r"[\u4e00-\u9fffA-Za-z0-9]{2,}", words[:10] or "") else ""
 
 
-def _list_head(last_item: str) -> str:
-    """The shared head of a 分别 list's items: "能源投资" → 投资 (交通、水利、能源投资 = 交通投资 …)."""
-    from retrieval.tokenizer import default_cut
-
-    words = [w for w in default_cut(last_item) if w.strip()]
-    return "".join(words[1:]) if len(words) >= 2 and len(words[0]) >= 2 else ""
+def _list_head(items: Sequence[str]) -> str:
+    """The shared head of a 分别 list's items when it names a measured quantity: "交通、水利、能源投资" → 投资 (the
+    last item past a modifier as long as the first item's); "学校、医院、养老机构" share nothing (机构 is no measure)."""
+    first, last = items[0].strip(), items[-1].strip()
+    head = last[len(first):] if len(last) > len(first) + 1 else ""
+    return head if any(head.endswith(endings) for endings, _ in MEASURE_UNITS) else ""
 
 
 def _respectively(sentence: str, spans: list[FactSpan]) -> dict[int, str]:
@@ -216,7 +216,7 @@ def _respectively(sentence: str, spans: list[FactSpan]) -> dict[int, str]:
         if len(values) < 2 or len(items) != len(values):
             continue
         items[0] = _clean_metric(items[0]) or items[0]
-        head = _list_head(items[-1])
+        head = _list_head(items)
         verb = _clean_metric(sentence[match.end():values[0].start]) if values else ""
         rate = verb if verb in RATE_WORDS else ""
         for item, value in zip(items, values):

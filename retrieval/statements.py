@@ -195,7 +195,8 @@ def statements(chunk: Chunk, meta: DocumentMeta, document_text: str = "") -> lis
             paragraph = paragraph_context(opening, plan)
         # A sentence naming several years ("从2020年的X增长到2025年的Y") dates none of its figures alone.
         named = {int(y) for y in _YEAR.findall(sentence)}
-        own = Context(years_named(sentence, plan) if len(named) <= 1 else (), sentence_stance(sentence))
+        own_years = years_named(sentence, plan) if len(named) <= 1 else ()
+        own = Context(own_years, sentence_stance(sentence) or _stance_of_year(own_years, meta))
         context = own.over(paragraph).over(section)
         years = context.years or default_years(context.stance, meta)
         found.append(Statement(start, end, years, context.stance or _stance_of_year(years, meta)))
