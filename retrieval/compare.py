@@ -475,15 +475,25 @@ def _sentence_of(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 class RecordSource:
-    """Cells' candidates from figure records looked up by document (retrieval.figures.FigureRecord)."""
+    """Cells' candidates from figure records looked up by document (retrieval.figures.FigureRecord).
+
+    `surfaces_of(terms)` names every string a matching metric must contain one of (the terms and their
+    synonyms): records whose metric holds none are passed over without scoring, and each metric is scored once
+    a comparison, so a comparison over many organisations reads their records without scoring them all.
+    """
 
     def __init__(self, records_of: Callable[[str], Sequence], match: Callable[[Sequence[str], object], float],
                  terms_of: Callable[[ComparisonRequest], Sequence[str]] | None = None, chunks: Mapping | None = None,
-                 unit_fit: Callable[[ComparisonRequest, Sequence[str], object], float] | None = None):
+                 unit_fit: Callable[[ComparisonRequest, Sequence[str], object], float] | None = None,
+                 surfaces_of: Callable[[Sequence[str]], Iterable[str]] | None = None,
+                 years_of: Callable[[str], Sequence[int]] | None = None):
         self.records_of, self.match, self.chunks = records_of, match, chunks or {}
+        self.years_of = years_of            # a document's years (DocumentMeta.years), to skip other years' plans
         self.unit_fit = unit_fit            # -1 for a record in a unit that cannot answer (10万元 for a growth rate)
         self.terms_of = terms_of or (lambda request: request.metric_terms or (request.metric,))
-        self._terms: dict[str, tuple[str, ...]] = {}
+        self.surfaces_of = surfaces_of or (lambda terms: terms)
+        self._terms: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._scores: dict[tuple[tuple[str, ...], str], float] = {}
 
     def _in_section_year(self, record):
         """The record dated by its section when a heading names one year (一、2020年度工作总结, 三、2026年工作安排)
@@ -500,21 +510,42 @@ class RecordSource:
             return record
         return replace(record, year=next(iter(years)))
 
+    def _documents_for(self, row: Row) -> tuple[str, ...]:
+        """The row's documents worth reading: when some cover the row's year, those and the next year's (a report
+        or summary reviews the year before); else all of them (a five-year plan's 2030 target)."""
+        if row.year is None or self.years_of is None:
+            return row.doc_ids
+        near = tuple(d for d in row.doc_ids if {row.year, row.year + 1} & set(self.years_of(d)))
+        covering = any(row.year in self.years_of(d) for d in near)
+        return near if covering else row.doc_ids
+
+    def _score(self, terms: tuple[str, ...], surfaces: tuple[str, ...], record) -> float:
+        key = (terms, record.metric)
+        if key not in self._scores:
+            metric = record.metric.casefold()
+            self._scores[key] = (self.match(terms, record) if any(surface in metric for surface in surfaces)
+                                 else 0.0)
+        return self._scores[key]
+
     def candidates(self, row: Row, request: ComparisonRequest) -> list[tuple[float, object]]:
         """(metric match, record) of the row's own documents and year, MIN_METRIC_MATCH or better."""
         if request.metric not in self._terms:
-            self._terms[request.metric] = tuple(self.terms_of(request))
-        terms = self._terms[request.metric]
+            terms = tuple(self.terms_of(request))
+            surfaces = tuple(dict.fromkeys(s.casefold() for s in self.surfaces_of(terms) if s))
+            self._terms[request.metric] = (terms, surfaces)
+        terms, surfaces = self._terms[request.metric]
         found = []
-        for doc_id in row.doc_ids:
+        for doc_id in self._documents_for(row):
             for record in self.records_of(doc_id):
                 if record.doc_id != doc_id:
                     continue                    # a record filed under another document never fills this row
-                record = widened(self._in_section_year(record), self.chunks.get(record.chunk_id))
+                score = self._score(terms, surfaces, record)
+                if score < MIN_METRIC_MATCH:
+                    continue
+                record = self._in_section_year(record)
                 if row.year is not None and record.year != row.year:
                     continue
-                score = self.match(terms, record)
-                if score >= MIN_METRIC_MATCH and (self.unit_fit is None or self.unit_fit(request, terms, record) > -1):
+                if self.unit_fit is None or self.unit_fit(request, terms, record) > -1:
                     found.append((score, record))
         return found
 
@@ -621,9 +652,22 @@ def source_for(state, ask: Callable[..., object]):
     def terms_of(request: ComparisonRequest) -> tuple[str, ...]:
         return tuple(question_metric_terms(request.metric, state.tokenizer)) or request.metric_terms
 
+    from retrieval.synonyms import load_synonyms
+
     def fit(request: ComparisonRequest, terms: Sequence[str], record) -> float:
         return unit_fit(FigureQuestion.of(request.question, terms, asked_unit(request.question)).unit, record)
-    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of, state.chunks, fit)
+
+    def surfaces(terms: Sequence[str]) -> list[str]:
+        """The terms and every name of the indicators they name: a metric matching none scores 0."""
+        table = load_synonyms()
+        names = list(terms)
+        for term in terms:
+            concept = table.concept_of(term)
+            if concept is not None:
+                names.extend(concept.names)
+        return names
+    return RecordSource(lambda doc_id: by_document.get(doc_id, ()), metric_match, terms_of, state.chunks, fit,
+                        surfaces, lambda doc_id: state.documents[doc_id].meta.years)
 
 
 def known_places() -> Callable[[str], list[str]] | None:
@@ -691,6 +735,7 @@ def fill_cells(rows: Sequence[Row], request: ComparisonRequest, source, document
 
 def _cell(row: Row, record, request: ComparisonRequest, documents: Mapping, chunks: Mapping) -> Cell:
     chunk = chunks.get(record.chunk_id)
+    record = widened(record, chunk)
     document = documents.get(record.doc_id)
     offset = chunk.char_span[0] if chunk is not None else 0
     sentence_start, sentence_end = record.sentence_span
