@@ -339,3 +339,19 @@ def test_no_year_named_asks_this_years_plan_or_last_years_result(corpus):
 ])
 def test_names_or_scopes_without_a_figure_asked_stay_normal_questions(question, corpus):
     assert detect_comparison(question, corpus[3]) is None
+
+
+def test_only_the_plans_near_the_asked_year_are_read_unless_none_covers_it():
+    read: list[str] = []
+    years = {"a2027.txt": (2027,), "a2029.txt": (2029,), "a2030.txt": (2030,), "a2031.txt": (2030, 2031)}
+
+    def records_of(doc_id):
+        read.append(doc_id)
+        return ()
+    source = RecordSource(records_of, lambda terms, record: 1.0, years_of=years.get)
+    request = detect_comparison("各街道拆违任务分别是多少")
+    source.candidates(Row("甲", 2030, tuple(years)), request)
+    assert sorted(read) == ["a2030.txt", "a2031.txt"]          # the 2030 plan, and the 2031 one reviewing 2030
+    read.clear()
+    source.candidates(Row("甲", 2035, tuple(years)), request)     # no plan covers 2035: a long-range target
+    assert sorted(read) == sorted(years)
