@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from retrieval.normalize import normalize_question
 from retrieval.serialize import breadcrumb
@@ -28,9 +28,6 @@ SCOPE_NOUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # "哪个省…最高", "哪个街道任务最多": a superlative over a level is a comparison too.
 WHICH_WORDS = ("哪一个", "哪个", "哪些", "哪家", "哪")
-# Words that make a question a comparison when it lists organisations or years, and the order they ask for.
-COMPARISON_CUES = ("分别", "对比", "比较", "相比", "排名", "排序", "谁", "哪个", "哪一个", "各自", "最高", "最低",
-                   "最多", "最少", "最大", "最小", "最快", "最慢", "高", "低")
 # (cue, order): "desc" puts the largest value first and names it, "asc" the smallest.
 SUPERLATIVES: tuple[tuple[str, str], ...] = (
     ("最高", "desc"), ("最多", "desc"), ("最大", "desc"), ("最快", "desc"), ("最低", "asc"), ("最少", "asc"),
@@ -247,7 +244,7 @@ def _continues_word(rest: str, noun: str) -> bool:
 
 def _which_scope(question: str) -> tuple[tuple[str, ...], tuple[int, int]] | None:
     """"哪个省的增长目标最高": which + a level noun + a superlative asks to rank that level."""
-    if not any(cue in question for cue, _ in SUPERLATIVES[:8]):
+    if not any(cue.startswith("最") and cue in question for cue, _ in SUPERLATIVES):
         return None
     for which in WHICH_WORDS:
         for match in re.finditer(re.escape(which), question):
