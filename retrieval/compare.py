@@ -360,9 +360,10 @@ class Row:
 def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisation]) -> list[Row]:
     """Every organisation of the asked level (or every one named), for every asked year.
 
-    Relative years (今年, 近两年) count from the latest planning year of the organisations listed; no year
-    named means this year (last year when a result is asked). A year stays open (None) only when no listed
-    organisation has a dated document.
+    Named years are the same for every row. Relative years (今年, 去年, 近两年) count from each organisation's
+    own planning year (its latest), as 今年 means a plan's own year in a normal question; no year named means
+    this year (last year when a result is asked). An organisation the corpus lacks takes the latest planning
+    year of the others.
     """
     chosen: list[Organisation | str] = []
     if request.named:
@@ -382,21 +383,22 @@ def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisatio
     for item in chosen:
         if item not in unique:
             unique.append(item)
-    known = [item for item in unique if isinstance(item, Organisation)]
-    latest = max((o.planning_year for o in known if o.planning_year), default=None)
-    years: list[int | None] = list(request.years)
+    latest = max((o.planning_year for o in unique if isinstance(o, Organisation) and o.planning_year), default=None)
     # No year named: this year's plan (a target), or last year's figure when a result is asked.
     relative = request.relative_years or ((() if request.years else (-1,) if request.stance == "result" else (0,)))
-    if relative and latest is not None:
-        years += [latest + offset for offset in relative]
-    years = sorted(set(years)) if years else [None]
+
+    def years_of(planning_year: int | None) -> list[int | None]:
+        years: list[int | None] = list(request.years)
+        if relative and planning_year is not None:
+            years += [planning_year + offset for offset in relative]
+        return sorted(set(years)) if years else [None]
     rows = []
     for item in unique:
-        for year in years:
-            if isinstance(item, Organisation):
-                rows.append(Row(item.name, year, item.doc_ids, item.level, item.years))
-            else:
-                rows.append(Row(item, year))
+        if isinstance(item, Organisation):
+            rows += [Row(item.name, year, item.doc_ids, item.level, item.years)
+                     for year in years_of(item.planning_year)]
+        else:
+            rows += [Row(item, year) for year in years_of(latest)]
     return rows
 
 

@@ -355,3 +355,13 @@ def test_only_the_plans_near_the_asked_year_are_read_unless_none_covers_it():
     read.clear()
     source.candidates(Row("甲", 2035, tuple(years)), request)     # no plan covers 2035: a long-range target
     assert sorted(read) == sorted(years)
+
+
+def test_this_year_is_each_organisations_own_planning_year():
+    organisations = [Organisation("甲", "街道", ("a.txt",), ("甲街道",), 2028, (2028,)),
+                     Organisation("乙", "街道", ("b.txt",), ("乙街道",), 2030, (2029, 2030))]
+    rows = resolve_rows(detect_comparison("各街道今年拆违任务分别是多少"), organisations)
+    assert [(row.organisation, row.year) for row in rows] == [("甲", 2028), ("乙", 2030)]
+    named = resolve_rows(detect_comparison("甲和乙2029年的拆违任务分别是多少", None, lambda text: ["甲", "乙"]),
+                         organisations)
+    assert [(row.organisation, row.year) for row in named] == [("甲", 2029), ("乙", 2029)]   # a named year is shared
