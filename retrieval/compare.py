@@ -84,6 +84,7 @@ UNIT_SCALES: Mapping[str, tuple[str, float]] = {
     "件": ("件", 1.0), "处": ("处", 1.0), "套": ("套", 1.0), "万套": ("套", 1e4), "座": ("座", 1.0), "条": ("条", 1.0),
     "次": ("次", 1.0), "场": ("场", 1.0), "栋": ("栋", 1.0), "幢": ("栋", 1.0), "名": ("人", 1.0), "位": ("人", 1.0),
 }
+_COUNT_WORDS = ("个", "项", "家", "件", "批", "场", "次", "条", "所", "座", "万", "亿")
 _MAGNITUDES = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "百": 1e2}
 _UNIT_ALTERNATION = "|".join(sorted(map(re.escape, UNIT_SCALES), key=len, reverse=True))
 # A written value: an optional prefix (约/近/超), a number or a range (4.5%-5%, 5—5.5%), magnitude, unit, qualifier.
@@ -91,6 +92,8 @@ _VALUE = re.compile(
     rf"(?P<low>\d+(?:\.\d+)?)\s*(?P<low_unit>%|(?:万亿|亿|万|千|百)?(?:{_UNIT_ALTERNATION})?)?"
     rf"(?:\s*(?:-|—|–|~|～|至|到)\s*(?P<high>\d+(?:\.\d+)?))?"
     rf"\s*(?P<magnitude>万亿|亿|万|千|百)?(?P<unit>{_UNIT_ALTERNATION})?")
+# "多少项民生实事": the unit counted is the answer's, not part of the metric.
+_COUNTED_UNIT = re.compile(rf"(?:多少|几)(?:{'|'.join(sorted(map(re.escape, (*UNIT_SCALES, *_COUNT_WORDS)), key=len, reverse=True))})")
 # Comparison wording left out of the topic a per-organisation question is asked with.
 _COMPARISON_WORDS = re.compile("分别|各自|对比|比较|相比|排名|排序|谁的|谁|哪一个的|哪个的|哪一个|哪个|哪家|最高|最低|最多|最少|"
                                "最大|最小|最快|最慢|更高|更低")
@@ -305,6 +308,8 @@ def detect_comparison(question: str, matcher=None, known_places: Callable[[str],
     spans: list[tuple[int, int]] = [scope_span] if scope_span else []
     if matcher is not None:
         for mention in matcher.mentions(text):
+            if scope_span and mention.start < scope_span[1] and scope_span[0] < mention.end:
+                continue                        # 各开发区: a level, though one plan's alias is 开发区
             named.append(mention.name)
             spans.append((mention.start, mention.end))
     if known_places is not None:
@@ -336,6 +341,7 @@ def detect_comparison(question: str, matcher=None, known_places: Callable[[str],
         stripped = re.sub(rf"^{quantifier}|(?<=\s){quantifier}", " ", stripped)
     topic = re.sub(r"\s+", "", _COMPARISON_WORDS.sub(" ", stripped))
     topic = re.sub(rf"^[{_JOINERS}]+|[{_JOINERS}]+$", "", _TRAILING_COMPARATIVE.sub("", topic))
+    stripped = _COUNTED_UNIT.sub(" ", stripped)
     stripped = _TRAILING_COMPARATIVE.sub(" ", _NOT_METRIC.sub(" ", stripped).rstrip())
     metric = re.sub(rf"[{_JOINERS}\s]+", " ", stripped).strip()
     metric = re.sub(r"(?:^|(?<=\s))[和与及跟同]|[和与及跟同](?=\s|$)", " ", metric).strip()

@@ -365,3 +365,13 @@ def test_this_year_is_each_organisations_own_planning_year():
     named = resolve_rows(detect_comparison("甲和乙2029年的拆违任务分别是多少", None, lambda text: ["甲", "乙"]),
                          organisations)
     assert [(row.organisation, row.year) for row in named] == [("甲", 2029), ("乙", 2029)]   # a named year is shared
+
+
+def test_a_scope_word_that_is_also_an_alias_is_a_scope_and_a_counted_unit_is_not_the_metric():
+    meta = DocumentMeta("k.txt", "某开发区计划", "某开发区", ("开发区", "经开区"), (2030,), "计划", "0")
+    matcher = OrganisationMatcher({"k.txt": meta})
+    request = detect_comparison("各开发区今年新引进项目多少个", matcher)
+    assert request.every and request.levels == ("开发区",) and request.named == ()
+    assert detect_comparison("青松和白桦分别完成了多少项民生实事", None, lambda t: ["青松", "白桦"]).metric == "完成 民生实事"
+    assert detect_comparison("各街道今年新建几个口袋公园").metric == "新建 口袋公园"
+    assert detect_comparison("各镇今年招商引资多少亿元").metric == "招商引资"
