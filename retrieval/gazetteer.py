@@ -104,7 +104,9 @@ def parse_locations(text: str) -> list[Place]:
         typed = _SUB_COUNTY_NAME.match(full)
         if typed and not _TYPE_ONLY.match(full):
             level = _SUB_COUNTY_LEVEL[typed.group(2)]
-            short = typed.group(1) if level != ZONE and len(typed.group(1)) >= 2 else ""
+            # A 街道 named after its road (人民路街道) has no short name: 人民路 alone names the road.
+            short = typed.group(1) if level != ZONE and len(typed.group(1)) >= 2 and typed.group(1)[-1] not in "路街" \
+                else ""
             places.append(Place(full, level, "", parents, short))
     return places
 

@@ -190,6 +190,15 @@ _DEPARTMENT = re.compile(rf"({_NAME_CHARS}{{2,6}}?)(局|委)")
 _BODY_AFTER = re.compile(r"^(?:人民政府|政府|党委|党工委|办事处|管委会)")
 
 
+def _is_place_word(text: str, starts: set[int], position: int) -> bool:
+    """The jieba word around `position` is a place name (桃源镇, 乌镇 as one word)."""
+    import jieba.posseg as posseg
+
+    word_start = max((s for s in starts if s <= position), default=0)
+    word_end = min((s for s in starts if s > position), default=len(text))
+    return posseg.dt.word_tag_tab.get(text[word_start:word_end], "").startswith("ns")
+
+
 def _word_edges(text: str) -> tuple[set[int], set[int]]:
     """Where jieba's words of the text start and end."""
     from retrieval.tokenizer import default_cut
@@ -226,6 +235,9 @@ def unknown_organisations(text: str, known: Iterable[OrgMention] | Iterable[tupl
         suffix = match.group(2)
         if end not in ends and not _BODY_AFTER.match(text[end:]):
             continue                                     # 乡村, 城镇化率: the type word runs into the next word
+        type_start = end - len(suffix)
+        if type_start not in starts and not _is_place_word(text, starts, type_start):
+            continue                                     # 江南水乡: the type word ends another word (水乡)
         standing = bool(_AFTER_ORGANISATION.match(text[end:]))
         words = list(part_of_speech_cut(match.group(1)))
         kept: list[str] = []

@@ -86,3 +86,9 @@ def test_a_short_name_right_after_its_province_stands_as_a_place(places):
     assert names_in(places, "浙江温州今年GDP增速多少") == [("浙江", "浙江省"), ("温州", "温州市")]
     # Inside running words it does not: 温州 here is part of nothing standing as a place.
     assert names_in(places, "推进温州模式的经验") == []
+
+
+def test_a_road_is_not_the_street_office_named_after_it(places):
+    """人民路街道 is a street office; 人民路 alone is the road (the corpus's own aliases name such offices)."""
+    assert places.places_in("人民路今年要改造多少米") == []
+    assert names_in(places, "人民路街道今年要改造多少米")[0][0] == "人民路街道"
