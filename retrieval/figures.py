@@ -452,8 +452,18 @@ def figure_fit(question: FigureQuestion, record: FigureRecord, meta: DocumentMet
 def rank_figures(question: FigureQuestion, records: Iterable[FigureRecord],
                  documents: Mapping[str, DocumentMeta] | None = None,
                  weights: Mapping[str, float] | None = None, min_metric: float = 0.5) -> list[FigureFit]:
-    """Records whose metric matches at least `min_metric` and whose unit fits (not -1), best first."""
+    """Records whose metric matches at least `min_metric` and whose unit fits (not -1), best first; equal totals
+    keep the order of `records` (pass them in the order of their passages' ranks)."""
     fits = [figure_fit(question, record, (documents or {}).get(record.doc_id), weights) for record in records]
     kept = [fit for fit in fits if fit.metric >= min_metric and fit.unit > -1]
-    kept.sort(key=lambda fit: (-fit.total, fit.record.record_id))
+    kept.sort(key=lambda fit: -fit.total)
     return kept
+
+
+def discriminating_terms(question_metric_terms: Sequence[str], records: Sequence[FigureRecord],
+                         table: SynonymTable | None = None) -> list[str]:
+    """The question's metric terms that some record's metric names: a word no figure of the candidates measures
+    (a place name, a word of the question's frame) cannot tell their figures apart."""
+    table = table or load_synonyms()
+    return [term for term in question_metric_terms
+            if any(metric_match([term], record, table=table) > 0 for record in records)]

@@ -6,6 +6,7 @@ from typing import Iterable, Mapping
 
 from retrieval.normalize import normalize_question
 from retrieval.orgs import OrganisationMatcher, organisation_names
+from retrieval.statements import question_stance, question_year_offset
 from retrieval.types import DocumentMeta, QueryAnalysis
 
 # Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
@@ -184,7 +185,9 @@ def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = 
     return QueryAnalysis(text=question, orgs=orgs, years=years, half=half, answer_kind=kind,
                          unit=asked_unit(question) if kind == "quantity" else "",
                          asks_organisation=not asked and bool(_ASKS_ORGANISATION.search(question)),
-                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "")
+                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "",
+                         year_offset=None if years else question_year_offset(question),
+                         stance=question_stance(question))
 
 
 def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),

@@ -99,6 +99,9 @@ class QueryAnalysis:
     asked_org: str = ""
     unknown_orgs: tuple[str, ...] = ()       # named organisations no document belongs to ("火星街道")
     asked_noun: str = ""                     # what is asked for: 多少家沿街店铺 → 沿街店铺, 什么奖 → 奖
+    # 今年 0, 去年 -1, 明年 1: read against each document's planning year (retrieval.statements); None: not said.
+    year_offset: int | None = None
+    stance: str = ""                         # "target" (目标/计划/今年…) | "result" (完成/实现/去年…) | ""
 
 
 @dataclass(frozen=True)

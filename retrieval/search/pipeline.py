@@ -14,7 +14,9 @@ from typing import Callable, Generic, Mapping, TypeVar
 import numpy as np
 
 from retrieval.answer import CANDIDATE_PASSAGES, extract_answer
-from retrieval.figures import FigureRecord
+from retrieval.answer import answer_units
+from retrieval.figures import (FigureFit, FigureQuestion, FigureRecord, discriminating_terms, question_metric_terms,
+                               rank_figures)
 from retrieval.fusion import RRF_K
 from retrieval.index.backend import IndexBackend, LocalSegmentBackend
 from retrieval.index.local import SegmentIndex
@@ -22,8 +24,10 @@ from retrieval.orgs import OrganisationMatcher
 from retrieval.normalize import normalize_question
 from retrieval.query import analyze_query, strip_organisations
 from retrieval.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+from retrieval.statements import FIVE_YEAR_PLANS, Statement, planning_year, statements
+from retrieval.synonyms import load_synonyms
 from retrieval.tokenizer import JiebaTokenizer
-from retrieval.types import AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
+from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -34,6 +38,9 @@ CANDIDATES_PER_LEG = 50
 ORG_BONUS = 0.05
 YEAR_BONUS = 0.02
 PERIOD_BONUS = 0.02
+# A passage stating a result when a result is asked (完成/去年), a target when a target is (目标/今年), for the
+# year asked: half the year's bonus (the year matters more than the stance).
+STANCE_BONUS = 0.01
 LEG_WEIGHTS = {"bm25": 1.0, "dense": 1.0}
 # The dense leg scores a passage by its own vector and by its best sentence ("answer unit"), half each:
 # a 200-character passage about several things is found by the one sentence that matches.
@@ -44,9 +51,25 @@ _QUERY_ENCODING = ThreadPoolExecutor(max_workers=32, thread_name_prefix="query-e
 
 
 def section_years(chunk: Chunk, document: Document) -> tuple[int, ...]:
-    """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part), else the plan's."""
+    """Years a passage is about: those in its section headings (a plan with a 2020 part and a 2021 part, a
+    report's "“十四五”时期回顾": 2021–2025), else the plan's."""
     years = {int(y) for heading in chunk.section_path for y in re.findall(r"(20\d{2})\s*年", heading)}
+    for heading in chunk.section_path:
+        for name, (first, last) in FIVE_YEAR_PLANS.items():
+            if name in heading and not years:
+                years.update(range(first, last + 1))
     return tuple(sorted(years)) or document.meta.years
+
+
+def asked_years(analysis: QueryAnalysis, meta: DocumentMeta) -> tuple[int, ...]:
+    """The years a question asks about in one document: those it names, else 今年/去年/明年 read against the
+    document's planning year (retrieval.statements.planning_year); () when it asks none."""
+    if analysis.years:
+        return analysis.years
+    plan = planning_year(meta)
+    if analysis.year_offset is None or plan is None:
+        return ()
+    return (plan + analysis.year_offset,)
 
 
 class Memo(Generic[K, V]):
@@ -113,6 +136,15 @@ class IndexState:
         return FiguresByDocument(self)
 
     @cached_property
+    def statements(self) -> "Memo[str, tuple[Statement, ...]]":
+        """The sentences of each passage with the year each speaks of and its stance (retrieval.statements)."""
+        def of(chunk_id: str) -> tuple[Statement, ...]:
+            chunk = self.chunks[chunk_id]
+            document = self.documents[chunk.doc_id]
+            return tuple(statements(chunk, document.meta, document.text))
+        return Memo(of)
+
+    @cached_property
     def organisation_names(self) -> dict[str, DocumentMeta]:
         return {doc_id: doc.meta for doc_id, doc in self.documents.items()}
 
@@ -128,6 +160,8 @@ class IndexState:
             found = set(self.documents[doc_id].meta.years)
             for chunk_id in self.chunk_ids_by_document.get(doc_id, ()):
                 found.update(self.chunk_years[chunk_id])
+                # a year one sentence speaks of ("2025年，全省生产总值增长5.6%"); not the spans of five-year periods
+                found.update(s.year for s in self.statements[chunk_id] if s.year is not None)
             return frozenset(found)
         return Memo(years)
 
@@ -144,6 +178,15 @@ class IndexState:
             for chunk_id, chunk in self.chunks.items():
                 by_document.setdefault(chunk.doc_id, []).append(chunk_id)
         return by_document
+
+
+# A figure record answers a number question when its metric names all of the question's metric words.
+FIGURE_MIN_METRIC = 0.99
+FIGURE_CONFIDENCE = 0.5            # the confidence of an answer a matching figure record gives (above 未找到's 0.2)
+
+
+def _figure_unit(analysis: QueryAnalysis, terms: list[str]) -> str:
+    return FigureQuestion.of(analysis.text, terms, analysis.unit).unit
 
 
 class FiguresByDocument(Mapping):
@@ -223,8 +266,15 @@ class SearchPipeline:
         bonus = 0.0
         if analysis.orgs and chunk.doc_id in analysis.orgs:
             bonus += ORG_BONUS
-        if analysis.years and set(analysis.years) & set(state.chunk_years[chunk_id]):
-            bonus += YEAR_BONUS
+        wanted = asked_years(analysis, document.meta)
+        if wanted or analysis.stance:
+            # The passage's sentences say which year they speak of and whether they state a result or a target.
+            said = state.statements[chunk_id]
+            dated = [s for s in said if not wanted or set(wanted) & set(s.years)]
+            if wanted and dated:
+                bonus += YEAR_BONUS
+            if analysis.stance and any(s.stance == analysis.stance for s in dated):
+                bonus += STANCE_BONUS
         if analysis.half and analysis.half == document.meta.period:
             bonus += PERIOD_BONUS
         return bonus
@@ -240,6 +290,10 @@ class SearchPipeline:
         analysis = self.analyze(question, with_asked_noun=with_answer)
         question = analysis.text                 # simplified characters, ASCII digits
         tokens = state.tokenizer(question)
+        # The reports' names of the statistical indicators the question names otherwise (GDP → 地区生产总值).
+        expansion = load_synonyms().expansions(question)
+        search_tokens = tokens + [t for t in state.tokenizer(" ".join(expansion)) if t not in tokens] if expansion \
+            else tokens
         n = max(CANDIDATES_PER_LEG, k)
 
         def allowed(chunk_id: str) -> bool:
@@ -249,7 +303,7 @@ class SearchPipeline:
             return year is None or year in state.chunk_years[chunk_id]
 
         where = allowed if org is not None or year is not None else None
-        bm25, dense, hybrid_retriever = self.retrievers({question: tokens}, encode)   # tokenised once, encoded once
+        bm25, dense, hybrid_retriever = self.retrievers({question: search_tokens}, encode)   # tokenised once, encoded once
         # Fusion reads CANDIDATES_PER_LEG of each leg. BM25 alone needs only its k best (the same k whatever the
         # pool: ties are broken by row); the dense leg keeps its pool, which sets how many sentences it reads.
         searched = {leg.name: leg.search(question, k if leg is bm25 and "hybrid" not in legs else n, where)
@@ -277,6 +331,8 @@ class SearchPipeline:
                 answer, best_guess = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
                                                     (scale["mean"], scale["std"]))
+                if analysis.answer_kind == "quantity":
+                    answer, best_guess = self._answer_from_figures(analysis, candidates, answer, best_guess)
             if best_guess is not None:
                 # Second stage: the passage holding the best-fitting sentence is cited first (the answer step
                 # reads every sentence of the top passages, a finer judge than the passage-level fusion).
@@ -307,13 +363,54 @@ class SearchPipeline:
             return None, ""
         docs = frozenset(analysis.orgs)
         label = analysis.asked_org
-        if docs and analysis.years:
+        if docs and (analysis.years or analysis.year_offset is not None):
+            # 今年/去年 are read in each document against its own planning year.
+            wanted = {doc_id: asked_years(analysis, self.state.documents[doc_id].meta) for doc_id in docs}
             covering = frozenset(doc_id for doc_id in docs
-                                 if set(analysis.years) & set(self.state.document_years[doc_id]))
+                                 if not wanted[doc_id] or set(wanted[doc_id]) & self.state.document_years[doc_id])
             if not covering:
-                label = f"{analysis.asked_org}{'、'.join(str(y) for y in analysis.years)}年"
+                named = sorted({year for years in wanted.values() for year in years})
+                label = f"{analysis.asked_org}{'、'.join(str(y) for y in named)}年"
             docs = covering
         return docs, label
+
+    def _answer_from_figures(self, analysis: QueryAnalysis, candidates: list[Hit], answer: Answer | None,
+                             best_guess: Answer | None) -> tuple[Answer | None, Answer | None]:
+        """A number question answered by the figure record of the candidate passages whose metric, unit, year
+        and stance fit it best (retrieval.figures): in a sentence of ten targets, the asked one, not the first
+        number. The answer step's own choice stands when no record's metric matches the question fully."""
+        fit = self.figure_for(analysis, [h.chunk_id for h in candidates[:CANDIDATE_PASSAGES]])
+        if fit is None:
+            return answer, best_guess
+        record = fit.record
+        chunk = self.state.chunks[record.chunk_id]
+        start, end = next(((s, e) for s, e in answer_units(chunk.text)
+                           if s <= record.char_span[0] and record.char_span[1] <= e), record.sentence_span)
+        text = chunk.text[start:end]
+        lead = len(text) - len(text.lstrip())
+        text = text.strip()
+        offset = chunk.char_span[0] + start + lead
+        confidence = max(best_guess.confidence if best_guess is not None else 0.0, FIGURE_CONFIDENCE)
+        found = Answer(text=text, chunk_id=chunk.chunk_id, char_span=(offset, offset + len(text)),
+                       confidence=round(confidence, 4), fact=record.value)
+        return found, found
+
+    def figure_for(self, analysis: QueryAnalysis, chunk_ids: list[str]) -> FigureFit | None:
+        """The best-fitting figure record of these passages for a number question, None when no record's metric
+        names everything the question's metric words name (synonyms applied) in a fitting unit and year."""
+        state = self.state
+        terms = question_metric_terms(strip_organisations(analysis.text, matcher=state.org_matcher), state.tokenizer)
+        found = state.backend.figures(chunk_ids)
+        records = [record for chunk_id in chunk_ids for record in found.get(chunk_id, ())]
+        unit = _figure_unit(analysis, terms)
+        terms = discriminating_terms(terms, records)
+        if not terms:
+            return None
+        question = FigureQuestion(tuple(terms), unit, analysis.years, analysis.year_offset, analysis.stance)
+        metas = {record.doc_id: state.documents[record.doc_id].meta for record in records}
+        fits = [fit for fit in rank_figures(question, records, metas, min_metric=FIGURE_MIN_METRIC)
+                if fit.year >= 0 and fit.stance >= 0]
+        return fits[0] if fits else None
 
     def _with_matched_terms(self, hits, question_tokens: list[str]) -> list[Hit]:
         """Hits with the question's words that occur in the passage text itself, longest first (for highlighting)."""
