@@ -257,7 +257,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         frame = comparison_frame(comparison)
         return {listing["compare_tools"]: gr.update(visible=True),
                 listing["compare_plot"]: gr.update(value=frame, visible=comparison.chartable,
-                                                   sort=list(frame["单位"]),
+                                                   sort=list(frame["单位"]), y_lim=[0, None],  # bars from zero
                                                    y_title=f"数值（{comparison.unit}）" if comparison.unit else "数值"),
                 listing["compare_csv"]: gr.update(value=write_comparison_csv(comparison), visible=True)}
 
