@@ -375,3 +375,23 @@ def test_a_scope_word_that_is_also_an_alias_is_a_scope_and_a_counted_unit_is_not
     assert detect_comparison("青松和白桦分别完成了多少项民生实事", None, lambda t: ["青松", "白桦"]).metric == "完成 民生实事"
     assert detect_comparison("各街道今年新建几个口袋公园").metric == "新建 口袋公园"
     assert detect_comparison("各镇今年招商引资多少亿元").metric == "招商引资"
+
+
+def test_the_table_escapes_names_marks_missing_rows_and_opens_each_rows_passage(corpus):
+    from dataclasses import replace
+
+    from ui.blocks import comparison_frame, write_comparison_csv
+    from ui.render import comparison_block
+
+    comparison = _compare(corpus, "各街道今年拆违任务分别是多少？")
+    hostile = replace(comparison, cells=(*comparison.cells, replace(comparison.cells[-1],
+                                                                   organisation='<img src=x onerror="alert(1)">')))
+    html = comparison_block(2, hostile)
+    assert "<img" not in html and "&lt;img" in html
+    assert 'data-open-chunk="c-青松街道计划.txt" data-turn="2"' in html
+    assert html.count('data-cell-state="missing"') == 2 and "未找到" in html
+    frame = comparison_frame(comparison)
+    assert list(frame["单位"]) == ["青松", "红枫"] and list(frame["数值"]) == [20000.0, 18000.0]
+    path = write_comparison_csv(comparison)
+    assert open(path, "rb").read().startswith(b"\xef\xbb\xbf")               # a BOM: Excel reads the Chinese
+    assert open(path, encoding="utf-8-sig").read() == to_csv(comparison)
