@@ -167,6 +167,7 @@ class Organisation:
     names: tuple[str, ...] = ()                 # every name it is known by (short, full, aliases)
     planning_year: int | None = None            # the latest year its documents cover
     years: tuple[int, ...] = ()                 # every year its documents cover
+    parents: tuple[str, ...] = ()               # the divisions it lies in (DocumentMeta.parents): 上海市, 宝山区
 
 
 def level_of(meta) -> str:
@@ -193,9 +194,10 @@ def organisations_of(documents: Mapping) -> list[Organisation]:
         levels = [level_of(meta) for meta in metas]
         years = [year for meta in metas for year in meta.years]
         names = tuple(dict.fromkeys(n for meta in metas for n in (meta.org, *meta.aliases) if n))
+        parents = tuple(dict.fromkeys(p for meta in metas for p in getattr(meta, "parents", ())))
         out.append(Organisation(name, next((level for level in levels if level), ""),
                                 tuple(meta.doc_id for meta in metas), names, max(years) if years else None,
-                                tuple(sorted(set(years)))))
+                                tuple(sorted(set(years))), parents))
     return out
 
 
@@ -363,6 +365,18 @@ class Row:
     covered_years: tuple[int, ...] = ()         # the years its documents cover
 
 
+def _inside_named(request: ComparisonRequest, organisations: Sequence[Organisation]) -> list[Organisation]:
+    """"宝山区各街道", "江西各市": a plural scope after one place names the organisations of that level inside it
+    (by their parent chain); [] when the question is not of that shape or none lies inside."""
+    if not (request.every and request.levels and len(request.named) == 1):
+        return []
+    place = request.named[0]
+
+    def within(parent: str) -> bool:
+        return parent == place or (len(place) >= 2 and parent.startswith(place))
+    return [o for o in organisations if o.level in request.levels and any(within(p) for p in o.parents)]
+
+
 def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisation]) -> list[Row]:
     """Every organisation of the asked level (or every one named), for every asked year.
 
@@ -372,7 +386,10 @@ def resolve_rows(request: ComparisonRequest, organisations: Sequence[Organisatio
     year of the others.
     """
     chosen: list[Organisation | str] = []
-    if request.named:
+    inside = _inside_named(request, organisations)
+    if inside:
+        chosen.extend(inside)                   # 宝山区各街道: the 街道 within the place named
+    elif request.named:
         by_name = {}
         for organisation in organisations:
             for name in (organisation.name, *organisation.names):

@@ -395,3 +395,16 @@ def test_the_table_escapes_names_marks_missing_rows_and_opens_each_rows_passage(
     path = write_comparison_csv(comparison)
     assert open(path, "rb").read().startswith(b"\xef\xbb\xbf")               # a BOM: Excel reads the Chinese
     assert open(path, encoding="utf-8-sig").read() == to_csv(comparison)
+
+
+def test_a_scope_after_a_place_lists_that_levels_organisations_inside_it():
+    def organisation(name, level, parents):
+        return Organisation(name, level, (f"{name}.txt",), (name,), 2030, (2030,), parents)
+    organisations = [organisation("青松", "街道", ("东海市", "北岸区")), organisation("白桦", "街道", ("东海市", "北岸区")),
+                     organisation("红枫", "街道", ("东海市", "南湾区")), organisation("北岸区", "县", ("东海市",))]
+    places = lambda text: [name for name in ("北岸区", "北岸", "东海市") if name in text][:1]   # noqa: E731
+    for question in ("北岸区各街道今年拆违任务分别是多少", "北岸各街道新建口袋公园多少个"):
+        rows = resolve_rows(detect_comparison(question, None, places), organisations)
+        assert sorted(row.organisation for row in rows) == ["白桦", "青松"]
+    rows = resolve_rows(detect_comparison("东海市各区县今年新增绿地面积是多少", None, places), organisations)
+    assert [row.organisation for row in rows] == ["北岸区"]
