@@ -792,7 +792,8 @@ def order_cells(cells: Sequence[Cell], request: ComparisonRequest) -> tuple[tupl
     if request.order:
         top = ordered[0]
         ties = [c.organisation for c in filled if c.number == top.number]
-        word = "最低" if ascending else "最高"
+        asked = [cue for cue, order in SUPERLATIVES if cue.startswith("最") and cue in request.question]
+        word = asked[0] if asked else ("最低" if ascending else "最高")       # 最多 / 最快 as the question says
         who = "、".join(dict.fromkeys(ties))
         year = f"{top.year}年" if top.year and len({c.year for c in cells}) > 1 else ""
         note = f"{word}的是{who}{year}：{top.value}（排在第一行）"

@@ -408,3 +408,7 @@ def test_a_scope_after_a_place_lists_that_levels_organisations_inside_it():
         assert sorted(row.organisation for row in rows) == ["白桦", "青松"]
     rows = resolve_rows(detect_comparison("东海市各区县今年新增绿地面积是多少", None, places), organisations)
     assert [row.organisation for row in rows] == ["北岸区"]
+
+
+def test_the_top_row_is_named_with_the_questions_own_superlative(corpus):
+    assert _compare(corpus, "哪个省今年城镇新增就业目标最多？").note.startswith("最多的是东川省")
