@@ -1,7 +1,7 @@
 """Comparison questions scored cell by cell: `python -m eval compare --gold F [--corpus DIR] [--add-docs DIR ...]`.
 
-Gold: one JSON object a line, {"id", "question", "cells": {organisation: {"value", "evidence"} | null}}; a
-comparison across years keys its cells "organisation YEAR" (e.g. "经开区 2020"). A cell is right when its value
+Gold: one JSON object a line, {"id", "question", "cells": {organisation: {"value", "evidence"} | null}} and an
+optional "year" every cell is of; a comparison across years keys its cells "organisation YEAR" (e.g. "经开区 2020"). A cell is right when its value
 equals the gold value (eval.metrics.normalize_fact) or, for a null gold, when it says 未找到. Also counted: cells
 filled from another organisation or year (its passage is not in that organisation's documents, its record is of
 another year, or it holds another row's gold evidence and not its own; must be 0), cells wrongly empty and
@@ -48,6 +48,8 @@ def load_gold(path: str | Path) -> list[dict]:
             raise CompareGoldError(f'{where}: expected {{"id", "question", "cells"}}')
         if record["id"] in seen:
             raise CompareGoldError(f"{where}: id {record['id']!r} repeats")
+        if "year" in record and not isinstance(record["year"], int):
+            raise CompareGoldError(f"{where}: year must be a whole year such as 2026")
         if not isinstance(record["cells"], dict) or not record["cells"]:
             raise CompareGoldError(f"{where}: cells must be an object of organisation -> {{value, evidence}} or null")
         for key, cell in record["cells"].items():
@@ -107,6 +109,7 @@ def score_comparison(record: Mapping, comparison, documents: Mapping) -> list[Ce
     scores = []
     for key, gold in gold_cells.items():
         name, year = split_key(key)
+        year = year or record.get("year")      # a comparison of one year may say so once for every cell
         owners = [o for o in organisations if names_match(name, o)]
         owner_docs = {doc_id for o in owners for doc_id in o.doc_ids}
         owner_names = {o.name for o in owners}

@@ -412,3 +412,11 @@ def test_a_scope_after_a_place_lists_that_levels_organisations_inside_it():
 
 def test_the_top_row_is_named_with_the_questions_own_superlative(corpus):
     assert _compare(corpus, "哪个省今年城镇新增就业目标最多？").note.startswith("最多的是东川省")
+
+
+def test_a_cell_of_another_year_than_the_gold_says_counts_as_borrowed(corpus):
+    comparison = _compare(corpus, "各街道今年拆违任务分别是多少？")            # 青松's cell is of 2030
+    gold = {"id": "y", "question": "q", "year": 2029,
+            "cells": {"青松": {"value": "2万平方米", "evidence": "完成拆违任务2万平方米"}}}
+    assert score_comparison(gold, comparison, corpus[0])[0].borrowed
+    assert not score_comparison({**gold, "year": 2030}, comparison, corpus[0])[0].borrowed
