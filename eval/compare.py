@@ -108,12 +108,13 @@ def score_comparison(record: Mapping, comparison, documents: Mapping) -> list[Ce
     evidence_by_key = {key: normalize(cell["evidence"]) for key, cell in gold_cells.items() if cell}
     scores = []
     for key, gold in gold_cells.items():
-        name, year = split_key(key)
-        year = year or record.get("year")      # a comparison of one year may say so once for every cell
+        name, key_year = split_key(key)
+        year = key_year or record.get("year")  # a comparison of one year may say so once for every cell
         owners = [o for o in organisations if names_match(name, o)]
         owner_docs = {doc_id for o in owners for doc_id in o.doc_ids}
         owner_names = {o.name for o in owners}
-        predicted = next((c for c in cells if c.organisation in owner_names and (year is None or c.year == year)), None)
+        own = [c for c in cells if c.organisation in owner_names and (key_year is None or c.year == key_year)]
+        predicted = next((c for c in own if c.year == year), own[0] if own else None)
         value = predicted.value if predicted is not None and predicted.found else None
         gold_value = gold["value"] if gold else None
         correct = (value is None) if gold_value is None else (value is not None
