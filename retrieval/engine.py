@@ -578,3 +578,15 @@ class SearchEngine:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
         pipeline = SearchPipeline(state, self._encode_query, self.leg_weights, self._version_index(state))
         return pipeline.ask(question, k, org, year, legs, with_answer)
+
+    def compare(self, question: str):
+        """A comparison across organisations or years (retrieval.search.compare.Comparison), or None when the question
+        asks none (then ask() answers it). Cells come from the index's figure records, looked up by document;
+        an index without them falls back to one scoped search per document and year."""
+        from retrieval.search import compare
+
+        question = self._check_question(question, 5)
+        state = self._state
+        return compare.compare(question, state.documents, state.chunks, compare.source_for(state, self.ask),
+                               matcher=state.org_matcher, known_places=compare.known_places())
+

@@ -1,5 +1,6 @@
-"""The Gradio Blocks app: ask (chat with citations), documents (upload, replace, delete, trash, audit,
-indexing progress), evaluation, and the search and indexing-status APIs."""
+"""The Gradio Blocks app: ask (chat with citations; comparisons as a table, a chart and a CSV), documents
+(upload, replace, delete, trash, audit, indexing progress), evaluation, and the search, compare and
+indexing-status APIs."""
 from __future__ import annotations
 
 import json
@@ -154,6 +155,15 @@ CSS = """
 .cite-meta, .cite-path, .cite-rank { color: var(--body-text-color-subdued); font-size: 0.88em; }
 .cite-text { margin: 6px 0; white-space: pre-wrap; line-height: 1.7; }
 .cite-rank { font-family: var(--font-mono); }
+.compare-table { width: 100%; border-collapse: collapse; font-size: 0.92em; margin: 6px 0; }
+.compare-table th, .compare-table td { border-bottom: 1px solid var(--border-color-primary); padding: 4px 6px;
+                                       text-align: left; vertical-align: top; }
+.compare-table .cmp-value mark.fact { font-weight: 700; }
+.cmp-missing { color: #b42318; font-weight: 600; }
+.cmp-mismatch { color: #93370d; }
+.cmp-top { font-weight: 700; margin: 4px 0; }
+.cmp-summary, .cmp-note, .cmp-sentence { color: var(--body-text-color-subdued); font-size: 0.88em; }
+.cmp-doc { font-weight: 600; }
 .open-doc { font-size: 0.88em; border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 10px; cursor: pointer; background: var(--button-secondary-background-fill); }
 mark { padding: 0; }
 mark.answer { background: #fff1b8; }
@@ -193,6 +203,30 @@ def launch_options() -> dict:
     # the page refuses a file over MAX_UPLOAD_BYTES, the guard a request over the file and its framing, and the
     # service a file just over the limit, all with the same Chinese message.
     return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + UPLOAD_FRAMING_BYTES}
+
+
+def comparison_frame(comparison) -> pd.DataFrame:
+    """The chart's data: one bar per filled row (in the table's order), its value in the shared base unit."""
+    years_differ = len({cell.year for cell in comparison.cells}) > 1
+    found = [cell for cell in comparison.cells if cell.found and cell.number is not None]
+    return pd.DataFrame({"单位": [render.comparison_label(cell, years_differ) for cell in found],
+                         "数值": [cell.number for cell in found],
+                         "原文": [cell.value for cell in found]})
+
+
+def write_comparison_csv(comparison) -> str:
+    """The comparison as a CSV file (UTF-8 with BOM, so Excel reads the Chinese) in a temporary folder."""
+    import hashlib
+    import tempfile
+
+    from retrieval.search.compare import to_csv
+
+    text = to_csv(comparison)
+    folder = Path(tempfile.gettempdir()) / "plan-compare"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"比较-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:10]}.csv"
+    path.write_text(text, encoding="utf-8-sig")
+    return str(path)
 
 
 def _frame(headers: list[str], rows: list[list]) -> pd.DataFrame:
@@ -263,7 +297,20 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             gr.Warning(render.escape(str(error)))   # Gradio may render a warning as HTML
             return refreshed
         turns = (*turns, turn)
-        return {listing["question"]: "", listing["chat"]: transcript(turns, explain), listing["turns"]: turns, **refreshed}
+        return {listing["question"]: "", listing["chat"]: transcript(turns, explain), listing["turns"]: turns,
+                **comparison_outputs(turn), **refreshed}
+
+    def comparison_outputs(turn: Turn | None) -> dict:
+        """The chart and the CSV download of the latest comparison; hidden after a normal question."""
+        comparison = turn.comparison if turn is not None else None
+        if comparison is None:
+            return {listing["compare_tools"]: gr.update(visible=False)}
+        frame = comparison_frame(comparison)
+        return {listing["compare_tools"]: gr.update(visible=True),
+                listing["compare_plot"]: gr.update(value=frame, visible=comparison.chartable,
+                                                   sort=list(frame["单位"]), y_lim=[0, None],  # bars from zero
+                                                   y_title=f"数值（{comparison.unit}）" if comparison.unit else "数值"),
+                listing["compare_csv"]: gr.update(value=write_comparison_csv(comparison), visible=True)}
 
     def open_citation(turns, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -275,11 +322,13 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         if isinstance(turn_index, int) and 0 <= turn_index < len(turns):
             turn = turns[turn_index]
             answer = turn.answer
+            if turn.comparison is not None:
+                answer = service.comparison_cell_answer(turn.comparison, chunk_id)
             terms = next((c.hit.matched_terms for c in turn.citations if c.chunk.chunk_id == chunk_id), ())
         return service.citation_html(chunk_id, answer, terms)
 
     def clear_chat():
-        return transcript((), False), (), render.render_message(DOC_PLACEHOLDER)
+        return transcript((), False), (), render.render_message(DOC_PLACEHOLDER), gr.update(visible=False)
 
     # ---- handlers: documents --------------------------------------------------------------
 
@@ -442,6 +491,22 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             # Plain text for JSON clients (the page never shows this error); one log line, no traceback.
             raise gr.Error(str(error), print_exception=False) from error
 
+    def compare(question: str) -> dict:
+        """Compare one figure across organisations or years, e.g. "各省今年地区生产总值增长目标是多少？".
+
+        Returns {"comparison": true, "rows": [{organisation, year, value (as written, null = 未找到), number, unit,
+        stance, doc, section, sentence, ...}], "sorted_by_value", "unit", "note"}; {"comparison": false, "rows": []}
+        when the question asks no comparison (use search for it). Each row's value comes only from that
+        organisation's own documents for that year.
+
+        Args:
+            question: the question in Chinese (at most 500 characters).
+        """
+        try:
+            return service.compare_record(question)
+        except UserFacingError as error:
+            raise gr.Error(render.escape(str(error)), print_exception=False) from error
+
     def indexing_status() -> dict:
         """Background indexing: recent jobs (state, progress 0-1, message), documents still waiting for vectors,
         and the corpus version (it changes whenever the indexed documents do)."""
@@ -475,6 +540,11 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                                                   elem_id="question", scale=5, lines=1, max_lines=3, submit_btn=False,
                                                   max_length=MAX_QUESTION_CHARS)
                             ask_button = gr.Button("提问", variant="primary", elem_id="ask-btn", scale=1, min_width=80)
+                        with gr.Column(visible=False, elem_id="compare-tools") as compare_tools:
+                            compare_plot = gr.BarPlot(x="单位", y="数值", title="比较（按数值排序）", x_title="单位",
+                                                      y_title="数值", x_label_angle=-30, elem_id="compare-plot",
+                                                      label="比较图")
+                            compare_csv = gr.DownloadButton("下载表格（CSV）", elem_id="compare-csv", size="sm")
                         with gr.Row():
                             example_buttons = [
                                 gr.Button(text, size="sm", elem_classes=["example-q"], elem_id=f"example-{index}")
@@ -558,6 +628,7 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             delete_confirm=delete_confirm, doc_preview=doc_preview, trash_status=trash_status, index_status=index_status,
             job_select=job_select, cancel_status=cancel_status, editor_tools=editor_tools, manage_tools=manage_tools,
             trash_tools=trash_tools, cancel_tools=cancel_tools, role_note=role_note,
+            compare_tools=compare_tools, compare_plot=compare_plot, compare_csv=compare_csv,
         )
         lists = [docs_table, doc_select, org_filter, year_filter, trash_table, trash_select, audit_table, version_state]
 
@@ -567,13 +638,13 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         edits = {"concurrency_limit": 1, "concurrency_id": "corpus-edits", **private}
         status = {"concurrency_limit": None, "concurrency_id": "status", "show_progress": "hidden", **private}
         ask_inputs = [question, turns_state, org_filter, year_filter, explain, version_state]
-        ask_outputs = [question, chat, turns_state, *lists]
+        ask_outputs = [question, chat, turns_state, compare_tools, compare_plot, compare_csv, *lists]
         gr.on([ask_button.click, question.submit], ask, ask_inputs, ask_outputs, **questions)
         for button, text in zip(example_buttons, EXAMPLES):
             button.click(lambda text=text: text, None, question, **private).then(ask, ask_inputs, ask_outputs, **questions)
         chat.click(open_citation, turns_state, doc_view, **private)
         explain.change(transcript, [turns_state, explain], chat, **private)
-        clear_button.click(clear_chat, None, [chat, turns_state, doc_view], **private)
+        clear_button.click(clear_chat, None, [chat, turns_state, doc_view, compare_tools], **private)
 
         demo.load(on_load, None, [*lists, editor_tools, manage_tools, trash_tools, cancel_tools, role_note, index_status],
                   **private).then(None, None, None, js=MARK_READY_JS, **private)
@@ -595,5 +666,6 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                           concurrency_limit=1, concurrency_id="evaluation", **private)
 
         gr.api(search, api_name="search", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+        gr.api(compare, api_name="compare", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
         gr.api(indexing_status, api_name="indexing_status", concurrency_limit=None, concurrency_id="status")
     return demo

@@ -392,6 +392,70 @@ def indexing_html(jobs: Sequence) -> str:
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
+def comparison_label(cell, years_differ: bool) -> str:
+    """A row's name in the chart and the CSV: the organisation, with the year when rows differ by year."""
+    return f"{cell.organisation} {cell.year}年" if years_differ and cell.year else cell.organisation
+
+
+def comparison_block(turn: int, comparison) -> str:
+    """A comparison (retrieval.search.compare.Comparison) as a table: organisation, year, value (as written, 未找到 when
+    the organisation's own documents lack it), target or result, source (document › section, the sentence) and
+    a 查看原文 button that opens the passage like a citation does."""
+    rows = []
+    for cell in comparison.cells:
+        state = "found" if cell.found else "missing"
+        if cell.found:
+            value = f'<mark class="fact">{escape(cell.value)}</mark>'
+            sentence = highlight(cell.sentence, [(cell.sentence.find(cell.value), cell.sentence.find(cell.value)
+                                                  + len(cell.value), FACT)] if cell.value in cell.sentence else [])
+            source = (f'<div class="cmp-doc">{escape(cell.title)}</div>'
+                      f'<div class="cite-path">{escape(cell.section) or "（正文开头）"}</div>'
+                      f'<div class="cmp-sentence">{sentence}</div>')
+            opener = (f'<button type="button" class="open-doc" data-open-chunk="{escape(cell.chunk_id)}" '
+                      f'data-turn="{turn}">查看原文</button>')
+        else:
+            value = f'<span class="cmp-missing" title="{escape(cell.note)}">未找到</span>'
+            source = f'<div class="cmp-note">{escape(cell.note)}</div>'
+            opener = ""
+        stance = escape(cell.stance_label)
+        mismatch = ' class="cmp-mismatch"' if cell.stance_mismatch else ""
+        rows.append(
+            f'<tr class="cmp-row {state}" data-cell-state="{state}" data-organisation="{escape(cell.organisation)}" '
+            f'data-year="{escape(cell.year or "")}">'
+            f'<td class="cmp-org">{escape(cell.organisation)}</td><td>{escape(cell.year or "")}</td>'
+            f'<td class="cmp-value">{value}</td><td{mismatch}>{stance}</td><td class="cmp-source">{source}</td>'
+            f"<td>{opener}</td></tr>"
+        )
+    found = sum(cell.found for cell in comparison.cells)
+    summary = (f"共 {len(comparison.cells)} 行，{found} 行在本单位本年度的文档中找到，"
+               f"{len(comparison.cells) - found} 行未找到（不借用其他单位或年份的数据）。")
+    order = "按数值从高到低排列。" if comparison.sorted_by_value and comparison.request.order != "asc" else (
+        "按数值从低到高排列。" if comparison.sorted_by_value else "")
+    note = f'<div class="cmp-top">{escape(comparison.note)}</div>' if comparison.note else ""
+    return (
+        f'<div class="compare-block" data-rows="{len(comparison.cells)}" data-found="{found}" '
+        f'data-sorted="{str(comparison.sorted_by_value).lower()}">{note}'
+        f'<div class="cmp-summary">{escape(summary + order)}</div>'
+        '<table class="compare-table"><thead><tr><th>单位</th><th>年份</th><th>数值（原文）</th><th>目标/结果</th>'
+        "<th>出处</th><th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
+
+
+def render_comparison_turn(turn: int, question: str, asked: str, comparison, filters: str = "") -> str:
+    """One comparison question and its table."""
+    understood = (
+        f'<div class="asked">按上一问理解为：{escape(asked)}</div>' if asked.strip() != question.strip() else ""
+    )
+    filter_note = (f'<div class="asked">比较问题列出所有相关单位，上方的筛选（{escape(filters)}）未使用。</div>'
+                   if filters else "")
+    return (
+        f'<div class="turn comparison" data-turn="{turn}">'
+        f'<div class="user-msg"><span class="who">问</span>{escape(question)}</div>'
+        f'<div class="bot-msg">{understood}{filter_note}{comparison_block(turn, comparison)}</div>'
+        "</div>"
+    )
+
+
 def level_label(meta) -> str:
     """The organisation's level and parent chain: "街道（上海市 › 宝山区）", "省", "" when unknown."""
     level = getattr(meta, "level", "")

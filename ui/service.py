@@ -61,8 +61,11 @@ class Turn:
     scope_note: str = ""                        # why 未找到 for the organisation or year asked about
     pending: tuple[str, ...] = ()               # titles of documents whose vectors are still being encoded
     older_versions: tuple[str, ...] = ()        # labels of older versions of the answer's document
+    comparison: object | None = None            # a retrieval.search.compare.Comparison when the question asked one
 
     def html(self, index: int, explain: bool) -> str:
+        if self.comparison is not None:
+            return render.render_comparison_turn(index, self.question, self.asked, self.comparison, self.filters)
         return render.render_turn(index, self.question, self.asked, self.answer, self.citations, explain, self.filters,
                                   scope_note=self.scope_note, pending=self.pending, older_versions=self.older_versions)
 
@@ -292,6 +295,9 @@ class EngineService:
             raise UserFacingError("「单位」里选的文档已被删除。请在「单位」里重新选择，或选「全部单位」。")
         names = self.org_names()
         asked = resolve_followup(question, previous_asked, self.engine.analyze, names)
+        comparison = self.compare(asked)
+        if comparison is not None:
+            return Turn(question, asked, self._filters_label(org, year), None, (), comparison=comparison)
         try:
             result = self._ask(asked, DEFAULT_K, org or None, year)
         except InvalidQuery as error:
@@ -306,6 +312,38 @@ class EngineService:
         older = tuple(f"《{result.documents[d].meta.title}》（文件 {d}）"
                       for d in getattr(result, "older_versions", ()) if d in result.documents)
         return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending, older)
+
+    def compare(self, question: str):
+        """The comparison the question asks for (retrieval.search.compare.Comparison), or None for a normal question."""
+        compare = getattr(self.engine, "compare", None)
+        if compare is None:
+            return None
+        question = check_request(question)
+        try:
+            if self._answers is None:
+                return compare(question)
+            return self._answers.get_or_ask(self.engine, ("compare", question), lambda: compare(question))
+        except InvalidQuery as error:
+            logger.info("comparison refused by the engine: %s", error)
+            raise UserFacingError("这个问题没法查询：请换个说法，或把问题写短一些。") from error
+        except BackendUnavailable as error:
+            logger.warning("search backend failed: %s", error)
+            raise UserFacingError(BACKEND_DOWN_MESSAGE) from error
+
+    def compare_record(self, question: str) -> dict:
+        """The API: a comparison's rows as JSON ({"comparison": false, "rows": []} for a normal question)."""
+        comparison = self.compare(question)
+        if comparison is None:
+            return {"question": check_request(question), "comparison": False, "rows": []}
+        return comparison.as_dict()
+
+    def comparison_cell_answer(self, comparison, chunk_id: str) -> Answer | None:
+        """The cell of a comparison whose passage is `chunk_id`, as an Answer (sentence and value) to mark."""
+        for cell in comparison.cells:
+            if cell.found and cell.chunk_id == chunk_id:
+                return Answer(text=cell.sentence, chunk_id=chunk_id, char_span=cell.sentence_span, confidence=1.0,
+                              fact=cell.value)
+        return None
 
     def _ask(self, question: str, k: int, org: str | None, year: int | None):
         if self._answers is None:

@@ -74,11 +74,24 @@ def client(app_url):
 
 
 @pytest.mark.slow
-def test_only_search_and_indexing_status_are_named_api_endpoints(client):
+def test_only_search_compare_and_indexing_status_are_named_api_endpoints(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert set(endpoints) == {"/search", "/indexing_status"}
+    assert set(endpoints) == {"/search", "/compare", "/indexing_status"}
     parameters = [p["parameter_name"] for p in endpoints["/search"]["parameters"]]
     assert parameters == ["question", "k", "organisation", "year"]
+    assert [p["parameter_name"] for p in endpoints["/compare"]["parameters"]] == ["question"]
+
+
+@pytest.mark.slow
+def test_compare_returns_one_row_per_street_each_from_its_own_plan(client):
+    record = client.predict("各街道今年拆违任务分别是多少？", api_name="/compare")
+    assert record["comparison"] is True
+    rows = {row["organisation"]: row for row in record["rows"]}
+    assert rows["吴淞"]["value"] == "3万平方米" and rows["吴淞"]["doc"] == WUSONG_DOC
+    assert rows["万里"]["value"] is None and rows["万里"]["doc"] is None          # 未找到, never another's figure
+    assert not any("开发区" in name for name in rows)
+    normal = client.predict(QUESTION, api_name="/compare")
+    assert normal == {"question": QUESTION, "comparison": False, "rows": []}
 
 
 @pytest.mark.slow
