@@ -45,9 +45,13 @@ run: index
 test: setup browser-deps index
 	$(PY) -m pytest -q
 
-# The three sets (dev; web-dev on corpus/ + web-dev docs; prov-dev on those + prov-dev docs), one summary table.
+# The three sets (dev; web-dev on corpus/ + web-dev docs; prov-dev on those + prov-dev docs), one summary table;
+# then the comparison gold files, cell by cell (prov-dev's on the prov-dev set's corpus and index).
 eval: index
 	$(PY) -m eval suites --out artifacts/eval
+	$(PY) -m eval compare --gold eval/compare-dev.jsonl --out artifacts/eval/compare-dev
+	$(PY) -m eval compare --gold eval/compare-prov-dev.jsonl --add-docs ../shared/eval/web-dev/docs \
+	  --add-docs ../shared/eval/prov-dev/docs --work artifacts/provdev --out artifacts/eval/compare-prov-dev
 
 bench: index
 	$(PY) scripts/benchmark.py

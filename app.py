@@ -18,9 +18,17 @@ from collections.abc import Sequence
 
 from ui.auth import Authenticator, LoginThrottled, User, parse_users
 
-# Request bodies larger than this are refused with 413 (questions are at most 500 characters); file
-# uploads go to Gradio's upload route, which has its own limit (launch_options' max_file_size).
+# Request bodies larger than this are refused with 413 (questions are at most 500 characters). Gradio's file
+# upload route (and only it) takes more: one file of at most the upload limit, plus its multipart framing.
 MAX_REQUEST_BYTES = 256 * 1024
+UPLOAD_ROUTE = "/gradio_api/upload"
+UPLOAD_FRAMING_BYTES = 1024 * 1024
+LOGIN_ROUTES = ("/login",)          # the one route that takes a body before login: the login form itself
+BODY_METHODS = ("POST", "PUT", "PATCH")
+MB = 1024 * 1024
+# No line the server writes (log records, the tracebacks Gradio prints) is longer than this: an error message that
+# quotes the request it failed on cannot copy a body into the log.
+MAX_OUTPUT_LINE_CHARS = 2000
 LOOPBACK_NAMES = ("localhost",)
 CLIENT_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="unknown")
 
@@ -37,12 +45,60 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class RequestGuard:
-    """ASGI middleware: remembers the client address (for login throttling) and caps request bodies."""
+class LineCap:
+    """A text stream that writes at most max_chars of each line (then a note of how much was left out)."""
 
-    def __init__(self, app, max_body: int = MAX_REQUEST_BYTES):
+    CUT = " …（其余 {} 字未记录）"
+
+    def __init__(self, stream, max_chars: int = MAX_OUTPUT_LINE_CHARS):
+        self.stream = stream
+        self.max_chars = max_chars
+        self.column = 0             # characters of the current line seen so far, written or not
+        self.cut = 0                # characters of the current line left out
+
+    def write(self, text: str) -> int:
+        out = []
+        for piece in text.splitlines(keepends=True):
+            line = piece.rstrip("\r\n")
+            room = max(0, self.max_chars - self.column)
+            out.append(line[:room])
+            self.cut += max(0, len(line) - room)
+            self.column += len(line)
+            if line != piece:                       # the line ends here
+                out.append((self.CUT.format(self.cut) if self.cut else "") + piece[len(line):])
+                self.column = self.cut = 0
+        self.stream.write("".join(out))
+        return len(text)
+
+    def __getattr__(self, name):                    # flush, fileno, isatty, encoding… of the real stream
+        return getattr(self.stream, name)
+
+
+def logged_in(scope) -> bool:
+    """Whether the request carries the cookie of a Gradio login (read from the headers; the body is not touched)."""
+    from starlette.requests import HTTPConnection
+
+    app = scope.get("app")
+    cookie_id = getattr(app, "cookie_id", None)
+    tokens = getattr(app, "tokens", None)
+    if cookie_id is None or tokens is None:
+        return False
+    cookies = HTTPConnection(scope).cookies
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    return token is not None and tokens.get(token) is not None
+
+
+class RequestGuard:
+    """ASGI middleware: remembers the client address (for login throttling), asks for the login before a body
+    is read (when login is on), and caps request bodies: MAX_REQUEST_BYTES everywhere, except Gradio's file
+    upload route, which takes one file of at most max_upload_file bytes (plus its framing)."""
+
+    def __init__(self, app, max_body: int = MAX_REQUEST_BYTES, max_upload_file: int | None = None,
+                 login_required: bool = False):
         self.app = app
         self.max_body = max_body
+        self.max_upload_file = max_upload_file
+        self.login_required = login_required
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -51,18 +107,34 @@ class RequestGuard:
         client = scope.get("client")
         token = CLIENT_ADDRESS.set(client[0] if client else "unknown")
         try:
-            if scope.get("path", "").rstrip("/").endswith("/upload"):
-                await self.app(scope, receive, send)
+            path = scope.get("path", "").rstrip("/")
+            headers = dict(scope.get("headers") or [])
+            length = headers.get(b"content-length", b"0")
+            has_body = (scope.get("method", "GET") in BODY_METHODS or b"transfer-encoding" in headers
+                        or length not in (b"", b"0"))
+            if self.login_required and has_body and path not in LOGIN_ROUTES and not logged_in(scope):
+                await self._refuse(send, 401, "请先登录：用用户名和密码登录后再提交。")
                 return
-            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
-            if not length.isdigit() or int(length) > self.max_body:
-                await self._too_large(send)
+            limit, message = self._limit(path)
+            if not length.isdigit() or int(length) > limit:
+                await self._refuse(send, 413, message)
                 return
-            await self.app(scope, self._capped(receive), send)
+            await self.app(scope, self._capped(receive, limit), send)
         finally:
             CLIENT_ADDRESS.reset(token)
 
-    def _capped(self, receive):
+    def _limit(self, path: str) -> tuple[int, str]:
+        """The body cap of a path, and the Chinese message of a body over it."""
+        if path == UPLOAD_ROUTE and self.max_upload_file is not None:
+            return (self.max_upload_file + UPLOAD_FRAMING_BYTES,
+                    f"文件太大：上限是 {self.max_upload_file // MB} MB。请删去附件或图片、拆成几份后再上传。")
+        if path == UPLOAD_ROUTE:
+            return sys.maxsize, ""          # Gradio's max_file_size alone caps it
+        return self.max_body, (f"请求太大：最多 {self.max_body // 1024} KB。问题请控制在 500 字以内；"
+                               "文件请用「上传文档」。")
+
+    @staticmethod
+    def _capped(receive, limit: int):
         """A receive that stops a body sent without a (truthful) length once it passes the cap."""
         seen = 0
 
@@ -71,15 +143,15 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > limit:
                     return {"type": "http.disconnect"}
             return message
         return capped
 
-    async def _too_large(self, send):
-        body = json.dumps({"error": f"请求太大：最多 {self.max_body // 1024} KB。问题请控制在 500 字以内；"
-                                    "文件请用「上传文档」。"}, ensure_ascii=False).encode("utf-8")
-        await send({"type": "http.response.start", "status": 413,
+    @staticmethod
+    async def _refuse(send, status: int, message: str):
+        body = json.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -120,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    sys.stdout, sys.stderr = LineCap(sys.stdout), LineCap(sys.stderr)     # before any handler holds them
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     users = None
     if os.environ.get("APP_USERS") is not None:
@@ -139,14 +212,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from starlette.middleware import Middleware
 
-    from retrieval.encode.batching import serving_encoder   # imported here so --help answers at once
+    from retrieval.corpus.uploads import MAX_UPLOAD_BYTES   # imported here so --help answers at once
+    from retrieval.encode.batching import serving_encoder
     from retrieval.encode.encoders import DEFAULT_ENCODER
     from retrieval.engine import SearchEngine
     from retrieval.errors import BackendUnavailable
-    from ui import gradio_sessions
+    from ui import gradio_inputs, gradio_sessions
     from ui.blocks import EXAMPLES, build_app, launch_options
 
     gradio_sessions.enable()     # API calls without a session no longer build every component's config
+    gradio_inputs.enable()       # API calls missing values take the function's defaults; never echo a body
     # Gradio's queue rebuilds a pandas table of its last 10,000 events after every event, for its monitoring
     # summary: 14 % of the server's Python time under load here. Recompute it every 500 events over the last 2,000.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
@@ -155,8 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Questions asked at the same time are batched, and batches are encoded in parallel, one runner per core.
     encoder = serving_encoder(DEFAULT_ENCODER)
     try:
+        # Changes made while the app was down (or a kill interrupted) are indexed in the background: serve at once.
         engine = SearchEngine.open(corpus_dir=args.corpus, index_dir=args.index, encoder=encoder, backend=args.backend,
-                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection)
+                                   milvus_uri=args.milvus_uri, collection=args.milvus_collection, catch_up="background")
     except BackendUnavailable as error:          # "无法连接检索服务 …": no app over an empty index
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -169,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_port=args.port,
         auth=gradio_auth(users) if users else None,
         auth_message="请输入用户名和密码。" if users else None,
-        app_kwargs={"middleware": [Middleware(RequestGuard)]},
+        app_kwargs={"middleware": [Middleware(RequestGuard, max_upload_file=MAX_UPLOAD_BYTES,
+                                              login_required=users is not None)]},
         **launch_options(),
     )
     return 0

@@ -1,4 +1,5 @@
-"""Command line: `python -m retrieval build`, `python -m retrieval ask "问题" [-k 5] [--json]` and
+"""Command line: `python -m retrieval build`, `python -m retrieval ask "问题" [-k 5] [--json]`,
+`python -m retrieval compare "各省今年地区生产总值增长目标是多少" [--json]` (one row per organisation and year) and
 `python -m retrieval docs [--json]` (each document's derived metadata, read straight from the corpus);
 `--backend local|milvus` and `--milvus-uri` choose where the index lives (or RETRIEVAL_BACKEND, MILVUS_URI)."""
 from __future__ import annotations
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=5, help="passages to show (default 5)")
     ask.add_argument("--json", action="store_true", help="print the runs.jsonl record")
+    compare = commands.add_parser("compare", help="compare one figure across organisations or years")
+    compare.add_argument("question")
+    compare.add_argument("--json", action="store_true", help="print the rows as JSON (the app's compare API)")
     docs = commands.add_parser("docs", help="list every document's derived metadata (no index needed)")
     docs.add_argument("--json", action="store_true", help="print a JSON list")
     docs.add_argument("--corpus", dest="docs_corpus", default=None, help="corpus directory (default: --corpus)")
@@ -49,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, reason in manifest.get("skipped", {}).items():
                 print(f"skipped {name}: {reason}", file=sys.stderr)
             return 0
+        if args.command == "compare":
+            return print_comparison(engine.compare(args.question), args.question, args.json)
         result = engine.ask(args.question, k=args.k)
     except RetrievalError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -69,9 +75,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-DOC_COLUMNS = (("file", "文件"), ("title", "标题"), ("org", "单位"), ("aliases", "别名"), ("years", "年份"),
+DOC_COLUMNS = (("file", "文件"), ("title", "标题"), ("org", "单位"), ("level", "级别"), ("parents", "上级"),
+               ("aliases", "别名"), ("years", "年份"),
                ("kind", "类型"), ("period", "时段"), ("published", "日期"), ("issuer", "发布机构"), ("doc_number", "文号"))
 CELL_WIDTH_MAX = 40
+
+
+COMPARE_COLUMNS = ("单位", "年份", "数值", "目标/结果", "出处")
+
+
+def print_comparison(comparison, question: str, as_json: bool) -> int:
+    """Print a comparison's rows (a table, or the compare API's JSON); exit code 1 when the question is not one."""
+    if comparison is None:
+        if as_json:
+            print(json.dumps({"question": question, "comparison": False, "rows": []}, ensure_ascii=False, indent=2))
+        else:
+            print("这不是比较类问题（例如「各街道今年拆违任务分别是多少」）；请用 ask 提问。", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(comparison.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    cells = [list(COMPARE_COLUMNS)]
+    for cell in comparison.cells:
+        source = f"{cell.title} · {cell.section or '（正文开头）'}" if cell.found else cell.note
+        cells.append([_cell(cell.organisation), str(cell.year or "-"), _cell(cell.value or "未找到"),
+                      cell.stance_label or "-", _cell(source)])
+    widths = [max(_display_width(line[column]) for line in cells) for column in range(len(COMPARE_COLUMNS))]
+    for line in cells:
+        print("  ".join(cell + " " * (width - _display_width(cell)) for cell, width in zip(line, widths)).rstrip())
+    if comparison.note:
+        print(comparison.note)
+    return 0
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +133,8 @@ def list_documents(corpus_dir: str, as_json: bool) -> int:
         return 2
     rows = [{"file": name, "title": meta.title, "org": meta.org, "aliases": list(meta.aliases),
              "years": list(meta.years), "kind": meta.kind, "period": meta.period, "published": meta.published,
-             "issuer": meta.issuer, "doc_number": meta.doc_number}
+             "issuer": meta.issuer, "doc_number": meta.doc_number, "level": meta.level,
+             "parents": list(meta.parents), "code": meta.code, "speaker": meta.speaker}
             for name, meta in ((name, document.meta) for name, document in loaded.documents.items())]
     unreadable = [{"file": name, "error": reason} for name, reason in loaded.errors.items()]
     if as_json:
@@ -107,8 +142,8 @@ def list_documents(corpus_dir: str, as_json: bool) -> int:
         return 0
     cells = [[label for _, label in DOC_COLUMNS]]
     for row in rows:
-        cells.append([_cell("、".join(map(str, row[key])) if isinstance(row[key], list) else row[key])
-                      for key, _ in DOC_COLUMNS])
+        cells.append([_cell((" › " if key == "parents" else "、").join(map(str, row[key]))
+                            if isinstance(row[key], list) else row[key]) for key, _ in DOC_COLUMNS])
     widths = [max(_display_width(line[column]) for line in cells) for column in range(len(DOC_COLUMNS))]
     for line in cells:
         print("  ".join(cell + " " * (width - _display_width(cell)) for cell, width in zip(line, widths)).rstrip())

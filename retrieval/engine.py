@@ -26,13 +26,15 @@ from retrieval.ingest.chunking import ChunkingConfig
 from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, load_document, sha256_bytes
 from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
+from retrieval.types import FigureRecord
 from retrieval.index import builder
 from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
-from retrieval.index.progress import (IndexingCancelled, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
-                                      no_progress, no_timing)
+from retrieval.index.progress import (EncodingPaused, IndexingCancelled, Pause, Phase, Progress, ShouldStop, Timing,
+                                      never_stop, no_phase, no_progress, no_timing)
 from retrieval.jobs import IndexingQueue
-from retrieval.ingest.passages import encoded_text, indexed_text  # noqa: F401  (kept importable from here)
-from retrieval.ingest.readers import READER_VERSION
+from retrieval.ingest.passages import FIGURES_VERSION, encoded_text, indexed_text  # noqa: F401  (kept importable from here)
+from retrieval.ingest.readers import NOT_FOUND_ZH, READER_VERSION
+from retrieval.ingest.metadata import METADATA_VERSION
 from retrieval.corpus.overrides import load_overrides, remove_override, save_override
 from retrieval.search.retrievers import Retriever
 from retrieval.index.state import IndexState, section_years  # noqa: F401
@@ -41,6 +43,7 @@ from retrieval.search.pipeline import (CANDIDATES_PER_LEG, LEG_WEIGHTS, ORG_BONU
                                        SENTENCE_WEIGHT, YEAR_BONUS, SearchPipeline)
 from retrieval.text.tokenizer import TOKENIZER_NAME
 from retrieval.types import LEGS, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis  # noqa: F401
+from retrieval.ingest.versions import VersionIndex
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,7 @@ class SearchEngine:
         self.notes = tuple(notes)                # how opening repaired the index, if it had to
         self.indexing = IndexingQueue(self._apply_job, self._corpus_path, lambda doc_id: doc_id in self.documents)
         self._watcher = None
+        self._versions = None                    # (snapshot, VersionIndex) of the last snapshot asked
 
     # ---------------------------------------------------------------- opening and building
     @classmethod
@@ -95,8 +99,13 @@ class SearchEngine:
              encoder: Encoder | str | None = None, rebuild: str = "auto", progress: Progress = no_progress,
              chunking: ChunkingConfig = ChunkingConfig(),
              leg_weights: dict[str, float] | None = None, encoder_pool: int = 1, backend: str | None = None,
-             milvus_uri: str | None = None, collection: str | None = None, timing: Timing = no_timing) -> "SearchEngine":
+             milvus_uri: str | None = None, collection: str | None = None, timing: Timing = no_timing,
+             catch_up: str = "now") -> "SearchEngine":
         """Load the index, or build it. rebuild: "auto" (when missing or stale), "always", or "never".
+
+        catch_up: corpus files added, changed or removed while no engine was open (or whose indexing a kill
+        interrupted before they were keyword-searchable) are indexed "now", before open returns, or in the
+        "background" (the app: it answers at once from the index as it was, and the changes follow as a job).
 
         backend: "local" (default) or "milvus" (also RETRIEVAL_BACKEND); milvus_uri: a `.db` path (milvus-lite)
         or http://host:19530 (also MILVUS_URI; default `<index_dir>.milvus.db`); collection: the collections'
@@ -109,6 +118,8 @@ class SearchEngine:
         """
         if rebuild not in ("auto", "always", "never"):
             raise ValueError(f"rebuild must be 'auto', 'always' or 'never', got {rebuild!r}")
+        if catch_up not in ("now", "background"):
+            raise ValueError(f"catch_up must be 'now' or 'background', got {catch_up!r}")
         if isinstance(encoder_pool, bool) or not isinstance(encoder_pool, int) or encoder_pool < 1:
             raise ValueError(f"encoder_pool must be a whole number of instances >= 1, got {encoder_pool!r}")
         corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
@@ -121,13 +132,16 @@ class SearchEngine:
             spec = encoder or DEFAULT_ENCODER
             return load_encoder(spec) if encoder_pool == 1 else EncoderPool(lambda: load_encoder(spec), encoder_pool)
 
-        opener = {"local": cls._open_local, "milvus": cls._open_milvus}[writer.name]
-        return opener(writer, corpus_dir, index_dir, load, rebuild, progress, chunking, leg_weights, timing)
+        if writer.name == "local":
+            return cls._open_local(writer, corpus_dir, index_dir, load, rebuild, progress, chunking, leg_weights,
+                                   timing, catch_up)
+        return cls._open_milvus(writer, corpus_dir, index_dir, load, rebuild, progress, chunking, leg_weights, timing)
 
     @classmethod
     def _open_local(cls, writer: IndexWriter, corpus_dir: Path, index_dir: Path, load: Callable[[], Encoder],
                     rebuild: str, progress: Progress, chunking: ChunkingConfig,
-                    leg_weights: dict[str, float] | None, timing: Timing = no_timing) -> "SearchEngine":
+                    leg_weights: dict[str, float] | None, timing: Timing = no_timing,
+                    catch_up: str = "now") -> "SearchEngine":
         """open() on the local segments: the manifest decides between loading, syncing changed files and a build;
         a damaged index is rebuilt, an interrupted swap recovered."""
         encoder = load()
@@ -180,7 +194,9 @@ class SearchEngine:
                 state = writer.full_build(corpus_dir, index_dir, encoder, chunking, progress, timing=timing)
         engine = cls(corpus_dir, index_dir, encoder, state, chunking, leg_weights, writer_lock=lock, notes=tuple(notes),
                      writer=writer)
-        if synced and changed:
+        if synced and changed and catch_up == "background":
+            engine.indexing.sync()               # answer at once; the changes made meanwhile follow as a job
+        elif synced and changed:
             engine._sync(progress)               # documents added, changed or removed while no engine was open
         if engine.dense_pending:
             engine.indexing.resume_encoding()    # an encoding a kill interrupted goes on in the background
@@ -243,6 +259,12 @@ class SearchEngine:
         reader = manifest.get("ingest", {}).get("reader_version", 1)
         if reader != READER_VERSION:
             reasons.append(f"document reader {reader} != {READER_VERSION}")
+        derived = manifest.get("ingest", {}).get("metadata_version", 1)
+        if derived != METADATA_VERSION:
+            reasons.append(f"document metadata {derived} != {METADATA_VERSION}")
+        figures = manifest.get("figures", {}).get("version")
+        if figures != FIGURES_VERSION:
+            reasons.append(f"figure records {figures} != {FIGURES_VERSION}")
         if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
             reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:
@@ -324,36 +346,48 @@ class SearchEngine:
         if on_disk is not None and on_disk.get("files") != self._state.manifest.get("files"):
             self._state = self._load_state(self.index_dir)
 
-    def _sync(self, progress: Progress = no_progress) -> None:
+    def _sync(self, progress: Progress = no_progress, background: bool = False) -> None:
         """Bring the index up to the corpus directory file by file: new or changed files become segments,
-        removed ones are marked deleted; no other document is read again."""
+        removed ones are marked deleted; no other document is read again. `background` (a job of the
+        indexing queue): big documents are made keyword-searchable and their vectors left to an "encode" job."""
         names = self._changed_files(self._state.manifest, self.corpus_dir)
         present = {path.name for path in corpus_files(self.corpus_dir)}
         for name in names:
             path = self.corpus_dir / name
             if name in present:
                 try:
-                    self._add(path, progress, no_phase, never_stop)
+                    self._add(path, progress, no_phase, never_stop, background)
                 except IngestError as error:
-                    digest = sha256_bytes(path.read_bytes())
-                    self._change(lambda state, _: self._writer.record_unreadable(state, self.index_dir, name, digest,
-                                                                                 error.reason))
+                    self._record_unreadable(path, error)
             else:
                 self._change(lambda state, _: self._writer.remove_documents(state, self.corpus_dir, self.index_dir,
                                                                             [name], [name]))
 
     def _add(self, path: Path, progress: Progress, phase: Phase,
-             should_stop: ShouldStop) -> None:
+             should_stop: ShouldStop, background: bool = False) -> None:
         self._change(lambda state, publish: self._writer.add_document(
             state, self.corpus_dir, self.index_dir, path, self.encoder, self.chunking, progress, publish=publish,
-            phase=phase, should_stop=should_stop), progress)
+            phase=phase, should_stop=should_stop, background=background), progress)
 
     def _apply_job(self, kind: str, target, progress: Progress, phase: Phase,
-                   should_stop: ShouldStop) -> str:
-        """Run one IndexingQueue job in the worker thread; returns the message of a finished job."""
+                   should_stop: ShouldStop, pause: Pause = never_stop) -> str:
+        """Run one IndexingQueue job in the worker thread; returns the message of a finished job.
+
+        `pause()` says other jobs are waiting: an encoding gives way to them (EncodingPaused) after a batch.
+        """
         if kind in ("add", "replace"):
-            meta = self.add_document(target, progress, phase=phase, should_stop=should_stop)
+            try:
+                meta = self.add_document(target, progress, phase=phase, should_stop=should_stop, background=True)
+            except IngestError as error:
+                self._record_unreadable(target, error)
+                raise
+            if target.name in self.dense_pending:
+                self.indexing.resume_encoding()   # a big document: its vectors give way to other jobs
+                return f"已可按关键词检索：{meta.title}（向量在后台编码）"
             return f"完成：{meta.title}"
+        if kind == "sync":
+            self._sync(progress, background=True)
+            return "已补上停机期间的语料变化"
         if kind == "delete":
             self.remove_document(target, progress, phase=phase, should_stop=should_stop)
             return f"已删除：{target}"
@@ -363,9 +397,22 @@ class SearchEngine:
         if kind == "encode":
             phase("encoding")
             self._change(lambda state, _: self._writer.finish_encoding(state, self.index_dir, self.encoder, progress,
-                                                                  should_stop=should_stop), progress)
+                                                                       should_stop=should_stop, pause=pause),
+                         progress)
+            if self.dense_pending:
+                raise EncodingPaused()           # other jobs first; the queue runs this one again after them
             return "向量编码完成"
         raise RetrievalError(f"unknown indexing job kind {kind!r}")
+
+    def _record_unreadable(self, path: Path, error: IngestError) -> None:
+        """Note an unreadable corpus file in the manifest, as a start does: these bytes are not tried again
+        (by the watcher or the next start) until the file changes."""
+        try:
+            digest = sha256_bytes(path.read_bytes())
+        except OSError:
+            return                               # gone (a cancelled upload): nothing to note
+        self._change(lambda state, _: self._writer.record_unreadable(state, self.index_dir, path.name, digest,
+                                                                     error.reason))
 
     @property
     def dense_pending(self) -> tuple[str, ...]:
@@ -406,17 +453,18 @@ class SearchEngine:
 
     def add_document(self, path: str | Path, progress: Progress = no_progress, *,
                      phase: Phase = no_phase,
-                     should_stop: ShouldStop = never_stop) -> DocumentMeta:
+                     should_stop: ShouldStop = never_stop, background: bool = False) -> DocumentMeta:
         """Index a file already written into the corpus directory (new, or a new version of an indexed one).
 
-        Raises IngestError if it is unreadable, before the index is touched.
+        `background` (the indexing queue): encode only this document's vectors, and none for a big one (they are
+        left to an "encode" job). Raises IngestError if it is unreadable, before the index is touched.
         """
         path = self._corpus_path(path)
         with self._write_lock:
             if not path.exists():
-                raise RetrievalError(f"{path} does not exist (any more): nothing to index")
+                raise IngestError(path.name, "does not exist (any more): nothing to index", NOT_FOUND_ZH)
             load_document(path, load_overrides(self.corpus_dir).get(path.name))   # fail before touching the index
-            self._add(path, progress, phase, should_stop)
+            self._add(path, progress, phase, should_stop, background)
             return self.documents[path.name].meta
 
     replace_document = add_document
@@ -476,11 +524,29 @@ class SearchEngine:
     def manifest(self) -> dict:
         return self._state.manifest
 
+    def figures(self, doc_id: str) -> tuple[FigureRecord, ...]:
+        """The figure records of a document's live passages (retrieval.answer.figures), in passage order."""
+        return self._state.figures_by_document[doc_id]
+
     def chunk_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for chunk in self._state.chunks.values():
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
         return counts
+
+    def _version_index(self, state) -> VersionIndex:
+        """Which documents of a snapshot are versions of one another, kept with the snapshot it describes."""
+        cached = self._versions
+        if cached is None or cached[0] is not state:
+            cached = self._versions = (state, VersionIndex(state.documents, self.added_at))
+        return cached[1]
+
+    def added_at(self, doc_id: str) -> float:
+        """When a document's file was stored in the corpus (its modification time; 0 when it is gone)."""
+        try:
+            return (self.corpus_dir / doc_id).stat().st_mtime
+        except OSError:
+            return 0.0
 
     def analyze(self, question: str) -> QueryAnalysis:
         return SearchPipeline(self._state, self._encode_query).analyze(question)
@@ -519,5 +585,17 @@ class SearchEngine:
         state = self._state
         if org is not None and org not in state.documents:
             raise InvalidQuery(f"unknown document {org!r}; known: {sorted(state.documents)}")
-        return SearchPipeline(state, self._encode_query, self.leg_weights).ask(question, k, org, year, legs,
-                                                                               with_answer)
+        pipeline = SearchPipeline(state, self._encode_query, self.leg_weights, self._version_index(state))
+        return pipeline.ask(question, k, org, year, legs, with_answer)
+
+    def compare(self, question: str):
+        """A comparison across organisations or years (retrieval.search.compare.Comparison), or None when the question
+        asks none (then ask() answers it). Cells come from the index's figure records, looked up by document;
+        an index without them falls back to one scoped search per document and year."""
+        from retrieval.search import compare
+        from retrieval.search.pipeline import org_matcher
+
+        question = self._check_question(question, 5)
+        state = self._state
+        return compare.compare(question, state.documents, state.chunks, compare.source_for(state, self.ask),
+                               matcher=org_matcher(state), known_places=compare.known_places())

@@ -1,17 +1,31 @@
 """The few named errors the library raises, each saying what went wrong and what to do."""
+from pathlib import PurePath
 
 
 class RetrievalError(Exception):
     """Base class of every error this library raises on purpose."""
 
 
-class IngestError(RetrievalError):
-    """A corpus file cannot be read: unsupported type, corrupt, empty or undecodable."""
+# What an app user is told when a reader gives no reason of its own in Chinese.
+UNREADABLE_ZH = "文件可能已损坏、加密，或不是支持的格式（.txt .md .docx .pdf .html）"
 
-    def __init__(self, path, reason: str):
+
+class IngestError(RetrievalError):
+    """A corpus file cannot be read: unsupported type, corrupt, empty or undecodable.
+
+    `reason` is for logs and the command line; `reason_zh` says the same to app users, in Chinese.
+    """
+
+    def __init__(self, path, reason: str, reason_zh: str = ""):
         self.path = str(path)
         self.reason = reason
+        self.reason_zh = reason_zh
         super().__init__(f"cannot read {self.path}: {reason}")
+
+    @property
+    def message_zh(self) -> str:
+        """For app users: the file by its name (never a server path) and why it cannot be read."""
+        return f"无法读取文件 {PurePath(self.path).name}：{self.reason_zh or UNREADABLE_ZH}"
 
 
 class ScannedPdf(IngestError):

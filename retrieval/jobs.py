@@ -12,6 +12,8 @@ API (the app codes against this; everything else here is internal):
     job = engine.indexing.delete(doc_id, user="") # drop from the index, then remove corpus file + metadata override
     job = engine.indexing.rebuild(user="")        # re-read the whole corpus directory
     job = engine.indexing.resume_encoding(user="")  # finish vectors a kill interrupted (queued by open itself)
+    job = engine.indexing.sync(user="")           # index what changed while no engine was open (queued by
+                                                  # SearchEngine.open(..., catch_up="background"), as the app does)
     engine.indexing.status() -> list[IndexingJob]  # every job of this process (last 200), oldest first
     engine.indexing.job(job_id) -> IndexingJob | None
     engine.indexing.cancel(job_id) -> bool  # True if it was queued or running; a running job stops at the next
@@ -22,10 +24,12 @@ API (the app codes against this; everything else here is internal):
     engine.dense_pending -> tuple[str, ...]  # doc ids searchable by BM25 only right now (vectors being encoded)
     AskResult.dense_pending: tuple[str, ...] # the same, for the snapshot a result was answered from
 
-    IndexingJob (frozen): job_id: str, kind: "add" | "replace" | "delete" | "rebuild" | "encode", doc: str (doc id, "" for
-        rebuild), state: "queued" | "chunking" | "encoding" | "done" | "failed" | "cancelled", progress: float 0..1,
+    IndexingJob (frozen): job_id: str, kind: "add" | "replace" | "delete" | "rebuild" | "encode" | "sync", doc: str
+        (doc id, "" for rebuild, encode and sync), state: "queued" | "chunking" | "encoding" | "done" | "failed" |
+        "cancelled", progress: float 0..1,
         message: str (Chinese, for users), user: str, started: float | None, finished: float | None (epoch seconds),
-        submitted: float. A failed job's message names the reason (e.g. the IngestError of an unreadable file).
+        submitted: float. A failed job's message says why in Chinese and names the file (never a server path);
+        an unreadable file is noted in the manifest, so neither the watcher nor a restart tries it again.
 
     Synchronous calls keep working and share the same code path: engine.add_document(path),
     engine.replace_document(path), engine.remove_document(doc_id), engine.update_metadata(...), engine.rebuild().
@@ -50,19 +54,40 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from retrieval.errors import RetrievalError
-from retrieval.index.progress import IndexingCancelled
+from retrieval.errors import BackendUnavailable, IndexLocked, IndexMismatch, IngestError, RetrievalError
+from retrieval.index.progress import EncodingPaused, IndexingCancelled  # noqa: F401  (kept importable from here)
 
 log = logging.getLogger(__name__)
-# apply(kind, target, progress=, phase=, should_stop=) -> the message of a finished job; raises IndexingCancelled
-# when should_stop() said so, a RetrievalError for a job that cannot be done.
+# apply(kind, target, progress=, phase=, should_stop=, pause=) -> the message of a finished job; raises
+# IndexingCancelled when should_stop() said so, EncodingPaused when it gave way because pause() said other jobs
+# wait (its work so far saved), a RetrievalError for a job that cannot be done.
 ApplyJob = Callable[..., str]
 
-KINDS = ("add", "replace", "delete", "rebuild", "encode")
+KINDS = ("add", "replace", "delete", "rebuild", "encode", "sync")
 STATES = ("queued", "chunking", "encoding", "done", "failed", "cancelled")
 FINISHED = frozenset({"done", "failed", "cancelled"})
 HISTORY = 200                            # finished jobs kept for status()
 PHASE_MESSAGES = {"chunking": "读取与分段", "encoding": "向量编码（新内容已可按关键词检索）"}
+
+
+CANCELLED = "已取消，索引保持原样"
+PAUSED = "向量编码暂停，先处理其他任务（已可按关键词检索）"
+INTERNAL_FAILURE = "失败（内部错误）：处理 {doc} 时出错，索引保持原样。请把这个问题告诉管理员（详情在服务器日志里）。"
+# What a failed job tells users, by the error's class (the first that matches): Chinese, the document by its
+# file name; the English detail, which may hold server paths, goes to the log only.
+FAILURE_MESSAGES: tuple[tuple[type[RetrievalError], Callable[[RetrievalError, str], str]], ...] = (
+    (IngestError, lambda error, doc: error.message_zh),
+    (IndexLocked, lambda error, doc: f"处理 {doc} 时索引正被另一个程序写入，等了太久。请稍后再试。"),
+    (BackendUnavailable, lambda error, doc: str(error)),          # already Chinese
+    (IndexMismatch, lambda error, doc: f"处理 {doc} 时发现索引文件有问题。请让管理员重建索引（make run 会自动重建）。"),
+    (RetrievalError, lambda error, doc: f"处理 {doc} 时出错，索引保持原样。请稍后再试；反复出现请告诉管理员。"),
+)
+
+
+def failure_message(doc: str, error: RetrievalError) -> str:
+    """The message of a job that failed with `error`, for users: in Chinese, never a server path."""
+    say = next(say for kind, say in FAILURE_MESSAGES if isinstance(error, kind))
+    return f"失败：{say(error, doc or '语料库')}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +111,10 @@ class IndexingJob:
 
 
 class IndexingQueue:
-    """Corpus changes applied one at a time by one worker thread, in submission order.
+    """Corpus changes applied one at a time by one worker thread, in submission order, except that a big
+    document's vectors never hold others back: its job makes it keyword-searchable and leaves the vectors to
+    an "encode" job, which gives way to every job submitted meanwhile after its current batch (its work so far
+    saved) and goes on after them.
 
     Each job re-reads the corpus directory and publishes new immutable index snapshots (see the module
     docstring), so questions are answered throughout. A job queued twice for the same document before it
@@ -127,6 +155,10 @@ class IndexingQueue:
     def rebuild(self, user: str = "") -> IndexingJob:
         """Re-read the whole corpus directory (only changed passages are encoded)."""
         return self._submit("rebuild", "", user, None)
+
+    def sync(self, user: str = "") -> IndexingJob:
+        """Index the corpus files added, changed or removed while no engine was open (queued by open itself)."""
+        return self._submit("sync", "", user, None)
 
     def resume_encoding(self, user: str = "") -> IndexingJob:
         """Encode the passages a restart or a kill left without vectors (work already saved is kept)."""
@@ -205,7 +237,7 @@ class IndexingQueue:
                 return False
             if job_id in self._pending:
                 self._pending.remove(job_id)
-                self._finish(job_id, "cancelled", "已取消（未开始，索引未改变）")
+                self._finish(job_id, "cancelled", CANCELLED if job.started else "已取消（未开始，索引未改变）")
             else:
                 self._cancelled.add(job_id)
                 self._update(job_id, message="正在取消…")
@@ -232,7 +264,8 @@ class IndexingQueue:
                 if not self._pending:
                     return
                 job_id = self._pending.popleft()
-                self._update(job_id, state="chunking", message=PHASE_MESSAGES["chunking"], started=time.time())
+                started = self._jobs[job_id].started or time.time()       # a paused encoding keeps its start
+                self._update(job_id, state="chunking", message=PHASE_MESSAGES["chunking"], started=started)
             self._run(job_id)
 
     def _run(self, job_id: str) -> None:
@@ -247,16 +280,34 @@ class IndexingQueue:
         def should_stop() -> bool:
             return job_id in self._cancelled
 
+        def others_waiting() -> bool:
+            with self._condition:
+                return bool(self._pending)
+
         try:
             message = self._apply(job.kind, self._targets[job_id], progress=progress, phase=phase,
-                                  should_stop=should_stop)
+                                  should_stop=should_stop, pause=others_waiting)
+        except EncodingPaused:
+            with self._condition:                # its work so far is saved: it goes on after the jobs now waiting
+                if should_stop():
+                    self._finish(job_id, "cancelled", CANCELLED)
+                else:
+                    self._update(job_id, message=PAUSED)
+                    self._pending.append(job_id)
+                    self._condition.notify_all()
         except IndexingCancelled:
-            self._finish(job_id, "cancelled", "已取消，索引保持原样")
+            self._finish(job_id, "cancelled", CANCELLED)
         except RetrievalError as error:
-            self._finish(job_id, "failed", f"失败：{error}")
-        except Exception as error:  # noqa: BLE001 - a bug in one job must not stop the worker for the others
+            if should_stop():
+                # Undoing a cancelled upload moves its file away, so the job may stop on that, not at a boundary.
+                self._finish(job_id, "cancelled", CANCELLED)
+            else:
+                log.warning("indexing job %s (%s %s) failed: %s", job_id, job.kind, job.doc, error)
+                self._finish(job_id, "failed", failure_message(job.doc, error))
+        except Exception:  # noqa: BLE001 - a bug in one job must not stop the worker for the others
             log.exception("indexing job %s (%s %s) failed", job_id, job.kind, job.doc)
-            self._finish(job_id, "failed", f"失败（内部错误）：{type(error).__name__}: {error}")
+            self._finish(job_id, "cancelled" if should_stop() else "failed",
+                         CANCELLED if should_stop() else INTERNAL_FAILURE.format(doc=job.doc or "语料库"))
         else:
             self._finish(job_id, "done", message or "完成")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 
 LEGS = ("bm25", "dense", "hybrid")          # the retriever legs every result and metric is given for
@@ -23,6 +23,13 @@ class DocumentMeta:
     published: str = ""              # publication date as YYYY-MM-DD (page metadata or the dated signature), "" unknown
     issuer: str = ""                 # issuing body (发布机构 / 发文机关 / the signature), "" unknown
     doc_number: str = ""             # 文号 such as 某府发〔2023〕5号, "" when none
+    # The organisation's place among China's divisions (retrieval.text.gazetteer): its level (省 / 市 / 县 / 街道 / 镇 /
+    # 乡 / 开发区 / 部门, "" unknown), its parent chain of full names highest first (("上海市", "宝山区") for 吴淞),
+    # its division code where it has one ("310113"), and who signed or delivered the document ("王正谱").
+    level: str = ""
+    parents: tuple[str, ...] = ()
+    code: str = ""
+    speaker: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,35 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class FigureRecord:
+    """One value of a passage and what it measures (made by retrieval.answer.figures.extract_figures at indexing)."""
+
+    record_id: str                 # stable: f"{chunk_id}:{start}"
+    chunk_id: str
+    doc_id: str
+    metric: str                    # the phrase the value measures, as written: "地区生产总值增长", "粮食产量"
+    value: str                     # as written, with qualifiers: "5.5%左右", "40万人以上", "600亿斤以上"
+    unit: str                      # "%", "万人", "亿元", "亿斤", … ("" when none)
+    number: float | None           # in the base unit (5.5 for 5.5%, 400000 for 40万人), None if unparsable
+    year: int | None               # the year the statement speaks of; None for a span of years or none
+    stance: str                    # "target" | "result" | ""
+    char_span: tuple[int, int]     # [start, end) of the value in chunk.text
+    sentence_span: tuple[int, int] # [start, end) of its sentence in chunk.text
+
+    def as_row(self) -> list:
+        """The stored form (chunk and document ids are the passage's own): see `from_row`."""
+        return [self.char_span[0], self.char_span[1], self.sentence_span[0], self.sentence_span[1], self.metric,
+                self.value, self.unit, self.number, self.year, self.stance]
+
+    @classmethod
+    def from_row(cls, chunk_id: str, doc_id: str, row: Sequence) -> "FigureRecord":
+        start, end, sentence_start, sentence_end, metric, value, unit, number, year, stance = row
+        return cls(f"{chunk_id}:{start}", chunk_id, doc_id, metric, value, unit,
+                   None if number is None else float(number), None if year is None else int(year), stance,
+                   (int(start), int(end)), (int(sentence_start), int(sentence_end)))
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked result of a retriever."""
 
@@ -74,6 +110,9 @@ class Answer:
     char_span: tuple[int, int]       # [start, end) in the chunk's Document.text
     confidence: float                # 0..1
     fact: str = ""                   # the short fact inside text (e.g. "3万平方米"), "" when none stands out
+    # The score that chose this unit among the question's candidates (retrieval.answer.choice_score);
+    # comparable only within one question, so not part of the answer's identity.
+    score: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,6 +131,9 @@ class QueryAnalysis:
     asked_org: str = ""
     unknown_orgs: tuple[str, ...] = ()       # named organisations no document belongs to ("火星街道")
     asked_noun: str = ""                     # what is asked for: 多少家沿街店铺 → 沿街店铺, 什么奖 → 奖
+    # 今年 0, 去年 -1, 明年 1: read against each document's planning year (retrieval.text.statements); None: not said.
+    year_offset: int | None = None
+    stance: str = ""                         # "target" (目标/计划/今年…) | "result" (完成/实现/去年…) | ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +150,11 @@ class AskResult:
     scope_note: str = ""
     # The best candidate even when it falls below the 未找到 threshold (for calibration reports), or None.
     best_guess: Answer | None = None
+    # The best candidate that would be another answer (another passage or fact): how clear the choice was.
+    runner_up: Answer | None = None
+    # Older versions (near-duplicates of one organisation's document) of the answer's document, oldest first:
+    # the answer cites the newest version the passages reach, and says these exist.
+    older_versions: tuple[str, ...] = ()
     # Documents searched by BM25 only because their vectors are still being encoded (background indexing).
     dense_pending: tuple[str, ...] = ()
     # The index snapshot the hits come from: a document deleted meanwhile does not break their display.

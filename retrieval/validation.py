@@ -33,9 +33,9 @@ def validate_request(question: object, k: object = 5, year: object = None, org: 
         raise InvalidQuery(f"question has {len(question)} characters, at most {MAX_QUESTION_CHARS} are allowed: "
                            "ask about one fact at a time")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise InvalidQuery(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+        raise InvalidQuery(f"k must be an integer between 1 and {MAX_K}, got {k!r:.80}")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR):
-        raise InvalidQuery(f"year must be None or an integer between {MIN_YEAR} and {MAX_YEAR}, got {year!r}")
+        raise InvalidQuery(f"year must be None or an integer between {MIN_YEAR} and {MAX_YEAR}, got {year!r:.80}")
     if org is not None:
         if not isinstance(org, str):
             raise InvalidQuery(f"org must be a document id (str) or None, got {type(org).__name__}: {org!r:.80}")

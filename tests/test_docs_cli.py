@@ -50,7 +50,9 @@ def test_json_lists_every_field_of_every_document(small_corpus, capsys):
     town = rows["桃源镇2024年政府工作报告.txt"]
     assert town == {"file": "桃源镇2024年政府工作报告.txt", "title": "桃源镇2024年政府工作报告", "org": "桃源",
                     "aliases": ["桃源镇", "綦南桃源", "綦南区桃源镇"], "years": [2023, 2024], "kind": "政府工作报告",
-                    "period": "", "published": "2024-02-22", "issuer": "綦南区桃源镇", "doc_number": "桃府发〔2024〕2号"}
+                    "period": "", "published": "2024-02-22", "issuer": "綦南区桃源镇", "doc_number": "桃府发〔2024〕2号",
+                    # 綦南区 is made up: the gazetteer places no 桃源镇 there, so the town has no parent chain.
+                    "level": "镇", "parents": [], "code": "", "speaker": ""}
     reason = load_corpus(small_corpus).errors["空白.txt"]
     assert reason and rows["空白.txt"] == {"file": "空白.txt", "error": reason}
 
@@ -70,7 +72,7 @@ def test_plain_output_is_a_table_with_the_unreadable_file_and_its_reason(small_c
     code, out, _ = run_docs(capsys, "--corpus", str(small_corpus))
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["文件", "标题", "单位"]
+    assert lines[0].split()[:5] == ["文件", "标题", "单位", "级别", "上级"]
     town_line = next(line for line in lines if line.startswith("桃源镇2024年政府工作报告.txt"))
     assert "桃源" in town_line and "2023、2024" in town_line and "桃府发〔2024〕2号" in town_line
     reason = load_corpus(small_corpus).errors["空白.txt"]
@@ -100,3 +102,17 @@ def test_a_real_page_lists_its_page_fields(tmp_path, capsys):
     _, out, _ = run_docs(capsys, "--json", "--corpus", str(tmp_path))
     (row,) = json.loads(out)
     assert (row["org"], row["years"], row["doc_number"]) == ("木洞", [2023, 2024], "木洞府发〔2024〕2号")
+
+
+def test_a_provincial_report_lists_its_level_code_and_speaker(tmp_path, capsys):
+    """Made-up report: the province comes from the title, the speaker from the signature line."""
+    (tmp_path / "报告.txt").write_text(
+        "2025年湖南省政府工作报告\n——2025年1月20日在湖南省第十四届人民代表大会第三次会议上\n湖南省人民政府省长 李明远\n"
+        "各位代表：\n一、2024年工作回顾\n全省深化开发区管理制度改革，建设宜居宜业和美乡村，地区生产总值增长5%。\n",
+        encoding="utf-8")
+    _, out, _ = run_docs(capsys, "--json", "--corpus", str(tmp_path))
+    (row,) = json.loads(out)
+    assert (row["org"], row["level"], row["parents"], row["code"], row["speaker"]) == ("湖南", "省", [], "430000", "李明远")
+    assert row["title"] == "2025年湖南省政府工作报告" and row["years"] == [2024, 2025]
+    _, table, _ = run_docs(capsys, "--corpus", str(tmp_path))
+    assert "湖南" in table.splitlines()[1] and "省" in table.splitlines()[1]

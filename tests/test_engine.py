@@ -87,6 +87,18 @@ def test_wusong_question_is_answered_with_the_fake_encoder(built):
     assert engine.documents[WUSONG].text[start:end] == result.answer.text
 
 
+def test_the_result_names_the_runner_up_and_how_far_behind_it_is(built):
+    """The runner-up is the best candidate that would be another answer (another passage or another fact),
+    with its choice score, so a caller can tell a clear answer from a near tie."""
+    _, _, engine = built
+    result = engine.ask(WUSONG_QUESTION, k=10)
+    best, runner_up = result.best_guess, result.runner_up
+    assert best == result.answer and best.fact == "3万平方米"
+    assert runner_up is not None and (runner_up.chunk_id, runner_up.fact) != (best.chunk_id, best.fact)
+    assert best.score > runner_up.score
+    assert runner_up.chunk_id in {hit.chunk_id for hit in result.hits}
+
+
 def test_second_open_loads_and_gives_identical_results(built):
     corpus, index, engine = built
     recorder = RecordingEncoder(256)

@@ -1,7 +1,9 @@
-"""The Gradio Blocks app: ask (chat with citations), documents (upload, replace, delete, trash, audit,
-indexing progress), evaluation, and the search and indexing-status APIs."""
+"""The Gradio Blocks app: ask (chat with citations; comparisons as a table, a chart and a CSV), documents
+(upload, replace, delete, trash, audit, indexing progress), evaluation, and the search, compare and
+indexing-status APIs."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from retrieval.corpus.uploads import MAX_UPLOAD_BYTES
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, MB, TOO_LARGE_MESSAGE
 from ui import evaluation, render
 from retrieval.validation import MAX_QUESTION_CHARS
 from ui.service import EngineService, Turn, UserFacingError
@@ -29,7 +31,7 @@ HOW_TO = (
     "答案在最前面，下面的 [1] [2] [3] 是出处；点「查看原文」在右侧打开整篇文档并定位到那一段。"
 )
 DOC_PLACEHOLDER = "点出处里的「查看原文」，整篇文档会显示在这里，并滚动到引用的段落。"
-DOC_HEADERS = ["标题", "单位", "别名", "年份", "类型", "发布（日期 · 机构 · 文号）", "段落数", "索引", "文件名"]
+DOC_HEADERS = ["标题", "单位", "级别（上级）", "别名", "年份", "类型", "发布（日期 · 机构 · 文号）", "段落数", "索引", "文件名"]
 TRASH_HEADERS = ["文件名", "原因", "移入时间", "用户", "保留到", "编号"]
 AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明"]
 # Questions run in parallel (the engine reads an immutable snapshot; numpy/faiss release the GIL). More of them
@@ -37,6 +39,7 @@ AUDIT_HEADERS = ["时间", "操作", "文件", "用户", "内容哈希", "说明
 # Corpus edits run one at a time; status polls are trivial and never wait behind either.
 QUESTION_CONCURRENCY = 4 * (os.cpu_count() or 2)
 STATUS_POLL_SECONDS = 2.0
+UPLOAD_FRAMING_BYTES = MB           # multipart headers around one uploaded file, with room to spare
 ANSWER_CACHE_SIZE = 2048        # results of the current index snapshot; emptied whenever the index changes
 
 
@@ -45,6 +48,31 @@ ASSETS = Path(__file__).with_name("assets")
 CHAT_JS = (ASSETS / "chat.js").read_text(encoding="utf-8")     # the chat: open a cited document, scroll to answers
 DOC_JS = (ASSETS / "doc.js").read_text(encoding="utf-8")       # the document view: scroll to the cited passage
 CSS = (ASSETS / "app.css").read_text(encoding="utf-8")
+# The page refuses a file over a box's limit before sending it (a capturing listener runs before Gradio's own),
+# with the server's Chinese message in the box's status panel: Gradio's client-side check over its max_file_size
+# would show an English toast. Runs as the status panel's js_on_load (`props.value` re-renders the panel).
+SIZE_GUARD_JS = (ASSETS / "size_guard.js").read_text(encoding="utf-8")
+
+
+def size_guard_js(box_id: str, limit: int, message: str) -> str:
+    """SIZE_GUARD_JS for the file box `box_id`: files over `limit` bytes get `message` (where "__SIZE__" becomes
+    the file's size in MB, one decimal, as the server writes it) as an error panel."""
+    return (SIZE_GUARD_JS.replace("__BOX__", box_id).replace("__LIMIT__", str(limit)).replace("__MB__", str(MB))
+            .replace("__REFUSAL__", json.dumps(render.render_message(message, "error"), ensure_ascii=False)))
+
+
+UPLOAD_GUARD_JS = size_guard_js("upload-file", MAX_UPLOAD_BYTES, "上传失败：" + TOO_LARGE_MESSAGE.format(
+    size="__SIZE__", limit=MAX_UPLOAD_BYTES // MB))
+GOLD_GUARD_JS = size_guard_js("gold-file", evaluation.MAX_GOLD_BYTES, evaluation.GOLD_TOO_LARGE_MESSAGE)
+
+# What the page means, as data attributes (for scripts and the browser tests, which never read text layout):
+# the upload box's file name once it reached the server ("" when the box is empty), and that a page opening
+# has received its lists and controls.
+MARK_UPLOAD_JS = """(file) => {
+  document.getElementById('upload-file').dataset.file = file ? (file.orig_name || '') : '';
+  return [];
+}"""
+MARK_READY_JS = "() => { document.body.dataset.appReady = 'true'; return []; }"
 
 
 def launch_options() -> dict:
@@ -53,8 +81,34 @@ def launch_options() -> dict:
         font=["Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", "system-ui", "sans-serif"],
         font_mono=["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"],
     )
-    # Gradio's own cap sits just above ours, so files between the two get our Chinese message.
-    return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + 5 * 1024 * 1024}
+    # Gradio's own cap sits above ours by the multipart framing app.RequestGuard allows, so it never answers first:
+    # the page refuses a file over MAX_UPLOAD_BYTES, the guard a request over the file and its framing, and the
+    # service a file just over the limit, all with the same Chinese message.
+    return {"theme": theme, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES + UPLOAD_FRAMING_BYTES}
+
+
+def comparison_frame(comparison) -> pd.DataFrame:
+    """The chart's data: one bar per filled row (in the table's order), its value in the shared base unit."""
+    years_differ = len({cell.year for cell in comparison.cells}) > 1
+    found = [cell for cell in comparison.cells if cell.found and cell.number is not None]
+    return pd.DataFrame({"单位": [render.comparison_label(cell, years_differ) for cell in found],
+                         "数值": [cell.number for cell in found],
+                         "原文": [cell.value for cell in found]})
+
+
+def write_comparison_csv(comparison) -> str:
+    """The comparison as a CSV file (UTF-8 with BOM, so Excel reads the Chinese) in a temporary folder."""
+    import hashlib
+    import tempfile
+
+    from retrieval.search.compare import to_csv
+
+    text = to_csv(comparison)
+    folder = Path(tempfile.gettempdir()) / "plan-compare"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"比较-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:10]}.csv"
+    path.write_text(text, encoding="utf-8-sig")
+    return str(path)
 
 
 def _frame(headers: list[str], rows: list[list]) -> pd.DataFrame:
@@ -125,7 +179,20 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             gr.Warning(render.escape(str(error)))   # Gradio may render a warning as HTML
             return refreshed
         turns = (*turns, turn)
-        return {listing["question"]: "", listing["chat"]: transcript(turns, explain), listing["turns"]: turns, **refreshed}
+        return {listing["question"]: "", listing["chat"]: transcript(turns, explain), listing["turns"]: turns,
+                **comparison_outputs(turn), **refreshed}
+
+    def comparison_outputs(turn: Turn | None) -> dict:
+        """The chart and the CSV download of the latest comparison; hidden after a normal question."""
+        comparison = turn.comparison if turn is not None else None
+        if comparison is None:
+            return {listing["compare_tools"]: gr.update(visible=False)}
+        frame = comparison_frame(comparison)
+        return {listing["compare_tools"]: gr.update(visible=True),
+                listing["compare_plot"]: gr.update(value=frame, visible=comparison.chartable,
+                                                   sort=list(frame["单位"]), y_lim=[0, None],  # bars from zero
+                                                   y_title=f"数值（{comparison.unit}）" if comparison.unit else "数值"),
+                listing["compare_csv"]: gr.update(value=write_comparison_csv(comparison), visible=True)}
 
     def open_citation(turns, evt: gr.EventData):
         data = getattr(evt, "_data", None) or {}
@@ -137,11 +204,13 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         if isinstance(turn_index, int) and 0 <= turn_index < len(turns):
             turn = turns[turn_index]
             answer = turn.answer
+            if turn.comparison is not None:
+                answer = service.comparison_cell_answer(turn.comparison, chunk_id)
             terms = next((c.hit.matched_terms for c in turn.citations if c.chunk.chunk_id == chunk_id), ())
         return service.citation_html(chunk_id, answer, terms)
 
     def clear_chat():
-        return transcript((), False), (), render.render_message(DOC_PLACEHOLDER)
+        return transcript((), False), (), render.render_message(DOC_PLACEHOLDER), gr.update(visible=False)
 
     # ---- handlers: documents --------------------------------------------------------------
 
@@ -183,19 +252,28 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
     def confirm_replace(pending_path, seen, request: gr.Request):
         return _upload(pending_path, seen, request, confirm=True)
 
-    def _upload(file_path, seen, request, confirm: bool):
+    def keep_both(pending_path, seen, request: gr.Request):
+        return _upload(pending_path, seen, request, confirm=False, keep_both=True)
+
+    def _upload(file_path, seen, request, confirm: bool, keep_both: bool = False):
         hide = {listing["replace_row"]: gr.update(visible=False), listing["pending_upload"]: None}
         if not file_path:
             return {listing["upload_status"]: render.render_message("请先选择要上传的文件（.txt / .md / .docx / .pdf）。", "warn"),
                     **hide, **listings(seen)}
         try:
-            outcome = service.upload(file_path, Path(file_path).name, _user(request), confirm_replace=confirm)
+            outcome = service.upload(file_path, Path(file_path).name, _user(request), confirm_replace=confirm,
+                                     keep_both=keep_both)
         except UserFacingError as error:
             return {listing["upload_status"]: render.render_message(f"上传失败：{error}", "error"), **hide, **listings(seen)}
         if outcome.needs_confirmation:
             question = (f"语料库里已有「{outcome.doc_id}」。替换已有文档？旧版本会移到回收站，30 天内可以恢复。")
+            if outcome.version_share:
+                question = (f"这个文件有 {outcome.version_share:.0%} 的段落与「{outcome.doc_id}」相同，可能是它的新版本。"
+                            "替换已有文档？旧版本会移到回收站，30 天内可以恢复；也可以两个版本都保留，"
+                            "回答会引用较新的版本，并注明还有旧版本。")
             return {listing["upload_status"]: render.render_message(question, "warn"),
                     listing["replace_row"]: gr.update(visible=True), listing["pending_upload"]: file_path,
+                    listing["keep_both_button"]: gr.update(visible=bool(outcome.version_share)),
                     **listings(seen)}
         done = (f"已替换「{outcome.replaced}」（旧版本在回收站），新文件 {outcome.doc_id}" if outcome.replaced
                 else f"已保存 {outcome.doc_id}")
@@ -292,7 +370,24 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         try:
             return service.search_record(question, k, organisation, year)
         except UserFacingError as error:
-            raise gr.Error(render.escape(str(error)), print_exception=False) from error  # one log line, no traceback
+            # Plain text for JSON clients (the page never shows this error); one log line, no traceback.
+            raise gr.Error(str(error), print_exception=False) from error
+
+    def compare(question: str) -> dict:
+        """Compare one figure across organisations or years, e.g. "各省今年地区生产总值增长目标是多少？".
+
+        Returns {"comparison": true, "rows": [{organisation, year, value (as written, null = 未找到), number, unit,
+        stance, doc, section, sentence, ...}], "sorted_by_value", "unit", "note"}; {"comparison": false, "rows": []}
+        when the question asks no comparison (use search for it). Each row's value comes only from that
+        organisation's own documents for that year.
+
+        Args:
+            question: the question in Chinese (at most 500 characters).
+        """
+        try:
+            return service.compare_record(question)
+        except UserFacingError as error:
+            raise gr.Error(render.escape(str(error)), print_exception=False) from error
 
     def indexing_status() -> dict:
         """Background indexing: recent jobs (state, progress 0-1, message), documents still waiting for vectors,
@@ -327,6 +422,11 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                                                   elem_id="question", scale=5, lines=1, max_lines=3, submit_btn=False,
                                                   max_length=MAX_QUESTION_CHARS)
                             ask_button = gr.Button("提问", variant="primary", elem_id="ask-btn", scale=1, min_width=80)
+                        with gr.Column(visible=False, elem_id="compare-tools") as compare_tools:
+                            compare_plot = gr.BarPlot(x="单位", y="数值", title="比较（按数值排序）", x_title="单位",
+                                                      y_title="数值", x_label_angle=-30, elem_id="compare-plot",
+                                                      label="比较图")
+                            compare_csv = gr.DownloadButton("下载表格（CSV）", elem_id="compare-csv", size="sm")
                         with gr.Row():
                             example_buttons = [
                                 gr.Button(text, size="sm", elem_classes=["example-q"], elem_id=f"example-{index}")
@@ -341,12 +441,13 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                                           label="语料库中的文档", elem_id="docs-table")
                 with gr.Row(equal_height=False):
                     with gr.Column(visible=True) as editor_tools:
-                        upload_file = gr.File(label="上传文档：.txt / .md / .docx / .pdf，最大 20 MB（按内容判断类型）",
+                        upload_file = gr.File(label=f"上传文档：.txt / .md / .docx / .pdf，最大 {MAX_UPLOAD_BYTES // MB} MB（按内容判断类型）",
                                               elem_id="upload-file")
                         upload_button = gr.Button("上传并建立索引", variant="primary", elem_id="upload-btn")
-                        upload_status = gr.HTML(elem_id="upload-status")
+                        upload_status = gr.HTML(elem_id="upload-status", js_on_load=UPLOAD_GUARD_JS)
                         with gr.Row(visible=False, elem_id="replace-row") as replace_row:
                             replace_button = gr.Button("替换", variant="primary", elem_id="replace-yes")
+                            keep_both_button = gr.Button("两个版本都保留", visible=False, elem_id="replace-keep-both")
                             keep_button = gr.Button("取消", elem_id="replace-no")
                     with gr.Column():
                         doc_select = gr.Dropdown(service.document_choices(), value=None, label="选择文档（预览、编辑或删除）",
@@ -386,9 +487,10 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                     elem_id="eval-help",
                 )
                 with gr.Row():
-                    gold_file = gr.File(label="标注文件（可选，留空则用开发集）", elem_id="gold-file", scale=3)
+                    gold_file = gr.File(label=f"标注文件（可选，留空则用开发集；最大 {evaluation.MAX_GOLD_BYTES // MB} MB）",
+                                        elem_id="gold-file", scale=3)
                     eval_button = gr.Button("运行评估", variant="primary", elem_id="eval-btn", scale=1)
-                eval_status = gr.HTML(elem_id="eval-status")
+                eval_status = gr.HTML(elem_id="eval-status", js_on_load=GOLD_GUARD_JS)
                 eval_summary = gr.Markdown(elem_id="eval-summary")
                 leg_table = gr.Dataframe(interactive=False, label="各检索方式（全部题目）", elem_id="eval-legs")
                 type_table = gr.Dataframe(interactive=False, label="各题型（混合检索）", elem_id="eval-types")
@@ -404,9 +506,11 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
             trash_table=trash_table, trash_select=trash_select, audit_table=audit_table, version=version_state,
             question=question, chat=chat, turns=turns_state, upload_status=upload_status, replace_row=replace_row,
             pending_upload=pending_upload, upload_file=upload_file, manage_status=manage_status,
+            keep_both_button=keep_both_button,
             delete_confirm=delete_confirm, doc_preview=doc_preview, trash_status=trash_status, index_status=index_status,
             job_select=job_select, cancel_status=cancel_status, editor_tools=editor_tools, manage_tools=manage_tools,
             trash_tools=trash_tools, cancel_tools=cancel_tools, role_note=role_note,
+            compare_tools=compare_tools, compare_plot=compare_plot, compare_csv=compare_csv,
         )
         lists = [docs_table, doc_select, org_filter, year_filter, trash_table, trash_select, audit_table, version_state]
 
@@ -416,21 +520,23 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
         edits = {"concurrency_limit": 1, "concurrency_id": "corpus-edits", **private}
         status = {"concurrency_limit": None, "concurrency_id": "status", "show_progress": "hidden", **private}
         ask_inputs = [question, turns_state, org_filter, year_filter, explain, version_state]
-        ask_outputs = [question, chat, turns_state, *lists]
+        ask_outputs = [question, chat, turns_state, compare_tools, compare_plot, compare_csv, *lists]
         gr.on([ask_button.click, question.submit], ask, ask_inputs, ask_outputs, **questions)
         for button, text in zip(example_buttons, EXAMPLES):
             button.click(lambda text=text: text, None, question, **private).then(ask, ask_inputs, ask_outputs, **questions)
         chat.click(open_citation, turns_state, doc_view, **private)
         explain.change(transcript, [turns_state, explain], chat, **private)
-        clear_button.click(clear_chat, None, [chat, turns_state, doc_view], **private)
+        clear_button.click(clear_chat, None, [chat, turns_state, doc_view, compare_tools], **private)
 
         demo.load(on_load, None, [*lists, editor_tools, manage_tools, trash_tools, cancel_tools, role_note, index_status],
-                  **private)
+                  **private).then(None, None, None, js=MARK_READY_JS, **private)
         timer.tick(poll, version_state, [index_status, job_select, *lists], **status)
         doc_select.change(show_document, doc_select, [aliases_box, years_box, doc_preview], **private)
-        upload_outputs = [upload_status, replace_row, pending_upload, upload_file, index_status, *lists]
+        upload_outputs = [upload_status, replace_row, keep_both_button, pending_upload, upload_file, index_status, *lists]
+        upload_file.change(None, upload_file, None, js=MARK_UPLOAD_JS, **private)
         upload_button.click(upload, [upload_file, version_state], upload_outputs, **edits)
         replace_button.click(confirm_replace, [pending_upload, version_state], upload_outputs, **edits)
+        keep_both_button.click(keep_both, [pending_upload, version_state], upload_outputs, **edits)
         keep_button.click(cancel_replace, version_state, upload_outputs, **private)
         save_button.click(save_metadata, [doc_select, aliases_box, years_box, version_state], [manage_status, *lists], **edits)
         delete_button.click(delete_document, [doc_select, delete_confirm, version_state],
@@ -442,5 +548,6 @@ def build_app(engine, corpus_dir: str | Path | None = None, dev_questions: str |
                           concurrency_limit=1, concurrency_id="evaluation", **private)
 
         gr.api(search, api_name="search", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
+        gr.api(compare, api_name="compare", concurrency_limit=QUESTION_CONCURRENCY, concurrency_id="questions")
         gr.api(indexing_status, api_name="indexing_status", concurrency_limit=None, concurrency_id="status")
     return demo

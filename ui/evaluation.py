@@ -12,6 +12,7 @@ from ui.service import UserFacingError
 
 EVAL_K = 10
 MAX_GOLD_BYTES = 5 * 1024 * 1024
+GOLD_TOO_LARGE_MESSAGE = f"标注文件太大（上限 {MAX_GOLD_BYTES // 1024 // 1024} MB）。请只保留要评估的题目后再上传。"
 LEG_LABELS = {"bm25": "BM25（关键词）", "dense": "向量（语义）", "hybrid": "混合（融合）"}
 TYPE_LABELS = {"number": "数字", "entity": "实体", "semantic": "语义", "list": "列举", "cross": "跨文档", UNANSWERABLE: "无答案"}
 PASSAGES_PER_MISS = 3
@@ -51,7 +52,7 @@ def load_gold(path: str | Path) -> list[dict]:
     """Read a gold questions file; a bad one raises UserFacingError naming the line and the format."""
     path = Path(path)
     if path.stat().st_size > MAX_GOLD_BYTES:
-        raise UserFacingError(f"标注文件太大（上限 {MAX_GOLD_BYTES // 1024 // 1024} MB）。请只保留要评估的题目后再上传。")
+        raise UserFacingError(GOLD_TOO_LARGE_MESSAGE)
     try:
         return load_questions(path)
     except QuestionsError as error:

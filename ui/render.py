@@ -271,10 +271,12 @@ def render_turn(
     filters: str = "",
     scope_note: str = "",
     pending: Sequence[str] = (),
+    older_versions: Sequence[str] = (),
 ) -> str:
     """One question and its reply: answer block, then citations [1] [2] [3].
 
     `pending` names documents whose vectors are still being encoded: they were searched by keywords only.
+    `older_versions` names older versions of the answer's document: the answer cites the newer one.
     """
     understood = (
         f'<div class="asked">按上一问理解为：{escape(asked)}</div>' if asked.strip() != question.strip() else ""
@@ -284,13 +286,17 @@ def render_turn(
         f'<div class="pending-note">{escape("、".join(f"《{title}》" for title in pending))}正在建立向量索引，'
         "这次只按关键词检索了它们；稍后再问，结果可能更全。</div>" if pending else ""
     )
+    version_note = (
+        f'<div class="version-note">另有旧版本：{escape("、".join(older_versions))}。这里引用的是较新的版本。</div>'
+        if older_versions and answer is not None else ""
+    )
     cards = "".join(citation_card(citation, turn, explain) for citation in citations)
     heading = "出处" if answer is not None else "最接近的段落"
     sources = f'<div class="citations"><div class="citations-title">{heading}</div>{cards}</div>' if cards else ""
     return (
         f'<div class="turn" data-turn="{turn}">'
         f'<div class="user-msg"><span class="who">问</span>{escape(question)}</div>'
-        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations, scope_note)}{pending_note}{sources}</div>'
+        f'<div class="bot-msg">{understood}{filter_note}{answer_block(answer, citations, scope_note)}{version_note}{pending_note}{sources}</div>'
         "</div>"
     )
 
@@ -335,6 +341,8 @@ def render_document(
         body = f'{before}<span id="passage-anchor" class="passage-anchor"></span>{after}'
     aliases = "、".join(meta.aliases)
     alias_html = f'<span class="doc-aliases">别名：{escape(aliases)}</span>' if aliases else ""
+    level = level_label(meta)
+    alias_html += f' <span class="doc-level">级别：{escape(level)}</span>' if level else ""
     return (
         f'<div class="doc-view" data-doc-id="{escape(meta.doc_id)}">'
         f'<div class="doc-head"><div class="doc-title">{escape(meta.title)}</div>'
@@ -358,7 +366,8 @@ def render_message(text: str, kind: str = "info") -> str:
     return f'<div class="panel-msg {escape(kind)}">{escape(text)}</div>'
 
 
-JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引", "encode": "续编向量"}
+JOB_KINDS = {"add": "加入", "replace": "替换", "delete": "删除", "rebuild": "重建索引", "encode": "续编向量",
+             "sync": "补上停机期间的变化"}
 JOB_STATES = {"queued": "排队中", "chunking": "切分段落", "encoding": "编码向量", "done": "完成", "failed": "失败",
               "cancelled": "已取消"}
 ACTIVE_JOB_STATES = ("queued", "chunking", "encoding")
@@ -381,3 +390,76 @@ def indexing_html(jobs: Sequence) -> str:
         )
     return ('<table class="jobs"><thead><tr><th>操作</th><th>文档</th><th>状态</th><th>进度</th><th>说明</th><th>用户</th>'
             "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def comparison_label(cell, years_differ: bool) -> str:
+    """A row's name in the chart and the CSV: the organisation, with the year when rows differ by year."""
+    return f"{cell.organisation} {cell.year}年" if years_differ and cell.year else cell.organisation
+
+
+def comparison_block(turn: int, comparison) -> str:
+    """A comparison (retrieval.search.compare.Comparison) as a table: organisation, year, value (as written, 未找到 when
+    the organisation's own documents lack it), target or result, source (document › section, the sentence) and
+    a 查看原文 button that opens the passage like a citation does."""
+    rows = []
+    for cell in comparison.cells:
+        state = "found" if cell.found else "missing"
+        if cell.found:
+            value = f'<mark class="fact">{escape(cell.value)}</mark>'
+            sentence = highlight(cell.sentence, [(cell.sentence.find(cell.value), cell.sentence.find(cell.value)
+                                                  + len(cell.value), FACT)] if cell.value in cell.sentence else [])
+            source = (f'<div class="cmp-doc">{escape(cell.title)}</div>'
+                      f'<div class="cite-path">{escape(cell.section) or "（正文开头）"}</div>'
+                      f'<div class="cmp-sentence">{sentence}</div>')
+            opener = (f'<button type="button" class="open-doc" data-open-chunk="{escape(cell.chunk_id)}" '
+                      f'data-turn="{turn}">查看原文</button>')
+        else:
+            value = f'<span class="cmp-missing" title="{escape(cell.note)}">未找到</span>'
+            source = f'<div class="cmp-note">{escape(cell.note)}</div>'
+            opener = ""
+        stance = escape(cell.stance_label)
+        mismatch = ' class="cmp-mismatch"' if cell.stance_mismatch else ""
+        rows.append(
+            f'<tr class="cmp-row {state}" data-cell-state="{state}" data-organisation="{escape(cell.organisation)}" '
+            f'data-year="{escape(cell.year or "")}">'
+            f'<td class="cmp-org">{escape(cell.organisation)}</td><td>{escape(cell.year or "")}</td>'
+            f'<td class="cmp-value">{value}</td><td{mismatch}>{stance}</td><td class="cmp-source">{source}</td>'
+            f"<td>{opener}</td></tr>"
+        )
+    found = sum(cell.found for cell in comparison.cells)
+    summary = (f"共 {len(comparison.cells)} 行，{found} 行在本单位本年度的文档中找到，"
+               f"{len(comparison.cells) - found} 行未找到（不借用其他单位或年份的数据）。")
+    order = "按数值从高到低排列。" if comparison.sorted_by_value and comparison.request.order != "asc" else (
+        "按数值从低到高排列。" if comparison.sorted_by_value else "")
+    note = f'<div class="cmp-top">{escape(comparison.note)}</div>' if comparison.note else ""
+    return (
+        f'<div class="compare-block" data-rows="{len(comparison.cells)}" data-found="{found}" '
+        f'data-sorted="{str(comparison.sorted_by_value).lower()}">{note}'
+        f'<div class="cmp-summary">{escape(summary + order)}</div>'
+        '<table class="compare-table"><thead><tr><th>单位</th><th>年份</th><th>数值（原文）</th><th>目标/结果</th>'
+        "<th>出处</th><th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
+
+
+def render_comparison_turn(turn: int, question: str, asked: str, comparison, filters: str = "") -> str:
+    """One comparison question and its table."""
+    understood = (
+        f'<div class="asked">按上一问理解为：{escape(asked)}</div>' if asked.strip() != question.strip() else ""
+    )
+    filter_note = (f'<div class="asked">比较问题列出所有相关单位，上方的筛选（{escape(filters)}）未使用。</div>'
+                   if filters else "")
+    return (
+        f'<div class="turn comparison" data-turn="{turn}">'
+        f'<div class="user-msg"><span class="who">问</span>{escape(question)}</div>'
+        f'<div class="bot-msg">{understood}{filter_note}{comparison_block(turn, comparison)}</div>'
+        "</div>"
+    )
+
+
+def level_label(meta) -> str:
+    """The organisation's level and parent chain: "街道（上海市 › 宝山区）", "省", "" when unknown."""
+    level = getattr(meta, "level", "")
+    parents = getattr(meta, "parents", ())
+    if not level:
+        return ""
+    return f"{level}（{' › '.join(parents)}）" if parents else level

@@ -24,24 +24,22 @@ from retrieval.corpus.files import sha256_bytes
 from retrieval.errors import BackendUnavailable, InvalidQuery, RetrievalError
 from retrieval.ingest.cleaning import clean_text
 from retrieval.corpus.overrides import load_overrides, save_override
+from retrieval.ingest.metadata import derive_metadata
 from retrieval.search.query import organisation_names
 from retrieval.corpus.trash import Trash, TrashEntry, TrashError
 from retrieval.types import Answer, DocumentMeta
-from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload
+from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload, too_large_message
 from ui.auth import EDITOR, READER
 from retrieval.validation import MAX_K, MAX_QUESTION_CHARS, MAX_YEAR, MIN_YEAR, validate_request
+from retrieval.ingest.versions import near_duplicates
 from ui import render
 
 DEFAULT_K = 5
 CITATIONS_SHOWN = 3
 YEAR_RANGE = (MIN_YEAR, MAX_YEAR)
-# An upload whose paragraphs are at least this share identical to one document's is a near-duplicate (a warning).
-NEAR_DUPLICATE_SHARE = 0.9
-MIN_PARAGRAPH_CHARS = 6              # shorter lines (headings such as "一、总体要求") say nothing about sameness
 AUDIT_SHOWN = 200
 logger = logging.getLogger(__name__)
 _LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
-_SPACE = re.compile(r"\s+")
 
 
 BACKEND_DOWN_MESSAGE = "检索服务暂时连接不上，这个问题没有查成。请稍后再问；一直如此请联系管理员检查 Milvus 服务。"
@@ -62,10 +60,14 @@ class Turn:
     citations: tuple[render.Citation, ...]
     scope_note: str = ""                        # why 未找到 for the organisation or year asked about
     pending: tuple[str, ...] = ()               # titles of documents whose vectors are still being encoded
+    older_versions: tuple[str, ...] = ()        # labels of older versions of the answer's document
+    comparison: object | None = None            # a retrieval.search.compare.Comparison when the question asked one
 
     def html(self, index: int, explain: bool) -> str:
+        if self.comparison is not None:
+            return render.render_comparison_turn(index, self.question, self.asked, self.comparison, self.filters)
         return render.render_turn(index, self.question, self.asked, self.answer, self.citations, explain, self.filters,
-                                  scope_note=self.scope_note, pending=self.pending)
+                                  scope_note=self.scope_note, pending=self.pending, older_versions=self.older_versions)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class UploadOutcome:
     replaced: str = ""                          # doc_id of the document it replaced (now in the trash)
     needs_confirmation: bool = False
     warnings: tuple[str, ...] = ()              # e.g. a near-duplicate of another document
+    # When confirmation is asked because the upload looks like a new version of `doc_id` (another name, most
+    # paragraphs the same): the share of paragraphs shared. Confirm with replace, or keep both versions.
+    version_share: float = 0.0
 
 
 def parse_aliases(text: str) -> list[str]:
@@ -119,9 +124,9 @@ def check_request(question: object, k: object = DEFAULT_K, year: object = None) 
         elif len(question.strip()) > MAX_QUESTION_CHARS:
             message = f"问题太长（{len(question.strip())} 字），最多 {MAX_QUESTION_CHARS} 字。请一次只问一件事，把问题写短一些。"
         elif isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            message = f"k 必须是 1 到 {MAX_K} 之间的整数，现在是 {k!r}。"
+            message = f"k 必须是 1 到 {MAX_K} 之间的整数，现在是 {k!r:.80}。"
         elif year is not None:
-            message = f"年份必须是 {MIN_YEAR} 到 {MAX_YEAR} 之间的整数，现在是 {year!r}。不限年份请不传 year。"
+            message = f"年份必须是 {MIN_YEAR} 到 {MAX_YEAR} 之间的整数，现在是 {year!r:.80}。不限年份请不传 year。"
         else:
             message = "问题里有无法识别的字符（控制字符或残缺的字符）。请删掉它们，或重新输入问题。"
         raise UserFacingError(message) from error
@@ -160,12 +165,6 @@ class AnswerCache:
     def _same(self, snapshot: tuple) -> bool:
         return (bool(self._snapshot) and self._snapshot[0] is snapshot[0] and self._snapshot[1] is snapshot[1]
                 and self._snapshot[2] == snapshot[2])
-
-
-def _paragraphs(text: str) -> set[str]:
-    """The text's paragraphs, whitespace removed, short lines (headings) left out: what near-duplicates share."""
-    lines = (_SPACE.sub("", line) for line in text.splitlines())
-    return {line for line in lines if len(line) >= MIN_PARAGRAPH_CHARS}
 
 
 def _stem(name: str) -> str:
@@ -238,13 +237,13 @@ class EngineService:
         return [(f"{meta.title}（{meta.doc_id}）", meta.doc_id) for meta in metas]
 
     def document_rows(self) -> list[list]:
-        """One row per document: title, organisation, aliases, years, kind, publication (date · issuer · 文号),
-        passages, index state, file."""
+        """One row per document: title, organisation, level and parent chain, aliases, years, kind, publication
+        (date · issuer · 文号), passages, index state, file."""
         counts = self.engine.chunk_counts()
         pending = set(getattr(self.engine, "dense_pending", ()))
         metas = sorted((d.meta for d in self.engine.documents.values()), key=lambda m: m.doc_id)
         return [
-            [m.title, m.org, "、".join(m.aliases), "、".join(map(str, m.years)), m.kind,
+            [m.title, m.org, render.level_label(m), "、".join(m.aliases), "、".join(map(str, m.years)), m.kind,
              " · ".join(part for part in (m.published, m.issuer, m.doc_number) if part), counts.get(m.doc_id, 0),
              "向量编码中" if m.doc_id in pending else "已索引", m.doc_id]
             for m in metas
@@ -296,6 +295,9 @@ class EngineService:
             raise UserFacingError("「单位」里选的文档已被删除。请在「单位」里重新选择，或选「全部单位」。")
         names = self.org_names()
         asked = resolve_followup(question, previous_asked, self.engine.analyze, names)
+        comparison = self.compare(asked)
+        if comparison is not None:
+            return Turn(question, asked, self._filters_label(org, year), None, (), comparison=comparison)
         try:
             result = self._ask(asked, DEFAULT_K, org or None, year)
         except InvalidQuery as error:
@@ -307,7 +309,41 @@ class EngineService:
         citations = render.build_citations(result, result.documents, result.chunks, CITATIONS_SHOWN)
         filters = self._filters_label(org, year)
         pending = tuple(result.documents[d].meta.title for d in getattr(result, "dense_pending", ()) if d in result.documents)
-        return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending)
+        older = tuple(f"《{result.documents[d].meta.title}》（文件 {d}）"
+                      for d in getattr(result, "older_versions", ()) if d in result.documents)
+        return Turn(question, asked, filters, result.answer, citations, getattr(result, "scope_note", ""), pending, older)
+
+    def compare(self, question: str):
+        """The comparison the question asks for (retrieval.search.compare.Comparison), or None for a normal question."""
+        compare = getattr(self.engine, "compare", None)
+        if compare is None:
+            return None
+        question = check_request(question)
+        try:
+            if self._answers is None:
+                return compare(question)
+            return self._answers.get_or_ask(self.engine, ("compare", question), lambda: compare(question))
+        except InvalidQuery as error:
+            logger.info("comparison refused by the engine: %s", error)
+            raise UserFacingError("这个问题没法查询：请换个说法，或把问题写短一些。") from error
+        except BackendUnavailable as error:
+            logger.warning("search backend failed: %s", error)
+            raise UserFacingError(BACKEND_DOWN_MESSAGE) from error
+
+    def compare_record(self, question: str) -> dict:
+        """The API: a comparison's rows as JSON ({"comparison": false, "rows": []} for a normal question)."""
+        comparison = self.compare(question)
+        if comparison is None:
+            return {"question": check_request(question), "comparison": False, "rows": []}
+        return comparison.as_dict()
+
+    def comparison_cell_answer(self, comparison, chunk_id: str) -> Answer | None:
+        """The cell of a comparison whose passage is `chunk_id`, as an Answer (sentence and value) to mark."""
+        for cell in comparison.cells:
+            if cell.found and cell.chunk_id == chunk_id:
+                return Answer(text=cell.sentence, chunk_id=chunk_id, char_span=cell.sentence_span, confidence=1.0,
+                              fact=cell.value)
+        return None
 
     def _ask(self, question: str, k: int, org: str | None, year: int | None):
         if self._answers is None:
@@ -398,12 +434,15 @@ class EngineService:
         return f"《{document.meta.title}》（文件 {doc_id}）" if document else f"文件 {doc_id}"
 
     def upload(self, source: str | Path, original_name: str, user: str | None = None,
-               confirm_replace: bool = False) -> UploadOutcome:
+               confirm_replace: bool = False, keep_both: bool = False) -> UploadOutcome:
         """Check an upload, store it and queue its indexing; returns as soon as the file is safely in the corpus.
 
         A file named like an existing document needs confirm_replace (the first call returns
         needs_confirmation); the replaced version goes to the trash. A file whose content equals an
-        existing document's is refused, naming that document; ≥ 90 % identical paragraphs is a warning.
+        existing document's is refused, naming that document. A file with ≥ 90 % of its paragraphs in one
+        document of the same organisation may be a new version of it: the first call asks (needs_confirmation
+        with version_share); confirm_replace replaces that document, keep_both keeps both versions (answers
+        cite the newer and say an older exists). A near-duplicate of another organisation's document is a warning.
         """
         self._require_editor(user)
         source = Path(source)
@@ -412,8 +451,7 @@ class EngineService:
         except OSError as error:
             raise UserFacingError("上传的文件读不到了，请重新选择文件再上传。") from error
         if size > MAX_UPLOAD_BYTES:
-            raise UserFacingError(
-                f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。请拆成几份后再上传。")
+            raise UserFacingError(too_large_message(size))
         data = source.read_bytes()
         with self._change_lock:
             try:
@@ -421,7 +459,8 @@ class EngineService:
             except UploadRejected as error:
                 raise UserFacingError(error.message_zh) from error
             scanned = not raw                     # check_upload accepted a scan: OCR reads it in the background
-            text = clean_text(raw).text if raw else ""
+            cleaned = clean_text(raw) if raw else None
+            text = cleaned.text if cleaned else ""
             if not text.strip() and not scanned:
                 raise UserFacingError("文件里没有可检索的文字（可能是扫描件或只有图片）。请上传有文字的版本。")
             sha = sha256_bytes(data)
@@ -437,7 +476,14 @@ class EngineService:
                                       "如果要改名，请删除旧文档后再上传。")
             if target and not confirm_replace:
                 return UploadOutcome(target, needs_confirmation=True)
-            warnings = self._near_duplicates(text, exclude=target)
+            versions, others = self._near_duplicates(name, text, sha, cleaned, exclude=target)
+            if versions and not (confirm_replace or keep_both):
+                return UploadOutcome(versions[0][0], needs_confirmation=True, version_share=versions[0][1])
+            if versions and confirm_replace and not target:
+                target = versions[0][0]           # the new version replaces the old one, under its own name
+            warnings = tuple(self._near_duplicate_warning(doc_id, share) for doc_id, share in others)
+            if versions and keep_both:
+                warnings += (f"已作为{self._label(versions[0][0])}的另一个版本保留：回答会引用较新的版本，并注明还有旧版本。",)
             if scanned:
                 warnings += ("这是扫描件：后台会先做文字识别（每页几秒），识别完成后才能问到其中的内容。",)
             try:
@@ -454,19 +500,21 @@ class EngineService:
             self._undo[job.job_id] = ("add", stored.doc_id, "")
             return UploadOutcome(stored.doc_id, job, warnings=warnings)
 
-    def _near_duplicates(self, text: str, exclude: str) -> tuple[str, ...]:
-        paragraphs = _paragraphs(text)
-        if not paragraphs:
-            return ()
-        warnings = []
-        for doc_id, document in sorted(self.engine.documents.items()):
-            if doc_id == exclude:
-                continue
-            share = len(paragraphs & _paragraphs(document.text)) / len(paragraphs)
-            if share >= NEAR_DUPLICATE_SHARE:
-                warnings.append(f"这个文件有 {share:.0%} 的段落与{self._label(doc_id)}相同，可能是同一份文件的另一个版本。"
-                                "已照常加入；如果是重复的，请删除其中一份。")
-        return tuple(warnings)
+    def _near_duplicates(self, name: str, text: str, sha: str, cleaned, exclude: str
+                         ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(doc id, share) of the documents the upload is a near-duplicate of: those of its own organisation
+        (possible versions of it), then those of others."""
+        if not text.strip():
+            return [], []
+        org = derive_metadata(name, text, sha, cleaned.fields).org
+        documents = self.engine.documents
+        found = near_duplicates(text, documents, exclude=[exclude] if exclude else [])
+        return ([(d, share) for d, share in found if documents[d].meta.org == org],
+                [(d, share) for d, share in found if documents[d].meta.org != org])
+
+    def _near_duplicate_warning(self, doc_id: str, share: float) -> str:
+        return (f"这个文件有 {share:.0%} 的段落与{self._label(doc_id)}相同，可能是同一份文件的另一个版本。"
+                "已照常加入；如果是重复的，请删除其中一份。")
 
     def _replace(self, target: str, name: str, data: bytes, sha: str, original_name: str, user: str | None,
                  warnings: tuple[str, ...]) -> UploadOutcome:

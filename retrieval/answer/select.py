@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from retrieval.answer.facts import (RATIO, TRAILING_QUALIFIERS, extract_fact, has_name, has_value_of_kind, quantities,
                              term_weights)
@@ -87,6 +87,12 @@ def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
     return 0.0
 
 
+class AnswerPick(NamedTuple):
+    answer: Answer | None           # None: 未找到
+    best_guess: Answer | None       # the best unit whatever its confidence
+    runner_up: Answer | None        # the best unit citing another passage or giving another fact
+
+
 @dataclass(frozen=True)
 class ScoredUnit:
     candidate: Candidate
@@ -134,11 +140,13 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
                    content_terms: Sequence[str], idf: Callable[[str], float],
                    unit_similarity: Callable[[str, int, int], float],
                    similarity_scale: tuple[float, float],
-                   threshold: float = NOT_FOUND_BELOW) -> tuple[Answer | None, Answer | None]:
-    """The best answer unit of the top passages: (answer, best_guess).
+                   threshold: float = NOT_FOUND_BELOW) -> AnswerPick:
+    """The best answer unit of the top passages: (answer, best_guess, runner_up).
 
     `answer` is None (未找到) when the best unit falls below `threshold`; `best_guess` is that best unit
-    whatever its confidence (None only when no passage has a candidate), for calibration reports.
+    whatever its confidence (None only when no passage has a candidate), for calibration reports;
+    `runner_up` the best unit that would be another answer (its confidence left at 0), so a caller can see
+    how clear the choice was: each carries its choice score.
     A unit scores by the share of the question's content terms it contains (idf-weighted; terms only in
     its section headings count less), its similarity to the question, the rank of its passage, and
     whether it holds the kind of thing asked (an amount in the asked unit, a date, a name).
@@ -146,18 +154,33 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     scored = score_units(analysis, hits[:CANDIDATE_PASSAGES], chunks, content_terms, idf, unit_similarity,
                          similarity_scale)
     if not scored:
-        return None, None
-    best = max(scored, key=lambda u: u.fit + RANK_WEIGHT / u.candidate.hit_rank)
+        return AnswerPick(None, None, None)
+    ranked = sorted(scored, key=choice_score, reverse=True)
+    best = ranked[0]
     candidate, coverage = best.candidate, best.coverage
     # Confidence: how much of the question the unit covers, and how close it is in meaning.
     evidence = coverage + SIMILARITY_OFFSET + ABSOLUTE_SIMILARITY_WEIGHT * candidate.similarity
     confidence = 1 / (1 + math.exp(-8 * (evidence - 0.45)))
     if analysis.answer_kind in ("quantity", "date", "doc_number", "person") and _type_fit(candidate.text, analysis) < 0:
         confidence = 0.0     # a 多少/哪天 question needs an amount / a date; a sentence without one does not answer
+    weights = term_weights(content_terms, idf)
+    guess = _as_answer(best, analysis, weights, confidence)
+    # The runner-up is the best unit that would be another answer: another passage cited, or another fact.
+    runner_up = next((answer for answer in (_as_answer(unit, analysis, weights, 0.0) for unit in ranked[1:])
+                      if (answer.chunk_id, answer.fact) != (guess.chunk_id, guess.fact)), None)
+    return AnswerPick(guess if confidence >= threshold else None, guess, runner_up)
+
+
+def choice_score(unit: ScoredUnit) -> float:
+    """What picks the answer among the units: how well it answers, plus the rank of its passage."""
+    return unit.fit + RANK_WEIGHT / unit.candidate.hit_rank
+
+
+def _as_answer(unit: ScoredUnit, analysis: QueryAnalysis, weights, confidence: float) -> Answer:
+    candidate = unit.candidate
     text = candidate.text.strip()
     lead = len(candidate.text) - len(candidate.text.lstrip())
     start = candidate.chunk.char_span[0] + candidate.start + lead
-    fact = extract_fact(text, analysis, term_weights(content_terms, idf))
-    guess = Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
-                   confidence=round(confidence, 4), fact=fact)
-    return (guess if confidence >= threshold else None), guess
+    return Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
+                  confidence=round(confidence, 4), fact=extract_fact(text, analysis, weights),
+                  score=round(choice_score(unit), 6))

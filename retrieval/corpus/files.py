@@ -7,7 +7,7 @@ from pathlib import Path
 
 from retrieval.errors import IngestError, RetrievalError
 from retrieval.ingest.cleaning import clean_text
-from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_bytes
+from retrieval.ingest.readers import CANNOT_OPEN_ZH, NOT_FOUND_ZH, SUPPORTED_SUFFIXES, read_bytes
 from retrieval.corpus.overrides import METADATA_FILE, apply_overrides, load_overrides
 from retrieval.ingest.metadata import derive_metadata
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE
@@ -52,13 +52,14 @@ def load_document(path: Path, override: dict | None = None) -> Document:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise IngestError(path, f"cannot open the file ({error.strerror})") from error
+        raise IngestError(path, f"cannot open the file ({error.strerror})",
+                          NOT_FOUND_ZH if isinstance(error, FileNotFoundError) else CANNOT_OPEN_ZH) from error
     data_hash = sha256_bytes(data)
     raw = read_bytes(path.name, data)
     cleaned = clean_text(raw)
     text = cleaned.text
     if not text.strip():
-        raise IngestError(path, "no text left after cleaning")
+        raise IngestError(path, "no text left after cleaning", "清理页眉页脚等之后没有剩下正文")
     meta = derive_metadata(path.name, text, data_hash, cleaned.fields)
     if override:
         meta = apply_overrides(meta, override)

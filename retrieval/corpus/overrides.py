@@ -10,7 +10,8 @@ from retrieval.ingest.metadata import _date_in
 from retrieval.types import DocumentMeta
 
 METADATA_FILE = "metadata.yaml"
-OVERRIDE_FIELDS = ("title", "org", "aliases", "years", "kind", "period", "published", "issuer", "doc_number")
+OVERRIDE_FIELDS = ("title", "org", "aliases", "years", "kind", "period", "published", "issuer", "doc_number", "level",
+                   "parents", "code", "speaker")
 
 
 def load_overrides(corpus_dir: Path) -> dict[str, dict]:
@@ -36,9 +37,12 @@ def apply_overrides(meta: DocumentMeta, override: dict) -> DocumentMeta:
         raise RetrievalError(f"{METADATA_FILE}: unknown field(s) {sorted(unknown)} for {meta.doc_id}; "
                              f"allowed: {list(OVERRIDE_FIELDS)}")
     changes: dict = {}
-    for field in ("title", "org", "kind", "period", "issuer", "doc_number"):
+    for field in ("title", "org", "kind", "period", "issuer", "doc_number", "level", "code", "speaker"):
         if override.get(field):
             changes[field] = str(override[field])
+    if override.get("parents"):
+        parents = override["parents"] if isinstance(override["parents"], list) else [override["parents"]]
+        changes["parents"] = tuple(str(parent) for parent in parents)
     if override.get("published"):
         # YAML reads an unquoted 2021-02-05 as a date; either form is accepted.
         published = _date_in(str(override["published"]))

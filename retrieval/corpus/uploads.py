@@ -18,7 +18,10 @@ from retrieval.errors import IngestError, RetrievalError, ScannedPdf
 from retrieval.ingest.ocr import ocr_available
 from retrieval.ingest.readers import read_bytes, sniff_format
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MB = 1024 * 1024
+MAX_UPLOAD_BYTES = 20 * MB
+# The refusal of a file over the limit; the app's page checks the size before sending and says the same.
+TOO_LARGE_MESSAGE = "文件太大（{size} MB），上限是 {limit} MB。请删去附件或图片、拆成几份后再上传。"
 MAX_NAME_BYTES = 200                 # the stem in UTF-8; file systems allow 255 bytes for the whole name
 DEFAULT_STEM = "upload"
 SUFFIX_OF_FORMAT = {"docx": ".docx", "pdf": ".pdf", "html": ".html"}
@@ -92,6 +95,11 @@ class CheckedUpload(NamedTuple):
     text: str         # the text it was read to, "" for a scanned PDF (OCR reads it when it is indexed)
 
 
+def too_large_message(size: int) -> str:
+    """The Chinese message for a file of `size` bytes, over MAX_UPLOAD_BYTES."""
+    return TOO_LARGE_MESSAGE.format(size=f"{size / MB:.1f}", limit=MAX_UPLOAD_BYTES // MB)
+
+
 def check_upload(data: bytes, original_name: str) -> CheckedUpload:
     """Check size, type (from the content) and readability of an upload.
 
@@ -103,11 +111,8 @@ def check_upload(data: bytes, original_name: str) -> CheckedUpload:
     """
     size = len(data)
     if size > MAX_UPLOAD_BYTES:
-        raise UploadRejected(
-            f"file is {size / 1024 / 1024:.1f} MB, over the {MAX_UPLOAD_BYTES // 1024 // 1024} MB limit",
-            f"文件太大（{size / 1024 / 1024:.1f} MB），上限是 {MAX_UPLOAD_BYTES // 1024 // 1024} MB。"
-            "请删去附件或图片、拆成几份后再上传。",
-        )
+        raise UploadRejected(f"file is {size / MB:.1f} MB, over the {MAX_UPLOAD_BYTES // MB} MB limit",
+                             too_large_message(size))
     if size == 0:
         raise UploadRejected("file is empty", "文件是空的。请确认选对了文件后再上传。")
     kind = sniff_format(data)
@@ -128,7 +133,7 @@ def check_upload(data: bytes, original_name: str) -> CheckedUpload:
     except IngestError as error:
         raise UploadRejected(
             error.reason,
-            f"文件无法读取（{error.reason}）。请确认文件没有损坏、没有加密，然后重新上传。",
+            f"{error.message_zh}。请确认文件没有损坏、没有加密，然后重新上传。",
         ) from error
     return CheckedUpload(corpus_name, kind, text)
 

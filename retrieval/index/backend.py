@@ -5,8 +5,8 @@ local segments (LocalSegmentBackend, below) are one backend; Milvus (retrieval.i
 behind the same methods and checked by the same contract tests (tests/index/test_backend_contract.py).
 
 Writers use add / delete / flush; the search pipeline reads only through bm25 / dense / fetch / count and
-the four read methods the answer step and the query analysis need (documents, chunks, term_idf,
-unit_vectors). Nothing here calls back into the pipeline.
+the five read methods the answer step and the query analysis need (documents, chunks, term_idf,
+unit_vectors, figures). Nothing here calls back into the pipeline.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from retrieval.index import store
 from retrieval.index.local import Ann, SegmentIndex, new_segment_id
 from retrieval.index.segment import Segment
 from retrieval.ingest.passages import PreparedPassage
+from retrieval.types import FigureRecord
 from retrieval.types import Chunk, Document
 
 
@@ -59,6 +60,10 @@ class IndexBackend(Protocol):
     def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
         """(chunk id, start of the unit in the passage text) → vector of every answer unit of these passages
         (the answer step's sentence similarity); passages without vectors are left out."""
+
+    def figures(self, chunk_ids: Sequence[str]) -> dict[str, tuple[FigureRecord, ...]]:
+        """The figure records (retrieval.answer.figures) of these live passages, in text order; unknown ids are left
+        out, a passage without a figure maps to ()."""
 
 
 class LocalSegmentBackend:
@@ -147,6 +152,11 @@ class LocalSegmentBackend:
                 gathered = np.asarray(segment.unit_vectors[np.asarray(rows)], dtype=np.float32)
                 found.update(zip(keys, gathered))
         return found
+
+    def figures(self, chunk_ids: Sequence[str]) -> dict[str, tuple[FigureRecord, ...]]:
+        locations = self.index.locations
+        return {chunk_id: locations[chunk_id][0].figures_of(locations[chunk_id][1])
+                for chunk_id in chunk_ids if chunk_id in locations}
 
     def merge(self) -> None:
         """Every segment merged into one (live passages only)."""

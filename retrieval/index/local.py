@@ -32,9 +32,9 @@ from retrieval.types import Chunk, Document
 
 SEGMENTS_DIR = "segments"
 PARTIAL = "checkpoint-"           # segments/<id>/checkpoint-00000.npy + .json: vectors of an encoding under way
-# Index formats whose keys.json, vectors.npy and checkpoints mean what they mean now (6: float32 vectors),
-# so a rebuild after a format change reuses their vectors.
-REUSABLE_FORMATS = (6, store.INDEX_FORMAT)
+# Index formats whose keys.json, vectors.npy and checkpoints mean what they mean now (6: float32 vectors;
+# 7: no figure records), so a rebuild after a format change reuses their vectors.
+REUSABLE_FORMATS = (6, 7, store.INDEX_FORMAT)
 _counter = itertools.count()
 
 

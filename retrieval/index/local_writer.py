@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 from retrieval.encode.encoders import Encoder
 from retrieval.index import builder
-from retrieval.index.progress import Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
+from retrieval.index.progress import Pause, Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
 from retrieval.index.state import IndexState
 from retrieval.ingest.chunking import ChunkingConfig
 
@@ -25,9 +25,10 @@ class LocalWriter:
 
     def add_document(self, state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
                      chunking: ChunkingConfig, progress: Progress = no_progress, *, publish: Callable[[IndexState], None] | None = None,
-                     phase: Phase = no_phase, should_stop: ShouldStop = never_stop) -> IndexState:
+                     phase: Phase = no_phase, should_stop: ShouldStop = never_stop,
+                     background: bool = False) -> IndexState:
         return builder.add_document(state, corpus_dir, index_dir, path, encoder, chunking, progress, publish=publish,
-                                    phase=phase, should_stop=should_stop)
+                                    phase=phase, should_stop=should_stop, background=background)
 
     def remove_documents(self, state: IndexState, corpus_dir: Path, index_dir: Path, doc_ids: Sequence[str],
                          forget_files: Sequence[str] = ()) -> IndexState:
@@ -38,8 +39,8 @@ class LocalWriter:
         return builder.record_unreadable(state, index_dir, name, digest, reason)
 
     def finish_encoding(self, state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress,
-                        *, should_stop: ShouldStop = never_stop) -> IndexState:
-        return builder.finish_encoding(state, index_dir, encoder, progress, should_stop=should_stop)
+                        *, should_stop: ShouldStop = never_stop, pause: Pause = never_stop) -> IndexState:
+        return builder.finish_encoding(state, index_dir, encoder, progress, should_stop=should_stop, pause=pause)
 
     def compact(self, state: IndexState, index_dir: Path) -> IndexState:
         """The small or mostly deleted segments merged into one (builder.merge_plan), when there are such."""

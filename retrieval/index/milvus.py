@@ -1,7 +1,7 @@
 """The Milvus backend: passages and answer units in Milvus collections (milvus-lite for a `.db` path, a server for http://…).
 
     <prefix>_passages   one row a passage: chunk id (primary key), doc id, organisation, years (array), kind,
-                        section path, the chunk itself (JSON), the BM25 text (title + section path + passage in
+                        section path, the chunk itself and its figure records (JSON), the BM25 text (title + section path + passage in
                         the tokenizer's normal form, analysed by Milvus's jieba with the project's dictionary
                         and stopwords; a BM25 function makes its sparse vector), the passage's distinct local
                         tokens (for term_idf), and its vector (HNSW, inner product)
@@ -27,6 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from retrieval.errors import BackendUnavailable, RetrievalError
+from retrieval.types import FigureRecord
 from retrieval.index.bm25 import EPSILON
 from retrieval.ingest.passages import PreparedPassage, indexed_text
 from retrieval.text.normalize import arabic_numerals, fold_width, to_simplified
@@ -87,9 +88,16 @@ def _in(field: str, values: Sequence[str]) -> str:
     return f"{field} in [{', '.join(_quoted(v) for v in values)}]"
 
 
-def _chunk_record(chunk: Chunk) -> str:
+def _chunk_record(chunk: Chunk, figures: Sequence[FigureRecord] = ()) -> str:
     return json.dumps({"section_path": chunk.section_path, "char_span": chunk.char_span, "text": chunk.text,
-                       "heading_spans": chunk.heading_spans}, ensure_ascii=False)
+                       "heading_spans": chunk.heading_spans, "figures": [r.as_row() for r in figures]},
+                      ensure_ascii=False)
+
+
+def _figures_from(chunk_id: str, doc_id: str, record: str) -> tuple[FigureRecord, ...]:
+    """The figure records kept in a passage's record (none in a collection written before they were)."""
+    rows = json.loads(record).get("figures") or ()
+    return tuple(FigureRecord.from_row(chunk_id, doc_id, row) for row in rows)
 
 
 def _chunk_from(chunk_id: str, doc_id: str, record: str) -> Chunk:
@@ -105,7 +113,7 @@ def _document_json(document: Document) -> str:
 def _document_from(body: str) -> Document:
     data = json.loads(body)
     meta = data["meta"]
-    meta.update(aliases=tuple(meta["aliases"]), years=tuple(meta["years"]))
+    meta.update(aliases=tuple(meta["aliases"]), years=tuple(meta["years"]), parents=tuple(meta.get("parents", ())))
     return Document(DocumentMeta(**meta), data["text"])
 
 
@@ -135,6 +143,7 @@ class MilvusBackend:
         self.passages, self.units, self.catalog = f"{prefix}_passages", f"{prefix}_units", f"{prefix}_catalog"
         self._documents: dict[str, Document] = {}
         self._chunks: dict[str, Chunk] = {}
+        self._figures: dict[str, tuple[FigureRecord, ...]] = {}     # of each live passage, read with it
         self._lengths: dict[str, int] = {}                    # chunk id → its number of local tokens
         self._df: Counter = Counter()                         # local token → live passages holding it
         self._total_length = 0
@@ -282,7 +291,7 @@ class MilvusBackend:
                            for doc_id, found in parts.items()}
         for row in self._query_all(self.passages, ["chunk_id", "doc_id", "record", "tokens", "encoded"]):
             self._remember(_chunk_from(row["chunk_id"], row["doc_id"], row["record"]), _tokens(row["tokens"]),
-                           bool(row["encoded"]))
+                           bool(row["encoded"]), _figures_from(row["chunk_id"], row["doc_id"], row["record"]))
 
     # ---------------------------------------------------------------- the engine's manifest
     def read_manifest(self) -> dict | None:
@@ -325,7 +334,7 @@ class MilvusBackend:
             passage_rows.append({
                 "chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "org": meta.org,
                 "years": list(section_years(chunk, document)), "kind": meta.kind,
-                "section_path": " › ".join(chunk.section_path), "record": _chunk_record(chunk),
+                "section_path": " › ".join(chunk.section_path), "record": _chunk_record(chunk, passage.figures),
                 "text": (" ".join(passage.tokens) if self.analyzer == "tokens"
                          else bm25_text(indexed_text(document, chunk))), "tokens": " ".join(passage.tokens),
                 "encoded": vectors is not None, "vector": own})
@@ -344,7 +353,7 @@ class MilvusBackend:
         self._write_parts("document", document.doc_id, _document_json(document), replace=False)
         self._documents[document.doc_id] = document
         for passage in passages:
-            self._remember(passage.chunk, list(passage.tokens), vectors is not None)
+            self._remember(passage.chunk, list(passage.tokens), vectors is not None, tuple(passage.figures))
 
     def delete(self, doc_id: str) -> None:
         if doc_id not in self._documents:
@@ -366,8 +375,10 @@ class MilvusBackend:
     def flush(self) -> None:
         self._guard(lambda: [self.client.flush(name) for name in (self.passages, self.units, self.catalog)])
 
-    def _remember(self, chunk: Chunk, tokens: list[str], encoded: bool) -> None:
+    def _remember(self, chunk: Chunk, tokens: list[str], encoded: bool,
+                  figures: tuple[FigureRecord, ...] = ()) -> None:
         self._chunks[chunk.chunk_id] = chunk
+        self._figures[chunk.chunk_id] = figures
         self._lengths[chunk.chunk_id] = len(tokens)
         self._total_length += len(tokens)
         self._df.update(set(tokens))
@@ -377,6 +388,7 @@ class MilvusBackend:
 
     def _forget(self, chunk_id: str, tokens: list[str]) -> None:
         del self._chunks[chunk_id]
+        self._figures.pop(chunk_id, None)
         self._total_length -= self._lengths.pop(chunk_id)
         self._df.subtract(set(tokens))
         self._encoded.discard(chunk_id)
@@ -489,6 +501,9 @@ class MilvusBackend:
             values = np.array([math.log(n - d + 0.5) - math.log(d + 0.5) for d in self._df.values() if d > 0])
             self._idf_floor = EPSILON * float(values.mean()) if len(values) else 0.0
         return self._idf_floor
+
+    def figures(self, chunk_ids: Sequence[str]) -> dict[str, tuple[FigureRecord, ...]]:
+        return {chunk_id: self._figures.get(chunk_id, ()) for chunk_id in chunk_ids if chunk_id in self._chunks}
 
     def unit_vectors(self, chunk_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
         wanted = [chunk_id for chunk_id in chunk_ids if chunk_id in self._encoded]

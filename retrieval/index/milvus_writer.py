@@ -21,7 +21,7 @@ from retrieval.errors import IndexMismatch, RetrievalError
 from retrieval.index import builder
 from retrieval.index.milvus import BM25_B, BM25_K1, HNSW_EF_CONSTRUCTION, HNSW_M, MilvusBackend, is_lite
 from retrieval.index.state import IndexState
-from retrieval.index.progress import (IndexingCancelled, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
+from retrieval.index.progress import (IndexingCancelled, Pause, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
                                       no_progress, no_timing)
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.corpus.overrides import load_overrides
@@ -109,7 +109,8 @@ class MilvusWriter:
                      chunking: ChunkingConfig, progress: Progress = no_progress, *,
                      publish: Callable[[IndexState], None] | None = None,
                      phase: Phase = no_phase,
-                     should_stop: ShouldStop = never_stop) -> IndexState:
+                     should_stop: ShouldStop = never_stop,
+                     background: bool = False) -> IndexState:   # background: Milvus rows hold their vectors already
         """One document (new, or a new version): encoded, then its rows inserted and its earlier ones deleted."""
         started = time.perf_counter()
         phase("chunking")
@@ -147,7 +148,7 @@ class MilvusWriter:
                              {**state.manifest.get("skipped", {}), name: reason}, 0.0)
 
     def finish_encoding(self, state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress,
-                        *, should_stop: ShouldStop = never_stop) -> IndexState:
+                        *, should_stop: ShouldStop = never_stop, pause: Pause = never_stop) -> IndexState:
         """Nothing to finish: a document's rows are inserted only once all its vectors are encoded."""
         return state
 

@@ -8,11 +8,16 @@ from typing import Callable, ContextManager
 Progress = Callable[[float, str], None]       # (fraction 0..1, message for users)
 Phase = Callable[[str], None]                 # "chunking" / "encoding"
 ShouldStop = Callable[[], bool]               # asked between batches
+Pause = Callable[[], bool]                    # asked after every batch: give way to other jobs now?
 Timing = Callable[[str], ContextManager]      # a build stage's name → the context it runs in (the bench times them)
 
 
 class IndexingCancelled(Exception):
     """Raised inside a build at a batch boundary when its job was cancelled; the index stays as it was."""
+
+
+class EncodingPaused(Exception):
+    """An encoding gave way to other jobs at a batch boundary, its work so far saved; the job goes on later."""
 
 
 def no_progress(fraction: float, message: str) -> None:

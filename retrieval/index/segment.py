@@ -15,6 +15,8 @@
       lengths.npy            tokens per passage (BM25 length normalisation)
       unit_spans.npy         (passage row, start, end) of every answer unit (sentence), in passage order
       keys.json              sha1 of every vector input: passages first, then units (vectors are reused by it)
+      figures.jsonl          the figure records of each passage (retrieval.answer.figures.FigureRecord.as_row), one JSON
+                             list a line in row order; figure_offsets.npy: byte offset of each line (passages + 1)
       vectors.npy            passage vectors then unit vectors, float16, written when the segment is encoded
 
 A passage's text is not stored twice: it is its document's text at its span (the chunker cuts it so). Opening
@@ -47,17 +49,20 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from retrieval.types import FigureRecord
 from retrieval.ingest.passages import PreparedPassage
 from retrieval.types import Chunk, Document, DocumentMeta
 from retrieval.index.store import load_array
 
 VECTORS_FILE = "vectors.npy"
 KEYS_FILE = "keys.json"
+FIGURES_FILE, FIGURE_OFFSETS_FILE = "figures.jsonl", "figure_offsets.npy"
 # What `write` writes besides the vectors.
 SEGMENT_FILES = ("documents.json", "document_texts.txt", "document_offsets.npy", "passage_ids.txt", "passages.npy",
                  "sections.json", "heading_offsets.npy", "heading_spans.npy", "vocabulary.json", "postings_indptr.npy",
-                 "postings_rows.npy", "postings_tf.npy", "lengths.npy", "unit_spans.npy", KEYS_FILE)
-VECTOR_DTYPE = np.float16              # how vectors are stored (retrieval.index.store.INDEX_FORMAT 7)
+                 "postings_rows.npy", "postings_tf.npy", "lengths.npy", "unit_spans.npy", KEYS_FILE,
+                 FIGURES_FILE, FIGURE_OFFSETS_FILE)
+VECTOR_DTYPE = np.float16              # how vectors are stored (since retrieval.index.store.INDEX_FORMAT 7)
 
 
 def as_stored(vectors) -> np.ndarray:
@@ -175,6 +180,38 @@ class StoredKeys(Sequence):
         return iter(self._keys)
 
 
+class StoredFigures(Sequence):
+    """A segment's figure records by passage row, read from figures.jsonl when first asked for; a row's line is
+    parsed when its records are first asked for (a question reads the records of a few passages)."""
+
+    def __init__(self, directory: Path, chunk_ids: list[str], doc_ids: Sequence[str], offsets: np.ndarray):
+        self.path = directory / FIGURES_FILE
+        self._chunk_ids, self._doc_ids = chunk_ids, doc_ids
+        self._offsets = offsets
+        self._parsed: dict[int, tuple[FigureRecord, ...]] = {}
+
+    @cached_property
+    def _bytes(self) -> bytes:
+        data = self.path.read_bytes()
+        if len(data) != int(self._offsets[-1]):
+            raise ValueError(f"{self.path} holds {len(data)} bytes, its offsets end at {int(self._offsets[-1])}")
+        return data
+
+    def __len__(self) -> int:
+        return len(self._chunk_ids)
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        found = self._parsed.get(row)
+        if found is None:
+            line = self._bytes[int(self._offsets[row]):int(self._offsets[row + 1])]
+            rows = json.loads(line.decode("utf-8"))
+            chunk_id, doc_id = self._chunk_ids[row], self._doc_ids[row]
+            found = self._parsed[row] = tuple(FigureRecord.from_row(chunk_id, doc_id, r) for r in rows)
+        return found
+
+
 @dataclass(frozen=True, eq=False)
 class Segment:
     """Passages of whole documents, in row order; `vectors` is None until the segment is encoded."""
@@ -190,6 +227,12 @@ class Segment:
     vectors: np.ndarray | None = field(default=None)   # (passages + units) x dim, float16; memory-mapped when read
     # The directory it was read from: its files can be linked into a new index instead of written again.
     stored_at: Path | None = field(default=None, repr=False)
+    # The figure records of each passage row (a list, or StoredFigures when read from disk); None: none made.
+    figures: Sequence[tuple[FigureRecord, ...]] | None = field(default=None, repr=False)
+
+    def figures_of(self, row: int) -> tuple[FigureRecord, ...]:
+        """The figure records of passage `row`."""
+        return self.figures[row] if self.figures is not None else ()
 
     @property
     def size(self) -> int:
@@ -250,7 +293,7 @@ class Segment:
         if vectors.shape[0] != len(self.keys):
             raise ValueError(f"segment {self.segment_id} needs {len(self.keys)} vectors, got {vectors.shape[0]}")
         return Segment(self.segment_id, self.documents, self.chunks, self.vocabulary, self.postings, self.lengths,
-                       self.unit_spans, self.keys, as_stored(vectors), self.stored_at)
+                       self.unit_spans, self.keys, as_stored(vectors), self.stored_at, self.figures)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -272,7 +315,8 @@ class Segment:
                                 dtype=np.int32).reshape(-1, 3)
         keys = [p.key for p in passages] + [k for p in passages for k in p.unit_keys]
         return cls(segment_id, {d.doc_id: d for d in documents}, [p.chunk for p in passages],
-                   sorted(vocabulary, key=vocabulary.get), postings, lengths, unit_spans, keys)
+                   sorted(vocabulary, key=vocabulary.get), postings, lengths, unit_spans, keys,
+                   figures=[tuple(p.figures) for p in passages])
 
     @classmethod
     def merge(cls, segment_id: str, parts: Sequence[tuple["Segment", np.ndarray]]) -> "Segment":
@@ -283,6 +327,7 @@ class Segment:
         """
         vocabulary: dict[str, int] = {}
         postings, lengths, spans, keys, vectors, chunks, documents = [], [], [], [], [], [], {}
+        figures: list[tuple[FigureRecord, ...]] = []
         offset = 0
         for segment, live in parts:
             kept = np.flatnonzero(live)
@@ -301,6 +346,7 @@ class Segment:
             vectors.append(None if segment.vectors is None else
                            (segment.passage_vectors[kept], segment.unit_vectors[unit_live]))
             chunks.extend(segment.chunks[i] for i in kept)
+            figures.extend(segment.figures_of(i) for i in kept.tolist())
             kept_docs = {segment.passage_doc_ids[i] for i in kept}
             documents.update({doc_id: d for doc_id, d in segment.documents.items() if doc_id in kept_docs})
             offset += kept.size
@@ -312,7 +358,8 @@ class Segment:
         merged = cls(segment_id, documents, chunks, sorted(vocabulary, key=vocabulary.get), matrix,
                      np.concatenate(lengths).astype(np.int32) if lengths else np.zeros(0, np.int32),
                      np.concatenate(spans).astype(np.int32).reshape(-1, 3) if spans else np.zeros((0, 3), np.int32),
-                     [k for passage_keys, _ in keys for k in passage_keys] + [k for _, unit_keys in keys for k in unit_keys])
+                     [k for passage_keys, _ in keys for k in passage_keys] + [k for _, unit_keys in keys for k in unit_keys],
+                     figures=figures)
         if vectors and all(v is not None for v in vectors):
             merged = merged.with_vectors(np.concatenate([v[0] for v in vectors] + [v[1] for v in vectors]))
         return merged
@@ -358,8 +405,18 @@ class Segment:
         np.save(directory / "lengths.npy", self.lengths, allow_pickle=False)
         np.save(directory / "unit_spans.npy", self.unit_spans, allow_pickle=False)
         (directory / KEYS_FILE).write_text(json.dumps(list(self.keys)), encoding="utf-8")
+        self._write_figures(directory)
         if self.vectors is not None:
             self.write_vectors(directory)
+
+    def _write_figures(self, directory: Path) -> None:
+        offsets = np.zeros(self.size + 1, dtype=np.int64)
+        with (directory / FIGURES_FILE).open("wb") as handle:
+            for row in range(self.size):
+                line = json.dumps([r.as_row() for r in self.figures_of(row)], ensure_ascii=False).encode("utf-8")
+                handle.write(line + b"\n")
+                offsets[row + 1] = offsets[row] + len(line) + 1
+        np.save(directory / FIGURE_OFFSETS_FILE, offsets, allow_pickle=False)
 
     def write_vectors(self, directory: Path) -> None:
         np.save(directory / VECTORS_FILE, as_stored(self.vectors), allow_pickle=False)
@@ -391,6 +448,7 @@ class Segment:
         documents = {}
         for number, meta in enumerate(metas):
             meta["aliases"], meta["years"] = tuple(meta["aliases"]), tuple(meta["years"])
+            meta["parents"] = tuple(meta.get("parents", ()))
             documents[meta["doc_id"]] = Document(meta=DocumentMeta(**meta),
                                                  text=texts[offsets[number]:offsets[number + 1]])
         del texts
@@ -418,9 +476,15 @@ class Segment:
         unit_spans = load_array(directory / "unit_spans.npy").reshape(-1, 3)
         keys = StoredKeys(directory / KEYS_FILE, len(chunks) + len(unit_spans))
         vectors = load_array(directory / VECTORS_FILE, mapped=True) if with_vectors else None
+        figure_offsets = load_array(directory / FIGURE_OFFSETS_FILE)
+        if len(figure_offsets) != len(chunks) + 1:
+            raise ValueError(f"segment {segment_id} is inconsistent: {len(chunks)} passages, "
+                             f"{len(figure_offsets)} figure offsets")
+        figures = StoredFigures(directory, chunk_ids, chunks.doc_ids, figure_offsets)
         if len(lengths) != len(chunks) or (vectors is not None and (
                 vectors.shape[0] != len(keys) or vectors.dtype != VECTOR_DTYPE)):
             raise ValueError(f"segment {segment_id} is inconsistent: {len(chunks)} passages, {len(lengths)} lengths, "
                              f"{len(unit_spans)} units"
                              + ("" if vectors is None else f", {vectors.shape[0]} vectors of {vectors.dtype}"))
-        return cls(segment_id, documents, chunks, vocabulary, postings, lengths, unit_spans, keys, vectors, directory)
+        return cls(segment_id, documents, chunks, vocabulary, postings, lengths, unit_spans, keys, vectors, directory,
+                   figures)

@@ -38,9 +38,9 @@ import numpy as np
 from retrieval.errors import IndexDamaged, IndexLocked, IndexMismatch, IndexNotFound
 
 # 6: immutable segments plus deleted rows (retrieval.index.local); 7: float16 vectors, passages stored as
-# columns (retrieval.index.segment). An index of another format is rebuilt; the vectors of a verified format 6
-# index are reused (retrieval.index.local.reusable_vectors).
-INDEX_FORMAT = 7
+# columns (retrieval.index.segment); 8: figure records with the passages (figures.jsonl). An index of another
+# format is rebuilt; the vectors of a verified format 6 or 7 index are reused (retrieval.index.local.reusable_vectors).
+INDEX_FORMAT = 8
 MANIFEST = "manifest.json"
 CHECKSUM_CHUNK = 1 << 20
 CHECKSUM_ALGORITHM = "xxh3_128"
@@ -75,8 +75,9 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise IndexMismatch(f"{path} is unreadable ({error}): delete {index_dir} and run `python -m retrieval build`") from error
+    except (OSError, ValueError) as error:       # ValueError: not JSON, or not UTF-8 (UnicodeDecodeError)
+        why = f"not UTF-8 text: {error.reason} at byte {error.start}" if isinstance(error, UnicodeDecodeError) else error
+        raise IndexMismatch(f"{path} is unreadable ({why}): delete {index_dir} and run `python -m retrieval build`") from error
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexMismatch(f"{path} is not an index manifest: delete {index_dir} and rebuild")
     return manifest

@@ -10,7 +10,7 @@ from typing import Callable, Protocol, Sequence
 
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import RetrievalError
-from retrieval.index.progress import Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
+from retrieval.index.progress import Pause, Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
 from retrieval.index.state import IndexState
 from retrieval.ingest.chunking import ChunkingConfig
 
@@ -31,8 +31,10 @@ class IndexWriter(Protocol):
 
     def add_document(self, state: IndexState, corpus_dir: Path, index_dir: Path, path: Path, encoder: Encoder,
                      chunking: ChunkingConfig, progress: Progress = no_progress, *, publish: Publish | None = None,
-                     phase: Phase = no_phase, should_stop: ShouldStop = never_stop) -> IndexState:
-        """One document, new or a new version (its earlier passages leave the index); IngestError if unreadable."""
+                     phase: Phase = no_phase, should_stop: ShouldStop = never_stop,
+                     background: bool = False) -> IndexState:
+        """One document, new or a new version (its earlier passages leave the index); IngestError if unreadable.
+        `background` (a job of the indexing queue): the writer may leave vectors for finish_encoding to encode."""
 
     def remove_documents(self, state: IndexState, corpus_dir: Path, index_dir: Path, doc_ids: Sequence[str],
                          forget_files: Sequence[str] = ()) -> IndexState:
@@ -43,7 +45,7 @@ class IndexWriter(Protocol):
         """A corpus file that cannot be read: its old passages (if any) leave the index, the reason is recorded."""
 
     def finish_encoding(self, state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress,
-                        *, should_stop: ShouldStop = never_stop) -> IndexState:
+                        *, should_stop: ShouldStop = never_stop, pause: Pause = never_stop) -> IndexState:
         """Vectors a kill or restart left unencoded, encoded now (the snapshot itself when none are missing)."""
 
     def compact(self, state: IndexState, index_dir: Path) -> IndexState:

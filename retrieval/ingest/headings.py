@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from retrieval.ingest.frontmatter import is_front_matter, is_signature_or_meeting
+
 CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN = "一二三四五六七八九十"
 _CIRCLED_FIRST, _CIRCLED_LAST = "①", "⑳"
@@ -321,6 +323,8 @@ def _run_in_phrase_end(text: str, line: _Line) -> int | None:
     if stop is None or len(text[stop:line.end].strip()) < BODY_MIN:
         return None
     phrase = text[line.start:stop]
+    if is_front_matter(phrase):
+        return None                              # "各位代表！回顾过去的五年…" addresses the audience
     core = phrase.rstrip(FULL_STOPS + CLOSERS)
     # No number marks it as a heading, so it must be clearly a topic: short and not a list ("A、B").
     return stop if 4 <= len(core) <= RUN_IN_PHRASE_MAX and "、" not in core and is_title_phrase(phrase) else None
@@ -347,6 +351,8 @@ def _line_headings(text: str, lines: list[_Line]) -> list[_LineHeading]:
             heading = _item_heading(text, line, marker, following)
         elif RUN_IN_PATTERN.match(text, line.start):
             pass                                 # a 一是 line: judged with the run-in items
+        elif is_signature_or_meeting(line.text):
+            pass          # document metadata (who delivered it, where, when): body text that opens no section
         elif index == 0 and following is not None:
             if not is_paragraph(line.text) and "|" not in line.text and not has_amount(line.text):
                 heading = _LineHeading(line.start, line.end, "doc-title")

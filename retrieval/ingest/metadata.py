@@ -8,9 +8,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
+from retrieval.ingest.frontmatter import meeting_place, signature_of
 from retrieval.text.patterns import DOC_NUMBER, PERIODS
 from retrieval.types import DocumentMeta
 
+# Raised when metadata is derived differently, so that an index holding the old metadata is built again.
+# 2: organisations among China's divisions (level, parent chain, code, speaker; retrieval.text.gazetteer).
+METADATA_VERSION = 2
 UNKNOWN_ORG = "（未识别）"
 # Kinds as a title names them; 政府工作报告 is a kind of its own (it reviews one year and plans the next).
 KINDS = ("政府工作报告", "总结", "要点", "规划", "计划", "思路", "安排", "打算", "意见", "方案", "纲要", "报告")
@@ -29,6 +33,7 @@ WEIGHT_BODY = 1.0
 WEIGHT_EARLY_BODY = 0.5           # extra for a body mention in the opening paragraphs
 WEIGHT_PER_NAME_USE = 0.3         # each use of the bare name ("好生活在丁兰"), up to NAME_USES_COUNTED
 NAME_USES_COUNTED = 10
+OPENING_CHARS = 1000              # the opening paragraphs, where a plan names its own organisation
 
 _CJK = "\u4e00-\u9fff"
 # Organisation types a plan's author can be, longest spelling first; the value is the type the spelling names.
@@ -52,6 +57,9 @@ _GENERIC_NAME = re.compile(r"^[各全本该我其每此诸在对把由从被]|^�
                            r"|重点|特色|示范|中心|周边|相关|有关|所属|辖区|片区|农业|工业|产业|经济|高新|一批|若干")
 # jieba part-of-speech tags of words that are not names: verbs, adverbs, prepositions, conjunctions, pronouns.
 _VERB_LIKE_TAGS = ("v", "d", "p", "c", "u", "r", "ad")
+# The word a phrase of running text opens with, when it makes the phrase an action (深化开发区管理…): jieba tags
+# some such verbs as abbreviations (深化 j).
+_OPENING_VERB_TAGS = (*_VERB_LIKE_TAGS, "j")
 # Mentions are read where a name can start: line starts, after punctuation or a year, after 在/代表.
 _MENTION_START = re.compile(rf"[\n,，。;；:：、“”\"‘’'(（)）《》【】\[\]>›»|\s—-]+|(?:19|20)\d{{2}}\s*年度?|我?代表|在|关于")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
@@ -108,11 +116,15 @@ class OrgMention:
 class Organisation:
     """The organisation a document is from: short name, full name and the other names a user may type."""
 
-    name: str            # the place name alone: 甘泉路, 木洞, 舒城, 如皋
-    org_type: str        # 街道 / 镇 / 乡 / 经开区 / 高新区 / 工业园区 / 开发区
-    short: str           # 甘泉路, 木洞, 舒城经开区, 如皋高新区
-    full: str            # 甘泉路街道, 木洞镇, 舒城经济开发区, 如皋高新区
+    name: str            # the place name alone: 甘泉路, 木洞, 舒城, 如皋, 河北
+    org_type: str        # 街道 / 镇 / 乡 / 经开区 / 高新区 / 工业园区 / 开发区 / 省 / 市 / 县
+    short: str           # 甘泉路, 木洞, 舒城经开区, 如皋高新区, 河北
+    full: str            # 甘泉路街道, 木洞镇, 舒城经济开发区, 如皋高新区, 河北省
     aliases: tuple[str, ...]
+    level: str = ""                     # 省 / 市 / 县 / 街道 / 镇 / 乡 / 开发区 (DocumentMeta.level)
+    parents: tuple[str, ...] = ()       # full names of the divisions above it, highest first
+    code: str = ""                      # the division code, where the gazetteer has one
+    named_up_front: bool = True         # named in the title, page fields, header lines or file name (not only the body)
 
 
 def org_mention_at(text: str, pos: int) -> tuple[OrgMention, int] | None:
@@ -130,18 +142,21 @@ def org_mention_at(text: str, pos: int) -> tuple[OrgMention, int] | None:
     return mention, match.end()
 
 
-def _is_common_word(name: str) -> bool:
+def _is_common_word(name: str, tags: tuple[str, ...] = ()) -> bool:
     """A name that is a verb or function word in jieba's dictionary (建立, 推进, 坚持): read in running text,
     "…,建立街道、营商…" is a verb and a noun, not a street. Titles and page fields are trusted as written."""
     import jieba.posseg as posseg
 
-    return posseg.dt.word_tag_tab.get(name, "n").startswith(_VERB_LIKE_TAGS)
+    return posseg.dt.word_tag_tab.get(name, "n").startswith(tags or _VERB_LIKE_TAGS)
 
 
-def org_mentions(text: str, limit: int = BODY_CHARS, running_text: bool = False) -> list[tuple[int, OrgMention]]:
+def org_mentions(text: str, limit: int = BODY_CHARS, running_text: bool = False,
+                 opening: bool = False) -> list[tuple[int, OrgMention]]:
     """(position, mention) for every organisation named where a name can start.
 
-    With `running_text`, names that are common verbs or function words are skipped (see `_is_common_word`).
+    With `running_text`, phrases that only look like names are skipped (see `_stands_as_name`); in the
+    `opening` paragraphs a plan names its own organisation ("今年以来，青枫街道紧紧围绕…"), so there a name
+    need not be one the gazetteer knows.
     """
     text = text[:limit]
     starts = {0} | {m.end() for m in _MENTION_START.finditer(text)}
@@ -151,10 +166,65 @@ def org_mentions(text: str, limit: int = BODY_CHARS, running_text: bool = False)
         if pos < covered_until:
             continue              # inside a mention already read (在乌镇镇 is not also read as 镇镇)
         read = org_mention_at(text, pos)
-        if read and not (running_text and not read[0].is_placeholder and _is_common_word(read[0].name)):
+        if read and running_text and not read[0].is_placeholder \
+                and not _stands_as_name(text, pos, read[1], read[0], opening):
+            continue
+        if read:
             found.append((pos, read[0]))
             covered_until = read[1]
     return found
+
+
+def _stands_as_name(text: str, start: int, end: int, mention: OrgMention, opening: bool = False) -> bool:
+    """In running text a name does not open with a verb and its type word ends a word ("深化|开发区|管理",
+    "和美|乡村", "常住人口|城镇化" are phrases, not places); and it is a place the gazetteer knows (闽宁镇;
+    天水经开区 after the city 天水) or is written as an organisation: after its county (某县桃源镇), before
+    its government (柳河镇人民政府), or after 在/代表 ("在云岭镇第六届人民代表大会", "我代表柳河镇人民政府")."""
+    if _is_common_word(mention.name):
+        return False
+    words = _words(text)
+    if end not in words.ends:
+        return False
+    first = next((word for position, word in words.cut if position == start), "")
+    if len(first) >= 2 and _is_common_word(first, _OPENING_VERB_TAGS):
+        return False
+    return (opening or _is_known_place(mention) or bool(mention.district or mention.body)
+            or bool(re.search(r"(?:在|代表)$", text[:start])))
+
+
+def _is_known_place(mention: OrgMention) -> bool:
+    from retrieval.text.gazetteer import COUNTY, LEVEL_RANK, gazetteer
+
+    places = gazetteer()
+    if mention.org_type in ZONE_TYPES:          # a zone is named after its city or county: 天水经开区, 祥云经开区
+        return bool(places.by_full_name(mention.name + mention.suffix)) or any(
+            LEVEL_RANK[place.level] <= LEVEL_RANK[COUNTY] for place in places.named(mention.name))
+    return bool(places.by_full_name(mention.name + ORG_TYPES[mention.suffix].removesuffix("办事处")))
+
+
+@dataclass(frozen=True)
+class _Words:
+    cut: tuple[tuple[int, str], ...]          # (start, word)
+    starts: frozenset[int]
+    ends: frozenset[int]
+
+
+_WORDS_CACHE: dict[str, _Words] = {}
+
+
+def _words(text: str) -> _Words:
+    """The jieba words of a line with their offsets (kept for the line being read)."""
+    if text not in _WORDS_CACHE:
+        from retrieval.text.tokenizer import default_cut
+
+        cut, position = [], 0
+        for word in default_cut(text):
+            cut.append((position, word))
+            position += len(word)
+        _WORDS_CACHE.clear()
+        _WORDS_CACHE[text] = _Words(tuple(cut), frozenset(s for s, _ in cut) | {len(text)},
+                                    frozenset(s + len(w) for s, w in cut) | {0})
+    return _WORDS_CACHE[text]
 
 
 def organisation_of(mention: OrgMention, title_bodies: tuple[str, ...] = ()) -> Organisation:
@@ -207,6 +277,8 @@ def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], f
     examples: dict[tuple[str, str], list[tuple[float, OrgMention]]] = defaultdict(list)
     title_bodies: list[str] = []
 
+    up_front: set[tuple[str, str]] = set()
+
     def add(mention: OrgMention, weight: float) -> None:
         key = (mention.name, mention.org_type)
         scores[key] += weight
@@ -217,6 +289,8 @@ def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], f
         for pos, mention in org_mentions(line):
             in_parens = any(start <= pos < end for start, end in spans)
             add(mention, WEIGHT_BODY if in_parens else weight)
+            if not in_parens:
+                up_front.add((mention.name, mention.org_type))
             if weight == WEIGHT_TITLE and mention.body:
                 title_bodies.append(mention.body)
 
@@ -235,9 +309,9 @@ def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], f
             offset += len(line) + 1
             continue
         breadcrumb = bool(re.search(r"[>›»]", line))
-        for pos, mention in org_mentions(line, running_text=not breadcrumb):
+        for pos, mention in org_mentions(line, running_text=not breadcrumb, opening=offset < OPENING_CHARS):
             weight = WEIGHT_BREADCRUMB if breadcrumb else WEIGHT_BODY
-            if not breadcrumb and offset + pos < 1000:
+            if not breadcrumb and offset + pos < OPENING_CHARS:
                 weight += WEIGHT_EARLY_BODY
             add(mention, weight)
         offset += len(line) + 1
@@ -250,6 +324,8 @@ def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], f
             if typed:
                 scores[typed[0]] += score
                 del scores[(name, org_type)]
+                if (name, org_type) in up_front:
+                    up_front.add(typed[0])
     for (name, org_type), score in list(scores.items()):
         if not _PLACEHOLDER.search(name):
             scores[(name, org_type)] = score + WEIGHT_PER_NAME_USE * min(text.count(name), NAME_USES_COUNTED)
@@ -261,7 +337,105 @@ def choose_organisation(text: str, title_line: str, fields: Mapping[str, str], f
     mention = with_district if with_district else mentions[0][1]
     fullest_spelling = max((m.suffix for _, m in mentions), key=len)          # 街道办事处 over 街道
     mention = replace(mention, suffix=fullest_spelling)
-    return organisation_of(mention, tuple(title_bodies))
+    return replace(placed(organisation_of(mention, tuple(title_bodies)), mention.district, text),
+                   named_up_front=best_key in up_front)
+
+
+# Levels of the organisation types a plan's author can be (DocumentMeta.level).
+LEVEL_OF_TYPE = {"街道": "街道", "镇": "镇", "乡": "乡", "高新区": "开发区", "经开区": "开发区", "工业园区": "开发区",
+                 "开发区": "开发区"}
+
+
+def _in_context(candidates, text: str):
+    """The one candidate place whose parents the document names most (宝山区 of 上海, not of 双鸭山), or None."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    from retrieval.text.gazetteer import gazetteer
+
+    places = gazetteer()
+
+    def votes(place) -> int:
+        names = {place.parents[-1]} if place.parents else set()
+        names |= {parent for parent in place.parents} | {p.short for parent in place.parents
+                                                           for p in places.by_full_name(parent)[:1] if p.short}
+        return sum(min(text.count(name), 5) for name in names if len(name) >= 2)
+    scored = sorted(((votes(place), index) for index, place in enumerate(candidates)), reverse=True)
+    if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return candidates[scored[0][1]]
+    return None
+
+
+def placed(org: Organisation, district: str, text: str) -> Organisation:
+    """The organisation with its level, parent chain and code from the gazetteer: 万里街道 under 上海市 › 普陀区;
+    a zone under the city or county it is named after (舒城经开区 › 安徽省 › 六安市 › 舒城县)."""
+    from retrieval.text.gazetteer import COUNTY, LEVEL_RANK, gazetteer
+
+    places = gazetteer()
+    level = LEVEL_OF_TYPE.get(org.org_type, org.level)
+    if level == "开发区":
+        listed = places.by_full_name(org.full)
+        if listed:
+            place = _in_context(listed, text)
+            return replace(org, level=level, parents=place.parents if place else ())
+        named_after = [p for p in places.named(org.name) if LEVEL_RANK[p.level] <= LEVEL_RANK[COUNTY]]
+        place = _in_context(named_after, text)
+        return replace(org, level=level, parents=place.chain if place else ())
+    candidates = places.by_full_name(org.full)
+    if district and len(candidates) > 1:
+        candidates = tuple(p for p in candidates if district in p.parents
+                           or any(district.startswith(q.short) for parent in p.parents
+                                  for q in places.by_full_name(parent)[:1] if q.short)) or candidates
+    place = _in_context(candidates, text)
+    return replace(org, level=level, parents=place.parents if place else (), code=place.code if place else "")
+
+
+def _organisation_of_place(place, text: str) -> Organisation:
+    """A division as the organisation: 河北省 → 河北 (河北省); 宁夏回族自治区 → 宁夏 (宁夏回族自治区, 宁夏自治区)."""
+    from retrieval.text.gazetteer import PROVINCE, STREET, TOWN, TOWNSHIP
+
+    if place.level in (STREET, TOWN, TOWNSHIP):
+        suffix = "街道" if place.level == STREET else place.level
+        mention = OrgMention(place.full.removesuffix(suffix), suffix, place.parents[-1] if place.parents else "")
+        return replace(organisation_of(mention), level=place.level, parents=place.parents, code=place.code)
+    short = place.short or place.full
+    aliases = [place.full]
+    if place.level == PROVINCE and "自治区" in place.full:
+        aliases.append(short + "自治区")
+    return Organisation(short, place.level, short, place.full, _unique(a for a in aliases if a != short),
+                        level=place.level, parents=place.parents, code=place.code)
+
+
+def _signing_body(body: str, org: Organisation | None) -> str:
+    """The body a signature names, completed with the organisation when it gives only its level:
+    自治区人民政府 → 宁夏回族自治区人民政府."""
+    level_word = re.match(r"^(?:自治区|省|市|区|县)(?=人民政府|政府)", body)
+    if level_word and org is not None and org.full.endswith(level_word.group()):
+        return org.full + body[level_word.end():]
+    return body
+
+
+def administrative_organisation(sources: list[str], text: str) -> Organisation | None:
+    """The division a document is from, read from its sources in order (title line, meeting line, signature,
+    header lines, page fields, file name): the first that names one by its full name (河北省, 温州市, 鹿城区)
+    or a province by its short name (河北) gives it; of several in one source, the lowest (浙江省温州市 → 温州市)."""
+    from retrieval.text.gazetteer import LEVEL_RANK, PROVINCE, gazetteer
+
+    places = gazetteer()
+    for source in sources:
+        mentions = [m for m in places.places_in(source)
+                    if m.full_name or any(p.level == PROVINCE and p.short == m.name for p in m.places)]
+        if not mentions:
+            continue
+        written = {m.name for m in mentions}
+        # The lowest division named (a province's short name ranks as the province).
+        best = max(mentions, key=lambda m: min(LEVEL_RANK[p.level] for p in m.places) if m.full_name else 0)
+        candidates = best.places if best.full_name else tuple(p for p in best.places if p.level == PROVINCE)
+        within = tuple(p for p in candidates if any(name in p.parents or any(name == q.short for parent in p.parents
+                                                    for q in places.by_full_name(parent)[:1]) for name in written))
+        place = _in_context(within or candidates, text) or (candidates[0] if len(candidates) == 1 else None)
+        if place is not None:
+            return _organisation_of_place(place, text)
+    return None
 
 
 # --- lines, title, dates ---------------------------------------------------------------------------------------
@@ -517,7 +691,7 @@ def covered_years(title: str, kind: str, text: str, lines: list[str], title_inde
 def complete_title(title: str, org: Organisation | None, years: list[int]) -> str:
     """A title that names no organisation ("政府工作报告", "2021年工作总结", "高新区2024年工作规划")
     gets the organisation and, if it has none, the year: "鹅湖镇2020年政府工作报告"."""
-    if org is None or org_mentions(title):
+    if org is None or org_mentions(title) or (org.level in ("省", "市", "县") and (org.short in title or org.full in title)):
         return title
     if not _YEAR.search(title) and years:
         title = f"{years[-1]}年{title}"
@@ -539,11 +713,28 @@ def derive_metadata(doc_id: str, text: str, sha256: str, fields: Mapping[str, st
     # The whole title line counts (the notice's issuer too), unless it runs on into the body.
     title_line = lines[title_index] if found_title and not _is_prose(lines[title_index]) else found_title
     org = choose_organisation(text, title_line, fields, stem, headers)
+    signatures = [signature for signature in map(signature_of, lines) if signature]
+    if org is None or not org.named_up_front:
+        # A 街道/镇/开发区 named only in the body of a province's or city's report is one it speaks about. The
+        # title, the meeting line and the signature say whose report it is; header lines, page fields and the
+        # file name may name the site that published it, so there a division that contains the body's
+        # organisation (the county of a 街道 whose page it is) does not replace it.
+        delivered = [title_line, *filter(None, map(meeting_place, lines)), *(s.body for s in signatures)]
+        published_by = [*headers, *(fields.get(key, "") for key in ("issuer", "source", "breadcrumb")), stem]
+        division = administrative_organisation([source for source in delivered if source], text)
+        if division is None:
+            division = administrative_organisation([source for source in published_by if source], text)
+            if division is not None and org is not None and division.full in org.parents:
+                division = None
+        org = division or org
     kind = kind_of(title)
     published = published_date(lines, text, fields)
     years = covered_years(title, kind, text, lines, title_index, published, stem)
+    issuer = issuer_of(lines, text, fields) or next(
+        (_signing_body(s.body, org) for s in signatures if re.search(r"(?:人民政府|政府|办事处|管委会)$", s.body)), "")
     return DocumentMeta(
         doc_id=doc_id, title=complete_title(title, org, years), org=org.short if org else UNKNOWN_ORG,
         aliases=tuple(a for a in org.aliases if a != org.short) if org else (), years=tuple(years), kind=kind,
-        sha256=sha256, period=period_of(title), published=published, issuer=issuer_of(lines, text, fields),
-        doc_number=doc_number_of(text, fields))
+        sha256=sha256, period=period_of(title), published=published, issuer=issuer,
+        doc_number=doc_number_of(text, fields), level=org.level if org else "", parents=org.parents if org else (),
+        code=org.code if org else "", speaker=signatures[0].name if signatures else "")

@@ -4,21 +4,31 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from retrieval.answer.figures import extract_figures
 from retrieval.ingest.chunking import ChunkingConfig, chunk_document
 from retrieval.ingest.units import answer_units
 from retrieval.text.tokenizer import Tokenizer
+from retrieval.types import FigureRecord
 from retrieval.types import Chunk, Document
+
+
+# The figure extraction's version (retrieval.answer.figures.extract_figures), kept in the manifest: an index whose
+# records another version made is built again (its vectors reused). 2: ranges are one value; 3: a five-year plan
+# named inside a sentence of one year's section does not undate it.
+FIGURES_VERSION = 3
 
 
 @dataclass(frozen=True)
 class PreparedPassage:
-    """A passage ready for the index: its chunk, BM25 tokens, answer-unit spans and the keys of its vector inputs."""
+    """A passage ready for the index: its chunk, BM25 tokens, answer-unit spans, the keys of its vector inputs and
+    its figure records."""
 
     chunk: Chunk
     tokens: list[str]
     units: list[tuple[int, int]]
     key: str                              # text_key of the passage's encoder input
     unit_keys: list[str]                  # text_key of each unit's text
+    figures: tuple[FigureRecord, ...] = ()   # its values bound to their metrics (retrieval.answer.figures)
 
     @property
     def vector_inputs(self) -> list[str]:
@@ -46,5 +56,6 @@ def prepare_passages(document: Document, chunking: ChunkingConfig, tokenize: Tok
     for chunk in chunk_document(document.doc_id, document.text, chunking):
         units = answer_units(chunk.text)
         passages.append(PreparedPassage(chunk, tokenize(indexed_text(document, chunk)), units,
-                                        text_key(encoded_text(chunk)), [text_key(chunk.text[s:e]) for s, e in units]))
+                                        text_key(encoded_text(chunk)), [text_key(chunk.text[s:e]) for s, e in units],
+                                        tuple(extract_figures(chunk, document.meta, document.text))))
     return passages

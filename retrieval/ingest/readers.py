@@ -41,6 +41,11 @@ _MAX_CONTROL_FRACTION = 0.1
 
 _EMPTY = "文件为空 / file is empty"
 _UNDECODABLE = "无法识别文本编码 / cannot decode as UTF-8 or GB18030"
+# Reasons told to app users (IngestError.reason_zh), where several readers share one.
+NOT_FOUND_ZH = "文件已不在语料库里（被删除或移走了）"
+CANNOT_OPEN_ZH = "文件打不开（没有读取权限，或正被其他程序占用）"
+UNSUPPORTED_ZH = "不支持这种文件类型；支持 .txt .md .docx .pdf .html"
+BLANK_SCAN_ZH = "这是扫描件，但文字识别在每一页上都没有找到文字（空白页？）。请上传有文字的版本"
 
 
 def read_text(path: str | Path) -> str:
@@ -55,11 +60,11 @@ def read_text(path: str | Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise IngestError(path, "file not found; check the path") from None
+        raise IngestError(path, "file not found; check the path", NOT_FOUND_ZH) from None
     except IsADirectoryError:
-        raise IngestError(path, "is a directory, not a file") from None
+        raise IngestError(path, "is a directory, not a file", "这是一个文件夹，不是文件") from None
     except OSError as error:
-        raise IngestError(path, f"cannot open the file: {error.strerror or error}") from error
+        raise IngestError(path, f"cannot open the file: {error.strerror or error}", CANNOT_OPEN_ZH) from error
     return _read(path, suffix, data)
 
 
@@ -100,9 +105,9 @@ def _supported_suffix(path: str | Path, name: str) -> str:
         return suffix
     supported = ", ".join(SUPPORTED_SUFFIXES)
     if not suffix:
-        raise IngestError(path, f"file name has no suffix; supported types: {supported}")
+        raise IngestError(path, f"file name has no suffix; supported types: {supported}", UNSUPPORTED_ZH)
     hint = f"; {_SUFFIX_HINTS[suffix]}" if suffix in _SUFFIX_HINTS else ""
-    raise IngestError(path, f"unsupported file type '{suffix}'; supported types: {supported}{hint}")
+    raise IngestError(path, f"unsupported file type '{suffix}'; supported types: {supported}{hint}", UNSUPPORTED_ZH)
 
 
 def _read(path: str | Path, suffix: str, data: bytes, ocr: bool = True) -> str:
@@ -116,7 +121,7 @@ def _read(path: str | Path, suffix: str, data: bytes, ocr: bool = True) -> str:
         text = _text_from_pdf(path, data, ocr)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise IngestError(path, _EMPTY)
+        raise IngestError(path, _EMPTY, "文件里没有文字")
     return text
 
 
@@ -153,10 +158,11 @@ def _binary_reason(text: str) -> str | None:
 def _text_from_plain(path: str | Path, data: bytes) -> str:
     text = _decode_text(data)
     if text is None:
-        raise IngestError(path, _UNDECODABLE + _utf8_error_position(data) + _content_hint(data, "text"))
+        raise IngestError(path, _UNDECODABLE + _utf8_error_position(data) + _content_hint(data, "text"),
+                          "无法识别文字编码（不是 UTF-8 或 GB18030 文本）")
     reason = _binary_reason(text)
     if reason is not None:
-        raise IngestError(path, reason + _content_hint(data, "text"))
+        raise IngestError(path, reason + _content_hint(data, "text"), "这是二进制文件，不是文本")
     return text
 
 
@@ -173,14 +179,15 @@ def _utf8_error_position(data: bytes) -> str:
 def _text_from_html(path: str | Path, data: bytes) -> str:
     """The page's main text (see `html.html_text`); raises IngestError for a page without any."""
     if not data.strip():
-        raise IngestError(path, _EMPTY)
+        raise IngestError(path, _EMPTY, "文件里没有文字")
     try:
         # trafilatura and lxml raise many types on markup they cannot parse; each means the same here.
         text = html_text(data)
     except Exception as error:
-        raise IngestError(path, f"cannot read the HTML page: {error}" + _content_hint(data, "html")) from error
+        raise IngestError(path, f"cannot read the HTML page: {error}" + _content_hint(data, "html"), "网页无法解析") from error
     if not text.strip():
-        raise IngestError(path, "HTML page has no main text (only navigation or scripts?)" + _content_hint(data, "html"))
+        raise IngestError(path, "HTML page has no main text (only navigation or scripts?)" + _content_hint(data, "html"),
+                          "网页里没有正文（只有导航或脚本）")
     return text
 
 
@@ -203,7 +210,8 @@ def _text_from_docx(path: str | Path, data: bytes) -> str:
         return "\n".join(_block_lines(document.element.body, document, numbering))
     except Exception as error:
         raise IngestError(
-            path, f"not a valid .docx (corrupt or not a Word file): {error}" + _content_hint(data, "docx")
+            path, f"not a valid .docx (corrupt or not a Word file): {error}" + _content_hint(data, "docx"),
+            "不是有效的 Word（.docx）文件，可能已损坏"
         ) from error
 
 
@@ -277,7 +285,7 @@ def _text_from_pdf(path: str | Path, data: bytes, ocr: bool = True) -> str:
         encrypted = reader.is_encrypted
     except Exception as error:
         raise IngestError(
-            path, f"not a valid PDF (corrupt or truncated): {error}" + _content_hint(data, "pdf")
+            path, f"not a valid PDF (corrupt or truncated): {error}" + _content_hint(data, "pdf"), "PDF 已损坏或不完整"
         ) from error
 
     if encrypted:
@@ -286,19 +294,21 @@ def _text_from_pdf(path: str | Path, data: bytes, ocr: bool = True) -> str:
         except DependencyError as error:
             raise IngestError(
                 path, "PDF is AES-encrypted; reading it needs the cryptography package: "
-                      "pip install cryptography"
+                      "pip install cryptography", "PDF 已加密，无法读取；请另存一份不加密的版本"
             ) from error
         except Exception as error:
-            raise IngestError(path, f"PDF is encrypted and cannot be decrypted: {error}") from error
+            raise IngestError(path, f"PDF is encrypted and cannot be decrypted: {error}",
+                              "PDF 已加密，无法读取；请另存一份不加密的版本") from error
         if opened == PasswordType.NOT_DECRYPTED:
-            raise IngestError(path, "PDF is protected by a password; remove the password and try again")
+            raise IngestError(path, "PDF is protected by a password; remove the password and try again",
+                              "PDF 设有密码；请去掉密码后再上传")
 
     try:
         page_count = len(reader.pages)
     except Exception as error:
-        raise IngestError(path, f"not a valid PDF (cannot read its page list): {error}") from error
+        raise IngestError(path, f"not a valid PDF (cannot read its page list): {error}", "PDF 已损坏（读不到页面）") from error
     if page_count == 0:
-        raise IngestError(path, "PDF has no pages")
+        raise IngestError(path, "PDF has no pages", "PDF 没有页面")
 
     page_texts = []
     for number in range(page_count):
@@ -306,7 +316,8 @@ def _text_from_pdf(path: str | Path, data: bytes, ocr: bool = True) -> str:
             page_texts.append(reader.pages[number].extract_text() or "")
         except Exception as error:
             raise IngestError(
-                path, f"cannot extract text from page {number + 1} of {page_count}: {error}"
+                path, f"cannot extract text from page {number + 1} of {page_count}: {error}",
+                f"PDF 第 {number + 1} 页（共 {page_count} 页）的文字读不出来，文件可能已损坏"
             ) from error
     scanned = [number for number, text in enumerate(page_texts) if _needs_ocr(text)]
     if scanned and not ocr:
@@ -316,7 +327,8 @@ def _text_from_pdf(path: str | Path, data: bytes, ocr: bool = True) -> str:
         _read_scanned_pages(path, data, page_texts, scanned)
     text = "\n".join(page_texts)
     if not text.strip():
-        raise IngestError(path, "PDF has no text layer, and OCR found no text on its pages (blank pages?)")
+        raise IngestError(path, "PDF has no text layer, and OCR found no text on its pages (blank pages?)",
+                          BLANK_SCAN_ZH)
     return text
 
 
@@ -334,16 +346,18 @@ def _read_scanned_pages(path: str | Path, data: bytes, page_texts: list[str], sc
 
     if len(scanned) > MAX_OCR_PAGES:
         raise IngestError(path, f"PDF has {len(scanned)} scanned pages without text; OCR reads at most "
-                                f"{MAX_OCR_PAGES}: split the file, or save it with its text layer")
+                                f"{MAX_OCR_PAGES}: split the file, or save it with its text layer",
+                          f"扫描件有 {len(scanned)} 页，文字识别最多读 {MAX_OCR_PAGES} 页；请拆成几份，或上传有文字的版本")
     try:
         read = ocr_pages(data, scanned)
     except OcrUnavailable as error:
         if any(text.strip() for text in page_texts):
             return                           # the pages with a text layer are still worth indexing
         raise IngestError(path, f"PDF has no text layer (scanned?) and OCR is not installed ({error}): "
-                                "pip install -r requirements.txt") from error
+                                "pip install -r requirements.txt",
+                          "这是扫描件，本机没有安装文字识别组件；请上传有文字的版本，或请管理员运行 make setup") from error
     except Exception as error:               # PDFium and ONNX Runtime raise their own types on a bad page
-        raise IngestError(path, f"cannot read the scanned pages by OCR: {error}") from error
+        raise IngestError(path, f"cannot read the scanned pages by OCR: {error}", "扫描页的文字识别失败，文件可能已损坏") from error
     for number, text in read.items():
         page_texts[number] = "\n".join(part for part in (page_texts[number].strip(), text) if part)
 

@@ -5,8 +5,9 @@ import re
 from typing import Iterable, Mapping
 
 from retrieval.text.normalize import normalize_question
-from retrieval.search.orgs import OrganisationMatcher, organisation_names, unknown_organisations
+from retrieval.search.orgs import OrganisationMatcher, organisation_names
 from retrieval.text.patterns import PERIODS
+from retrieval.text.statements import question_stance, question_year_offset
 from retrieval.types import DocumentMeta, QueryAnalysis
 
 # Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
@@ -16,6 +17,8 @@ UNITS = tuple(sorted({
     "座", "条", "次", "场", "场次", "批", "批次", "处", "台", "套", "间", "张", "本", "支", "位", "轮", "期", "天",
     "小时", "年", "个月", "%", "个百分点", "倍", "起", "宗", "株", "棵", "盏", "块", "只", "所学校",
     "家次", "户次", "万人次", "万人", "万户", "万亩", "万吨", "公斤", "千克", "千瓦", "兆瓦", "分钟", "万辆",
+    # units of statistical reports (统计公报): 亿斤 is 亿 + 斤, 万千瓦 万 + 千瓦, 亿千瓦时 亿 + 千瓦时
+    "斤", "㎡", "m²", "平方千米", "千瓦时", "标箱", "艘", "架次", "万标箱", "吨标准煤", "亿人次", "万千瓦",
 }, key=len, reverse=True))
 # Words after 多少/几 that name the thing, mapped to the unit the answer will use.
 UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公里", "多远": "公里", "多大": "平方米",
@@ -23,7 +26,7 @@ UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公�
 # Units that answer the same question: 几栋 may be answered in 幢, 多少钱 in 万元 or 亿元.
 UNIT_GROUPS = (
     {"栋", "幢", "座"}, {"个", "家", "项", "所", "处", "件", "批", "批次"}, {"元", "万元", "亿元", "美元", "万美元"},
-    {"平方米", "万平方米", "亩", "公顷", "平方公里"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
+    {"平方米", "万平方米", "亩", "公顷", "平方公里", "㎡", "m²", "平方千米"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
     {"%", "个百分点"}, {"次", "场", "场次"}, {"家次", "户次", "人次", "万人次"}, {"辆", "台"},
 )
 
@@ -175,14 +178,16 @@ def analyze_query(question: str, documents: Mapping[str, DocumentMeta] | None = 
     years = tuple(sorted({int(y) for y in _YEAR.findall(question)}))
     half = next((p for p in PERIODS if p in question), "")
     kind = answer_kind(question)
-    mentions = matcher.mentions(question)
-    orgs = tuple(dict.fromkeys(doc_id for mention in mentions for doc_id in mention.doc_ids))
-    unknown = unknown_organisations(question, mentions)
-    asked = "、".join(dict.fromkeys([m.name for m in mentions] + unknown))
+    named = matcher.named_places(question)
+    orgs = tuple(dict.fromkeys(doc_id for place in named for doc_id in place.doc_ids))
+    unknown = [place.label for place in named if not place.doc_ids]
+    asked = "、".join(dict.fromkeys(place.name if place.doc_ids else place.label for place in named))
     return QueryAnalysis(text=question, orgs=orgs, years=years, half=half, answer_kind=kind,
                          unit=asked_unit(question) if kind == "quantity" else "",
                          asks_organisation=not asked and bool(_ASKS_ORGANISATION.search(question)),
-                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "")
+                         asked_org=asked, unknown_orgs=tuple(unknown), asked_noun=asked_noun(question, kind) if with_asked_noun else "",
+                         year_offset=None if years else question_year_offset(question),
+                         stance=question_stance(question))
 
 
 def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),
@@ -191,7 +196,8 @@ def strip_organisations(question: str, documents: Iterable[DocumentMeta] = (),
     name a kind of organisation ("街道有啥安排": the street office is who, not what), for scoring topic coverage."""
     question = normalize_question(question)
     matcher = matcher or OrganisationMatcher({meta.doc_id: meta for meta in documents})
-    stripped = matcher.strip(question)
-    for name in unknown_organisations(stripped, ()):
-        stripped = stripped.replace(name, " ")
+    stripped = question
+    for place in sorted(matcher.named_places(question), key=lambda p: -p.start):
+        stripped = stripped[:place.start] + " " + stripped[place.end:]
+    stripped = matcher.strip(stripped)
     return _ORGANISATION_KIND.sub(" ", stripped)

@@ -1,8 +1,9 @@
 """The app in a real headless Chromium: ask, follow up, open a source, upload, XSS, evaluation.
 
-The app runs as `python app.py` on a free loopback port over a copy of corpus/ and index/. The tests
-run in order and share one page, like a staff member working through the app. Screenshots go to
-artifacts/screenshots/, the submit→answer times to artifacts/browser_timing.json.
+The app runs as `python app.py` on a free loopback port over a copy of corpus/ and index/. Each test opens its
+own page (an empty chat) and uploads its own documents, so any test runs alone and in any order. Tests wait for
+what the page means (a turn's answer block, data attributes the app sets), never for how text wraps.
+Screenshots go to artifacts/screenshots/, the submit→answer times to artifacts/browser_timing.json.
 """
 from __future__ import annotations
 
@@ -13,24 +14,26 @@ from pathlib import Path
 
 import docx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.app_server import ROOT, running_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = "/usr/bin/chromium"          # Debian's chromium (make browser-deps); playwright never downloads one
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
 ]
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+EXPECT_TIMEOUT_MS = 30_000          # any element the page shows after a server round trip, on a busy machine
 ANSWER_TIMEOUT_MS = 60_000
 INDEX_TIMEOUT_MS = 180_000          # background indexing of a small document, on a busy machine
-UPLOAD_TIMEOUT_MS = 120_000        # the file reaches the server and its name shows, while the machine indexes
+UPLOAD_TIMEOUT_MS = 120_000        # the file reaches the server, while the machine indexes
 UPLOAD_ATTEMPTS = 3
 WUSONG_DOC = "吴淞街道2021年工作要点.txt"
+WUSONG_QUESTION = "吴淞今年拆违任务多少平方米"
 
 TIMINGS: dict[str, float] = {}
 
@@ -42,20 +45,37 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_page(app_url):
-    """One page for the whole module; every dialog it opens is recorded (there must be none)."""
+def browser():
+    """Debian's headless Chromium, one per module; each test opens its own context and page in it."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        page.dialogs = []
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-        page.goto(app_url)
-        expect(page.locator("#how-to")).to_contain_text("怎么问")
-        shot(page, "01-start")
-        yield page
+        yield browser
         browser.close()
     _write_timings()
+
+
+def open_app(browser: Browser, url: str, viewport: dict | None = None) -> Page:
+    """A new visitor (own context: own session and chat) on the app, once the page has its lists and controls.
+
+    Every dialog the page opens is recorded in page.dialogs (there must be none).
+    """
+    page = browser.new_context(locale="zh-CN", viewport=viewport or {"width": 1400, "height": 1000}).new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url)
+    expect(page.locator("#how-to")).to_contain_text("怎么问")
+    expect(page.locator("body")).to_have_attribute("data-app-ready", "true")         # on_load has run
+    return page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page with an empty chat, closed after the test."""
+    page = open_app(browser, app_url)
+    yield page
+    page.context.close()
 
 
 def shot(page: Page, name: str) -> None:
@@ -87,7 +107,10 @@ def wait_for_answer(page: Page, index: int, started: float, label: str):
     return turn(page, index)
 
 
-def ask(page: Page, question: str, index: int, label: str):
+def ask(page: Page, question: str, label: str):
+    """Ask in this page's chat; returns the new turn (numbered after the turns this page already shows)."""
+    open_tab(page, "问答")
+    index = page.locator("#chat-log .turn").count()
     page.locator("#question textarea").fill(question)
     started = time.perf_counter()
     page.locator("#question textarea").press("Enter")
@@ -99,11 +122,12 @@ def open_tab(page: Page, name: str) -> None:
 
 
 def upload(page: Page, path: Path) -> None:
-    """Pick `path` in the documents tab's upload box, wait until its name shows there, and press 上传.
+    """Pick `path` in the documents tab's upload box, wait until the box holds it, and press 上传.
 
-    The box must be empty first (a previous upload's file cleared), as it is when staff pick a file. A pick whose
-    name never shows is picked again, as a person would, at most UPLOAD_ATTEMPTS times in all: on a loaded
-    machine the file input was seen (twice in full runs, never alone) to drop a pick made as the box re-rendered.
+    The box holds a file when the app has set its `data-file` to the file's name (on the box's change event,
+    after the file reached the server). The box must be empty first (a previous upload's file cleared), as it
+    is when staff pick a file. A pick the box never takes is picked again, as a person would, at most
+    UPLOAD_ATTEMPTS times in all.
     """
     open_tab(page, "文档")
     box = page.locator("#upload-file")
@@ -112,12 +136,12 @@ def upload(page: Page, path: Path) -> None:
         chooser.wait_for(state="attached", timeout=UPLOAD_TIMEOUT_MS)      # the empty box, ready for a file
         chooser.set_input_files(str(path))
         try:
-            box.get_by_text(path.name).first.wait_for(timeout=UPLOAD_TIMEOUT_MS // UPLOAD_ATTEMPTS)
+            expect(box).to_have_attribute("data-file", path.name, timeout=UPLOAD_TIMEOUT_MS // UPLOAD_ATTEMPTS)
             break
-        except Exception:
+        except AssertionError:
             if chooser.count() == 0 or attempt == UPLOAD_ATTEMPTS:      # another file shows, or out of attempts
                 _fail_upload(page, path, attempt)
-            print(f"upload: {path.name} did not show after pick {attempt}; picking it again")
+            print(f"upload: the box did not take {path.name} after pick {attempt}; picking it again")
     page.locator("#upload-btn").click()
 
 
@@ -126,8 +150,17 @@ def _fail_upload(page: Page, path: Path, attempts: int) -> None:
     shown = {name: page.locator(selector).all_inner_texts()
              for name, selector in (("upload box", "#upload-file"), ("status", "#upload-status"),
                                     ("toasts", ".toast-body"))}
-    raise AssertionError(f"{path.name} did not show in the upload box after {attempts} pick(s) within "
-                         f"{UPLOAD_TIMEOUT_MS} ms; the page showed {shown}")
+    held = page.locator("#upload-file").get_attribute("data-file")
+    raise AssertionError(f"the upload box did not take {path.name} after {attempts} pick(s) within "
+                         f"{UPLOAD_TIMEOUT_MS} ms (data-file={held!r}); the page showed {shown}")
+
+
+def upload_plan(page: Page, path: Path) -> None:
+    """Upload `path` and wait until it is indexed (searchable by keywords and by meaning)."""
+    upload(page, path)
+    expect(page.locator("#upload-status .ok")).to_contain_text(path.stem, timeout=UPLOAD_TIMEOUT_MS)
+    expect(page.locator("#docs-table")).to_contain_text(path.name, timeout=INDEX_TIMEOUT_MS)
+    wait_until_indexed(page, path.name)
 
 
 def wait_until_indexed(page: Page, doc_id: str) -> None:
@@ -138,16 +171,16 @@ def wait_until_indexed(page: Page, doc_id: str) -> None:
 
 def select_document(page: Page, doc_id: str) -> None:
     """Pick a document in the documents tab's picker (a substring of its label is enough)."""
+    open_tab(page, "文档")
     page.locator("#doc-select input").click()
     page.get_by_role("option", name=doc_id).first.click()
 
 
-def test_example_question_shows_the_fact_and_the_wusong_citation(browser_page):
-    page = browser_page
+def test_example_question_shows_the_fact_and_the_wusong_citation(page):
     started = time.perf_counter()
     page.locator("#example-0").click()
     first = wait_for_answer(page, 0, started, "example_click_to_answer")
-    expect(first.locator(".user-msg")).to_contain_text("吴淞今年拆违任务多少平方米")
+    expect(first.locator(".user-msg")).to_contain_text(WUSONG_QUESTION)
     expect(first.locator(".answer-fact mark.fact")).to_have_text("3万平方米")
     source = first.locator(".cite").first
     expect(source).to_have_attribute("data-doc-id", WUSONG_DOC)
@@ -158,13 +191,13 @@ def test_example_question_shows_the_fact_and_the_wusong_citation(browser_page):
     expect(source.locator(".cite-path")).to_contain_text(" › （一）")
     expect(source.locator("mark.fact").first).to_be_visible()
     assert "3万平方米" in "".join(source.locator("mark.fact").all_inner_texts())
-    assert first.locator(".cite").count() == 3
+    expect(first.locator(".cite")).to_have_count(3)
     shot(page, "02-answer")
 
 
-def test_followup_names_only_the_organisation_and_gets_a_wanli_citation(browser_page):
-    page = browser_page
-    second = ask(page, "那万里呢？", 1, "followup_enter_to_answer")
+def test_followup_names_only_the_organisation_and_gets_a_wanli_citation(page):
+    ask(page, WUSONG_QUESTION, "question_enter_to_answer")
+    second = ask(page, "那万里呢？", "followup_enter_to_answer")
     expect(second.locator(".user-msg")).to_be_in_viewport()          # the chat scrolled to the new turn
     expect(second.locator(".asked")).to_contain_text("万里今年拆违任务多少平方米")
     expect(second.locator(".cite").first).to_have_attribute("data-doc-id", "万里街道2021年工作计划.txt")
@@ -172,41 +205,41 @@ def test_followup_names_only_the_organisation_and_gets_a_wanli_citation(browser_
     shot(page, "03-followup")
 
 
-def test_chat_history_belongs_to_each_user(browser_page, app_url):
+def test_chat_history_belongs_to_each_user(page, browser, app_url):
     """A second visitor starts with an empty chat, so their follow-up has nothing to borrow from."""
-    other = browser_page.context.browser.new_context(locale="zh-CN").new_page()
+    ask(page, WUSONG_QUESTION, "question_enter_to_answer")
+    other = open_app(browser, app_url)
     try:
-        other.goto(app_url)
         expect(other.locator("#chat-log .chat-empty")).to_be_visible()
-        other.locator("#question textarea").fill("那万里呢？")
-        other.locator("#question textarea").press("Enter")
-        reply = other.locator('#chat-log .turn[data-turn="0"]')
-        reply.locator(".answer-block").wait_for(timeout=ANSWER_TIMEOUT_MS)
+        reply = ask(other, "那万里呢？", "other_visitor_enter_to_answer")
         expect(reply.locator(".asked")).to_have_count(0)                  # asked as typed, not resolved
         expect(other.locator("#chat-log .turn")).to_have_count(1)
     finally:
         other.context.close()
-    expect(turn(browser_page, 1).locator(".asked")).to_contain_text("万里今年拆违任务多少平方米")
+    expect(page.locator("#chat-log .turn")).to_have_count(1)             # the other visitor's turn is not here
+    mine = ask(page, "那万里呢？", "followup_enter_to_answer")
+    expect(mine.locator(".asked")).to_contain_text("万里今年拆违任务多少平方米")
 
 
-def test_explain_toggle_shows_each_legs_rank_and_the_fused_score(browser_page):
-    page = browser_page
+def test_explain_toggle_shows_each_legs_rank_and_the_fused_score(page):
+    answer = ask(page, WUSONG_QUESTION, "question_enter_to_answer")
     page.locator("#explain input[type=checkbox]").check()
-    expect(turn(page, 0).locator(".cite-rank").first).to_contain_text("BM25")
-    expect(turn(page, 0).locator(".cite-rank").first).to_contain_text("融合分")
+    expect(answer.locator(".cite-rank").first).to_contain_text("BM25")
+    expect(answer.locator(".cite-rank").first).to_contain_text("融合分")
     page.locator("#explain input[type=checkbox]").uncheck()
-    expect(turn(page, 0).locator(".cite-rank")).to_have_count(0)
+    expect(answer.locator(".cite-rank")).to_have_count(0)
 
 
-def test_a_citation_opens_the_whole_document_scrolled_to_the_marked_passage(browser_page):
-    page = browser_page
-    turn(page, 0).locator(".open-doc").first.click()
+def test_a_citation_opens_the_whole_document_scrolled_to_the_marked_passage(page):
+    answer = ask(page, WUSONG_QUESTION, "question_enter_to_answer")
+    answer.locator(".open-doc").first.click()
     view = page.locator("#doc-view .doc-view")
     expect(view).to_have_attribute("data-doc-id", WUSONG_DOC)
     expect(view.locator(".doc-title")).to_contain_text("吴淞街道")
     expect(view.locator("mark.fact").first).to_be_visible()
     passage = view.locator("mark.passage").first
     expect(passage).to_be_visible()
+    expect(passage).to_be_in_viewport()
     body_box = view.locator(".doc-body").bounding_box()
     passage_box = passage.bounding_box()
     assert body_box["y"] <= passage_box["y"] < body_box["y"] + body_box["height"]      # scrolled into the view
@@ -215,9 +248,8 @@ def test_a_citation_opens_the_whole_document_scrolled_to_the_marked_passage(brow
     shot(page, "04-full-document")
 
 
-def test_an_uploaded_docx_with_facts_on_item_lines_is_answered_with_the_right_fact(browser_page, tmp_path):
+def test_an_uploaded_docx_with_facts_on_item_lines_is_answered_with_the_right_fact(page, tmp_path):
     """A staff member's own Word plan: its facts sit on numbered item lines and in a table, not in headings."""
-    page = browser_page
     path = tmp_path / "星河街道2022年工作计划.docx"
     document = docx.Document()
     for paragraph in (
@@ -239,14 +271,10 @@ def test_an_uploaded_docx_with_facts_on_item_lines_is_answered_with_the_right_fa
     document.save(buffer)
     path.write_bytes(buffer.getvalue())
 
-    upload(page, path)
-    expect(page.locator("#upload-status .ok")).to_contain_text("星河街道2022年工作计划", timeout=120_000)
-    expect(page.locator("#docs-table")).to_contain_text(path.name, timeout=INDEX_TIMEOUT_MS)     # indexed in the background
-    wait_until_indexed(page, path.name)
+    upload_plan(page, path)
     shot(page, "05-uploaded-docx")
 
-    open_tab(page, "问答")
-    reply = ask(page, "星河街道今年新建多少座口袋公园？", 2, "uploaded_doc_enter_to_answer")
+    reply = ask(page, "星河街道今年新建多少座口袋公园？", "uploaded_doc_enter_to_answer")
     # The fact on the "1." item line is the highlighted fact, and the passage marks its sentence.
     expect(reply.locator(".answer-fact mark.fact")).to_have_text("17座")
     expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", path.name)
@@ -254,8 +282,7 @@ def test_an_uploaded_docx_with_facts_on_item_lines_is_answered_with_the_right_fa
     shot(page, "06-uploaded-answer")
 
 
-def test_a_malicious_html_bearing_text_file_shows_literally_and_runs_nothing(browser_page, tmp_path):
-    page = browser_page
+def test_a_malicious_html_bearing_text_file_shows_literally_and_runs_nothing(page, tmp_path):
     payload_script = "<script>alert(1)</script>"
     payload_image = '<img src=x onerror="window.__pwned=1;alert(2)">'
     path = tmp_path / "恶意测试街道2022年工作计划.txt"
@@ -264,17 +291,14 @@ def test_a_malicious_html_bearing_text_file_shows_literally_and_runs_nothing(bro
         "全年开展网络安全演练9次。\n",
         encoding="utf-8",
     )
-    upload(page, path)
-    expect(page.locator("#upload-status .ok")).to_be_visible(timeout=120_000)
-    expect(page.locator("#docs-table")).to_contain_text(path.name, timeout=INDEX_TIMEOUT_MS)
+    upload_plan(page, path)
     select_document(page, path.name)
     preview = page.locator("#doc-preview .doc-body")
     expect(preview).to_contain_text(payload_script)
     expect(preview).to_contain_text(payload_image)
     assert page.locator("#doc-preview img, #doc-preview script").count() == 0
 
-    open_tab(page, "问答")
-    reply = ask(page, "恶意测试街道今年开展几次网络安全演练？", 3, "malicious_doc_enter_to_answer")
+    reply = ask(page, "恶意测试街道今年开展几次网络安全演练？", "malicious_doc_enter_to_answer")
     expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", path.name)
     reply.locator(".open-doc").first.click()
     expect(page.locator("#doc-view .doc-body")).to_contain_text(payload_image)
@@ -285,33 +309,63 @@ def test_a_malicious_html_bearing_text_file_shows_literally_and_runs_nothing(bro
     shot(page, "07-malicious-literal")
 
 
-def test_a_file_that_is_not_a_document_gets_a_chinese_message_and_changes_nothing(browser_page, tmp_path):
-    page = browser_page
-    open_tab(page, "文档")
-    rows_before = page.locator("#docs-table tbody tr").count()
+def test_a_file_that_is_not_a_document_gets_a_chinese_message_and_changes_nothing(page, tmp_path):
     path = tmp_path / "伪装成文本.txt"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 16)
     upload(page, path)
     expect(page.locator("#upload-status .error")).to_contain_text("不支持这种文件", timeout=60_000)
-    expect(page.locator("#docs-table tbody tr")).to_have_count(rows_before)
+    expect(page.locator("#docs-table")).not_to_contain_text(path.stem)
+    expect(page.locator("#index-status")).not_to_contain_text(path.stem)         # no indexing job either
     shot(page, "08-bad-upload")
 
 
-def test_edited_aliases_and_a_deletion_update_the_index(browser_page):
-    page = browser_page
-    doc_id = "星河街道2022年工作计划.docx"
+@pytest.mark.parametrize("megabytes", [22, 30])
+def test_a_file_over_the_limit_gets_the_chinese_message_of_the_label_and_no_english_toast(page, tmp_path, megabytes):
+    """Over 20 MB (the box's label): the page refuses before sending, in Chinese, whatever the size; Gradio's
+    own client check (an English toast over its max_file_size) never answers first."""
+    path = tmp_path / f"超大文件{megabytes}.txt"
+    with open(path, "wb") as sparse:
+        sparse.truncate(megabytes * 1024 * 1024)
     open_tab(page, "文档")
+    expect(page.locator("#upload-file")).to_contain_text("最大 20 MB")
+    chooser = page.locator("#upload-file input[type=file]")
+    chooser.set_input_files(str(path))
+    status = page.locator("#upload-status .error")
+    expect(status).to_contain_text(f"文件太大（{megabytes}.0 MB），上限是 20 MB")
+    expect(page.locator(".toast-body")).to_have_count(0)
+    expect(chooser).to_be_attached()                                  # the box stays empty, ready for another file
+    assert page.locator("#upload-file").get_attribute("data-file") in (None, "")
+    shot(page, f"11-too-large-{megabytes}")
+
+
+def test_a_gold_file_over_its_limit_gets_the_chinese_message_before_it_is_sent(page, tmp_path):
+    path = tmp_path / "标注太大.jsonl"
+    with open(path, "wb") as sparse:
+        sparse.truncate(6 * 1024 * 1024)
+    open_tab(page, "评估")
+    expect(page.locator("#gold-file")).to_contain_text("最大 5 MB")
+    page.locator("#gold-file input[type=file]").set_input_files(str(path))
+    expect(page.locator("#eval-status .error")).to_contain_text("标注文件太大（上限 5 MB）")
+    expect(page.locator(".toast-body")).to_have_count(0)
+    expect(page.locator("#gold-file input[type=file]")).to_be_attached()       # the box stays empty
+
+
+def test_edited_aliases_and_a_deletion_update_the_index(page, tmp_path):
+    path = tmp_path / "银杏街道2022年工作计划.txt"
+    path.write_text("银杏街道2022年工作计划\n一、城市更新\n（一）全年新建口袋公园11座，改造雨污管网3.5公里。\n"
+                    "二、为民服务\n（一）新增社区食堂4家。\n", encoding="utf-8")
+    doc_id = path.name
+    upload_plan(page, path)
     select_document(page, doc_id)
     aliases = page.locator("#aliases").locator("input, textarea").first
-    expect(aliases).to_have_value("星河街道")
-    aliases.fill("星河街道、银河社区")
+    expect(aliases).to_have_value("银杏街道")
+    aliases.fill("银杏街道、金叶社区")
     page.locator("#save-meta").click()
-    expect(page.locator("#manage-status .ok")).to_contain_text("银河社区", timeout=120_000)
-    expect(page.locator("#docs-table")).to_contain_text("银河社区")
+    expect(page.locator("#manage-status .ok")).to_contain_text("金叶社区", timeout=120_000)
+    expect(page.locator("#docs-table")).to_contain_text("金叶社区")
 
-    open_tab(page, "问答")
-    reply = ask(page, "银河社区今年新建多少座口袋公园？", 4, "alias_enter_to_answer")
-    expect(reply.locator(".answer-fact mark.fact")).to_contain_text("17座")
+    reply = ask(page, "金叶社区今年新建多少座口袋公园？", "alias_enter_to_answer")
+    expect(reply.locator(".answer-fact mark.fact")).to_contain_text("11座")
     expect(reply.locator(".cite").first).to_have_attribute("data-doc-id", doc_id)
 
     open_tab(page, "文档")
@@ -323,14 +377,12 @@ def test_edited_aliases_and_a_deletion_update_the_index(browser_page):
     expect(page.locator("#docs-table")).not_to_contain_text(doc_id, timeout=INDEX_TIMEOUT_MS)
     shot(page, "09-deleted")
 
-    open_tab(page, "问答")
-    after = ask(page, "银河社区今年新建多少座口袋公园？", 5, "after_delete_enter_to_answer")
+    after = ask(page, "金叶社区今年新建多少座口袋公园？", "after_delete_enter_to_answer")
     expect(after.locator(f'.cite[data-doc-id="{doc_id}"]')).to_have_count(0)
-    expect(after.locator(".answer-fact")).not_to_contain_text("17座")
+    expect(after.locator(".answer-fact")).not_to_contain_text("11座")
 
 
-def test_the_evaluation_tab_runs_dev_and_shows_the_metrics(browser_page):
-    page = browser_page
+def test_the_evaluation_tab_runs_dev_and_shows_the_metrics(page):
     open_tab(page, "评估")
     page.locator("#eval-btn").click()
     expect(page.locator("#eval-status .ok")).to_contain_text("40 题", timeout=300_000)

@@ -76,14 +76,44 @@ def test_the_same_content_under_another_name_is_refused_naming_the_existing_docu
     assert service.audit_entries() == []
 
 
-def test_a_near_duplicate_is_accepted_with_a_warning_naming_the_document(service, corpus, tmp_path):
-    lines = (corpus / WANLI).read_text(encoding="utf-8").splitlines()
-    edited = "\n".join(lines[:-1] + [lines[-1] + "（修订）"]) + "\n"       # one paragraph of many changed
-    outcome = service.upload(write(tmp_path, "万里修订稿.txt", edited), "万里修订稿.txt")
-    assert outcome.job is not None and len(outcome.warnings) == 1
-    assert WANLI in outcome.warnings[0] and "%" in outcome.warnings[0]
+def revised(corpus, name: str = WANLI) -> str:
+    """The document with one paragraph of many changed: a new version of it."""
+    lines = (corpus / name).read_text(encoding="utf-8").splitlines()
+    return "\n".join(lines[:-1] + [lines[-1] + "（修订）"]) + "\n"
+
+
+def test_a_near_duplicate_of_an_organisations_document_asks_whether_it_is_a_new_version(service, corpus, tmp_path):
+    before = sorted(p.name for p in corpus.iterdir())
+    asked = service.upload(write(tmp_path, "万里修订稿.txt", revised(corpus)), "万里修订稿.txt")
+    assert asked.needs_confirmation and asked.job is None
+    assert asked.doc_id == WANLI and 0.9 <= asked.version_share < 1.0
+    assert sorted(p.name for p in corpus.iterdir()) == before and service.audit_entries() == []
     unrelated = service.upload(write(tmp_path, "星河街道2022年工作计划.txt", PLAN), "星河街道2022年工作计划.txt")
-    assert unrelated.warnings == ()
+    assert not unrelated.needs_confirmation and unrelated.warnings == ()
+
+
+def test_a_new_version_replaces_the_old_one_which_goes_to_the_trash(service, corpus, tmp_path):
+    outcome = service.upload(write(tmp_path, "万里修订稿.txt", revised(corpus)), "万里修订稿.txt", confirm_replace=True)
+    assert outcome.job is not None and outcome.replaced == WANLI and outcome.doc_id == "万里修订稿.txt"
+    assert not (corpus / WANLI).exists() and (corpus / "万里修订稿.txt").is_file()
+    assert WANLI not in service.engine.documents and "万里修订稿.txt" in service.engine.documents
+    assert [entry.doc_id for entry in service.trash_entries()] == [WANLI]
+    assert [e.action for e in service.audit_entries()] == ["replace"]
+
+
+def test_a_new_version_can_be_kept_beside_the_old_one(service, corpus, tmp_path):
+    outcome = service.upload(write(tmp_path, "万里修订稿.txt", revised(corpus)), "万里修订稿.txt", keep_both=True)
+    assert outcome.job is not None and outcome.replaced == ""
+    assert (corpus / WANLI).is_file() and (corpus / "万里修订稿.txt").is_file()
+    assert len(outcome.warnings) == 1 and WANLI in outcome.warnings[0] and "较新的版本" in outcome.warnings[0]
+
+
+def test_a_near_duplicate_of_another_organisations_document_is_accepted_with_a_warning(service, corpus, tmp_path):
+    lines = (corpus / WANLI).read_text(encoding="utf-8").splitlines()
+    text = "\n".join(["星河街道2021年工作计划"] + lines[1:]) + "\n"      # another body's title over the same text
+    outcome = service.upload(write(tmp_path, "星河街道2021年工作计划.txt", text), "星河街道2021年工作计划.txt")
+    assert outcome.job is not None and not outcome.needs_confirmation
+    assert len(outcome.warnings) == 1 and WANLI in outcome.warnings[0] and "%" in outcome.warnings[0]
 
 
 def test_a_deleted_document_waits_in_the_trash_and_comes_back_with_its_aliases(service, corpus):

@@ -227,6 +227,26 @@ def test_flush_makes_changes_durable(backend_pair, prepared):
     assert [s for _, s in after] == pytest.approx([s for _, s in before], abs=1e-6)   # float32 sums may differ in order
 
 
+def test_figure_records_are_stored_with_their_passages_and_read_back_after_reopening(backend_pair, prepared):
+    backend, reopen = backend_pair
+    _add(backend, prepared, SEED_001)
+    _add(backend, prepared, SEED_004)
+    passages = prepared[SEED_001][1]
+    with_figures = [p for p in passages if p.figures]
+    assert with_figures, "the 吴淞 plan states figures (3万平方米 …)"
+    ids = [p.chunk.chunk_id for p in passages]
+    expected = {p.chunk.chunk_id: tuple(p.figures) for p in passages}
+    assert backend.figures(ids + ["no-such-chunk"]) == expected
+    backend.delete(SEED_004)
+    backend.flush()
+    again = reopen()
+    assert again.figures(ids) == expected
+    assert again.figures([prepared[SEED_004][1][0].chunk.chunk_id]) == {}, "a deleted passage has no records"
+    record = with_figures[0].figures[0]
+    chunk = again.fetch([record.chunk_id])[0]
+    assert chunk.text[record.char_span[0]:record.char_span[1]] == record.value
+
+
 # ---------------------------------------------------------------------------------------------------- the writers
 # The writes production makes go through an IndexWriter (retrieval.index.writer), never through backend.add:
 # each backend's writer, taken from the same factory the engine uses, is driven through one sequence of changes

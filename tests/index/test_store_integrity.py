@@ -158,6 +158,32 @@ def test_an_unreadable_manifest_is_a_clear_error_or_a_rebuild(indexed):
     assert len(set(encoder.documents)) == unique_inputs(engine), "an unverifiable index gives no vectors"
 
 
+def test_a_manifest_that_is_not_utf8_is_rebuilt_with_a_clear_line(indexed):
+    """Bytes that are not UTF-8 (a GBK-saved edit, a flipped byte) are an unreadable manifest like any other:
+    a clear error when rebuilding is not allowed, else a rebuild that says why."""
+    corpus, index = indexed
+    (index / "manifest.json").write_bytes('{"format_version": 5, "note": "索引"}'.encode("gbk"))
+    with pytest.raises(IndexMismatch, match="manifest.json is unreadable"):
+        SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
+    lines = []
+    engine = SearchEngine.open(corpus, index, encoder=HashingEncoder(256), progress=lambda _, line: lines.append(line))
+    assert sorted(engine.documents) == sorted([SEED_001, SEED_000])
+    assert any("manifest.json is unreadable" in line and "rebuilding" in line for line in lines)
+    assert store.read_manifest(index)["counts"]["documents"] == 2
+
+
+@pytest.mark.parametrize("command", [["build"], ["build", "--force"], ["ask", "吴淞今年拆违任务多少平方米"]])
+def test_the_command_line_rebuilds_over_a_manifest_that_is_not_utf8(indexed, capsys, command):
+    from retrieval.__main__ import main
+
+    corpus, index = indexed
+    (index / "manifest.json").write_bytes(b"\xff\xfe{\x00")
+    assert main(["--corpus", str(corpus), "--index", str(index), "--encoder", "hashing:256", *command]) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "UnicodeDecodeError" not in out.err
+    assert store.read_manifest(index)["counts"]["documents"] == 2
+
+
 # --- two writers ------------------------------------------------------------------------------------------
 
 def test_two_engines_writing_one_index_take_turns(tmp_path):

@@ -178,13 +178,13 @@ def test_an_index_of_format_6_needs_a_rebuild_which_reuses_its_verified_vectors(
     index = tmp_path / "index"
     SearchEngine.open(corpus, index, encoder=HashingEncoder(256))
     as_format_6(index)
-    with pytest.raises(IndexMismatch, match="index format 6 != 7.*python -m retrieval build"):
+    with pytest.raises(IndexMismatch, match="index format 6 != 8.*python -m retrieval build"):
         SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never")
 
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, index, encoder=encoder)
     assert encoder.documents == [], "every vector of the verified format 6 index is reused"
-    assert engine.manifest["format_version"] == store.INDEX_FORMAT == 7
+    assert engine.manifest["format_version"] == store.INDEX_FORMAT == 8
     (path,) = index.glob("segments/*/vectors.npy")
     assert np.load(path, mmap_mode="r").dtype == np.float16
     answer = SearchEngine.open(corpus, index, encoder=HashingEncoder(256), rebuild="never").ask(

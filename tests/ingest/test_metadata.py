@@ -290,3 +290,90 @@ def test_an_override_date_read_by_yaml_as_a_date_is_accepted():
 def test_bad_overrides_name_the_field(override, word):
     with pytest.raises(RetrievalError, match=word):
         apply_overrides(derive("桃源街道2021年工作计划" + BODY), override)
+
+
+# --- the organisation among China's divisions (retrieval.text.gazetteer) ----------------------------------------------
+
+PROV_DEV_DOCS = sorted(Path("/work/shared/eval/prov-dev/docs").glob("*.txt"))
+LEVEL_OF_NAME = (("街道", "街道"), ("镇", "镇"), ("乡", "乡"), ("高新区", "开发区"), ("开发区", "开发区"))
+
+
+@pytest.mark.skipif(not PROV_DEV_DOCS, reason="the prov-dev set is not there")
+@pytest.mark.parametrize("path", PROV_DEV_DOCS, ids=lambda p: p.stem)
+def test_prov_dev_reports_are_the_provinces_they_are_named_after(path):
+    """The file's own name (2026年河北省政府工作报告) names the province; the body's 深化开发区管理制度改革 or
+    和美乡村 name no organisation, and the signature is the speaker, not a heading."""
+    province = re.search(r"\d{4}年(.+?(?:省|自治区))政府工作报告", path.stem).group(1)
+    meta = load_document(path).meta
+    assert province in names_of(meta) and meta.level == "省" and meta.parents == ()
+    assert meta.years == (2025, 2026)
+    assert province in meta.title or meta.org in meta.title
+    assert re.fullmatch(r"\d{6}", meta.code) and re.fullmatch(r"[\u4e00-\u9fff]{2,4}", meta.speaker)
+
+
+@pytest.mark.skipif(not WEB_DEV_DOCS, reason=f"the web-dev set is not at {WEB_DEV}")
+def test_web_dev_levels_and_parent_chains_follow_the_documents_locations():
+    """Level from the document's own name; the parent chain, where the text and the gazetteer settle one, is the
+    location docs.json gives (上海市普陀区 for 甘泉路街道)."""
+    truth = _truth()
+    placed = 0
+    for path in WEB_DEV_DOCS:
+        meta = load_document(path).meta
+        name = truth[path.name]["organisation"]
+        assert meta.level == next(level for suffix, level in LEVEL_OF_NAME if name.endswith(suffix)), path.name
+        if meta.parents:
+            placed += 1
+            assert "".join(meta.parents) == truth[path.name]["location"], (path.name, meta.parents)
+    assert placed >= 12
+
+
+SUFFIX_PHRASES = ("\n一、2024年工作回顾\n我们深化开发区管理制度改革，建设宜居宜业和美乡村，常住人口城镇化率提高到60%。"
+                  "扎实推进乡村全面振兴，打造绿色工业园区5个。\n")
+
+
+def test_phrases_that_end_like_place_names_name_no_organisation():
+    meta = derive("2024年工作总结" + SUFFIX_PHRASES)
+    assert meta.org == UNKNOWN_ORG and meta.level == ""
+
+
+@pytest.mark.parametrize("text, org, level, parents, code", [
+    ("2025年温州市政府工作报告\n市长 周立新" + SUFFIX_PHRASES, "温州", "市", ("浙江省",), "330300"),
+    ("政府工作报告\n——2025年1月8日在鹿城区第十届人民代表大会第五次会议上\n区长 陈海" + SUFFIX_PHRASES,
+     "鹿城", "县", ("浙江省", "温州市"), "330302"),
+    ("政府工作报告\n（2025年1月20日在湖南省第十四届人民代表大会第三次会议上）\n省长 李明远" + SUFFIX_PHRASES,
+     "湖南", "省", (), "430000"),
+    ("2025年广西壮族自治区政府工作报告\n自治区人民政府主席 韦明" + SUFFIX_PHRASES, "广西", "省", (), "450000"),
+])
+def test_a_division_named_up_front_is_the_organisation(text, org, level, parents, code):
+    meta = derive(text)
+    assert (meta.org, meta.level, meta.parents, meta.code) == (org, level, parents, code)
+    assert meta.org in meta.title
+
+
+def test_a_town_in_a_provinces_report_is_not_its_organisation():
+    text = "2025年湖南省政府工作报告\n省长 李明远\n一、工作回顾\n我们支持韶山市清溪镇、桃源镇建设特色小镇，湘江新区高质量发展。\n"
+    assert derive(text).org == "湖南"
+
+
+def test_a_street_named_in_its_title_keeps_its_district_chain():
+    meta = derive("宝山区吴淞街道2021年工作要点" + BODY)
+    assert (meta.org, meta.level, meta.parents) == ("吴淞", "街道", ("上海市", "宝山区"))
+    assert {"吴淞街道", "宝山吴淞"} <= set(meta.aliases)
+
+
+def test_a_zone_sits_under_the_place_it_is_named_after():
+    meta = derive("祥云经济开发区2022年工作总结" + BODY)
+    assert (meta.org, meta.level, meta.parents) == ("祥云经开区", "开发区", ("云南省", "大理白族自治州", "祥云县"))
+
+
+def test_a_county_site_publishing_a_streets_plan_does_not_take_it_over():
+    """The page's header names the county whose site it is; the plan is the 街道's, named in its opening."""
+    text = ("汶上县人民政府\n信息公开\n2025年上半年工作总结\n今年以来，中都街道坚持稳中求进，各项工作取得新成效。"
+            "\n一、经济运行\n完成固定资产投资5亿元。\n")
+    meta = derive(text, doc_id="工作总结.txt")
+    assert (meta.org, meta.level, meta.parents) == ("中都", "街道", ("山东省", "济宁市", "汶上县"))
+
+
+def test_overrides_may_set_the_level_and_parent_chain():
+    meta = apply_overrides(derive("某街道2021年工作计划" + BODY), {"org": "西岸", "level": "街道", "parents": ["上海市", "徐汇区"]})
+    assert (meta.org, meta.level, meta.parents) == ("西岸", "街道", ("上海市", "徐汇区"))

@@ -179,6 +179,6 @@ def test_an_index_of_documents_read_by_the_earlier_reader_reads_them_again_reusi
 
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, index, encoder=encoder)
-    assert engine.manifest["ingest"] == {"reader_version": READER_VERSION}
+    assert engine.manifest["ingest"]["reader_version"] == READER_VERSION
     assert encoder.documents == [], "every passage text is the same as before: no vector is encoded again"
     assert any(chunk.section_path[:1] == ("一、2023年工作回顾",) for chunk in engine.chunks.values())

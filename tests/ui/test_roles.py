@@ -1,4 +1,5 @@
 """Users and roles, failed-login throttling, the request-size cap, and refusing to serve the network without login."""
+import io
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from app import CLIENT_ADDRESS, RequestGuard, is_loopback
+from app import CLIENT_ADDRESS, LineCap, RequestGuard, is_loopback
 from ui.auth import EDITOR, READER, Authenticator, LoginThrottle, LoginThrottled, User, parse_users
 from tests.app_server import ROOT
 from tests.fake_indexing import ImmediateQueue
@@ -87,12 +88,25 @@ def test_serving_the_network_without_login_is_refused_unless_allowed():
     assert refused.returncode == 2 and "APP_USERS" in refused.stderr and "--allow-anonymous" in refused.stderr
 
 
-def _guarded_app():
+class _LoginApp(Starlette):
+    """A stand-in for Gradio's app: where the guard finds the login cookies' name and the tokens of logged-in users."""
+    cookie_id = "test"
+    tokens = {"token-of-alice": "alice"}
+
+
+GUARDED_ROUTES = ("/echo", "/login", "/gradio_api/upload", "/gradio_api/run/upload", "/gradio_api/call/upload")
+
+
+def _guarded_app(max_upload_file: int | None = None, login_required: bool = False, seen: list | None = None):
+    """A Starlette app behind RequestGuard (cap 1000 bytes) whose routes echo the size of the body they read."""
     async def echo(request):
         body = await request.body()
+        if seen is not None:
+            seen.append(request.url.path)
         return PlainTextResponse(f"{len(body)} {CLIENT_ADDRESS.get()}")
-    return Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/gradio_api/upload", echo, methods=["POST"])],
-                     middleware=[Middleware(RequestGuard, max_body=1000)])
+    return _LoginApp(routes=[Route(path, echo, methods=["GET", "POST"]) for path in GUARDED_ROUTES],
+                     middleware=[Middleware(RequestGuard, max_body=1000, max_upload_file=max_upload_file,
+                                            login_required=login_required)])
 
 
 def test_request_bodies_over_the_cap_get_413_with_a_chinese_message_and_uploads_are_exempt():
@@ -102,3 +116,47 @@ def test_request_bodies_over_the_cap_get_413_with_a_chinese_message_and_uploads_
     big = client.post("/echo", content=b"x" * 1001)
     assert big.status_code == 413 and "请求太大" in big.json()["error"]
     assert client.post("/gradio_api/upload", content=b"x" * 5000).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/run/upload", "/gradio_api/call/upload", "/gradio_api/run/upload/"])
+def test_only_gradios_file_route_is_exempt_not_every_path_ending_in_upload(path):
+    """An API call of an event named upload is a JSON body like any other: capped."""
+    client = TestClient(_guarded_app())
+    response = client.post(path, content=b"x" * 1001)
+    assert response.status_code == 413 and "请求太大" in response.json()["error"]
+    assert client.post(path, content=b"x" * 10).status_code == 200
+
+
+def test_the_file_route_is_capped_at_one_file_of_the_upload_limit_with_a_chinese_message():
+    client = TestClient(_guarded_app(max_upload_file=4000))
+    framing = 1024 * 1024                   # app.UPLOAD_FRAMING_BYTES: the multipart headers around the file
+    assert client.post("/gradio_api/upload", content=b"x" * (4000 + framing)).status_code == 200
+    refused = client.post("/gradio_api/upload", content=b"x" * (4001 + framing))
+    assert refused.status_code == 413 and "文件太大" in refused.json()["error"]
+
+
+def test_with_login_on_a_body_is_refused_before_it_is_read_unless_logged_in():
+    seen: list[str] = []
+    client = TestClient(_guarded_app(login_required=True, seen=seen))
+    for path in ("/echo", "/gradio_api/upload", "/gradio_api/run/upload"):
+        refused = client.post(path, content=b"x" * 10)
+        assert refused.status_code == 401 and "请先登录" in refused.json()["error"]
+    assert seen == []                                                   # no route ran, so no body was read
+    assert client.post("/login", content=b"username=alice&password=pw").status_code == 200      # the login form
+    assert client.get("/echo").status_code == 200                        # no body: Gradio checks the login itself
+    client.cookies.set("access-token-test", "token-of-alice")
+    assert client.post("/echo", content=b"x" * 10).text.startswith("10 ")
+    client.cookies.set("access-token-test", "a-forged-token")
+    assert client.post("/echo", content=b"x" * 10).status_code == 401
+
+
+def test_output_lines_are_cut_at_the_cap_so_no_body_reaches_the_log():
+    written = io.StringIO()
+    stream = LineCap(written, max_chars=10)
+    stream.write("short\n")
+    stream.write("Received inputs: [")              # one long line written in pieces, as tracebacks are
+    stream.write("x" * 500 + "BODY-END]\nnext line\n")
+    lines = written.getvalue().splitlines()
+    assert lines[0] == "short" and lines[2] == "next line"
+    assert lines[1].startswith("Received i") and "BODY-END" not in lines[1]
+    assert "其余 517 字未记录" in lines[1]                    # says how much was left out

@@ -259,7 +259,35 @@ def test_the_documents_table_shows_publication_date_issuer_and_document_number(s
     meta = replaced(document.meta, published="2021-02-26", issuer="万里街道办事处", doc_number="万府发〔2021〕3号")
     service.engine.documents[WANLI] = Document(meta, document.text)
     row = next(row for row in service.document_rows() if row[-1] == WANLI)
-    assert row[5] == "2021-02-26 · 万里街道办事处 · 万府发〔2021〕3号" and row[7] == "已索引"
+    assert row[6] == "2021-02-26 · 万里街道办事处 · 万府发〔2021〕3号" and row[8] == "已索引"
+    meta = replaced(meta, level="街道", parents=("上海市", "普陀区"))
+    service.engine.documents[WANLI] = Document(meta, document.text)
+    row = next(row for row in service.document_rows() if row[-1] == WANLI)
+    assert row[2] == "街道（上海市 › 普陀区）"                 # the level and its parent chain
+
+
+def test_two_kept_versions_answer_from_the_newer_and_the_reply_names_the_older(tmp_path):
+    """The upload flow end to end on the real engine: a copy of 吴淞's plan with one figure changed, kept beside
+    the original, is cited for everyone, and the reply says an older version exists."""
+    from retrieval.encode.encoders import HashingEncoder
+    from retrieval.engine import SearchEngine
+    from tests.seeds import SEED_000, SEED_001, read_seed
+    from tests.store_fakes import copy_seeds
+
+    corpus = copy_seeds(tmp_path / "corpus", (SEED_001, SEED_000))
+    engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256))
+    service = EngineService(engine, corpus)
+    source = tmp_path / "修订稿.txt"
+    source.write_text(read_seed(SEED_001).replace("完成3万平方米年度拆违任务", "完成4万平方米年度拆违任务"), encoding="utf-8")
+    asked = service.upload(source, "吴淞街道工作要点修订稿.txt")
+    assert asked.needs_confirmation and asked.doc_id == SEED_001 and asked.version_share >= 0.9
+    kept = service.upload(source, "吴淞街道工作要点修订稿.txt", keep_both=True)
+    assert engine.indexing.wait(kept.job.job_id, timeout=60).state == "done"
+    turn = service.ask("吴淞今年拆违任务多少平方米", None, None, None)
+    assert turn.answer.fact == "4万平方米" and turn.citations[0].meta.doc_id == kept.doc_id
+    assert turn.older_versions == (f"《{engine.documents[SEED_001].meta.title}》（文件 {SEED_001}）",)
+    assert "另有旧版本" in turn.html(1, False) and SEED_001 in turn.html(1, False)
+    engine.close()
 
 
 def test_the_service_layer_does_not_need_gradio():
