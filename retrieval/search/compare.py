@@ -694,9 +694,9 @@ def source_for(state, ask: Callable[..., object]):
 
 def known_places() -> Callable[[str], list[str]] | None:
     """Place names a question may name though the corpus lacks them (江苏 in a corpus of other provinces): the
-    gazetteer's (retrieval.gazetteer), or None where it is not available (only the corpus's names are known)."""
+    gazetteer's (retrieval.text.gazetteer), or None where it is not available (only the corpus's names are known)."""
     try:
-        from retrieval.gazetteer import gazetteer
+        from retrieval.text.gazetteer import gazetteer
     except ImportError:
         return None
 
