@@ -80,8 +80,13 @@ def test_a_document_is_removed_and_added_again_by_its_rows_only(tmp_path):
         engine.close()
 
 
-def test_reopening_loads_the_collections_without_building(pair, tmp_path):
-    corpus, _, milvus, uri = pair
+def test_reopening_loads_the_collections_without_building(tmp_path):
+    # Its own database: closing the module's shared engine would leave the other tests without a connection
+    # whenever this test runs before them (a shuffled order).
+    corpus = copy_corpus(tmp_path / "corpus")
+    uri = str(tmp_path / "milvus.db")
+    milvus = SearchEngine.open(corpus, tmp_path / "index-milvus", encoder=HashingEncoder(256), backend="milvus",
+                               milvus_uri=uri)
     expected = milvus.ask(WUSONG_QUESTION)
     milvus.close()                       # one process holds a milvus-lite database at a time
     messages = []
