@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
-from retrieval.answer.facts import LEADING_QUALIFIERS, TRAILING_QUALIFIERS, FactSpan, _quantity_spans
-from retrieval.search.query import compatible_units
+from retrieval.text.quantities import LEADING_QUALIFIERS, TRAILING_QUALIFIERS, FactSpan, compatible_units
+from retrieval.text.quantities import quantity_spans as _quantity_spans
 from retrieval.text.statements import (planning_year, question_stance, question_year_offset, sentence_stance, statements,
                                   years_named)
 from retrieval.text.synonyms import BROAD_WEIGHT, SynonymTable, load_synonyms
