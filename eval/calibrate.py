@@ -46,7 +46,7 @@ def outcomes(set_name: str, runs: Sequence[dict], questions: Sequence[dict]) -> 
         elif gold["answer"] is None:
             kind = "unscored"
         else:
-            kind = "right" if fact_hit(fact, gold["answer"]) else "wrong"
+            kind = "right" if fact_hit(fact, gold["answer"], gold.get("question", "")) else "wrong"
         judged.append(Outcome(
             set=set_name, id=run["id"], kind=kind,
             confidence=candidate.get("confidence") if candidate else None,

@@ -99,9 +99,19 @@ def normalize_fact(text: str) -> str:
     return text
 
 
-def fact_hit(fact: str | None, gold_answer: str) -> bool:
-    """True when the highlighted fact equals the gold answer in canonical form; no fact is a miss."""
-    return bool(fact) and bool(gold_answer) and normalize_fact(fact) == normalize_fact(gold_answer)
+def fact_hit(fact: str | None, gold_answer: str, question: str = "") -> bool:
+    """True when the highlighted fact equals the gold answer in canonical form; no fact is a miss.
+
+    With the question, a fact also equals a gold answer that only adds the noun the question counts
+    ("几个小区": 10个 = 10个小区): the question already says what is counted.
+    """
+    if not fact or not gold_answer:
+        return False
+    fact_form, gold_form = normalize_fact(fact), normalize_fact(gold_answer)
+    if fact_form == gold_form:
+        return True
+    rest = gold_form[len(fact_form):] if gold_form.startswith(fact_form) and fact_form[:1].isdigit() else ""
+    return bool(rest) and normalize(unicodedata.normalize("NFKC", rest)) in normalize(unicodedata.normalize("NFKC", question))
 
 
 def _coverage(passages: Sequence[str], evidence: Sequence[str]) -> list[frozenset[int]]:

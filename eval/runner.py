@@ -158,10 +158,10 @@ def evaluate(engine, questions: Sequence[dict], k: int = 10, record: Callable | 
         if gold["answer"] is not None:
             fact = result.answer.fact if result.answer else ""
             answer_scores[qid] = {"answer@1": float(answer_hit(answer_text, gold["answer"])),
-                                  "fact@1": float(fact_hit(fact, gold["answer"]))}
+                                  "fact@1": float(fact_hit(fact, gold["answer"], gold["question"]))}
             if fact:
                 facts_shown.append(qid)
-                if not fact_hit(fact, gold["answer"]):
+                if not fact_hit(fact, gold["answer"], gold["question"]):
                     wrong_fact.append(qid)
         if answer_text is None:
             if gold["type"] == UNANSWERABLE:
