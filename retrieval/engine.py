@@ -551,6 +551,10 @@ class SearchEngine:
     def analyze(self, question: str) -> QueryAnalysis:
         return SearchPipeline(self._state, self._encode_query).analyze(question)
 
+    def fact_terms(self, question: str) -> dict[str, float]:
+        """The question's content words and their idf, as the fact step weighs them (eval/facts.py trains on them)."""
+        return SearchPipeline(self._state, self._encode_query).fact_terms(question)
+
     def clear_query_cache(self) -> None:
         """Forget cached query vectors (benchmarks time query encoding this way)."""
         self._encode_query.cache_clear()

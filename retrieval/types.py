@@ -113,6 +113,11 @@ class Answer:
     # The score that chose this unit among the question's candidates (retrieval.answer.choice_score);
     # comparable only within one question, so not part of the answer's identity.
     score: float = field(default=0.0, compare=False)
+    # The best candidate fact of the sentence whether or not it passed its gate, and its calibrated probability
+    # of being right (retrieval.answer.facts.FactChoice); `fact` is it when shown, "" otherwise.
+    fact_candidate: str = field(default="", compare=False)
+    fact_confidence: float = field(default=0.0, compare=False)
+    fact_source: str = field(default="sentence", compare=False)      # "sentence" | "figure" (a figure record)
 
 
 @dataclass(frozen=True)

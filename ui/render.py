@@ -255,10 +255,12 @@ def answer_block(answer: Answer | None, citations: Sequence[Citation], scope_not
         headline = f'<div class="answer-fact"><mark class="fact">{escape(answer.fact)}</mark></div>'
         sentence = highlight(answer.text, [(fact[0], fact[1], FACT)])
     else:
-        headline = f'<div class="answer-fact"><mark class="fact">{escape(answer.text)}</mark></div>'
-        sentence = ""
-    sentence_html = f'<div class="answer-text">{sentence}{cite}</div>' if sentence else f'<div class="answer-text">{cite}</div>'
-    return f'<div class="answer-block found">{headline}{sentence_html}</div>'
+        # No fact passed its gate (retrieval.answer.facts): the sentence, highlighted, without a big fact.
+        headline = ""
+        sentence = f'<mark class="{ANSWER}">{escape(answer.text)}</mark>'
+    shown = "1" if fact is not None else "0"
+    return (f'<div class="answer-block found" data-fact-shown="{shown}">{headline}'
+            f'<div class="answer-text">{sentence}{cite}</div></div>')
 
 
 def render_turn(

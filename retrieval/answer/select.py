@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, NamedTuple, Sequence
 
-from retrieval.answer.facts import (RATIO, TRAILING_QUALIFIERS, extract_fact, has_name, has_value_of_kind, quantities,
-                             term_weights)
+from retrieval.answer.facts import choose_fact, has_name, has_value_of_kind, term_weights
+from retrieval.answer.kinds import kind_named
+from retrieval.text.quantities import RATIO, TRAILING_QUALIFIERS, quantities
 from retrieval.ingest.units import answer_units
 from retrieval.text.quantities import compatible_units
 from retrieval.types import Answer, Chunk, Hit, QueryAnalysis
@@ -62,29 +63,38 @@ def _answers_about_the_document(text: str, analysis: QueryAnalysis) -> bool:
 
 
 def _type_fit(candidate: str, analysis: QueryAnalysis) -> float:
-    """How well the clause has the kind of thing asked for: an amount in the asked unit, a date, a name."""
-    kind = analysis.answer_kind
-    if kind in ("date", "doc_number"):
-        return 0.45 if has_value_of_kind(candidate, analysis) else -0.6
-    if kind == "quantity":
-        if not has_value_of_kind(candidate, analysis):
-            return -0.6
-        found = [m.group() for m in quantities(candidate)]
-        if not analysis.unit:
-            return 0.2
-        if analysis.unit == "%":
-            return 0.45 if "%" in candidate or "百分之" in candidate or RATIO.search(candidate) else -0.2
-        if any(analysis.unit in value for value in found):
-            return 0.45
-        if any(value.rstrip("".join(TRAILING_QUALIFIERS)).endswith(tuple(compatible_units(analysis.unit)))
-               for value in found):
-            return 0.3
-        return -0.2          # an amount of something else (三年 for 多少钱)
-    if kind == "person":
-        return 0.45 if extract_fact(candidate, analysis, {}) else -0.6     # 谁 needs a person's name
-    if kind == "entity":
-        return 0.15 if has_name(candidate) else 0.0
+    """How well the clause has the kind of thing asked for: an amount in the asked unit, a date, a name
+    (the kind's sentence_fit in retrieval.answer.kinds; a quantity also by its unit)."""
+    kind = kind_named(analysis.answer_kind)
+    with_value, without_value = kind.sentence_fit
+    if kind.name == "quantity":
+        return _quantity_fit(candidate, analysis)
+    if kind.needs_value:
+        return with_value if has_value_of_kind(candidate, analysis) else without_value
+    if with_value:
+        return with_value if has_name(candidate) else without_value
     return 0.0
+
+
+# How an amount fits a quantity question: in the asked unit, in a unit that answers it, in another unit.
+QUANTITY_FIT = {"asked_unit": 0.45, "compatible_unit": 0.3, "no_unit_asked": 0.2, "other_unit": -0.2, "none": -0.6}
+
+
+def _quantity_fit(candidate: str, analysis: QueryAnalysis) -> float:
+    if not has_value_of_kind(candidate, analysis):
+        return QUANTITY_FIT["none"]
+    found = [m.group() for m in quantities(candidate)]
+    if not analysis.unit:
+        return QUANTITY_FIT["no_unit_asked"]
+    if analysis.unit == "%":
+        return QUANTITY_FIT["asked_unit"] if "%" in candidate or "百分之" in candidate or RATIO.search(candidate) \
+            else QUANTITY_FIT["other_unit"]
+    if any(analysis.unit in value for value in found):
+        return QUANTITY_FIT["asked_unit"]
+    if any(value.rstrip("".join(TRAILING_QUALIFIERS)).endswith(tuple(compatible_units(analysis.unit)))
+           for value in found):
+        return QUANTITY_FIT["compatible_unit"]
+    return QUANTITY_FIT["other_unit"]          # an amount of something else (三年 for 多少钱)
 
 
 class AnswerPick(NamedTuple):
@@ -161,8 +171,8 @@ def extract_answer(analysis: QueryAnalysis, hits: Sequence[Hit], chunks: Mapping
     # Confidence: how much of the question the unit covers, and how close it is in meaning.
     evidence = coverage + SIMILARITY_OFFSET + ABSOLUTE_SIMILARITY_WEIGHT * candidate.similarity
     confidence = 1 / (1 + math.exp(-8 * (evidence - 0.45)))
-    if analysis.answer_kind in ("quantity", "date", "doc_number", "person") and _type_fit(candidate.text, analysis) < 0:
-        confidence = 0.0     # a 多少/哪天 question needs an amount / a date; a sentence without one does not answer
+    if kind_named(analysis.answer_kind).needs_value and _type_fit(candidate.text, analysis) < 0:
+        confidence = 0.0     # a 多少/哪天 question needs an amount (in a fitting unit) / a date: a sentence without one does not answer     # a 多少/哪天 question needs an amount / a date; a sentence without one does not answer
     weights = term_weights(content_terms, idf)
     guess = _as_answer(best, analysis, weights, confidence)
     # The runner-up is the best unit that would be another answer: another passage cited, or another fact.
@@ -181,6 +191,7 @@ def _as_answer(unit: ScoredUnit, analysis: QueryAnalysis, weights, confidence: f
     text = candidate.text.strip()
     lead = len(candidate.text) - len(candidate.text.lstrip())
     start = candidate.chunk.char_span[0] + candidate.start + lead
+    choice = choose_fact(text, analysis, weights, sentence_confidence=confidence)
     return Answer(text=text, chunk_id=candidate.chunk.chunk_id, char_span=(start, start + len(text)),
-                  confidence=round(confidence, 4), fact=extract_fact(text, analysis, weights),
-                  score=round(choice_score(unit), 6))
+                  confidence=round(confidence, 4), fact=choice.fact, score=round(choice_score(unit), 6),
+                  fact_candidate=choice.text, fact_confidence=choice.confidence)

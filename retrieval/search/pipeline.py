@@ -15,6 +15,7 @@ import numpy as np
 
 from retrieval.answer.figures import (FigureFit, FigureQuestion, discriminating_terms, is_negated,
                                       question_metric_terms, rank_figures)
+from retrieval.answer.facts import term_weights
 from retrieval.answer.select import CANDIDATE_PASSAGES, extract_answer
 from retrieval.ingest.units import answer_units
 from retrieval.search.fusion import RRF_K
@@ -203,7 +204,7 @@ class SearchPipeline:
             candidates = fused if scope is None else [h for h in fused if state.chunks[h.chunk_id].doc_id in scope]
             candidates = self._newest_versions(candidates)
             if candidates:
-                content = state.tokenizer(strip_organisations(question, matcher=org_matcher(state)))
+                content = self.content_terms(question)
                 scale = state.manifest["dense"]["query_unit_similarity"]
                 answer, best_guess, runner_up = extract_answer(analysis, candidates, state.chunks, content,
                                                     state.backend.term_idf, self._unit_similarity(question, candidates),
@@ -230,6 +231,14 @@ class SearchPipeline:
                          chunks=state.chunks, documents=state.documents, scope_note=scope_note,
                          best_guess=best_guess, runner_up=runner_up, older_versions=older_versions,
                          dense_pending=state.dense_pending)
+
+    def content_terms(self, question: str) -> list[str]:
+        """The question's content words as the answer step weighs them: tokens without organisation names."""
+        return self.state.tokenizer(strip_organisations(question, matcher=org_matcher(self.state)))
+
+    def fact_terms(self, question: str) -> dict[str, float]:
+        """The question's content words with the idf the fact step weighs them by (for evaluation and training)."""
+        return term_weights(self.content_terms(normalize_question(question)), self.state.backend.term_idf)
 
     def _newest_versions(self, candidates: list[Hit]) -> list[Hit]:
         """The candidates without the passages of a document whose newer version the candidates reach too: when
@@ -286,7 +295,8 @@ class SearchPipeline:
         offset = chunk.char_span[0] + start + lead
         confidence = max(best_guess.confidence if best_guess is not None else 0.0, FIGURE_CONFIDENCE)
         found = Answer(text=text, chunk_id=chunk.chunk_id, char_span=(offset, offset + len(text)),
-                       confidence=round(confidence, 4), fact=record.value)
+                       confidence=round(confidence, 4), fact=record.value, fact_candidate=record.value,
+                       fact_confidence=FIGURE_CONFIDENCE, fact_source="figure")
         return found, found
 
     def figure_for(self, analysis: QueryAnalysis, chunk_ids: list[str]) -> FigureFit | None:

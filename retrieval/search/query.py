@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from retrieval.answer.kinds import kind_of
 from retrieval.text.normalize import normalize_question
 from retrieval.search.orgs import OrganisationMatcher, organisation_names
 from retrieval.text.patterns import PERIODS
@@ -16,18 +17,9 @@ UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公�
                 "面积": "平方米", "比例": "%", "占比": "%", "百分之": "%", "浓度": "微克"}
 
 
-QUANTITY_CUES = ("多少", "几", "比例", "占比", "百分之", "多大", "多长", "多远", "多久", "多高", "第几", "增长率", "浓度",
-                 "增速", "增幅", "涨幅", "多快")
-LIST_CUES = ("哪些", "有哪些", "都有", "哪几", "什么措施", "什么举措", "分别是")
-ENTITY_CUES = ("哪个", "哪家", "哪条", "哪里", "哪所", "哪一", "哪种", "哪项", "哪类", "什么", "叫啥", "叫什么", "是谁", "哪",
-               "啥", "谁", "有没有")
-DATE_CUES = ("哪天", "哪一天", "几月几日", "几月几号", "什么时候", "何时", "什么日子", "日期", "什么时间")
-DOC_NUMBER_CUES = ("文号", "发文字号")
-PERSON_CUES = ("是谁", "谁代表", "谁作", "谁做", "由谁", "哪位")
 _YEAR = re.compile(r"(20\d{2})\s*年?")
 # What a 什么/哪种/多少 question asks about: 什么奖 → 奖, 哪种水果 → 水果, 多少家沿街店铺 → 沿街店铺.
 _ASKED_NOUN_AFTER = re.compile(r"(?:什么|哪种|哪个|哪项|哪类|哪家|哪条|哪所|哪位|啥|几号)([\u4e00-\u9fff]{1,8})")
-_NUMBERED_LABEL = re.compile(r"几号(?![\u4e00-\u9fff]*?[日天])[\u4e00-\u9fff]")
 _COUNTED_NOUN_AFTER = re.compile(r"(?:多少|几)([\u4e00-\u9fff]{1,10})")
 # "第一个百亿级项目是哪个": the thing asked about is the subject before 是哪个 / 叫什么.
 _SUBJECT_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,12}?)(?:是|叫)(?:哪|什么|啥)")
@@ -62,22 +54,8 @@ def asked_unit(question: str) -> str:
 
 
 def answer_kind(question: str) -> str:
-    """doc_number / date / list / quantity / person / entity / other, from the question's wording."""
-    if any(cue in question for cue in DOC_NUMBER_CUES):
-        return "doc_number"
-    if any(cue in question for cue in DATE_CUES):
-        return "date"
-    if _NUMBERED_LABEL.search(question):
-        return "entity"                      # 几号地块 asks for a label (90号地块), not an amount
-    if any(cue in question for cue in LIST_CUES):
-        return "list"
-    if any(cue in question for cue in QUANTITY_CUES):
-        return "quantity"
-    if any(cue in question for cue in PERSON_CUES):
-        return "person"
-    if any(cue in question for cue in ENTITY_CUES):
-        return "entity"
-    return "other"
+    """The name of the kind of answer the question asks for (retrieval.answer.kinds.KINDS, first match)."""
+    return kind_of(question).name
 
 
 def _leading_noun(phrase: str) -> str:
@@ -114,7 +92,7 @@ def asked_noun(question: str, kind: str) -> str:
         if noun:
             return noun
     subject = _SUBJECT_BEFORE if kind != "quantity" else _COUNTED_SUBJECT_BEFORE
-    if kind in ("entity", "person", "other", "quantity"):
+    if kind not in ("date", "doc_number", "list"):
         for match in subject.finditer(question):
             noun = _trailing_noun(match.group(1))
             if noun:
@@ -128,7 +106,9 @@ def _trailing_noun(phrase: str) -> str:
 
     words: list[str] = []
     for word in reversed(list(part_of_speech_cut(phrase))):
-        if word.flag[:1] in ("n", "j", "b") or (words and word.flag[:1] in ("m", "q") and len(word.word) > 1
+        # jieba tags a few nouns as status words (湿地 z); one ending the phrase is its head
+        if word.flag[:1] in ("n", "j", "b") or (not words and word.flag == "z") \
+                or (words and word.flag[:1] in ("m", "q") and len(word.word) > 1
                                                   and not word.word[0] in "第一二三四五六七八九十"):
             words.insert(0, word.word)
             continue
