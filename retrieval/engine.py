@@ -35,7 +35,11 @@ from retrieval.jobs import IndexingQueue
 from retrieval.ingest.passages import FIGURES_VERSION, encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import NOT_FOUND_ZH, READER_VERSION
 from retrieval.ingest.metadata import METADATA_VERSION
+from retrieval.corpus import deletion as corpus_deletion
+from retrieval.corpus.audit import AuditLog
+from retrieval.corpus.deletion import Deletion
 from retrieval.corpus.overrides import load_overrides, remove_override, save_override
+from retrieval.corpus.trash import Trash
 from retrieval.search.retrievers import Retriever
 from retrieval.index.state import IndexState, section_years  # noqa: F401
 from retrieval.index.writer import WRITERS, IndexWriter, index_writer
@@ -468,6 +472,16 @@ class SearchEngine:
             return self.documents[path.name].meta
 
     replace_document = add_document
+
+    def delete_document(self, doc_id: str, user: str = "", *, trash: Trash | None = None,
+                        audit: AuditLog | None = None) -> Deletion:
+        """Delete a document, whole (retrieval.corpus.deletion): its file and metadata entry to the trash, the audit
+        line, and its removal from the index queued (remove_document runs it). Returns the trash entry and the job.
+
+        Raises DeletionRefused (with message_zh) when it is not indexed, is the last document, or its file is gone.
+        """
+        return corpus_deletion.delete_document(self.corpus_dir, doc_id, user, indexed=self.documents,
+                                               queue_removal=self.indexing.delete, trash=trash, audit=audit)
 
     def remove_document(self, doc_id: str, progress: Progress = no_progress, *,
                         phase: Phase = no_phase,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from retrieval.corpus.atomic import write_bytes_atomic
 from retrieval.corpus.audit import AuditEntry, AuditLog
+from retrieval.corpus.deletion import DeletionRefused
 from retrieval.search.conversation import resolve_followup
 from retrieval.corpus.files import sha256_bytes
 from retrieval.errors import BackendUnavailable, InvalidQuery, RetrievalError
@@ -539,21 +540,16 @@ class EngineService:
         return UploadOutcome(doc_id, job, replaced=target, warnings=warnings)
 
     def delete(self, doc_id: str, user: str | None = None) -> tuple[DocumentMeta, TrashEntry, object]:
-        """Move a document to the trash and queue its removal from the index. Returns (meta, trash entry, job)."""
+        """Delete a document through the engine (retrieval.corpus.deletion). Returns (meta, trash entry, job)."""
         self._require_editor(user)
         meta = self.meta(doc_id)
-        if len(self.engine.documents) <= 1:
-            raise UserFacingError("这是语料库里最后一份文档，不能删除：索引至少需要一份文档。请先上传新文档再删除它。")
         with self._change_lock:
-            override = load_overrides(self.corpus_dir).get(doc_id, {})
             try:
-                entry = self.trash.put(doc_id, "delete", user or "", override)
-            except FileNotFoundError as error:
-                raise UserFacingError("这份文档的文件已不在语料库里（可能刚被别人删除）。列表已刷新。") from error
-            job = self.engine.indexing.delete(doc_id, user=user or "")
-            self.audit.record("delete", doc_id, entry.sha256, user, trash=entry.entry_id)
-            self._undo[job.job_id] = ("delete", doc_id, entry.entry_id)
-        return meta, entry, job
+                deletion = self.engine.delete_document(doc_id, user or "", trash=self.trash, audit=self.audit)
+            except DeletionRefused as error:
+                raise UserFacingError(error.message_zh) from error
+            self._undo[deletion.job.job_id] = ("delete", doc_id, deletion.entry.entry_id)
+        return meta, deletion.entry, deletion.job
 
     def restore(self, entry_id: str, user: str | None = None) -> tuple[TrashEntry, object]:
         """Put a trashed document back under its name (a current version of that name goes to the trash)."""
