@@ -125,7 +125,7 @@ def test_a_scanned_upload_is_stored_with_a_note_and_answered_once_read(tmp_path)
     from tests.app_server import ROOT
     from tests.fake_indexing import ImmediateQueue
     from tests.fakes import FakeEngine
-    from ui.service import EngineService
+    from ui.operations import EngineService
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
