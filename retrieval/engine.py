@@ -27,8 +27,9 @@ from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, lo
 from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.types import FigureRecord
-from retrieval.index import builder
-from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
+from retrieval.index import vector_cache
+from retrieval.index.manifest import CHUNKER_VERSION, domain_terms_hash, load_state
+from retrieval.index.vector_cache import ENCODE_BATCH  # noqa: F401
 from retrieval.index.progress import (EncodingPaused, IndexingCancelled, Pause, Phase, Progress, ShouldStop, Timing,
                                       never_stop, no_phase, no_progress, no_timing)
 from retrieval.jobs import IndexingQueue
@@ -269,8 +270,8 @@ class SearchEngine:
         figures = manifest.get("figures", {}).get("version")
         if figures != FIGURES_VERSION:
             reasons.append(f"figure records {figures} != {FIGURES_VERSION}")
-        if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
-            reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
+        if manifest.get("dense", {}).get("passage_vector") != vector_cache.PASSAGE_VECTORS:
+            reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {vector_cache.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:
             reasons.append(f"tokenizer {manifest.get('tokenizer', {}).get('name')} != {TOKENIZER_NAME}")
         if manifest.get("tokenizer", {}).get("domain_terms_hash") != domain_terms_hash():
@@ -294,7 +295,7 @@ class SearchEngine:
     @staticmethod
     def _load_state(index_dir: Path) -> IndexState:
         try:
-            return builder.load_state(index_dir, store.verify_index(index_dir))
+            return load_state(index_dir, store.verify_index(index_dir))
         except (IndexNotFound, IndexMismatch):
             raise
         except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as error:
