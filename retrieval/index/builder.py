@@ -35,7 +35,7 @@ from retrieval.index.segment import VECTORS_FILE, Segment
 from retrieval.index.state import IndexState
 from retrieval.index.vector_cache import (CHECKPOINT_BATCHES, ENCODE_BATCH, ROW_BITS, encode_segments, keys_in_several,
                                           read_saved_vectors, release_keys, stored_vectors)
-from retrieval.ingest.metadata import organisation_names
+from retrieval.ingest.organisations import organisation_names
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document

@@ -26,7 +26,7 @@ from retrieval.index.progress import (IndexingCancelled, Pause, Phase, Progress,
                                       no_progress, no_timing)
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.corpus.overrides import load_overrides
-from retrieval.ingest.metadata import organisation_names
+from retrieval.ingest.organisations import organisation_names
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document
 
