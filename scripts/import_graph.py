@@ -21,11 +21,11 @@ FORBIDDEN = {
     "search": ("jobs", "engine"),
 }
 # Forbidden imports let through for now, each with why; printed on every run so they are not forgotten.
-# ingest/passages.py makes each passage's figure records at indexing (main's h4), with retrieval.answer.figures,
-# which needs answer/facts and search/query: until the extraction moves below ingest (or is passed in by the
-# engine), this one edge stays.
+# ingest/figures.py makes each passage's figure records at indexing with the quantity spotting of
+# retrieval.answer.facts (FactSpan, _quantity_spans, the qualifiers), whose QUANTITY pattern reads
+# retrieval.search.query.UNITS: until those move to retrieval.text (e.g. text/quantities.py), this one edge stays.
 PENDING = {
-    "retrieval.ingest.passages → retrieval.answer.figures": "figure records made at indexing (h4), to be moved",
+    "retrieval.ingest.figures → retrieval.answer.facts": "quantity spotting used at indexing, to move to text/",
 }
 
 
