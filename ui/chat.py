@@ -38,7 +38,6 @@ class Turn:
                                   scope_note=self.scope_note, pending=self.pending, older_versions=self.older_versions)
 
 
-
 class AnswerCache:
     """Results of the engine's current index snapshot by question and filters.
 
@@ -72,7 +71,6 @@ class AnswerCache:
     def _same(self, snapshot: tuple) -> bool:
         return (bool(self._snapshot) and self._snapshot[0] is snapshot[0] and self._snapshot[1] is snapshot[1]
                 and self._snapshot[2] == snapshot[2])
-
 
 
 class Chat:

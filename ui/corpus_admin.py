@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.corpus.atomic import write_bytes_atomic
+from retrieval.corpus.audit import AuditLog
 from retrieval.corpus.deletion import DeletionRefused
 from retrieval.corpus.files import corpus_files, sha256_bytes
 from retrieval.corpus.overrides import load_overrides, save_override
-from retrieval.corpus.audit import AuditLog
 from retrieval.corpus.trash import Trash, TrashEntry, TrashError
 from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, UploadRejected, check_upload, store_upload, too_large_message
 from retrieval.errors import RetrievalError
@@ -38,10 +38,8 @@ class UploadOutcome:
     version_share: float = 0.0
 
 
-
 def _stem(name: str) -> str:
     return name.rpartition(".")[0].casefold() if "." in name else name.casefold()
-
 
 
 class CorpusAdmin:

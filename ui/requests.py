@@ -20,7 +20,6 @@ class UserFacingError(Exception):
     """A failure whose message (Chinese, saying what to do next) is meant for the app user."""
 
 
-
 def parse_aliases(text: str) -> list[str]:
     """Aliases typed as "宝山, 吴淞街道、吴淞镇" -> ["宝山", "吴淞街道", "吴淞镇"] (order kept, repeats dropped)."""
     return list(dict.fromkeys(part for part in _LIST_SEPARATORS.split(text or "") if part))

@@ -137,7 +137,6 @@ def build_stages(total: float, progress: list[tuple[float, float]], timer: Stage
     return {name: _rounded(value) for name, value in stages.items()}
 
 
-
 def meminfo_mb(field: str) -> float | None:
     """A /proc/meminfo field (MemTotal, MemAvailable) in MB; None off Linux."""
     try:

@@ -271,7 +271,6 @@ def _finish(state: IndexState, index_dir: Path, encoder: Encoder, cache: dict, p
     return current
 
 
-
 def finish_encoding(state: IndexState, index_dir: Path, encoder: Encoder, progress: Progress = no_progress, *,
                     should_stop: ShouldStop = never_stop, pause: Pause = never_stop) -> IndexState:
     """Resume an encoding a restart, a kill or a pause left: vectors already checkpointed are reused.
