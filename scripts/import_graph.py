@@ -21,12 +21,7 @@ FORBIDDEN = {
     "search": ("jobs", "engine"),
 }
 # Forbidden imports let through for now, each with why; printed on every run so they are not forgotten.
-# ingest/figures.py makes each passage's figure records at indexing with the quantity spotting of
-# retrieval.answer.facts (FactSpan, _quantity_spans, the qualifiers), whose QUANTITY pattern reads
-# retrieval.search.query.UNITS: until those move to retrieval.text (e.g. text/quantities.py), this one edge stays.
-PENDING = {
-    "retrieval.ingest.figures → retrieval.answer.facts": "quantity spotting used at indexing, to move to text/",
-}
+PENDING: dict[str, str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -11,29 +11,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping, Sequence
 
-from retrieval.search.query import UNITS, compatible_units
+from retrieval.text.quantities import (CHINESE_DIGITS, LEADING_QUALIFIERS, NUMBER, PERCENT, QUANTITY, RATIO,  # noqa: F401
+                                        TRAILING_QUALIFIERS, UNITS, YEAR_OR_DATE, FactSpan, compatible_units,
+                                        quantities, quantity_spans, strip_leading)
 from retrieval.text.patterns import DOC_NUMBER
 from retrieval.types import QueryAnalysis
 
-_CN = "零〇一二两三四五六七八九十百千"
-NUMBER = rf"(?:\d+(?:[.,]\d+)*|[{_CN}]+(?:点[{_CN}]+)?)"
-_UNIT_PATTERN = "|".join(re.escape(u) for u in UNITS)
-_TIME_UNITS = "个半小时|个半月|半小时|小时|分钟|个月|天|周(?!年)"
-# Qualifiers that belong to a value (近80家, 约300辆, 30余家, 12个以上); 达/共/累计 are verbs and stay out.
-LEADING_QUALIFIERS = ("超过", "近", "约", "超", "逾", "将近", "接近", "大约")
-TRAILING_QUALIFIERS = ("以上", "以内", "以下", "左右", "之多", "多", "余")
-_LEAD = "|".join(LEADING_QUALIFIERS)
-_TRAIL = "|".join(TRAILING_QUALIFIERS)
-QUANTITY = re.compile(
-    rf"(?:(?:{_LEAD}))?{NUMBER}(?:[万亿千百])?(?:余|多)?(?:{_TIME_UNITS}|{_UNIT_PATTERN})(?:{_TRAIL})?")
-PERCENT = re.compile(rf"(?:(?:{_LEAD}))?(?:-?\d+(?:\.\d+)?%|百分之[{_CN}\d.]+)(?:{_TRAIL})?")
-RATIO = re.compile(r"\d+(?:\.\d+)?(?:[:：]\d+(?:\.\d+)?){1,3}")
+_CN = CHINESE_DIGITS
 ORDINAL = re.compile(rf"[第前]{NUMBER}(?:位|名|批|届|轮|次|个|期)?")
 FORMULA = re.compile(r"\d+\s*\+\s*\d+")
 QUOTED_NUMERAL = re.compile(rf"[“\"]([{_CN}]{{2,4}})[”\"]")
 DATE = re.compile(r"(?:19|20)\d{2}[-/.年]\s*\d{1,2}[-/.月]\s*\d{1,2}日?|\d{1,2}月\d{1,2}[日号]|(?:19|20)\d{2}年\d{1,2}月")
 WEEKLY_TIME = re.compile(r"每(?:周|月|年|季度|天|日)[一二三四五六日天]?(?:[上下]午|晚上|早上)?")
-YEAR_OR_DATE = re.compile(r"^(?:19|20)\d{2}(?:年度?|-)|^\d{1,2}[月日号]$|^\d{1,2}月")
 QUOTED = re.compile(r"([《])([^《》\n]{2,30})》|[“\"「]([^“”\"「」\n]{2,20})[”\"」]")
 PLACE = re.compile(r"[\u4e00-\u9fff]{1,8}(?:路|街(?!道)|弄|巷|大道)\d*(?:号|弄)?(?:\d+号)?")
 NAMED = re.compile(r"[\u4e00-\u9fff]{2,10}(?:事务所|服务社|中心|公司|集团|学院|基地|平台|工作室|联盟|品牌|项目|工程|协会|商会)")
@@ -45,56 +34,8 @@ _ORIGIN_CUES = ("从多少", "原来", "原先", "之前是", "起初", "最初"
 # A question about a running total (一共, 累计, 到现在) wants the cumulative figure of a sentence.
 _TOTAL_CUES = ("一共", "总共", "累计", "总计", "到现在", "目前", "至今", "共计")
 _TOTAL_MARKERS = ("累计", "共计", "总计", "合计", "总数", "已")            # 从120家增至350家: the value after 至 is the current one
-
-
-@dataclass(frozen=True)
-class FactSpan:
-    """A candidate value in a sentence: [start, end) and its text."""
-
-    start: int
-    end: int
-    text: str
-
-
-def quantities(text: str) -> list[re.Match]:
-    """Number-with-unit spans that are amounts, not years, dates, ordinals (第五批, 第一个) or part of a
-    quoted slogan (“两个维护”, “四个意识”)."""
-    return [m for m in QUANTITY.finditer(text) if not YEAR_OR_DATE.match(_strip_leading(m.group()))
-            and text[max(0, m.start() - 1):m.start()] != "第" and not _inside_slogan(text, m.start(), m.end())]
-
-
-def _inside_slogan(text: str, start: int, end: int) -> bool:
-    """A Chinese-numeral amount inside short quotes is a slogan's name, not a figure."""
-    if text[start:start + 1].isdigit():
-        return False
-    opening = text.rfind("“", 0, start)
-    return opening >= 0 and start - opening <= 2 and "”" in text[end:end + 8] and "”" not in text[opening:start]
-
-
-def _strip_leading(value: str) -> str:
-    for word in LEADING_QUALIFIERS:
-        if value.startswith(word):
-            return value[len(word):]
-    return value
-
-
-def _quantity_spans(text: str) -> list[FactSpan]:
-    """Amounts, percentages and ratios; adjacent amounts (52户163人) are one value."""
-    spans = [FactSpan(m.start(), m.end(), m.group()) for m in quantities(text)]
-    spans += [FactSpan(m.start(), m.end(), m.group()) for m in PERCENT.finditer(text)]
-    spans += [FactSpan(m.start(), m.end(), m.group()) for m in RATIO.finditer(text)]
-    spans.sort(key=lambda s: (s.start, -s.end))
-    merged: list[FactSpan] = []
-    for span in spans:
-        if merged and span.start < merged[-1].end:
-            continue                                   # inside a longer span already taken
-        if merged and span.start == merged[-1].end and not span.text.endswith("%") \
-                and not merged[-1].text.endswith("%") and span.text[:1].isdigit() \
-                and _strip_leading(merged[-1].text)[:1].isdigit():
-            previous = merged.pop()
-            span = FactSpan(previous.start, span.end, previous.text + span.text)
-        merged.append(span)
-    return merged
+_strip_leading = strip_leading
+_quantity_spans = quantity_spans
 
 
 # Clause breaks; an ASCII colon between digits belongs to a ratio or a time (3.2:40:56.8, 11:58), not a break.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from retrieval.ingest.figures import MEASURE_UNITS, _YEAR_WORDS
-from retrieval.search.query import compatible_units
+from retrieval.text.quantities import compatible_units
 from retrieval.text.statements import planning_year, question_stance, question_year_offset
 from retrieval.text.synonyms import BROAD_WEIGHT, SynonymTable, load_synonyms
 from retrieval.types import DocumentMeta, FigureRecord

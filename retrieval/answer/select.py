@@ -9,7 +9,7 @@ from typing import Callable, Mapping, NamedTuple, Sequence
 from retrieval.answer.facts import (RATIO, TRAILING_QUALIFIERS, extract_fact, has_name, has_value_of_kind, quantities,
                              term_weights)
 from retrieval.ingest.units import answer_units
-from retrieval.search.query import compatible_units
+from retrieval.text.quantities import compatible_units
 from retrieval.types import Answer, Chunk, Hit, QueryAnalysis
 
 CANDIDATE_PASSAGES = 5

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-# The quantity spotting below answers too (retrieval.answer.facts); until it moves to retrieval.text, this is the one
-# import of ingest/ from answer/ (scripts/import_graph.py PENDING).
-from retrieval.answer.facts import LEADING_QUALIFIERS, TRAILING_QUALIFIERS, FactSpan, _quantity_spans
+from retrieval.text.quantities import LEADING_QUALIFIERS, TRAILING_QUALIFIERS, FactSpan
+from retrieval.text.quantities import quantity_spans as _quantity_spans
 from retrieval.text.statements import planning_year, sentence_stance, statements, years_named
 from retrieval.types import Chunk, DocumentMeta, FigureRecord
 

@@ -7,35 +7,13 @@ from typing import Iterable, Mapping
 from retrieval.text.normalize import normalize_question
 from retrieval.search.orgs import OrganisationMatcher, organisation_names
 from retrieval.text.patterns import PERIODS
+from retrieval.text.quantities import UNITS, compatible_units  # noqa: F401  (read from here by older callers)
 from retrieval.text.statements import question_stance, question_year_offset
 from retrieval.types import DocumentMeta, QueryAnalysis
 
-# Units a quantity answer can carry, longest first so that 万平方米 wins over 平方米 and 米.
-UNITS = tuple(sorted({
-    "平方米", "万平方米", "平方公里", "公里", "千米", "米", "公顷", "亩", "吨", "立方米", "微克", "微克/立方米",
-    "亿元", "万元", "元", "美元", "万美元", "个", "家", "辆", "项", "件", "名", "人", "人次", "户", "所", "栋", "幢",
-    "座", "条", "次", "场", "场次", "批", "批次", "处", "台", "套", "间", "张", "本", "支", "位", "轮", "期", "天",
-    "小时", "年", "个月", "%", "个百分点", "倍", "起", "宗", "株", "棵", "盏", "块", "只", "所学校",
-    "家次", "户次", "万人次", "万人", "万户", "万亩", "万吨", "公斤", "千克", "千瓦", "兆瓦", "分钟", "万辆",
-    # units of statistical reports (统计公报): 亿斤 is 亿 + 斤, 万千瓦 万 + 千瓦, 亿千瓦时 亿 + 千瓦时
-    "斤", "㎡", "m²", "平方千米", "千瓦时", "标箱", "艘", "架次", "万标箱", "吨标准煤", "亿人次", "万千瓦",
-}, key=len, reverse=True))
 # Words after 多少/几 that name the thing, mapped to the unit the answer will use.
 UNIT_ALIASES = {"钱": "元", "资金": "元", "经费": "元", "多长": "公里", "多远": "公里", "多大": "平方米",
                 "面积": "平方米", "比例": "%", "占比": "%", "百分之": "%", "浓度": "微克"}
-# Units that answer the same question: 几栋 may be answered in 幢, 多少钱 in 万元 or 亿元.
-UNIT_GROUPS = (
-    {"栋", "幢", "座"}, {"个", "家", "项", "所", "处", "件", "批", "批次"}, {"元", "万元", "亿元", "美元", "万美元"},
-    {"平方米", "万平方米", "亩", "公顷", "平方公里", "㎡", "m²", "平方千米"}, {"公里", "千米", "米"}, {"人", "名", "人次", "户"},
-    {"%", "个百分点"}, {"次", "场", "场次"}, {"家次", "户次", "人次", "万人次"}, {"辆", "台"},
-)
-
-
-def compatible_units(unit: str) -> set[str]:
-    for group in UNIT_GROUPS:
-        if unit in group:
-            return group
-    return {unit}
 
 
 QUANTITY_CUES = ("多少", "几", "比例", "占比", "百分之", "多大", "多长", "多远", "多久", "多高", "第几", "增长率", "浓度",
