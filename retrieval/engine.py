@@ -27,15 +27,20 @@ from retrieval.corpus.files import SETTINGS_FILES, corpus_files, fingerprint, lo
 from retrieval.encode.encoders import DEFAULT_ENCODER, Encoder, EncoderPool, load_encoder
 from retrieval.errors import BackendUnavailable, IngestError, IndexMismatch, IndexNotFound, InvalidQuery, RetrievalError  # noqa: F401
 from retrieval.types import FigureRecord
-from retrieval.index import builder
-from retrieval.index.builder import CHUNKER_VERSION, ENCODE_BATCH, domain_terms_hash  # noqa: F401
+from retrieval.index import vector_cache
+from retrieval.index.manifest import CHUNKER_VERSION, domain_terms_hash, load_state
+from retrieval.index.vector_cache import ENCODE_BATCH  # noqa: F401
 from retrieval.index.progress import (EncodingPaused, IndexingCancelled, Pause, Phase, Progress, ShouldStop, Timing,
                                       never_stop, no_phase, no_progress, no_timing)
 from retrieval.jobs import IndexingQueue
 from retrieval.ingest.passages import FIGURES_VERSION, encoded_text, indexed_text  # noqa: F401  (kept importable from here)
 from retrieval.ingest.readers import NOT_FOUND_ZH, READER_VERSION
 from retrieval.ingest.metadata import METADATA_VERSION
+from retrieval.corpus import deletion as corpus_deletion
+from retrieval.corpus.audit import AuditLog
+from retrieval.corpus.deletion import Deletion
 from retrieval.corpus.overrides import load_overrides, remove_override, save_override
+from retrieval.corpus.trash import Trash
 from retrieval.search.retrievers import Retriever
 from retrieval.index.state import IndexState, section_years  # noqa: F401
 from retrieval.index.writer import WRITERS, IndexWriter, index_writer
@@ -265,8 +270,8 @@ class SearchEngine:
         figures = manifest.get("figures", {}).get("version")
         if figures != FIGURES_VERSION:
             reasons.append(f"figure records {figures} != {FIGURES_VERSION}")
-        if manifest.get("dense", {}).get("passage_vector") != builder.PASSAGE_VECTORS:
-            reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {builder.PASSAGE_VECTORS}")
+        if manifest.get("dense", {}).get("passage_vector") != vector_cache.PASSAGE_VECTORS:
+            reasons.append(f"passage vectors {manifest.get('dense', {}).get('passage_vector')} != {vector_cache.PASSAGE_VECTORS}")
         if manifest.get("tokenizer", {}).get("name") != TOKENIZER_NAME:
             reasons.append(f"tokenizer {manifest.get('tokenizer', {}).get('name')} != {TOKENIZER_NAME}")
         if manifest.get("tokenizer", {}).get("domain_terms_hash") != domain_terms_hash():
@@ -290,7 +295,7 @@ class SearchEngine:
     @staticmethod
     def _load_state(index_dir: Path) -> IndexState:
         try:
-            return builder.load_state(index_dir, store.verify_index(index_dir))
+            return load_state(index_dir, store.verify_index(index_dir))
         except (IndexNotFound, IndexMismatch):
             raise
         except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as error:
@@ -468,6 +473,16 @@ class SearchEngine:
             return self.documents[path.name].meta
 
     replace_document = add_document
+
+    def delete_document(self, doc_id: str, user: str = "", *, trash: Trash | None = None,
+                        audit: AuditLog | None = None) -> Deletion:
+        """Delete a document, whole (retrieval.corpus.deletion): its file and metadata entry to the trash, the audit
+        line, and its removal from the index queued (remove_document runs it). Returns the trash entry and the job.
+
+        Raises DeletionRefused (with message_zh) when it is not indexed, is the last document, or its file is gone.
+        """
+        return corpus_deletion.delete_document(self.corpus_dir, doc_id, user, indexed=self.documents,
+                                               queue_removal=self.indexing.delete, trash=trash, audit=audit)
 
     def remove_document(self, doc_id: str, progress: Progress = no_progress, *,
                         phase: Phase = no_phase,

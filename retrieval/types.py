@@ -60,7 +60,7 @@ class Chunk:
 
 @dataclass(frozen=True)
 class FigureRecord:
-    """One value of a passage and what it measures (made by retrieval.answer.figures.extract_figures at indexing)."""
+    """One value of a passage and what it measures (made by retrieval.ingest.figures.extract_figures at indexing)."""
 
     record_id: str                 # stable: f"{chunk_id}:{start}"
     chunk_id: str

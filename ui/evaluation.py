@@ -8,7 +8,7 @@ from pathlib import Path
 from eval.metrics import UNANSWERABLE, answer_hit, fact_hit, recall_at_k
 from eval.runner import LEGS, QuestionsError, evaluate, load_questions
 from ui import render
-from ui.service import UserFacingError
+from ui.requests import UserFacingError
 
 EVAL_K = 10
 MAX_GOLD_BYTES = 5 * 1024 * 1024

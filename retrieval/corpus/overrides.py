@@ -6,7 +6,7 @@ from pathlib import Path
 
 from retrieval.corpus.atomic import write_text_atomic
 from retrieval.errors import RetrievalError
-from retrieval.ingest.metadata import _date_in
+from retrieval.ingest.dates import date_in
 from retrieval.types import DocumentMeta
 
 METADATA_FILE = "metadata.yaml"
@@ -45,7 +45,7 @@ def apply_overrides(meta: DocumentMeta, override: dict) -> DocumentMeta:
         changes["parents"] = tuple(str(parent) for parent in parents)
     if override.get("published"):
         # YAML reads an unquoted 2021-02-05 as a date; either form is accepted.
-        published = _date_in(str(override["published"]))
+        published = date_in(str(override["published"]))
         if not published:
             raise RetrievalError(f"{METADATA_FILE}: published of {meta.doc_id} must be a date such as 2021-02-05, "
                                  f"got {override['published']!r}")

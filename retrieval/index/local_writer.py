@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from retrieval.encode.encoders import Encoder
-from retrieval.index import builder
+from retrieval.index import builder, merge
 from retrieval.index.progress import Pause, Phase, Progress, ShouldStop, Timing, never_stop, no_phase, no_progress, no_timing
 from retrieval.index.state import IndexState
 from retrieval.ingest.chunking import ChunkingConfig
@@ -43,6 +43,6 @@ class LocalWriter:
         return builder.finish_encoding(state, index_dir, encoder, progress, should_stop=should_stop, pause=pause)
 
     def compact(self, state: IndexState, index_dir: Path) -> IndexState:
-        """The small or mostly deleted segments merged into one (builder.merge_plan), when there are such."""
-        plan = builder.merge_plan(state.index) if state.index is not None else []
-        return builder.merge_segments(state, index_dir, plan) if plan else state
+        """The small or mostly deleted segments merged into one (retrieval.index.merge), when there are such."""
+        plan = merge.merge_plan(state.index) if state.index is not None else []
+        return merge.merge_segments(state, index_dir, plan) if plan else state

@@ -18,14 +18,15 @@ from retrieval.ingest.chunking import ChunkingConfig
 from retrieval.corpus.files import SETTINGS_FILES, fingerprint, load_corpus, load_document, sha256_bytes
 from retrieval.encode.encoders import Encoder
 from retrieval.errors import IndexMismatch, RetrievalError
-from retrieval.index import builder
+from retrieval.index import manifest as index_manifest, vector_cache
+from retrieval.index.calibration import similarity_calibration
 from retrieval.index.milvus import BM25_B, BM25_K1, HNSW_EF_CONSTRUCTION, HNSW_M, MilvusBackend, is_lite
 from retrieval.index.state import IndexState
 from retrieval.index.progress import (IndexingCancelled, Pause, Phase, Progress, ShouldStop, Timing, never_stop, no_phase,
                                       no_progress, no_timing)
 from retrieval.ingest.passages import PreparedPassage, prepare_passages
 from retrieval.corpus.overrides import load_overrides
-from retrieval.ingest.metadata import organisation_names
+from retrieval.ingest.organisations import organisation_names
 from retrieval.text.tokenizer import USER_DICTIONARY_FILE, JiebaTokenizer, _read_terms, learn_terms
 from retrieval.types import Document
 
@@ -62,7 +63,7 @@ class MilvusWriter:
                    exclude: frozenset[str] = frozenset(), timing: Timing = no_timing) -> IndexState:
         """New collections from the whole corpus. Vectors of a local index in `index_dir` built with the same
         encoder are reused by input-text key; the rest are encoded."""
-        if builder.PASSAGE_VECTORS != "encoded":
+        if vector_cache.PASSAGE_VECTORS != "encoded":
             raise RetrievalError("the Milvus backend encodes every passage: unset RETRIEVAL_PASSAGE_VECTORS")
         started = time.perf_counter()
         phase("chunking")
@@ -83,7 +84,7 @@ class MilvusWriter:
         if not total:
             raise RetrievalError(f"no readable documents in {corpus_dir}" + (f" (unreadable: {skipped})" if skipped else ""))
         progress(0.2, f"{len(documents)} 篇文档，{total} 段")
-        cache = builder.stored_vectors(index_dir, encoder, None, progress)
+        cache = vector_cache.stored_vectors(index_dir, encoder, None, progress)
         phase("encoding")
         vectors = _encode(prepared, cache, encoder, progress, should_stop)
         progress(0.9, "写入 Milvus")
@@ -93,8 +94,8 @@ class MilvusWriter:
         unit_texts = [p.chunk.text[s:e] for _, passages in prepared for p in passages for s, e in p.units]
         unit_vectors = np.concatenate([np.asarray(vectors[d.doc_id], dtype=np.float32)[_unit_rows(passages)]
                                        for d, passages in prepared])
-        calibration = builder.similarity_calibration(encoder, unit_texts, unit_vectors)
-        manifest = self._manifest(builder.base_manifest(
+        calibration = similarity_calibration(encoder, unit_texts, unit_vectors)
+        manifest = self._manifest(index_manifest.base_manifest(
             encoder, tokenizer, terms, chunking, prints, skipped, calibration, documents=len(documents),
             chunks=backend.count(), units=len(unit_texts), encoded=len(unit_texts) + total,
             seconds=time.perf_counter() - started), terms)
@@ -195,10 +196,10 @@ def _encode(prepared: Sequence[tuple[Document, Sequence[PreparedPassage]]], cach
                 if key not in cache:
                     texts.setdefault(key, text)
     missing = list(texts)
-    for first in range(0, len(missing), builder.ENCODE_BATCH):
+    for first in range(0, len(missing), vector_cache.ENCODE_BATCH):
         if should_stop():
             raise IndexingCancelled()
-        keys = missing[first:first + builder.ENCODE_BATCH]
+        keys = missing[first:first + vector_cache.ENCODE_BATCH]
         cache.update(zip(keys, encoder.encode_documents([texts[k] for k in keys])))
         progress(0.2 + 0.7 * min(1.0, (first + len(keys)) / len(missing)), f"向量编码 {first + len(keys)}/{len(missing)}")
     if should_stop():

@@ -1,5 +1,4 @@
 """Ingest: corpus files and uploads → plain text → documents (metadata derived) → sections, chunks and passages.
 
-May import: retrieval.text, retrieval.errors, retrieval.types. Never corpus/, index/, search/ or answer/ (one edge
-let through for now: passages.py → answer/figures.py, see scripts/import_graph.py PENDING).
+May import: retrieval.text, retrieval.errors, retrieval.types. Never corpus/, index/, search/ or answer/.
 """

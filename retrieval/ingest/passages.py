@@ -4,15 +4,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from retrieval.answer.figures import extract_figures
 from retrieval.ingest.chunking import ChunkingConfig, chunk_document
+from retrieval.ingest.figures import extract_figures
 from retrieval.ingest.units import answer_units
 from retrieval.text.tokenizer import Tokenizer
 from retrieval.types import FigureRecord
 from retrieval.types import Chunk, Document
 
 
-# The figure extraction's version (retrieval.answer.figures.extract_figures), kept in the manifest: an index whose
+# The figure extraction's version (retrieval.ingest.figures.extract_figures), kept in the manifest: an index whose
 # records another version made is built again (its vectors reused). 2: ranges are one value; 3: a five-year plan
 # named inside a sentence of one year's section does not undate it.
 FIGURES_VERSION = 3
@@ -28,7 +28,7 @@ class PreparedPassage:
     units: list[tuple[int, int]]
     key: str                              # text_key of the passage's encoder input
     unit_keys: list[str]                  # text_key of each unit's text
-    figures: tuple[FigureRecord, ...] = ()   # its values bound to their metrics (retrieval.answer.figures)
+    figures: tuple[FigureRecord, ...] = ()   # its values bound to their metrics (retrieval.ingest.figures)
 
     @property
     def vector_inputs(self) -> list[str]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from retrieval.ingest.metadata import organisation_names
+from retrieval.ingest.organisations import organisation_names
 from retrieval.types import DocumentMeta
 
 # Suffixes that make a phrase an organisation of this domain: 火星街道, 桃源镇, 舒城经济开发区.

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from retrieval.answer.figures import (FigureQuestion, FigureRecord, extract_figures, figure_fit, metric_match,
-                               question_metric_terms, rank_figures, unit_and_number)
+from retrieval.answer.figures import FigureQuestion, FigureRecord, figure_fit, metric_match, question_metric_terms, rank_figures
+from retrieval.ingest.figures import extract_figures, unit_and_number
 from retrieval.index.segment import Segment
 from retrieval.ingest.passages import PreparedPassage
 from retrieval.text.tokenizer import JiebaTokenizer

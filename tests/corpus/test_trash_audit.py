@@ -11,7 +11,8 @@ from retrieval.corpus.trash import Trash, TrashError
 from tests.app_server import ROOT
 from tests.fake_indexing import ImmediateQueue
 from tests.fakes import FakeEngine
-from ui.service import EngineService, UserFacingError
+from ui.operations import EngineService
+from ui.requests import UserFacingError
 
 WUSONG = "吴淞街道2021年工作要点.txt"
 WANLI = "万里街道2021年工作计划.txt"

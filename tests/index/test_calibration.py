@@ -8,7 +8,7 @@ import pytest
 
 from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
-from retrieval.index import builder
+from retrieval.index import calibration
 from tests.seeds import ALL_SEEDS, CORPUS
 
 
@@ -28,27 +28,27 @@ def index():
 
 def test_a_corpus_under_the_cap_is_calibrated_on_every_unit(index, monkeypatch):
     encoder = HashingEncoder(256)
-    assert index.unit_count() < builder.CALIBRATION_UNITS
-    every = builder.index_calibration(encoder, index)
-    monkeypatch.setattr(builder, "CALIBRATION_UNITS", 10**9)
-    assert builder.index_calibration(encoder, index) == every
+    assert index.unit_count() < calibration.CALIBRATION_UNITS
+    every = calibration.index_calibration(encoder, index)
+    monkeypatch.setattr(calibration, "CALIBRATION_UNITS", 10**9)
+    assert calibration.index_calibration(encoder, index) == every
 
 
 def test_above_the_cap_an_even_sample_of_runs_gives_the_same_mean_and_std(index, monkeypatch):
     encoder = HashingEncoder(256)
-    every = builder.index_calibration(encoder, index)
+    every = calibration.index_calibration(encoder, index)
     units = index.unit_count()
-    monkeypatch.setattr(builder, "CALIBRATION_UNITS", units // 3)
-    monkeypatch.setattr(builder, "CALIBRATION_RUN", 16)
+    monkeypatch.setattr(calibration, "CALIBRATION_UNITS", units // 3)
+    monkeypatch.setattr(calibration, "CALIBRATION_RUN", 16)
     scored = []
-    real = builder.calibrate_similarity
+    real = calibration.calibrate_similarity
 
     def counting(encoder, count, text_of, vector_blocks):
         scored.append(sum(len(block) for block in vector_blocks()))
         return real(encoder, count, text_of, vector_blocks)
 
-    monkeypatch.setattr(builder, "calibrate_similarity", counting)
-    sampled = builder.index_calibration(encoder, index)
+    monkeypatch.setattr(calibration, "calibrate_similarity", counting)
+    sampled = calibration.index_calibration(encoder, index)
     assert scored[0] <= units // 3 and scored[0] >= units // 3 - 16
     assert sampled["sample"] == every["sample"]
     assert abs(sampled["mean"] - every["mean"]) < 0.1 * every["std"]

@@ -109,7 +109,8 @@ def test_an_unreachable_server_is_a_clear_error_at_start(tmp_path):
 
 
 def test_a_lost_connection_during_a_question_is_a_chinese_message_and_the_service_stays_up(tmp_path):
-    from ui.service import EngineService, UserFacingError
+    from ui.operations import EngineService
+    from ui.requests import UserFacingError
 
     corpus = copy_corpus(tmp_path / "corpus", (WUSONG,))
     engine = SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), backend="milvus",

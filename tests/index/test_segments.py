@@ -10,7 +10,7 @@ import pytest
 from retrieval.index.bm25_reference import BM25Index
 from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
-from retrieval.index import builder
+from retrieval.index import builder, merge, reading, vector_cache
 from retrieval.index.bm25 import SegmentedBM25
 from retrieval.index.segment import Segment
 from retrieval.ingest.passages import PreparedPassage
@@ -83,7 +83,7 @@ def test_a_change_reads_and_tokenises_only_its_own_document(grown, monkeypatch):
     monkeypatch.setattr(builder, "load_document", lambda path, override=None: read.append(path.name) or real_load(path, override))
     monkeypatch.setattr(builder, "prepare_passages",
                         lambda document, *args: tokenised.append(document.doc_id) or real_prepare(document, *args))
-    monkeypatch.setattr(builder, "load_corpus", lambda *args: pytest.fail("a one-document change read the corpus"))
+    monkeypatch.setattr(reading, "load_corpus", lambda *args: pytest.fail("a one-document change read the corpus"))
     (grown.corpus_dir / SEED_001).write_text((CORPUS / SEED_001).read_text(encoding="utf-8") + "\n新增一句：建成口袋公园2个。\n",
                                              encoding="utf-8")
     grown.replace_document(grown.corpus_dir / SEED_001)
@@ -93,14 +93,14 @@ def test_a_change_reads_and_tokenises_only_its_own_document(grown, monkeypatch):
 
 
 def test_a_merge_loses_nothing(grown, monkeypatch):
-    monkeypatch.setattr(builder, "MAX_DELETED_SHARE", 1.0)      # keep the deleted rows until the merge below
+    monkeypatch.setattr(merge, "MAX_DELETED_SHARE", 1.0)      # keep the deleted rows until the merge below
     grown.remove_document(SEED_002)
     shutil.copyfile(CORPUS / SEED_002, grown.corpus_dir / SEED_002)
     grown.add_document(grown.corpus_dir / SEED_002)
     state = grown._state
     assert len(state.index.segments) == 3 and state.index.deleted
     before_chunks, before = dict(grown.chunks), ranked(grown)
-    grown._state = builder.merge_segments(state, grown.index_dir, [s.segment_id for s in state.index.segments])
+    grown._state = merge.merge_segments(state, grown.index_dir, [s.segment_id for s in state.index.segments])
     assert len(grown._state.index.segments) == 1 and not grown._state.index.deleted
     assert grown.chunks == before_chunks
     assert_same_rankings(ranked(grown), before)
@@ -110,7 +110,7 @@ def test_a_merge_loses_nothing(grown, monkeypatch):
 
 
 def test_many_small_changes_are_merged_in_the_background_of_a_change(grown, monkeypatch):
-    monkeypatch.setattr(builder, "MAX_SEGMENTS", 2)
+    monkeypatch.setattr(merge, "MAX_SEGMENTS", 2)
     path = grown.corpus_dir / SEED_000
     for edit in range(2):
         path.write_text(path.read_text(encoding="utf-8") + f"\n第{edit}次补充：新建健身步道{edit + 2}公里。\n", encoding="utf-8")
@@ -149,8 +149,8 @@ import os, sys
 from pathlib import Path
 from retrieval.encode.encoders import HashingEncoder
 from retrieval.engine import SearchEngine
-from retrieval.index import builder
-builder.ENCODE_BATCH, builder.CHECKPOINT_BATCHES = 8, 1      # small batches, each one saved
+from retrieval.index import vector_cache
+vector_cache.ENCODE_BATCH, vector_cache.CHECKPOINT_BATCHES = 8, 1      # small batches, each one saved
 class DiesOnTheFourthBatch(HashingEncoder):
     batches = 0
     def encode_documents(self, texts):
@@ -199,10 +199,10 @@ def test_a_build_spread_over_worker_processes_equals_one_in_this_process(tmp_pat
     from tests.seeds import ALL_SEEDS
 
     corpus = copy_seeds(tmp_path / "corpus", ALL_SEEDS)
-    monkeypatch.setattr(builder, "PARALLEL_MIN_DOCUMENTS", 10**9)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_DOCUMENTS", 10**9)
     serial = SearchEngine.open(corpus, tmp_path / "serial", encoder=HashingEncoder(256))
-    monkeypatch.setattr(builder, "PARALLEL_MIN_DOCUMENTS", 2)
-    monkeypatch.setattr(builder, "BUILD_WORKERS", 2)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_DOCUMENTS", 2)
+    monkeypatch.setattr(reading, "BUILD_WORKERS", 2)
     parallel = SearchEngine.open(corpus, tmp_path / "parallel", encoder=HashingEncoder(256))
     assert parallel.documents == serial.documents and parallel.chunks == serial.chunks
     (one,), (other,) = serial._state.index.segments, parallel._state.index.segments
@@ -213,7 +213,7 @@ def test_a_build_spread_over_worker_processes_equals_one_in_this_process(tmp_pat
 def test_unit_mean_passage_vectors_are_their_sentences_mean_and_are_not_encoded(tmp_path, monkeypatch):
     from tests.store_fakes import CountingEncoder
 
-    monkeypatch.setattr(builder, "PASSAGE_VECTORS", "unit_mean")
+    monkeypatch.setattr(vector_cache, "PASSAGE_VECTORS", "unit_mean")
     corpus = copy_seeds(tmp_path / "corpus", (SEED_001,))
     encoder = CountingEncoder()
     engine = SearchEngine.open(corpus, tmp_path / "index", encoder=encoder)
@@ -233,7 +233,7 @@ def test_unit_mean_passage_vectors_are_their_sentences_mean_and_are_not_encoded(
         checked += 1
     assert checked > 10
     assert engine.manifest["dense"]["passage_vector"] == "unit_mean"
-    monkeypatch.setattr(builder, "PASSAGE_VECTORS", "encoded")
+    monkeypatch.setattr(vector_cache, "PASSAGE_VECTORS", "encoded")
     with pytest.raises(Exception, match="passage vectors"):
         SearchEngine.open(corpus, tmp_path / "index", encoder=HashingEncoder(256), rebuild="never")
 

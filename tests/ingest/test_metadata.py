@@ -11,7 +11,8 @@ import pytest
 from retrieval.corpus.files import load_document
 from retrieval.errors import RetrievalError
 from retrieval.corpus.overrides import apply_overrides
-from retrieval.ingest.metadata import UNKNOWN_ORG, derive_metadata, file_stem
+from retrieval.ingest.metadata import UNKNOWN_ORG, derive_metadata
+from retrieval.ingest.titles import file_stem
 
 WEB_DEV = Path("/work/shared/eval/web-dev")
 WEB_DEV_DOCS = sorted((WEB_DEV / "docs").glob("*.txt"))

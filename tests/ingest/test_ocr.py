@@ -125,7 +125,7 @@ def test_a_scanned_upload_is_stored_with_a_note_and_answered_once_read(tmp_path)
     from tests.app_server import ROOT
     from tests.fake_indexing import ImmediateQueue
     from tests.fakes import FakeEngine
-    from ui.service import EngineService
+    from ui.operations import EngineService
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -146,8 +146,7 @@ def test_a_scanned_upload_is_stored_with_a_note_and_answered_once_read(tmp_path)
 @needs_font
 def test_a_build_forked_after_ocr_in_this_process_reads_its_documents(tmp_path, monkeypatch):
     """Worker processes forked after this process used OCR neither hang nor reuse its recogniser."""
-    from retrieval.index import builder
-    from retrieval.index.builder import _read_in_parallel
+    from retrieval.index import reading
 
     read_bytes("scan.pdf", scanned_pdf(SCANNED_PLAN[:2]))            # the recogniser now lives in this process
     corpus = tmp_path / "corpus"
@@ -156,7 +155,7 @@ def test_a_build_forked_after_ocr_in_this_process_reads_its_documents(tmp_path, 
         (corpus / f"测试街道{number}.txt").write_text(f"测试街道{number}\n一、概况\n新建口袋公园{number}座。\n",
                                                    encoding="utf-8")
     (corpus / "东湖街道2024年工作计划.pdf").write_bytes(scanned_pdf(SCANNED_PLAN))
-    monkeypatch.setattr(builder, "BUILD_WORKERS", 2)
-    documents, skipped = _read_in_parallel(corpus, frozenset())
+    monkeypatch.setattr(reading, "BUILD_WORKERS", 2)
+    documents, skipped = reading.read_in_parallel(corpus, frozenset())
     assert not skipped and len(documents) == 5
     assert "3.2万平方米" in documents["东湖街道2024年工作计划.pdf"].text

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answer.facts import extract_fact
-from retrieval.ingest.metadata import doc_number_of, period_of
+from retrieval.ingest.titles import doc_number_of, period_of
 from retrieval.search.query import analyze_query
 from retrieval.text.patterns import DOC_NUMBER, PERIODS
 

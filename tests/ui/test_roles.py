@@ -16,7 +16,8 @@ from ui.auth import EDITOR, READER, Authenticator, LoginThrottle, LoginThrottled
 from tests.app_server import ROOT
 from tests.fake_indexing import ImmediateQueue
 from tests.fakes import FakeEngine
-from ui.service import EngineService, UserFacingError
+from ui.operations import EngineService
+from ui.requests import UserFacingError
 
 WANLI = "万里街道2021年工作计划.txt"
 WUSONG = "吴淞街道2021年工作要点.txt"

@@ -1,4 +1,4 @@
-"""The app's operations (ui.service, ui.evaluation) against a small fake engine: fast and exact."""
+"""The app's operations (ui.operations and its parts, ui.evaluation) against a small fake engine: fast and exact."""
 import json
 import shutil
 import time
@@ -9,7 +9,8 @@ from tests.fake_indexing import ImmediateQueue
 from tests.fakes import FakeEngine
 from tests.app_server import ROOT
 from ui import evaluation
-from ui.service import EngineService, UserFacingError, parse_aliases, parse_years
+from ui.operations import EngineService
+from ui.requests import UserFacingError, parse_aliases, parse_years
 
 WUSONG = "吴淞街道2021年工作要点.txt"
 WANLI = "万里街道2021年工作计划.txt"
@@ -295,7 +296,8 @@ def test_the_service_layer_does_not_need_gradio():
     import subprocess
     import sys
 
-    probe = ("import sys; import ui.service, ui.render, ui.evaluation, ui.auth; "
+    probe = ("import sys; import ui.operations, ui.chat, ui.listings, ui.corpus_admin, ui.roles, ui.requests, ui.service, "
+             "ui.render, ui.evaluation, ui.auth; "
              "print('gradio' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
