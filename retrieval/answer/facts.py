@@ -62,8 +62,11 @@ def candidates_of(sentence: str, analysis: QueryAnalysis, term_weights: Mapping[
     decisive = [c for c in found if c.sources & set(kind.decisive)]
     found = decisive or found
     if kind.shares_question:
-        sharing = [c for c in found if any(len(term) >= 2 and term in c.text for term in question.weights)]
-        found = sharing or found
+        # Among quoted terms, those sharing the question's content (“零事故” for 有没有…事故) are the evidence.
+        quoted = [c for c in found if "quoted" in c.sources]
+        sharing = [c for c in quoted if any(len(term) >= 2 and term in c.text for term in question.weights)]
+        if sharing:
+            found = [c for c in found if c in sharing or "quoted" not in c.sources]
     return question, found, [features(sentence, candidate, question, found) for candidate in found]
 
 

@@ -66,9 +66,12 @@ def _leading_noun(phrase: str) -> str:
     jieba.setLogLevel(60)
     words: list[str] = []
     pending: list[str] = []                    # an amount inside the phrase (亿元|项目) counts once a noun follows
-    for word in part_of_speech_cut(phrase):
+    cut = list(part_of_speech_cut(phrase))
+    for index, word in enumerate(cut):
+        # a verbal noun counts after a noun (招商|活动), or alone before the question's end (什么|比赛？)
+        alone = not words and word.flag == "vn" and (index + 1 == len(cut) or cut[index + 1].flag[:1] in ("x", "w"))
         if word.flag[:1] in ("n", "j", "b", "s") or word.flag == "f" and not words \
-                or (words and word.flag in ("vn", "ng")):
+                or (words and word.flag in ("vn", "ng")) or alone:
             words.extend(pending)
             pending = []
             words.append(word.word)
