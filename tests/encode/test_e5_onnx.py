@@ -145,13 +145,16 @@ def with_runner_up(engine, result, question_id=None) -> dict:
 
     def candidate(answer):
         return None if answer is None else {"chunk_id": answer.chunk_id, "fact": answer.fact,
+                                            "fact_candidate": answer.fact_candidate,
                                             "score": answer.score, "confidence": answer.confidence}
     return {**ask_record(engine, result, question_id), "candidate": candidate(result.best_guess),
             "runner_up": candidate(result.runner_up), "hits": [hit.chunk_id for hit in result.hits]}
 
 
 def choice(candidate: dict | None):
-    return None if candidate is None else (candidate["chunk_id"], candidate["fact"])
+    """The cited passage and the best fact candidate (shown or not: whether it passes the fact gate depends on
+    the answer's confidence, compared below)."""
+    return None if candidate is None else (candidate["chunk_id"], candidate["fact_candidate"])
 
 
 @pytest.mark.slow
@@ -209,7 +212,9 @@ def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path):
             assert choice(c_best) in (choice(onnx_best), choice(onnx_run["runner_up"])), qid
     assert len(clear) >= len(c_runs) // 2, f"most answers are clear winners (near ties: {near_ties})"
     # Only a near tie can change whether an answer is right: the metrics differ by at most those questions.
-    assert c_metrics["fact@1"] >= 0.80 and onnx_metrics["fact@1"] >= 0.80
+    # The quality bar of the gated fact step on dev (issue 23): most facts shown, hardly a wrong one.
+    assert c_metrics["fact@1"] >= 0.70 and onnx_metrics["fact@1"] >= 0.70
+    assert c_metrics["wrong_fact_shown"] <= 0.05 and onnx_metrics["wrong_fact_shown"] <= 0.05
     assert abs(onnx_metrics["fact@1"] - c_metrics["fact@1"]) <= len(near_ties) / c_metrics["answer_questions"] + 1e-9
     c_recall, onnx_recall = (m["legs"]["hybrid"]["recall@1"] for m in (c_metrics, onnx_metrics))
     assert abs(onnx_recall - c_recall) <= len(near_ties) / len(questions) + 1e-9
