@@ -47,7 +47,9 @@ def test_the_dev_set_is_answered_on_both_backends(runs, backend):
     metrics = runs[backend]
     hybrid = metrics["legs"]["hybrid"]
     assert hybrid["recall@1"] >= 0.85 and hybrid["recall@5"] >= 0.95, hybrid
-    assert metrics["fact@1"] >= 0.80, metrics["fact@1"]
+    # The gated fact step (issue 23): most facts shown, hardly a wrong one.
+    assert metrics["fact@1"] >= 0.70, metrics["fact@1"]
+    assert metrics["wrong_fact_shown"] <= 0.05, metrics["wrong_fact_shown"]
     assert metrics["wrong_answers"]["wrong_org"] == 0, metrics["wrong_answers"]["wrong_org_ids"]
     assert metrics["unanswerable"]["flagged"] == metrics["unanswerable"]["total"]
     assert metrics["wrong_answers"]["answered_unanswerable"] == 0
