@@ -28,7 +28,7 @@ from eval.metrics import fact_hit
 from eval.suites import SET_NAMES, SuiteError, default_suites, engine_opener, prepare
 from retrieval.answer.candidates import FEATURE_NAMES
 from retrieval.answer.fact_model import WEIGHTS_FILE, FactModel, FactModelError, load_model, read_model
-from retrieval.answer.facts import candidates_of, choose_fact
+from retrieval.answer.facts import MARGIN_ALONE, candidates_of, choose_fact
 from retrieval.answer.kinds import KINDS, kind_named
 from retrieval.corpus.atomic import write_text_atomic
 from retrieval.types import QueryAnalysis
@@ -204,7 +204,7 @@ def _choice(item, mean, scale, coef, intercept) -> tuple[str, float, float, bool
     scores = _scores(rows, mean, scale, coef, intercept)
     order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
     top = order[0]
-    margin = scores[top] - scores[order[1]] if len(order) > 1 else 5.0
+    margin = scores[top] - scores[order[1]] if len(order) > 1 else MARGIN_ALONE
     return texts[top], float(scores[top]), float(margin), bool(labels[top])
 
 
@@ -240,12 +240,11 @@ def fit(items, origin: dict) -> FactModel:
     for train, test in _folds(gold):
         tested = {gold[i][0]["doc"] for i in test}
         fold = _fit_scorer([gold[i] for i in train] + _without_documents(silver_items, tested))
-        items_of_fold = gold
         for i in test:
-            record, texts = items_of_fold[i][0], items_of_fold[i][1]
+            record, texts = gold[i][0], gold[i][1]
             if not texts:
                 continue
-            _text, top, margin, right = _choice(items_of_fold[i], *fold)
+            _text, top, margin, right = _choice(gold[i], *fold)
             held_out.append((kind_named(record["analysis"]["answer_kind"]).gate, top, margin,
                              record["sentence_confidence"], right))
     calibration = _fit_calibration(held_out)

